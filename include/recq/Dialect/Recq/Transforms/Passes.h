@@ -1,0 +1,23 @@
+//===- Passes.h - recq dialect passes ---------------------------*- C++ -*-===//
+//
+// Declarations and registration of the passes in Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RECQ_DIALECT_RECQ_TRANSFORMS_PASSES_H
+#define RECQ_DIALECT_RECQ_TRANSFORMS_PASSES_H
+
+#include "mlir/Pass/Pass.h"
+#include "recq/Dialect/Recq/IR/RecqDialect.h"
+
+namespace recq {
+
+#define GEN_PASS_DECL
+#include "recq/Dialect/Recq/Transforms/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "recq/Dialect/Recq/Transforms/Passes.h.inc"
+
+} // namespace recq
+
+#endif // RECQ_DIALECT_RECQ_TRANSFORMS_PASSES_H

@@ -1,0 +1,122 @@
+/*===- recq_cpu.c - CPU feature detection ---------------------------------===*
+ *
+ * CPUID tells what the CPU implements; XGETBV tells whether the OS saves the
+ * YMM/ZMM state, without which AVX and AVX-512 instructions fault. A feature
+ * counts only when both agree.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include "recq/Runtime/recq_cpu.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static uint64_t read_xcr0(void) {
+  uint32_t eax, edx;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return ((uint64_t)edx << 32) | eax;
+}
+
+uint32_t recq_cpu_features(void) {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+    return 0;
+  const int osxsave = (ecx >> 27) & 1;
+  const int has_fma = (ecx >> 12) & 1;
+  const int has_f16c = (ecx >> 29) & 1;
+  if (!osxsave)
+    return 0;
+  const uint64_t xcr0 = read_xcr0();
+  const int os_avx = (xcr0 & 0x6) == 0x6;           /* XMM and YMM state */
+  const int os_avx512 = os_avx && (xcr0 & 0xe0) == 0xe0; /* opmask, ZMM */
+  if (!os_avx)
+    return 0;
+
+  uint32_t features = 0;
+  if (has_fma)
+    features |= RECQ_CPU_FMA;
+  if (has_f16c)
+    features |= RECQ_CPU_F16C;
+
+  unsigned max_leaf = __get_cpuid_max(0, NULL);
+  if (max_leaf < 7)
+    return features;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const unsigned leaf7_max_subleaf = eax;
+  if ((ebx >> 5) & 1)
+    features |= RECQ_CPU_AVX2;
+  if (os_avx512) {
+    if ((ebx >> 16) & 1)
+      features |= RECQ_CPU_AVX512F;
+    if ((ebx >> 30) & 1)
+      features |= RECQ_CPU_AVX512BW;
+    if ((ebx >> 31) & 1)
+      features |= RECQ_CPU_AVX512VL;
+    if ((ecx >> 11) & 1)
+      features |= RECQ_CPU_AVX512VNNI;
+  }
+  if (leaf7_max_subleaf >= 1) {
+    __cpuid_count(7, 1, eax, ebx, ecx, edx);
+    if ((eax >> 4) & 1)
+      features |= RECQ_CPU_AVXVNNI;
+    if (os_avx512 && ((eax >> 5) & 1))
+      features |= RECQ_CPU_AVX512BF16;
+  }
+  return features;
+}
+#else
+uint32_t recq_cpu_features(void) { return 0; }
+#endif
+
+static const char *const kFeatureNames[RECQ_CPU_NUM_FEATURES] = {
+    "fma",     "f16c",        "avx2",        "avx512f", "avx512bw",
+    "avx512vl", "avx512_vnni", "avx512_bf16", "avx_vnni"};
+
+const char *recq_cpu_feature_name(uint32_t feature) {
+  for (int i = 0; i < RECQ_CPU_NUM_FEATURES; ++i)
+    if (feature == (1u << i))
+      return kFeatureNames[i];
+  return NULL;
+}
+
+int recq_target_features(const char *target, uint32_t *mask) {
+  const uint32_t avx2 = RECQ_CPU_AVX2 | RECQ_CPU_FMA | RECQ_CPU_F16C;
+  const uint32_t avx512 =
+      avx2 | RECQ_CPU_AVX512F | RECQ_CPU_AVX512BW | RECQ_CPU_AVX512VL;
+  if (!target)
+    return -1;
+  if (strcmp(target, "generic") == 0)
+    *mask = 0;
+  else if (strcmp(target, "avx2") == 0)
+    *mask = avx2;
+  else if (strcmp(target, "avx512") == 0)
+    *mask = avx512;
+  else if (strcmp(target, "avx512-vnni") == 0)
+    *mask = avx512 | RECQ_CPU_AVX512VNNI;
+  else
+    return -1;
+  return 0;
+}
+
+int recq_cpu_missing(uint32_t mask, char *buf, size_t size) {
+  const uint32_t missing = mask & ~recq_cpu_features();
+  size_t used = 0;
+  int count = 0;
+  if (size > 0)
+    buf[0] = '\0';
+  for (int i = 0; i < RECQ_CPU_NUM_FEATURES; ++i) {
+    if (!(missing & (1u << i)))
+      continue;
+    if (size > used) {
+      int n = snprintf(buf + used, size - used, "%s%s", count ? "," : "",
+                       kFeatureNames[i]);
+      if (n > 0)
+        used += (size_t)n < size - used ? (size_t)n : size - used - 1;
+    }
+    ++count;
+  }
+  return count;
+}

@@ -1,0 +1,35 @@
+/*===- recq-cpuinfo.c - print the CPU features recq can use ---------------===*
+ *
+ * Prints one feature name per line, as the runtime detects them; with
+ * `--targets`, the code-generation targets this machine can run instead.
+ * The lit configuration turns these into available_features.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include "recq/Runtime/recq_cpu.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+  const uint32_t features = recq_cpu_features();
+  if (argc == 2 && strcmp(argv[1], "--targets") == 0) {
+    static const char *const targets[] = {"generic", "avx2", "avx512",
+                                          "avx512-vnni"};
+    for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); ++i) {
+      uint32_t mask = 0;
+      if (recq_target_features(targets[i], &mask) == 0 &&
+          (mask & ~features) == 0)
+        printf("%s\n", targets[i]);
+    }
+    return 0;
+  }
+  if (argc != 1) {
+    fprintf(stderr, "usage: recq-cpuinfo [--targets]\n");
+    return 2;
+  }
+  for (int i = 0; i < RECQ_CPU_NUM_FEATURES; ++i)
+    if (features & (1u << i))
+      printf("%s\n", recq_cpu_feature_name(1u << i));
+  return 0;
+}
