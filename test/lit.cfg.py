@@ -37,3 +37,5 @@ lit_config.note("CPU features: " + " ".join(sorted(
     f for f in config.available_features if not f.startswith("target-") and
     f in ("fma", "f16c", "avx2", "avx512f", "avx512bw", "avx512vl",
           "avx512_vnni", "avx512_bf16", "avx_vnni"))) or "none")
+
+config.substitutions.append(("%recq_src_root", config.recq_src_root))
