@@ -22,7 +22,7 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.recq_tools_dir, append_path=True)
 
 tool_dirs = [config.recq_tools_dir, config.llvm_tools_dir]
-tools = ["recq-opt", "recq-cpuinfo"]
+tools = ["recq-opt", "recq-cpuinfo", "recq-compile"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # CPU features, detected the way the runtime detects them (CPUID + XGETBV),
@@ -39,3 +39,6 @@ lit_config.note("CPU features: " + " ".join(sorted(
           "avx512_vnni", "avx512_bf16", "avx_vnni"))) or "none")
 
 config.substitutions.append(("%recq_src_root", config.recq_src_root))
+
+# Debian's interpreter has torch and onnx; scripts that make test inputs use it.
+config.substitutions.append(("%python", getattr(config, "python_executable_with_onnx", "/usr/bin/python3")))

@@ -1,0 +1,119 @@
+"""Writes the small ONNX files the importer's lit tests read:
+
+    /usr/bin/python3 make_onnx.py <out-dir>
+
+Built node by node with onnx.helper so each file holds exactly the form a
+test is about; DLRM-scale files exported by torch come from python/recq.
+"""
+
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def const(name, array):
+    return numpy_helper.from_array(np.asarray(array, dtype=np.float32), name)
+
+
+def mlp_gemm(opset):
+    """Gemm(transB=1)+Relu -> Gemm(transB=1)+Sigmoid, dynamic batch."""
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Gemm", ["x", "w0", "b0"], ["h0"], name="fc0", transB=1),
+        helper.make_node("Relu", ["h0"], ["r0"], name="relu0"),
+        helper.make_node("Gemm", ["r0", "w1", "b1"], ["h1"], name="fc1", transB=1),
+        helper.make_node("Sigmoid", ["h1"], ["p"], name="sigmoid1"),
+    ]
+    inits = [const("w0", rng.normal(size=(5, 3))), const("b0", np.arange(5)),
+             const("w1", rng.normal(size=(1, 5))), const("b1", [0.5])]
+    graph = helper.make_graph(
+        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["batch", 1])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def gemm_folded(opset):
+    """Gemm(transB=0, alpha=2, beta=0.5): both folded into the constants."""
+    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["y"], name="gemm",
+                              alpha=2.0, beta=0.5)]
+    inits = [const("w", [[1, 2], [3, 4], [5, 6]]), const("b", [10, 20])]
+    graph = helper.make_graph(
+        nodes, "gemm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 2])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def matmul_add(opset):
+    """MatMul + Add (bias) + Relu, as exporters write nn.Linear sometimes."""
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"], name="matmul"),
+             helper.make_node("Add", ["m", "b"], ["a"], name="add"),
+             helper.make_node("Relu", ["a"], ["y"], name="relu")]
+    inits = [const("w", [[1, 2], [3, 4], [5, 6]]), const("b", [7, 8])]
+    graph = helper.make_graph(
+        nodes, "mm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 2])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def unsupported_op():
+    nodes = [helper.make_node("Erf", ["x"], ["y"], name="erf_7")]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def nonconst_weight():
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["y"], name="fc_dyn", transB=1)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
+                     helper.make_tensor_value_info("w", TensorProto.FLOAT, [4, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def shape_mismatch():
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["y"], name="fc_bad", transB=1)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 12])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 4])],
+        [const("w", np.zeros((4, 13)))])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def missing_initializer():
+    nodes = [helper.make_node("Gemm", ["x", "w_missing"], ["y"], name="fc_lost", transB=1)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    models = {f"mlp_gemm_opset{v}": mlp_gemm(v) for v in (11, 13, 14)}
+    models.update({f"gemm_folded_opset{v}": gemm_folded(v) for v in (11, 13, 14)})
+    models.update({f"matmul_add_opset{v}": matmul_add(v) for v in (11, 13, 14)})
+    models["opset18"] = mlp_gemm(18)
+    models["opset10"] = mlp_gemm(10)
+    models["unsupported_op"] = unsupported_op()
+    models["nonconst_weight"] = nonconst_weight()
+    models["shape_mismatch"] = shape_mismatch()
+    for name, model in models.items():
+        onnx.save(model, os.path.join(out, name + ".onnx"))
+    # Not checked: the importer's own checker run must reject it.
+    onnx.save(missing_initializer(), os.path.join(out, "missing_initializer.onnx"))
+    good = mlp_gemm(13).SerializeToString()
+    with open(os.path.join(out, "truncated.onnx"), "wb") as f:
+        f.write(good[: len(good) // 2])
+    with open(os.path.join(out, "random.onnx"), "wb") as f:
+        f.write(np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with open(os.path.join(out, "empty.onnx"), "wb") as f:
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
