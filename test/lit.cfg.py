@@ -29,16 +29,14 @@ llvm_config.add_tool_substitutions(tools, tool_dirs)
 # so a test needing e.g. `REQUIRES: avx512_vnni` runs exactly where compiled
 # artifacts would load. Targets appear as `target-avx2`, `target-avx512-vnni`.
 cpuinfo = os.path.join(config.recq_tools_dir, "recq-cpuinfo")
-for line in subprocess.check_output([cpuinfo], text=True).split():
-    config.available_features.add(line)
+cpu_features = subprocess.check_output([cpuinfo], text=True).split()
+config.available_features.update(cpu_features)
 for line in subprocess.check_output([cpuinfo, "--targets"], text=True).split():
     config.available_features.add("target-" + line)
-lit_config.note("CPU features: " + " ".join(sorted(
-    f for f in config.available_features if not f.startswith("target-") and
-    f in ("fma", "f16c", "avx2", "avx512f", "avx512bw", "avx512vl",
-          "avx512_vnni", "avx512_bf16", "avx_vnni"))) or "none")
+lit_config.note("CPU features: " + (" ".join(cpu_features) or "none"))
 
 config.substitutions.append(("%recq_src_root", config.recq_src_root))
 
-# Debian's interpreter has torch and onnx; scripts that make test inputs use it.
-config.substitutions.append(("%python", getattr(config, "python_executable_with_onnx", "/usr/bin/python3")))
+# The interpreter with torch and onnx (CMake's RECQ_PYTHON, Debian's
+# /usr/bin/python3 by default); scripts that make test inputs run on it.
+config.substitutions.append(("%python", config.recq_python))

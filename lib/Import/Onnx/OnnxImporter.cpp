@@ -48,10 +48,15 @@ Error makeError(const Twine &message) {
                                  message.str());
 }
 
+/// "node 'name' (OpType): what".
+Error nodeError(const onnx::NodeProto &node, const Twine &what) {
+  return makeError("node '" + node.name() + "' (" + node.op_type() + "): " +
+                   what);
+}
+
 /// "node 'name' (OpType): not supported: why".
 Error unsupported(const onnx::NodeProto &node, const Twine &why) {
-  return makeError("node '" + node.name() + "' (" + node.op_type() +
-                   "): not supported: " + why);
+  return nodeError(node, "not supported: " + why);
 }
 
 //===----------------------------------------------------------------------===//
@@ -98,8 +103,8 @@ private:
   Error emitGemm(const onnx::NodeProto &node);
   Error emitMatMul(const onnx::NodeProto &node);
   Error emitAdd(const onnx::NodeProto &node);
-  Error emitRelu(const onnx::NodeProto &node);
-  Error emitSigmoid(const onnx::NodeProto &node);
+  template <typename OpTy>
+  Error emitUnary(const onnx::NodeProto &node);
 
   MLIRContext &context;
   const onnx::ModelProto &model;
@@ -117,8 +122,8 @@ const Importer::Emitter Importer::kEmitters[] = {
     {"Constant", 11, &Importer::emitConstant},
     {"Gemm", 11, &Importer::emitGemm},
     {"MatMul", 9, &Importer::emitMatMul},
-    {"Relu", 6, &Importer::emitRelu},
-    {"Sigmoid", 6, &Importer::emitSigmoid},
+    {"Relu", 6, &Importer::emitUnary<recq::ReluOp>},
+    {"Sigmoid", 6, &Importer::emitUnary<recq::SigmoidOp>},
 };
 
 const Importer::Emitter *Importer::findEmitter(StringRef opType) const {
@@ -234,16 +239,14 @@ Importer::tensorAttr(const onnx::TensorProto &tensor) {
 
 Expected<Value> Importer::operand(const onnx::NodeProto &node, int index) {
   if (index >= node.input_size() || node.input(index).empty())
-    return makeError("node '" + node.name() + "' (" + node.op_type() +
-                     "): missing input " + Twine(index));
+    return nodeError(node, "missing input " + Twine(index));
   const std::string &name = node.input(index);
   auto it = values.find(name);
   if (it != values.end())
     return it->second;
   auto c = constants.find(name);
   if (c == constants.end())
-    return makeError("node '" + node.name() + "' (" + node.op_type() +
-                     "): input '" + name + "' is not defined");
+    return nodeError(node, "input '" + name + "' is not defined");
   auto op = builder.create<arith::ConstantOp>(loc(node), c->second);
   values[name] = op.getResult();
   return op.getResult();
@@ -253,8 +256,7 @@ Expected<DenseElementsAttr>
 Importer::constantOperand(const onnx::NodeProto &node, int index,
                           StringRef role) {
   if (index >= node.input_size())
-    return makeError("node '" + node.name() + "' (" + node.op_type() +
-                     "): missing input " + Twine(index));
+    return nodeError(node, "missing input " + Twine(index));
   auto c = constants.find(node.input(index));
   if (c == constants.end())
     return unsupported(node, "the " + role + " '" + node.input(index) +
@@ -264,8 +266,7 @@ Importer::constantOperand(const onnx::NodeProto &node, int index,
 
 Error Importer::define(const onnx::NodeProto &node, Value value) {
   if (node.output_size() < 1)
-    return makeError("node '" + node.name() + "' (" + node.op_type() +
-                     "): has no output");
+    return nodeError(node, "has no output");
   values[node.output(0)] = value;
   return Error::success();
 }
@@ -279,8 +280,7 @@ Error Importer::verifyNew(const onnx::NodeProto &node, Operation *op) {
   });
   if (succeeded(mlir::verify(op)))
     return Error::success();
-  return makeError("node '" + node.name() + "' (" + node.op_type() +
-                   "): " + message);
+  return nodeError(node, message);
 }
 
 //===----------------------------------------------------------------------===//
@@ -447,21 +447,14 @@ Error Importer::emitAdd(const onnx::NodeProto &node) {
                            "MatMul (a constant vector added to its result)");
 }
 
-Error Importer::emitRelu(const onnx::NodeProto &node) {
+/// `Relu`/`Sigmoid` -> `recq.relu`/`recq.sigmoid` (folded into a preceding
+/// FC by recq-canonicalize afterwards).
+template <typename OpTy>
+Error Importer::emitUnary(const onnx::NodeProto &node) {
   Expected<Value> input = operand(node, 0);
   if (!input)
     return input.takeError();
-  auto op = builder.create<recq::ReluOp>(loc(node), *input);
-  if (Error e = verifyNew(node, op))
-    return e;
-  return define(node, op.getResult());
-}
-
-Error Importer::emitSigmoid(const onnx::NodeProto &node) {
-  Expected<Value> input = operand(node, 0);
-  if (!input)
-    return input.takeError();
-  auto op = builder.create<recq::SigmoidOp>(loc(node), *input);
+  auto op = builder.create<OpTy>(loc(node), *input);
   if (Error e = verifyNew(node, op))
     return e;
   return define(node, op.getResult());
