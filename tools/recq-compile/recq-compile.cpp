@@ -9,7 +9,9 @@
 
 #include "recq/Import/OnnxImporter.h"
 
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OperationSupport.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -33,6 +35,8 @@ cl::opt<EmitStage> emit(
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // --mlir-elide-elementsattrs-if-larger=N and friends.
+  mlir::registerAsmPrinterCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "recq compiler: ONNX -> recq\n");
 
   mlir::MLIRContext context;
@@ -49,7 +53,7 @@ int main(int argc, char **argv) {
     llvm::WithColor::error(llvm::errs()) << error << "\n";
     return 1;
   }
-  (*module)->print(output->os());
+  (*module)->print(output->os(), mlir::OpPrintingFlags());
   output->keep();
   return 0;
 }

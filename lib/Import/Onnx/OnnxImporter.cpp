@@ -1,25 +1,26 @@
 //===- OnnxImporter.cpp - ONNX ModelProto to recq -------------------------===//
 //
 // Reads a model with ONNX's own library (onnx::checker rejects malformed
-// files, onnx::shape_inference fills in value types), then walks the graph
-// once, calling a per-op emitter chosen by (op type, since-version) for each
-// node. Emitters map nodes to recq ops; `recq-canonicalize` then folds
-// activations into FCs. Multi-node shapes (the exporter's EmbeddingBag Loop,
-// the dot interaction) are raised by a separate step that is not written
-// yet, so such nodes are reported as not supported, by name.
+// files, onnx::shape_inference fills in value types), then imports it on
+// demand from the graph outputs (see Importer.h): each node goes to a
+// raiser (multi-node shapes) or an emitter chosen by (op type,
+// since-version). `recq-canonicalize` then folds activations into FCs.
 //
-// This is the one translation unit built with exceptions: ONNX throws, and
-// every throw is caught here and turned into an llvm::Error.
+// The library is built with exceptions: ONNX throws, and every throw is
+// caught here and turned into an llvm::Error.
 //
 //===----------------------------------------------------------------------===//
 
 #include "recq/Import/OnnxImporter.h"
+
+#include "Importer.h"
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Dialect/Recq/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
@@ -27,9 +28,9 @@
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 
 #include "onnx/checker.h"
-#include "onnx/onnx_pb.h"
 #include "onnx/shape_inference/implementation.h"
 
 #include <algorithm>
@@ -37,91 +38,113 @@
 #include <exception>
 
 using namespace mlir;
+using namespace recq::onnx_import;
 using llvm::Error;
 using llvm::Expected;
 using llvm::Twine;
 
-namespace {
+//===----------------------------------------------------------------------===//
+// Messages and attributes
+//===----------------------------------------------------------------------===//
 
-Error makeError(const Twine &message) {
+Error recq::onnx_import::makeError(const Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                  message.str());
 }
 
-/// "node 'name' (OpType): what".
-Error nodeError(const onnx::NodeProto &node, const Twine &what) {
-  return makeError("node '" + node.name() + "' (" + node.op_type() + "): " +
-                   what);
+/// Nodes without a name are called by their first output.
+static std::string displayName(const onnx::NodeProto &node) {
+  if (!node.name().empty() || node.output_size() == 0)
+    return node.name();
+  return node.output(0);
 }
 
-/// "node 'name' (OpType): not supported: why".
-Error unsupported(const onnx::NodeProto &node, const Twine &why) {
+Error recq::onnx_import::nodeError(const onnx::NodeProto &node,
+                                   const Twine &what) {
+  return makeError("node '" + displayName(node) + "' (" + node.op_type() +
+                   "): " + what);
+}
+
+Error recq::onnx_import::unsupported(const onnx::NodeProto &node,
+                                     const Twine &why) {
   return nodeError(node, "not supported: " + why);
+}
+
+const onnx::AttributeProto *
+recq::onnx_import::findAttr(const onnx::NodeProto &node, StringRef name) {
+  for (const auto &attr : node.attribute())
+    if (attr.name() == name)
+      return &attr;
+  return nullptr;
+}
+
+int64_t recq::onnx_import::intAttr(const onnx::NodeProto &node,
+                                   StringRef name, int64_t fallback) {
+  const onnx::AttributeProto *attr = findAttr(node, name);
+  return attr ? attr->i() : fallback;
+}
+
+float recq::onnx_import::floatAttr(const onnx::NodeProto &node,
+                                   StringRef name, float fallback) {
+  const onnx::AttributeProto *attr = findAttr(node, name);
+  return attr ? attr->f() : fallback;
+}
+
+//===----------------------------------------------------------------------===//
+// GraphIndex
+//===----------------------------------------------------------------------===//
+
+GraphIndex::GraphIndex(const onnx::GraphProto &graph, const GraphIndex *parent)
+    : graph(graph), parent(parent) {
+  for (const auto &node : graph.node()) {
+    for (const auto &output : node.output())
+      if (!output.empty())
+        producers[output] = &node;
+    for (const auto &input : node.input())
+      ++uses[input];
+  }
+  for (const auto &output : graph.output())
+    ++uses[output.name()];
+}
+
+int64_t GraphIndex::useCount(StringRef name) const {
+  auto it = uses.find(name);
+  return it == uses.end() ? 0 : it->second;
+}
+
+const onnx::NodeProto *GraphIndex::producer(StringRef name) const {
+  auto it = producers.find(name);
+  return it == producers.end() ? nullptr : it->second;
+}
+
+const onnx::NodeProto *GraphIndex::producer(StringRef name,
+                                            StringRef opType) const {
+  const onnx::NodeProto *node = producer(name);
+  return node && node->op_type() == opType ? node : nullptr;
 }
 
 //===----------------------------------------------------------------------===//
 // Importer
 //===----------------------------------------------------------------------===//
 
-class Importer {
-public:
-  Importer(MLIRContext &context, const onnx::ModelProto &model,
-           StringRef file, int64_t opset)
-      : context(context), model(model), file(file.str()), opset(opset),
-        builder(&context) {}
-
-  Expected<OwningOpRef<ModuleOp>> run();
-
-private:
-  using EmitFn = Error (Importer::*)(const onnx::NodeProto &);
-  /// One emitter: handles `opType` from opset `since` on (until a later
-  /// entry for the same op takes over).
-  struct Emitter {
-    const char *opType;
-    int64_t since;
-    EmitFn fn;
-  };
-  static const Emitter kEmitters[];
-  const Emitter *findEmitter(StringRef opType) const;
-
-  Expected<Type> elementType(int32_t onnxType, StringRef what);
-  Expected<RankedTensorType> valueType(const onnx::ValueInfoProto &info);
-  Expected<DenseElementsAttr> tensorAttr(const onnx::TensorProto &tensor);
-  Expected<Value> operand(const onnx::NodeProto &node, int index);
-  /// The constant behind operand `index`, or an error naming it.
-  Expected<DenseElementsAttr> constantOperand(const onnx::NodeProto &node,
-                                              int index, StringRef role);
-  Error define(const onnx::NodeProto &node, Value value);
-  /// Verifies a newly built op; a failure (e.g. a shape mismatch) is
-  /// reported against the node with the verifier's message.
-  Error verifyNew(const onnx::NodeProto &node, Operation *op);
-  Location loc(const onnx::NodeProto &node);
-
-  Error emitFc(const onnx::NodeProto &node, Value input,
-               DenseElementsAttr weight, DenseElementsAttr bias);
-  Error emitConstant(const onnx::NodeProto &node);
-  Error emitGemm(const onnx::NodeProto &node);
-  Error emitMatMul(const onnx::NodeProto &node);
-  Error emitAdd(const onnx::NodeProto &node);
-  template <typename OpTy>
-  Error emitUnary(const onnx::NodeProto &node);
-
-  MLIRContext &context;
-  const onnx::ModelProto &model;
-  std::string file;
-  int64_t opset;
-  OpBuilder builder;
-  llvm::StringMap<Value> values;
-  llvm::StringMap<DenseElementsAttr> constants;
-};
+Importer::Importer(MLIRContext &context, const onnx::ModelProto &model,
+                   StringRef file, int64_t opset)
+    : context(context), model(model), file(file.str()),
+      directory(llvm::sys::path::parent_path(file).str()), opset(opset),
+      builder(&context), main(model.graph()) {}
 
 // Ops whose semantics did not change in a way that matters here across
 // 11..17 have a single entry.
 const Importer::Emitter Importer::kEmitters[] = {
     {"Add", 7, &Importer::emitAdd},
-    {"Constant", 11, &Importer::emitConstant},
+    {"Concat", 11, &Importer::raiseInteraction},
+    {"Gather", 11, &Importer::emitGather},
     {"Gemm", 11, &Importer::emitGemm},
+    {"Loop", 11, &Importer::raiseEmbeddingBagLoop},
     {"MatMul", 9, &Importer::emitMatMul},
+    {"ReduceMax", 11, &Importer::raiseFixedLengthBag},
+    {"ReduceMean", 11, &Importer::raiseFixedLengthBag},
+    {"ReduceSum", 11, &Importer::raiseFixedLengthBag},
     {"Relu", 6, &Importer::emitUnary<recq::ReluOp>},
     {"Sigmoid", 6, &Importer::emitUnary<recq::SigmoidOp>},
 };
@@ -140,7 +163,7 @@ Location Importer::loc(const onnx::NodeProto &node) {
                       FileLineColLoc::get(&context, file, 0, 0));
 }
 
-Expected<Type> Importer::elementType(int32_t onnxType, StringRef what) {
+Expected<Type> Importer::elementType(int32_t onnxType, const Twine &what) {
   switch (onnxType) {
   case onnx::TensorProto::FLOAT:
     return builder.getF32Type();
@@ -183,11 +206,58 @@ Importer::valueType(const onnx::ValueInfoProto &info) {
   return RankedTensorType::get(shape, *element);
 }
 
+/// The bytes of an initializer stored outside the model file (ONNX's
+/// external data: `location` relative to the model's directory, optional
+/// `offset` and `length`).
+static Expected<std::string> readExternalData(const onnx::TensorProto &tensor,
+                                              StringRef directory) {
+  std::string location;
+  uint64_t offset = 0, length = 0;
+  bool hasLength = false;
+  for (const auto &entry : tensor.external_data()) {
+    if (entry.key() == "location")
+      location = entry.value();
+    else if (entry.key() == "offset" || entry.key() == "length") {
+      uint64_t v;
+      if (StringRef(entry.value()).getAsInteger(10, v))
+        return makeError("initializer '" + tensor.name() + "': external " +
+                         entry.key() + " '" + entry.value() +
+                         "' is not a number");
+      (entry.key() == "offset" ? offset : length) = v;
+      hasLength |= entry.key() == "length";
+    }
+  }
+  if (location.empty() || llvm::sys::path::is_absolute(location) ||
+      StringRef(location).contains(".."))
+    return makeError("initializer '" + tensor.name() +
+                     "': external data location '" + location +
+                     "' must be a relative path inside the model's directory");
+  SmallString<256> path(directory);
+  llvm::sys::path::append(path, location);
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return makeError("initializer '" + tensor.name() + "': cannot read '" +
+                     path + "': " + buffer.getError().message());
+  uint64_t size = (*buffer)->getBufferSize();
+  if (!hasLength)
+    length = offset <= size ? size - offset : 0;
+  if (offset > size || length > size - offset)
+    return makeError("initializer '" + tensor.name() + "': '" + path +
+                     "' holds " + Twine(size) + " bytes, fewer than offset " +
+                     Twine(offset) + " + length " + Twine(length));
+  return std::string((*buffer)->getBufferStart() + offset, length);
+}
+
 Expected<DenseElementsAttr>
 Importer::tensorAttr(const onnx::TensorProto &tensor) {
-  if (tensor.data_location() == onnx::TensorProto::EXTERNAL)
-    return makeError("initializer '" + tensor.name() +
-                     "' keeps its data in an external file: not supported");
+  std::string external;
+  if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
+    Expected<std::string> bytes = readExternalData(tensor, directory);
+    if (!bytes)
+      return bytes.takeError();
+    external = std::move(*bytes);
+  }
   Expected<Type> element =
       elementType(tensor.data_type(), "initializer '" + tensor.name() + "'");
   if (!element)
@@ -195,7 +265,7 @@ Importer::tensorAttr(const onnx::TensorProto &tensor) {
   SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
   auto type = RankedTensorType::get(shape, *element);
   int64_t count = type.getNumElements();
-  const std::string &raw = tensor.raw_data();
+  const std::string &raw = external.empty() ? tensor.raw_data() : external;
 
   auto fromValues = [&](auto values) -> Expected<DenseElementsAttr> {
     if (static_cast<int64_t>(values.size()) != count)
@@ -231,25 +301,88 @@ Importer::tensorAttr(const onnx::TensorProto &tensor) {
       return fromRaw(int32_t());
     return fromValues(std::vector<int32_t>(tensor.int32_data().begin(),
                                            tensor.int32_data().end()));
+  case onnx::TensorProto::BOOL: {
+    std::vector<char> bytes;
+    if (!raw.empty())
+      bytes.assign(raw.begin(), raw.end());
+    else
+      bytes.assign(tensor.int32_data().begin(), tensor.int32_data().end());
+    if (static_cast<int64_t>(bytes.size()) != count)
+      return makeError("initializer '" + tensor.name() + "' holds " +
+                       Twine(bytes.size()) + " values but its shape needs " +
+                       Twine(count));
+    SmallVector<bool> values(bytes.begin(), bytes.end());
+    return DenseElementsAttr::get(type, llvm::ArrayRef(values));
+  }
   default:
     return makeError("initializer '" + tensor.name() +
-                     "': only float, int32 and int64 constants are supported");
+                     "': only float, int32, int64 and bool constants are "
+                     "supported");
   }
+}
+
+Expected<Value> Importer::resolve(const onnx::NodeProto &user,
+                                  StringRef name) {
+  auto it = values.find(name);
+  if (it != values.end())
+    return it->second;
+  if (const onnx::NodeProto *node = main.producer(name);
+      node && node->op_type() != "Constant") {
+    if (Error e = emitNode(*node))
+      return std::move(e);
+    it = values.find(name);
+    if (it == values.end())
+      return nodeError(*node, "output '" + name + "' is not imported (only "
+                                                  "output 0 of this op is)");
+    return it->second;
+  }
+  Expected<DenseElementsAttr> c = lookupConstant(main, name);
+  if (!c)
+    return c.takeError();
+  if (!*c)
+    return nodeError(user, "input '" + name + "' is not defined");
+  // Constants are materialized at the start of the function, so the value
+  // dominates every use whatever order nodes are emitted in.
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(builder.getInsertionBlock());
+  auto op = builder.create<arith::ConstantOp>(
+      NameLoc::get(StringAttr::get(&context, name)), *c);
+  values[name] = op.getResult();
+  return op.getResult();
 }
 
 Expected<Value> Importer::operand(const onnx::NodeProto &node, int index) {
   if (index >= node.input_size() || node.input(index).empty())
     return nodeError(node, "missing input " + Twine(index));
-  const std::string &name = node.input(index);
-  auto it = values.find(name);
-  if (it != values.end())
-    return it->second;
-  auto c = constants.find(name);
-  if (c == constants.end())
-    return nodeError(node, "input '" + name + "' is not defined");
-  auto op = builder.create<arith::ConstantOp>(loc(node), c->second);
-  values[name] = op.getResult();
-  return op.getResult();
+  return resolve(node, node.input(index));
+}
+
+Expected<DenseElementsAttr> Importer::lookupConstant(const GraphIndex &graph,
+                                                     StringRef name) {
+  for (const GraphIndex *g = &graph; g; g = g->parent) {
+    const onnx::NodeProto *node = g->producer(name);
+    if (!node)
+      continue;
+    if (node->op_type() != "Constant")
+      return DenseElementsAttr();
+    // A `Constant` node: read once, then cached like an initializer.
+    std::string key = g == &main ? name.str() : "";
+    if (!key.empty())
+      if (auto it = constants.find(key); it != constants.end())
+        return it->second;
+    const onnx::AttributeProto *value = findAttr(*node, "value");
+    if (!value)
+      return unsupported(*node,
+                         "only the 'value' form of Constant is supported");
+    Expected<DenseElementsAttr> attr = tensorAttr(value->t());
+    if (!attr)
+      return attr.takeError();
+    if (!key.empty())
+      constants[key] = *attr;
+    return *attr;
+  }
+  auto it = constants.find(name);
+  return it == constants.end() ? DenseElementsAttr() : it->second;
 }
 
 Expected<DenseElementsAttr>
@@ -257,11 +390,13 @@ Importer::constantOperand(const onnx::NodeProto &node, int index,
                           StringRef role) {
   if (index >= node.input_size())
     return nodeError(node, "missing input " + Twine(index));
-  auto c = constants.find(node.input(index));
-  if (c == constants.end())
+  Expected<DenseElementsAttr> c = lookupConstant(main, node.input(index));
+  if (!c)
+    return c.takeError();
+  if (!*c)
     return unsupported(node, "the " + role + " '" + node.input(index) +
                                  "' is not a constant");
-  return c->second;
+  return *c;
 }
 
 Error Importer::define(const onnx::NodeProto &node, Value value) {
@@ -286,37 +421,6 @@ Error Importer::verifyNew(const onnx::NodeProto &node, Operation *op) {
 //===----------------------------------------------------------------------===//
 // Emitters
 //===----------------------------------------------------------------------===//
-
-/// `Constant` with a `value` tensor: recorded like an initializer.
-Error Importer::emitConstant(const onnx::NodeProto &node) {
-  for (const auto &attr : node.attribute()) {
-    if (attr.name() != "value")
-      continue;
-    Expected<DenseElementsAttr> value = tensorAttr(attr.t());
-    if (!value)
-      return value.takeError();
-    constants[node.output(0)] = *value;
-    return Error::success();
-  }
-  return unsupported(node, "only the 'value' form of Constant is supported");
-}
-
-/// Reads a float attribute, or `fallback` when absent.
-static float floatAttr(const onnx::NodeProto &node, StringRef name,
-                       float fallback) {
-  for (const auto &attr : node.attribute())
-    if (attr.name() == name)
-      return attr.f();
-  return fallback;
-}
-
-static int64_t intAttr(const onnx::NodeProto &node, StringRef name,
-                       int64_t fallback) {
-  for (const auto &attr : node.attribute())
-    if (attr.name() == name)
-      return attr.i();
-  return fallback;
-}
 
 /// A constant float matrix as [rows, cols] values, optionally transposed and
 /// scaled, for folding Gemm's transB and alpha into the weight.
@@ -376,18 +480,23 @@ Error Importer::emitGemm(const onnx::NodeProto &node) {
       transformWeight(*b, /*transpose=*/!transB, floatAttr(node, "alpha", 1.0f));
 
   DenseElementsAttr bias;
-  if (node.input_size() > 2 && !node.input(2).empty()) {
+  float beta = floatAttr(node, "beta", 1.0f);
+  if (node.input_size() > 2 && !node.input(2).empty() && beta != 0.0f) {
     Expected<DenseElementsAttr> c = constantOperand(node, 2, "bias");
     if (!c)
       return c.takeError();
     int64_t n = weight.getType().getDimSize(0);
-    if (c->getType().getNumElements() != n ||
+    // C broadcasts to [batch, N]: one value per output, or one for all.
+    int64_t count = c->getType().getNumElements();
+    if ((count != n && count != 1) || c->getType().getRank() > 2 ||
+        (c->getType().getRank() == 2 && c->getType().getDimSize(0) != 1) ||
         !c->getType().getElementType().isF32())
       return unsupported(node, "the bias must be an f32 constant of " +
                                    Twine(n) + " values (one per output)");
-    float beta = floatAttr(node, "beta", 1.0f);
-    auto values = llvm::to_vector(
-        llvm::map_range(c->getValues<float>(), [&](float v) { return beta * v; }));
+    auto given = llvm::to_vector(c->getValues<float>());
+    SmallVector<float> values(n);
+    for (int64_t i = 0; i < n; ++i)
+      values[i] = beta * given[count == 1 ? 0 : i];
     bias = DenseElementsAttr::get(
         RankedTensorType::get({n}, builder.getF32Type()), llvm::ArrayRef(values));
   }
@@ -415,36 +524,94 @@ Error Importer::emitMatMul(const onnx::NodeProto &node) {
                 transformWeight(*b, /*transpose=*/true, /*scale=*/1.0f), {});
 }
 
-/// Add of a constant vector to a bias-less FC with no other use: becomes
-/// the FC's bias.
+/// Add of a constant vector to a bias-less FC whose result nothing else
+/// uses: becomes the FC's bias.
 Error Importer::emitAdd(const onnx::NodeProto &node) {
+  if (node.input_size() != 2)
+    return nodeError(node, "needs 2 inputs");
   for (int side = 0; side < 2; ++side) {
-    auto fcValue = values.find(node.input(side));
-    auto c = constants.find(node.input(1 - side));
-    if (fcValue == values.end() || c == constants.end())
+    Expected<DenseElementsAttr> c = lookupConstant(main, node.input(1 - side));
+    if (!c)
+      return c.takeError();
+    const onnx::NodeProto *matmul = main.producer(node.input(side), "MatMul");
+    if (!*c || !matmul || main.useCount(node.input(side)) != 1)
       continue;
-    auto fc = fcValue->second.getDefiningOp<recq::FcOp>();
-    if (!fc || fc.getBias() || !fc->getResult(0).use_empty())
+    Expected<Value> product = resolve(node, node.input(side));
+    if (!product)
+      return product.takeError();
+    auto fc = product->getDefiningOp<recq::FcOp>();
+    if (!fc || fc.getBias())
       continue;
     int64_t n = fc.getType().getDimSize(1);
-    if (c->second.getNumElements() != n ||
-        !c->second.getType().getElementType().isF32())
+    if (c->getNumElements() != n || !c->getType().getElementType().isF32())
       return unsupported(node, "the added constant must hold one f32 value "
                                "per output (" + Twine(n) + ")");
+    OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPoint(fc);
     auto bias = builder.create<arith::ConstantOp>(
-        loc(node), c->second.reshape(
-                       RankedTensorType::get({n}, builder.getF32Type())));
+        loc(node),
+        c->reshape(RankedTensorType::get({n}, builder.getF32Type())));
     auto withBias = builder.create<recq::FcOp>(
         fc.getLoc(), fc.getType(), fc.getInput(), fc.getWeight(), bias,
         fc.getActivation());
     fc->erase();
-    builder.setInsertionPointToEnd(withBias->getBlock());
     values[node.input(side)] = withBias.getResult();
     return define(node, withBias.getResult());
   }
   return unsupported(node, "Add is only taken as the bias of a preceding "
                            "MatMul (a constant vector added to its result)");
+}
+
+/// Gather of one slice of a computed tensor by a constant scalar index
+/// along axis 0, e.g. `Gather(offsets[T, B], k)`, the per-table offsets the
+/// reference DLRM feeds: a rank-reducing `tensor.extract_slice`.
+Error Importer::emitGather(const onnx::NodeProto &node) {
+  if (Expected<DenseElementsAttr> table = lookupConstant(main, node.input(0));
+      !table || *table) {
+    if (!table)
+      return table.takeError();
+    return unsupported(node, "a Gather of rows of a constant table is only "
+                             "taken as the lookup of an embedding bag");
+  }
+  if (intAttr(node, "axis", 0) != 0)
+    return unsupported(node, "only Gather along axis 0 is supported");
+  Expected<DenseElementsAttr> index = constantOperand(node, 1, "index");
+  if (!index)
+    return index.takeError();
+  if (index->getType().getRank() != 0 ||
+      (!index->getElementType().isInteger(64) &&
+       !index->getElementType().isInteger(32)))
+    return unsupported(node, "only a constant scalar index is supported");
+  Expected<Value> data = operand(node, 0);
+  if (!data)
+    return data.takeError();
+  auto dataType = cast<RankedTensorType>(data->getType());
+  if (dataType.getRank() < 1)
+    return nodeError(node, "cannot gather from a scalar");
+  int64_t k = (*index->getValues<APInt>().begin()).getSExtValue();
+  int64_t rows = dataType.getDimSize(0);
+  if (!ShapedType::isDynamic(rows) && k < 0)
+    k += rows;
+  if (k < 0 || (!ShapedType::isDynamic(rows) && k >= rows))
+    return nodeError(node, "index " + Twine(k) + " is outside [0, " +
+                               Twine(rows) + ")");
+
+  Location l = loc(node);
+  SmallVector<OpFoldResult> offsets(dataType.getRank(), builder.getIndexAttr(0));
+  offsets[0] = builder.getIndexAttr(k);
+  SmallVector<OpFoldResult> sizes{builder.getIndexAttr(1)};
+  for (int64_t d = 1; d < dataType.getRank(); ++d)
+    sizes.push_back(dataType.isDynamicDim(d)
+                        ? OpFoldResult(builder.create<tensor::DimOp>(
+                                              l, *data, d).getResult())
+                        : OpFoldResult(builder.getIndexAttr(
+                              dataType.getDimSize(d))));
+  SmallVector<OpFoldResult> strides(dataType.getRank(), builder.getIndexAttr(1));
+  auto resultType = RankedTensorType::get(dataType.getShape().drop_front(),
+                                          dataType.getElementType());
+  auto slice = builder.create<tensor::ExtractSliceOp>(l, resultType, *data,
+                                                      offsets, sizes, strides);
+  return define(node, slice.getResult());
 }
 
 /// `Relu`/`Sigmoid` -> `recq.relu`/`recq.sigmoid` (folded into a preceding
@@ -498,23 +665,17 @@ Expected<OwningOpRef<ModuleOp>> Importer::run() {
   }
   builder.setInsertionPointToEnd(entry);
 
-  for (const auto &node : graph.node()) {
-    if (!node.domain().empty() && node.domain() != "ai.onnx")
-      return unsupported(node, "operator domain '" + node.domain() + "'");
-    const Emitter *emitter = findEmitter(node.op_type());
-    if (!emitter)
-      return unsupported(node, "recq has no import for this op");
-    if (Error e = (this->*emitter->fn)(node))
-      return std::move(e);
-  }
-
+  // Import on demand from the outputs: a node is emitted when a value it
+  // produces is needed (see Importer.h).
   SmallVector<Value> results;
+  onnx::NodeProto outputUser;
+  outputUser.set_name("graph outputs");
+  outputUser.set_op_type("Return");
   for (const auto &output : graph.output()) {
-    auto it = values.find(output.name());
-    if (it == values.end())
-      return makeError("graph output '" + output.name() +
-                       "' is not computed by any imported node");
-    results.push_back(it->second);
+    Expected<Value> value = resolve(outputUser, output.name());
+    if (!value)
+      return value.takeError();
+    results.push_back(*value);
   }
   builder.create<func::ReturnOp>(fileLoc, results);
   func.setType(builder.getFunctionType(inputTypes, ValueRange(results).getTypes()));
@@ -528,7 +689,18 @@ Expected<OwningOpRef<ModuleOp>> Importer::run() {
   return std::move(module);
 }
 
-} // namespace
+Error Importer::emitNode(const onnx::NodeProto &node) {
+  if (!node.domain().empty() && node.domain() != "ai.onnx")
+    return unsupported(node, "operator domain '" + node.domain() + "'");
+  if (!inProgress.insert(&node).second)
+    return nodeError(node, "depends on its own output");
+  const Emitter *emitter = findEmitter(node.op_type());
+  if (!emitter)
+    return unsupported(node, "recq has no import for this op");
+  Error e = (this->*emitter->fn)(node);
+  inProgress.erase(&node);
+  return e;
+}
 
 //===----------------------------------------------------------------------===//
 // Entry point
@@ -537,7 +709,7 @@ Expected<OwningOpRef<ModuleOp>> Importer::run() {
 Expected<OwningOpRef<ModuleOp>>
 recq::importOnnxFile(StringRef path, MLIRContext &context) {
   context.loadDialect<recq::RecqDialect, arith::ArithDialect,
-                      func::FuncDialect>();
+                      func::FuncDialect, tensor::TensorDialect>();
   auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(path);
   if (!buffer)
     return makeError("cannot read file: " + buffer.getError().message());
@@ -546,8 +718,16 @@ recq::importOnnxFile(StringRef path, MLIRContext &context) {
   if (!model.ParseFromArray((*buffer)->getBufferStart(),
                             static_cast<int>((*buffer)->getBufferSize())))
     return makeError("not an ONNX model (the protobuf does not parse)");
+  // The checker finds external data files relative to the model's
+  // directory, which only its path form knows (it parses the file again).
+  bool external = llvm::any_of(model.graph().initializer(), [](const auto &t) {
+    return t.data_location() == onnx::TensorProto::EXTERNAL;
+  });
   try {
-    onnx::checker::check_model(model);
+    if (external && path != "-")
+      onnx::checker::check_model(path.str());
+    else
+      onnx::checker::check_model(model);
   } catch (const std::exception &e) {
     std::string what = e.what();
     while (!what.empty() && (what.back() == '\n' || what.back() == ' '))

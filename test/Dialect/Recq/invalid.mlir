@@ -70,6 +70,43 @@ func.func @f(%t: tensor<10x16xf32>, %i: tensor<?xi64>, %o: tensor<2x2xi64>) {
 
 // -----
 
+// Test: without offsets the indices are fixed-length bags [batch, L].
+func.func @f(%t: tensor<10x16xf32>, %i: tensor<?xi64>) {
+  // expected-error @+1 {{indices of table must be 2-D [batch, bag length] when no offsets are given, got rank 1}}
+  %0 = recq.embedding_bag sum %t[%i]
+      : (tensor<10x16xf32>, tensor<?xi64>) -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<10x16xf32>, %i: tensor<4x3xi64>) {
+  // expected-error @+1 {{indices of table describe 4 bags but the result has 5 rows}}
+  %0 = recq.embedding_bag sum %t[%i]
+      : (tensor<10x16xf32>, tensor<4x3xi64>) -> tensor<5x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<10x16xf32>, %i: tensor<4x3xi64>) {
+  // expected-error @+1 {{include_last_offset needs offsets}}
+  %0 = recq.embedding_bag sum %t[%i] include_last_offset
+      : (tensor<10x16xf32>, tensor<4x3xi64>) -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<10x16xf32>, %i: tensor<4x3xi64>, %w: tensor<4x2xf32>) {
+  // expected-error @+1 {{per_sample_weights of table has 2 entries in dimension 1 but its indices have 3}}
+  %0 = recq.embedding_bag sum %t[%i] weights(%w)
+      : (tensor<10x16xf32>, tensor<4x3xi64>, tensor<4x2xf32>) -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
 func.func @f(%t: tensor<10x64xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>) {
   // expected-error @+1 {{table has 64 columns but the result has 32}}
   %0 = recq.embedding_bag sum %t[%i, %o]
@@ -121,7 +158,7 @@ func.func @f(%t: tensor<10x16xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>,
 
 func.func @f(%t: tensor<10x16xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>,
              %w: tensor<2x3xf32>) {
-  // expected-error @+1 {{per_sample_weights of table must be 1-D, got rank 2}}
+  // expected-error @+1 {{per_sample_weights of table must have the rank of its indices (1), got rank 2}}
   %0 = recq.embedding_bag sum %t[%i, %o] weights(%w)
       : (tensor<10x16xf32>, tensor<?xi64>, tensor<?xi64>, tensor<2x3xf32>)
       -> tensor<?x16xf32>
@@ -132,7 +169,7 @@ func.func @f(%t: tensor<10x16xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>,
 
 func.func @f(%t: tensor<10x16xf32>, %i: tensor<6xi64>, %o: tensor<?xi64>,
              %w: tensor<5xf32>) {
-  // expected-error @+1 {{per_sample_weights of table has 5 entries but its indices have 6}}
+  // expected-error @+1 {{per_sample_weights of table has 5 entries in dimension 0 but its indices have 6}}
   %0 = recq.embedding_bag sum %t[%i, %o] weights(%w)
       : (tensor<10x16xf32>, tensor<6xi64>, tensor<?xi64>, tensor<5xf32>)
       -> tensor<?x16xf32>
@@ -196,7 +233,7 @@ func.func @f(%t: tensor<10x16xf32>, %i: tensor<?xf32>, %o: tensor<?xi64>) {
 
 func.func @f() {
   // expected-error @+1 {{needs at least one table}}
-  %0 = recq.embedding_bags sum tables() indices() offsets() : () -> tensor<4x0x16xf32>
+  %0 = recq.embedding_bags sum tables() indices() : () -> tensor<4x0x16xf32>
   return
 }
 
@@ -213,7 +250,7 @@ func.func @f(%t: tensor<10x16xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>) {
 // -----
 
 func.func @f(%t: tensor<10x16xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>) {
-  // expected-error @+1 {{has 2 tables but 1 offsets tensors}}
+  // expected-error @+1 {{offsets must be given for all 2 tables or none, got 1}}
   %0 = recq.embedding_bags sum tables(%t, %t) indices(%i, %i) offsets(%o)
       : (tensor<10x16xf32>, tensor<10x16xf32>, tensor<?xi64>, tensor<?xi64>,
          tensor<?xi64>) -> tensor<?x2x16xf32>

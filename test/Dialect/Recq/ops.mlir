@@ -47,6 +47,27 @@ func.func @embedding_bag_rowwise(%q8: !recq.rowwise<1000x16xui8, f32>,
   return %0, %1 : tensor<?x16xf32>, tensor<?x7xf32>
 }
 
+// CHECK-LABEL: func @embedding_bag_fixed_length
+// CHECK: recq.embedding_bag sum %{{.*}}[%{{.*}}] :
+// CHECK-SAME: (tensor<1000x16xf32>, tensor<?x4xi64>) -> tensor<?x16xf32>
+// CHECK: recq.embedding_bag sum %{{.*}}[%{{.*}}] weights(%{{.*}}) :
+// CHECK: recq.embedding_bags max tables(%{{.*}}, %{{.*}}) indices(%{{.*}}, %{{.*}}) :
+// CHECK-SAME: -> tensor<?x2x16xf32>
+func.func @embedding_bag_fixed_length(%t: tensor<1000x16xf32>,
+                                      %i: tensor<?x4xi64>,
+                                      %w: tensor<?x4xf32>)
+    -> (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x2x16xf32>) {
+  %0 = recq.embedding_bag sum %t[%i]
+      : (tensor<1000x16xf32>, tensor<?x4xi64>) -> tensor<?x16xf32>
+  %1 = recq.embedding_bag sum %t[%i] weights(%w)
+      : (tensor<1000x16xf32>, tensor<?x4xi64>, tensor<?x4xf32>)
+      -> tensor<?x16xf32>
+  %2 = recq.embedding_bags max tables(%t, %t) indices(%i, %i)
+      : (tensor<1000x16xf32>, tensor<1000x16xf32>, tensor<?x4xi64>,
+         tensor<?x4xi64>) -> tensor<?x2x16xf32>
+  return %0, %1, %2 : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x2x16xf32>
+}
+
 // CHECK-LABEL: func @embedding_bags
 // CHECK: recq.embedding_bags sum tables(%{{.*}}, %{{.*}}) indices(%{{.*}}, %{{.*}}) offsets(%{{.*}}, %{{.*}}) :
 // CHECK-SAME: -> tensor<?x2x16xf32>

@@ -113,6 +113,18 @@ def main(out):
         f.write(np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     with open(os.path.join(out, "empty.onnx"), "wb") as f:
         pass
+    # Initializers in a side file (as torch writes models past 2 GB): one
+    # model whose data file is there, one whose data file is cut short.
+    for name in ("external", "external_short"):
+        model = mlp_gemm(13)
+        onnx.save(model, os.path.join(out, name + ".onnx"),
+                  save_as_external_data=True, all_tensors_to_one_file=True,
+                  location=name + ".data", size_threshold=0)
+    data = os.path.join(out, "external_short.data")
+    with open(data, "rb") as f:
+        head = f.read(16)
+    with open(data, "wb") as f:
+        f.write(head)
 
 
 if __name__ == "__main__":

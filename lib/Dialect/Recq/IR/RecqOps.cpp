@@ -83,29 +83,46 @@ static LogicalResult verifyBag(Operation *op, const Twine &name,
   if (failed(table))
     return failure();
   auto indicesType = cast<RankedTensorType>(indices.getType());
-  auto offsetsType = cast<RankedTensorType>(offsets.getType());
-  if (indicesType.getRank() != 1)
-    return op->emitOpError() << "indices of " << name
-                             << " must be 1-D, got rank "
-                             << indicesType.getRank();
-  if (offsetsType.getRank() != 1)
-    return op->emitOpError() << "offsets of " << name
-                             << " must be 1-D, got rank "
-                             << offsetsType.getRank();
   if (mismatch(table->cols, resultCols))
     return op->emitOpError() << name << " has " << table->cols
                              << " columns but the result has " << resultCols;
 
-  int64_t numOffsets = offsetsType.getDimSize(0);
-  if (!ShapedType::isDynamic(numOffsets)) {
-    if (includeLastOffset && numOffsets == 0)
+  if (!offsets) {
+    // Fixed-length bags: indices [batch, L].
+    if (indicesType.getRank() != 2)
       return op->emitOpError()
-             << "include_last_offset needs at least one offset for " << name;
-    int64_t numBags = includeLastOffset ? numOffsets - 1 : numOffsets;
-    if (mismatch(numBags, resultRows))
+             << "indices of " << name
+             << " must be 2-D [batch, bag length] when no offsets are given, "
+                "got rank "
+             << indicesType.getRank();
+    if (includeLastOffset)
+      return op->emitOpError() << "include_last_offset needs offsets";
+    if (mismatch(indicesType.getDimSize(0), resultRows))
       return op->emitOpError()
-             << "offsets of " << name << " describe " << numBags
-             << " bags but the result has " << resultRows << " rows";
+             << "indices of " << name << " describe "
+             << indicesType.getDimSize(0) << " bags but the result has "
+             << resultRows << " rows";
+  } else {
+    auto offsetsType = cast<RankedTensorType>(offsets.getType());
+    if (indicesType.getRank() != 1)
+      return op->emitOpError() << "indices of " << name
+                               << " must be 1-D, got rank "
+                               << indicesType.getRank();
+    if (offsetsType.getRank() != 1)
+      return op->emitOpError() << "offsets of " << name
+                               << " must be 1-D, got rank "
+                               << offsetsType.getRank();
+    int64_t numOffsets = offsetsType.getDimSize(0);
+    if (!ShapedType::isDynamic(numOffsets)) {
+      if (includeLastOffset && numOffsets == 0)
+        return op->emitOpError()
+               << "include_last_offset needs at least one offset for " << name;
+      int64_t numBags = includeLastOffset ? numOffsets - 1 : numOffsets;
+      if (mismatch(numBags, resultRows))
+        return op->emitOpError()
+               << "offsets of " << name << " describe " << numBags
+               << " bags but the result has " << resultRows << " rows";
+    }
   }
 
   if (weights) {
@@ -114,15 +131,17 @@ static LogicalResult verifyBag(Operation *op, const Twine &name,
              << "per_sample_weights are only supported with mode sum, got "
              << stringifyPoolingMode(mode);
     auto weightsType = cast<RankedTensorType>(weights.getType());
-    if (weightsType.getRank() != 1)
+    if (weightsType.getRank() != indicesType.getRank())
       return op->emitOpError() << "per_sample_weights of " << name
-                               << " must be 1-D, got rank "
+                               << " must have the rank of its indices ("
+                               << indicesType.getRank() << "), got rank "
                                << weightsType.getRank();
-    if (mismatch(weightsType.getDimSize(0), indicesType.getDimSize(0)))
-      return op->emitOpError()
-             << "per_sample_weights of " << name << " has "
-             << weightsType.getDimSize(0) << " entries but its indices have "
-             << indicesType.getDimSize(0);
+    for (int64_t d = 0; d < weightsType.getRank(); ++d)
+      if (mismatch(weightsType.getDimSize(d), indicesType.getDimSize(d)))
+        return op->emitOpError()
+               << "per_sample_weights of " << name << " has "
+               << weightsType.getDimSize(d) << " entries in dimension " << d
+               << " but its indices have " << indicesType.getDimSize(d);
   }
 
   if (!resultElementType.isF32() && resultElementType != table->elementType) {
@@ -156,9 +175,10 @@ LogicalResult EmbeddingBagsOp::verify() {
   if (getIndices().size() != numTables)
     return emitOpError() << "has " << numTables << " tables but "
                          << getIndices().size() << " index tensors";
-  if (getOffsets().size() != numTables)
-    return emitOpError() << "has " << numTables << " tables but "
-                         << getOffsets().size() << " offsets tensors";
+  size_t numOffsets = getOffsets().size();
+  if (numOffsets != 0 && numOffsets != numTables)
+    return emitOpError() << "offsets must be given for all " << numTables
+                         << " tables or none, got " << numOffsets;
   size_t numWeights = getPerSampleWeights().size();
   if (numWeights != 0 && numWeights != numTables)
     return emitOpError() << "per_sample_weights must be given for all "
@@ -175,7 +195,8 @@ LogicalResult EmbeddingBagsOp::verify() {
   for (size_t t = 0; t < numTables; ++t) {
     Value weights = numWeights ? getPerSampleWeights()[t] : Value();
     if (failed(verifyBag(*this, "table " + Twine(t), getTables()[t].getType(),
-                         getIndices()[t], getOffsets()[t], weights, getMode(),
+                         getIndices()[t],
+                         numOffsets ? getOffsets()[t] : Value(), weights, getMode(),
                          getIncludeLastOffset(), resultType.getDimSize(0),
                          resultType.getDimSize(2),
                          resultType.getElementType())))

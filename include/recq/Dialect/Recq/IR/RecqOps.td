@@ -31,7 +31,8 @@ def Recq_TableType : AnyTypeOf<[Recq_FloatTensor, Recq_RowwiseTableType],
 // Embedding bags
 //===----------------------------------------------------------------------===//
 
-def Recq_EmbeddingBagOp : Recq_Op<"embedding_bag", [Pure]> {
+def Recq_EmbeddingBagOp
+    : Recq_Op<"embedding_bag", [Pure, AttrSizedOperandSegments]> {
   let summary = "pooled lookup of bags of rows in one embedding table";
   let description = [{
     PyTorch's `nn.EmbeddingBag` with offsets. Bag `b` holds the indices
@@ -42,6 +43,10 @@ def Recq_EmbeddingBagOp : Recq_Op<"embedding_bag", [Pure]> {
     empty bag gives a row of zeros. Pooling accumulates in f32 whatever the
     table's precision; the result is f32 or the table's own float type.
 
+    Without offsets, `indices` is 2-D `[batch, L]`: fixed-length bags of `L`
+    indices each (PyTorch's 2-D input form), and `per_sample_weights`, if
+    given, has the same shape.
+
     An index outside `[0, rows)` is not undefined behaviour: the compiled
     model returns an error status naming table, sample and value.
 
@@ -51,17 +56,19 @@ def Recq_EmbeddingBagOp : Recq_Op<"embedding_bag", [Pure]> {
     %q = recq.embedding_bag mean %qtable[%indices, %offsets] include_last_offset
         : (!recq.rowwise<1000x16xui4, f16>, tensor<?xi64>, tensor<?xi64>)
         -> tensor<?x16xf32>
+    %f = recq.embedding_bag sum %table[%indices2d]
+        : (tensor<1000x16xf32>, tensor<?x4xi64>) -> tensor<?x16xf32>
     ```
   }];
   let arguments = (ins Recq_TableType:$table,
                        Recq_IndexTensor:$indices,
-                       Recq_IndexTensor:$offsets,
+                       Optional<Recq_IndexTensor>:$offsets,
                        Optional<Recq_WeightsTensor>:$per_sample_weights,
                        Recq_PoolingMode:$mode,
                        UnitAttr:$include_last_offset);
   let results = (outs Recq_FloatTensor:$result);
   let assemblyFormat = [{
-    $mode $table `[` $indices `,` $offsets `]`
+    $mode $table `[` $indices (`,` $offsets^)? `]`
     (`weights` `(` $per_sample_weights^ `)`)?
     (`include_last_offset` $include_last_offset^)?
     attr-dict `:` functional-type(operands, results)
@@ -78,7 +85,8 @@ def Recq_EmbeddingBagsOp
     `t` holds table `t`'s pooled rows. Produced by `recq-fuse` so that one
     loop nest covers tables x batch (threading, prefetch) and the result can
     feed `recq.interaction` without a copy. Every table has the same `dim`;
-    `per_sample_weights` are given for all tables or none.
+    `offsets` and `per_sample_weights` are each given for all tables or none
+    (no offsets: every table's indices are 2-D fixed-length bags).
 
     ```mlir
     %e = recq.embedding_bags sum tables(%t0, %t1) indices(%i0, %i1)
@@ -97,7 +105,7 @@ def Recq_EmbeddingBagsOp
   let results = (outs Recq_FloatTensor:$result);
   let assemblyFormat = [{
     $mode `tables` `(` $tables `)` `indices` `(` $indices `)`
-    `offsets` `(` $offsets `)`
+    (`offsets` `(` $offsets^ `)`)?
     (`weights` `(` $per_sample_weights^ `)`)?
     (`include_last_offset` $include_last_offset^)?
     attr-dict `:` functional-type(operands, results)
