@@ -27,6 +27,12 @@ constexpr int64_t kMaxOnnxOpset = 17;
 llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 importOnnxFile(llvm::StringRef path, mlir::MLIRContext &context);
 
+/// Imports the serialized model `bytes`; `path` names it in locations and
+/// locates its external data files (if any).
+llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
+importOnnxBuffer(llvm::StringRef bytes, llvm::StringRef path,
+                 mlir::MLIRContext &context);
+
 } // namespace recq
 
 #endif // RECQ_IMPORT_ONNXIMPORTER_H

@@ -34,6 +34,7 @@
 #include "onnx/shape_inference/implementation.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <exception>
 
@@ -708,23 +709,33 @@ Error Importer::emitNode(const onnx::NodeProto &node) {
 
 Expected<OwningOpRef<ModuleOp>>
 recq::importOnnxFile(StringRef path, MLIRContext &context) {
-  context.loadDialect<recq::RecqDialect, arith::ArithDialect,
-                      func::FuncDialect, tensor::TensorDialect>();
   auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(path);
   if (!buffer)
     return makeError("cannot read file: " + buffer.getError().message());
+  return importOnnxBuffer((*buffer)->getBuffer(), path, context);
+}
 
+Expected<OwningOpRef<ModuleOp>>
+recq::importOnnxBuffer(StringRef bytes, StringRef path, MLIRContext &context) {
+  context.loadDialect<recq::RecqDialect, arith::ArithDialect,
+                      func::FuncDialect, tensor::TensorDialect>();
+  if (bytes.size() > static_cast<size_t>(INT_MAX))
+    return makeError("the model file is larger than 2 GB, protobuf's limit; "
+                     "keep the tables in external data files");
   onnx::ModelProto model;
-  if (!model.ParseFromArray((*buffer)->getBufferStart(),
-                            static_cast<int>((*buffer)->getBufferSize())))
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return makeError("not an ONNX model (the protobuf does not parse)");
   // The checker finds external data files relative to the model's
   // directory, which only its path form knows (it parses the file again).
   bool external = llvm::any_of(model.graph().initializer(), [](const auto &t) {
     return t.data_location() == onnx::TensorProto::EXTERNAL;
   });
+  if (external && (path.empty() || path == "-"))
+    return makeError("the model keeps initializers in external data files, "
+                     "which are found next to the model file: import it "
+                     "from a file, not from standard input");
   try {
-    if (external && path != "-")
+    if (external)
       onnx::checker::check_model(path.str());
     else
       onnx::checker::check_model(model);
