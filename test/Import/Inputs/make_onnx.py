@@ -75,6 +75,16 @@ def nonconst_weight():
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def unsupported_attribute():
+    """Gemm with transA=1: the activation would be [K, batch]."""
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["y"], name="fc_ta", transA=1)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+        [const("w", np.ones((3, 4)))])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def shape_mismatch():
     nodes = [helper.make_node("Gemm", ["x", "w"], ["y"], name="fc_bad", transB=1)]
     graph = helper.make_graph(
@@ -102,6 +112,7 @@ def main(out):
     models["unsupported_op"] = unsupported_op()
     models["nonconst_weight"] = nonconst_weight()
     models["shape_mismatch"] = shape_mismatch()
+    models["unsupported_attribute"] = unsupported_attribute()
     for name, model in models.items():
         onnx.save(model, os.path.join(out, name + ".onnx"))
     # Not checked: the importer's own checker run must reject it.
