@@ -20,6 +20,9 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/X86Vector/X86VectorDialect.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -34,8 +37,12 @@ int main(int argc, char **argv) {
                   mlir::tensor::TensorDialect, mlir::vector::VectorDialect,
                   mlir::x86vector::X86VectorDialect>();
 
-  // Upstream cleanups (canonicalize, cse, ...) and recq's own passes.
-  mlir::registerTransformsPasses();
+  // Upstream dialects with their external interface models (bufferization,
+  // conversion to LLVM), as mlir-opt has them: the lowering needs them.
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  // Upstream passes (the lowering pipeline is written in them) and recq's.
+  mlir::registerAllPasses();
   recq::registerRecqPasses();
 
   return mlir::asMainReturnCode(

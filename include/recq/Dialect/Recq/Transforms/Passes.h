@@ -7,6 +7,7 @@
 #ifndef RECQ_DIALECT_RECQ_TRANSFORMS_PASSES_H
 #define RECQ_DIALECT_RECQ_TRANSFORMS_PASSES_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 

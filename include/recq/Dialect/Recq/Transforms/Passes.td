@@ -40,4 +40,43 @@ def RecqCanonicalizePass : Pass<"recq-canonicalize"> {
   let dependentDialects = ["::recq::RecqDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering
+//===----------------------------------------------------------------------===//
+
+def ConvertRecqToLinalgPass
+    : Pass<"convert-recq-to-linalg", "::mlir::func::FuncOp"> {
+  let summary = "Lower fp32 recq ops to linalg, scf and vector on tensors.";
+  let description = [{
+    The first step of the fp32 lowering; the result bufferizes with
+    upstream's one-shot bufferization.
+
+    - `recq.fc` becomes `linalg.matmul_transpose_b` into a zero-filled
+      `[batch, N]` tensor, followed (when there is a bias or an activation)
+      by one element-wise `linalg.generic` adding the bias and applying
+      `relu` (`arith.maximumf` with 0) or `sigmoid` (`1 / (1 + exp(-x))`).
+    - `recq.interaction dot` stacks the features into `[batch, F, D]`,
+      multiplies them with `linalg.batch_matmul_transpose_b`, and gathers
+      the lower triangle with a `linalg.generic` over `[batch, pairs]` that
+      reads the pair's row and column from two constant index vectors; the
+      dense vector and the pairs are inserted side by side into the result.
+      `cat` inserts the features side by side.
+    - `recq.embedding_bag` is not a structured op (bags have data-dependent
+      lengths): it becomes an `scf.for` over bags around an `scf.for` over
+      the bag's indices, accumulating one `vector<D x f32>` (a
+      `vector.transfer_read` of the table row) by add or max, scaled by the
+      per-sample weight when given; `mean` divides by the bag length and an
+      empty bag gives zeros. Indices are trusted here: the runtime checks
+      every index and offsets vector before the compiled code runs.
+
+    Row-wise quantized tables, f16/bf16 values, `recq.embedding_bags` and the
+    quantized ops are refused with an error naming the op.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // RECQ_DIALECT_RECQ_TRANSFORMS_PASSES_TD

@@ -1,0 +1,456 @@
+//===- ConvertRecqToLinalg.cpp - fp32 recq ops to linalg/scf/vector -------===//
+//
+// See Passes.td (convert-recq-to-linalg) for what each op becomes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "recq/Dialect/Recq/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace recq {
+#define GEN_PASS_DEF_CONVERTRECQTOLINALGPASS
+#include "recq/Dialect/Recq/Transforms/Passes.h.inc"
+} // namespace recq
+
+using namespace mlir;
+
+namespace {
+
+/// `tensor.empty` of `type`, its dynamic sizes taken from `like`'s dims.
+Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type,
+                ArrayRef<std::pair<Value, int64_t>> dynamicFrom) {
+  SmallVector<Value> sizes;
+  unsigned next = 0;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    if (!type.isDynamicDim(d))
+      continue;
+    auto [source, dim] = dynamicFrom[next++];
+    sizes.push_back(b.create<tensor::DimOp>(loc, source, dim));
+  }
+  return b.create<tensor::EmptyOp>(loc, type.getShape(), type.getElementType(),
+                                   sizes);
+}
+
+Value zeroFilled(OpBuilder &b, Location loc, Value empty) {
+  auto type = cast<RankedTensorType>(empty.getType());
+  Value zero = b.create<arith::ConstantOp>(
+      loc, b.getZeroAttr(type.getElementType()));
+  return b.create<linalg::FillOp>(loc, zero, empty).getResult(0);
+}
+
+LogicalResult requireF32(Operation *op, Type type, StringRef what) {
+  if (getElementTypeOrSelf(type).isF32())
+    return success();
+  return op->emitOpError() << "lowering: " << what << " of type " << type
+                           << " is not supported yet (fp32 only)";
+}
+
+//===----------------------------------------------------------------------===//
+// recq.fc
+//===----------------------------------------------------------------------===//
+
+struct FcLowering : OpRewritePattern<recq::FcOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(recq::FcOp op,
+                                PatternRewriter &rewriter) const override {
+    if (failed(requireF32(op, op.getType(), "result")))
+      return failure();
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Value input = op.getInput();
+    Value empty = emptyLike(rewriter, loc, type, {{input, 0}});
+    Value product =
+        rewriter
+            .create<linalg::MatmulTransposeBOp>(
+                loc, TypeRange{type}, ValueRange{input, op.getWeight()},
+                ValueRange{zeroFilled(rewriter, loc, empty)})
+            .getResult(0);
+    Value bias = op.getBias();
+    recq::Activation act = op.getActivation();
+    if (!bias && act == recq::Activation::none) {
+      rewriter.replaceOp(op, product);
+      return success();
+    }
+
+    // One element-wise pass: + bias, then the activation.
+    MLIRContext *ctx = rewriter.getContext();
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+    SmallVector<Value> inputs{product};
+    SmallVector<AffineMap> maps{identity};
+    if (bias) {
+      inputs.push_back(bias);
+      maps.push_back(AffineMap::get(2, 0, getAffineDimExpr(1, ctx)));
+    }
+    maps.push_back(identity);
+    auto generic = rewriter.create<linalg::GenericOp>(
+        loc, TypeRange{type}, inputs, ValueRange{empty}, maps,
+        SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value v = args[0];
+          if (bias)
+            v = b.create<arith::AddFOp>(l, v, args[1]);
+          Type f32 = b.getF32Type();
+          if (act == recq::Activation::relu) {
+            Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(f32));
+            v = b.create<arith::MaximumFOp>(l, v, zero);
+          } else if (act == recq::Activation::sigmoid) {
+            Value one = b.create<arith::ConstantOp>(l, b.getFloatAttr(f32, 1.0));
+            Value e = b.create<math::ExpOp>(l, b.create<arith::NegFOp>(l, v));
+            v = b.create<arith::DivFOp>(l, one,
+                                        b.create<arith::AddFOp>(l, one, e));
+          }
+          b.create<linalg::YieldOp>(l, v);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// recq.interaction
+//===----------------------------------------------------------------------===//
+
+struct InteractionLowering : OpRewritePattern<recq::InteractionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  /// Inserts the features of `v` ([B, D] or [B, T, D]) into `dest` from
+  /// column block / feature slot `slot` on; returns the next slot.
+  static int64_t insertFeatures(OpBuilder &b, Location loc, Value v,
+                                Value &dest, int64_t slot, bool stacked,
+                                int64_t dim) {
+    auto type = cast<RankedTensorType>(v.getType());
+    int64_t count = type.getRank() == 3 ? type.getDimSize(1) : 1;
+    OpFoldResult batch = type.isDynamicDim(0)
+                             ? OpFoldResult(b.create<tensor::DimOp>(loc, v, 0)
+                                                .getResult())
+                             : OpFoldResult(b.getIndexAttr(type.getDimSize(0)));
+    if (stacked) {
+      // dest [B, F, D]
+      SmallVector<OpFoldResult> offsets{b.getIndexAttr(0),
+                                        b.getIndexAttr(slot), b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes{batch, b.getIndexAttr(count),
+                                      b.getIndexAttr(dim)};
+      SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+      dest = b.create<tensor::InsertSliceOp>(loc, v, dest, offsets, sizes,
+                                             strides);
+    } else {
+      // dest [B, columns]; a [B, T, D] source is flattened first.
+      Value flat = v;
+      if (type.getRank() == 3) {
+        auto flatType = RankedTensorType::get(
+            {type.getDimSize(0), count * dim}, type.getElementType());
+        flat = b.create<tensor::CollapseShapeOp>(
+            loc, flatType, v, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+      }
+      SmallVector<OpFoldResult> offsets{b.getIndexAttr(0),
+                                        b.getIndexAttr(slot * dim)};
+      SmallVector<OpFoldResult> sizes{batch, b.getIndexAttr(count * dim)};
+      SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+      dest = b.create<tensor::InsertSliceOp>(loc, flat, dest, offsets, sizes,
+                                             strides);
+    }
+    return slot + count;
+  }
+
+  LogicalResult matchAndRewrite(recq::InteractionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (failed(requireF32(op, op.getType(), "result")))
+      return failure();
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Value dense = op.getDense();
+    int64_t dim = cast<RankedTensorType>(dense.getType()).getDimSize(1);
+    int64_t numFeatures = op.getNumFeatures();
+    if (numFeatures < 0 || ShapedType::isDynamic(dim))
+      return op.emitOpError() << "lowering needs a static feature count and "
+                                 "dimension";
+    SmallVector<Value> features{dense};
+    llvm::append_range(features, op.getEmbeddings());
+    Value result = emptyLike(rewriter, loc, type, {{dense, 0}});
+
+    if (op.getMode() == recq::InteractionMode::cat) {
+      int64_t slot = 0;
+      for (Value f : features)
+        slot = insertFeatures(rewriter, loc, f, result, slot,
+                              /*stacked=*/false, dim);
+      rewriter.replaceOp(op, result);
+      return success();
+    }
+
+    // Stack the features: [B, F, D].
+    Type f32 = type.getElementType();
+    auto stackedType = RankedTensorType::get(
+        {type.getDimSize(0), numFeatures, dim}, f32);
+    Value stacked = emptyLike(rewriter, loc, stackedType, {{dense, 0}});
+    int64_t slot = 0;
+    for (Value f : features)
+      slot = insertFeatures(rewriter, loc, f, stacked, slot, /*stacked=*/true,
+                            dim);
+
+    // Z = T T^T: [B, F, F].
+    auto zType = RankedTensorType::get(
+        {type.getDimSize(0), numFeatures, numFeatures}, f32);
+    Value zInit = zeroFilled(rewriter, loc,
+                             emptyLike(rewriter, loc, zType, {{dense, 0}}));
+    Value z = rewriter
+                  .create<linalg::BatchMatmulTransposeBOp>(
+                      loc, TypeRange{zType}, ValueRange{stacked, stacked},
+                      ValueRange{zInit})
+                  .getResult(0);
+
+    // The pairs (i, j), j < i (j <= i with self_interaction), row-major.
+    SmallVector<int64_t> pairI, pairJ;
+    bool self = op.getSelfInteraction();
+    for (int64_t i = 0; i < numFeatures; ++i)
+      for (int64_t j = 0; j < i + (self ? 1 : 0); ++j) {
+        pairI.push_back(i);
+        pairJ.push_back(j);
+      }
+    int64_t numPairs = static_cast<int64_t>(pairI.size());
+    auto indexVec = RankedTensorType::get({numPairs}, rewriter.getIndexType());
+    Value iConst = rewriter.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(indexVec, ArrayRef<int64_t>(pairI)));
+    Value jConst = rewriter.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(indexVec, ArrayRef<int64_t>(pairJ)));
+    auto pairsType = RankedTensorType::get({type.getDimSize(0), numPairs}, f32);
+    Value pairsInit = emptyLike(rewriter, loc, pairsType, {{dense, 0}});
+    MLIRContext *ctx = rewriter.getContext();
+    AffineMap byPair = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+    auto gather = rewriter.create<linalg::GenericOp>(
+        loc, TypeRange{pairsType}, ValueRange{iConst, jConst},
+        ValueRange{pairsInit}, ArrayRef<AffineMap>{byPair, byPair, identity},
+        SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value bIdx = b.create<linalg::IndexOp>(l, 0);
+          Value v = b.create<tensor::ExtractOp>(
+              l, z, ValueRange{bIdx, args[0], args[1]});
+          b.create<linalg::YieldOp>(l, v);
+        });
+
+    slot = insertFeatures(rewriter, loc, dense, result, 0, /*stacked=*/false,
+                          dim);
+    OpFoldResult batch =
+        type.isDynamicDim(0)
+            ? OpFoldResult(
+                  rewriter.create<tensor::DimOp>(loc, dense, 0).getResult())
+            : OpFoldResult(rewriter.getIndexAttr(type.getDimSize(0)));
+    result = rewriter.create<tensor::InsertSliceOp>(
+        loc, gather.getResult(0), result,
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(0),
+                               rewriter.getIndexAttr(dim)},
+        ArrayRef<OpFoldResult>{batch, rewriter.getIndexAttr(numPairs)},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1),
+                               rewriter.getIndexAttr(1)});
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// recq.embedding_bag
+//===----------------------------------------------------------------------===//
+
+struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(recq::EmbeddingBagOp op,
+                                PatternRewriter &rewriter) const override {
+    auto tableType = dyn_cast<RankedTensorType>(op.getTable().getType());
+    if (!tableType)
+      return op.emitOpError()
+             << "lowering: row-wise quantized tables are not supported yet";
+    if (failed(requireF32(op, tableType, "table")) ||
+        failed(requireF32(op, op.getType(), "result")))
+      return failure();
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    int64_t dim = tableType.getDimSize(1);
+    Type f32 = rewriter.getF32Type();
+    auto vecType = VectorType::get({dim}, f32);
+    Value indices = op.getIndices(), offsets = op.getOffsets();
+    Value weights = op.getPerSampleWeights();
+    recq::PoolingMode mode = op.getMode();
+    bool last = op.getIncludeLastOffset();
+    bool fixed = !offsets;
+
+    Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
+    Value c1 = rewriter.create<arith::ConstantIndexOp>(loc, 1);
+    Value numIndices = rewriter.create<tensor::DimOp>(loc, indices, 0);
+    Value numBags, numOffsets, bagLength;
+    if (fixed) {
+      numBags = numIndices;
+      bagLength = rewriter.create<tensor::DimOp>(loc, indices, 1);
+    } else {
+      numOffsets = rewriter.create<tensor::DimOp>(loc, offsets, 0);
+      numBags = last ? rewriter.create<arith::SubIOp>(loc, numOffsets, c1)
+                           .getResult()
+                     : numOffsets;
+    }
+    Value init = fixed ? emptyLike(rewriter, loc, type, {{indices, 0}})
+                       : rewriter.create<tensor::EmptyOp>(
+                             loc, type.getShape(), f32,
+                             type.isDynamicDim(0) ? ValueRange{numBags}
+                                                  : ValueRange{});
+    Value zero = rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(f32));
+    Value zeroVec = rewriter.create<vector::SplatOp>(loc, vecType, zero);
+    Value startVec = zeroVec;
+    if (mode == recq::PoolingMode::max)
+      startVec = rewriter.create<vector::SplatOp>(
+          loc, vecType,
+          rewriter.create<arith::ConstantOp>(
+              loc, rewriter.getFloatAttr(
+                       f32, -std::numeric_limits<float>::infinity())));
+
+    auto readIndex = [&](OpBuilder &b, Location l, Value tensor,
+                         ValueRange at) -> Value {
+      Value v = b.create<tensor::ExtractOp>(l, tensor, at);
+      return b.create<arith::IndexCastOp>(l, b.getIndexType(), v);
+    };
+
+    auto outer = rewriter.create<scf::ForOp>(
+        loc, c0, numBags, c1, ValueRange{init},
+        [&](OpBuilder &b, Location l, Value bag, ValueRange iterArgs) {
+          // The bag's index range [begin, end).
+          Value begin, end;
+          if (fixed) {
+            begin = c0;
+            end = bagLength;
+          } else {
+            begin = readIndex(b, l, offsets, bag);
+            Value next = b.create<arith::AddIOp>(l, bag, c1);
+            if (last) {
+              end = readIndex(b, l, offsets, next);
+            } else {
+              Value hasNext = b.create<arith::CmpIOp>(
+                  l, arith::CmpIPredicate::ult, next, numOffsets);
+              end = b.create<scf::IfOp>(
+                         l, hasNext,
+                         [&](OpBuilder &t, Location tl) {
+                           t.create<scf::YieldOp>(
+                               tl, readIndex(t, tl, offsets, next));
+                         },
+                         [&](OpBuilder &e, Location el) {
+                           e.create<scf::YieldOp>(el, numIndices);
+                         })
+                        .getResult(0);
+            }
+          }
+          auto inner = b.create<scf::ForOp>(
+              l, begin, end, c1, ValueRange{startVec},
+              [&](OpBuilder &ib, Location il, Value k, ValueRange acc) {
+                SmallVector<Value> at = fixed ? SmallVector<Value>{bag, k}
+                                              : SmallVector<Value>{k};
+                Value row = readIndex(ib, il, indices, at);
+                Value values = ib.create<vector::TransferReadOp>(
+                    il, vecType, op.getTable(), ValueRange{row, c0}, zero,
+                    ArrayRef<bool>{true});
+                if (weights) {
+                  Value w = ib.create<tensor::ExtractOp>(il, weights, at);
+                  values = ib.create<arith::MulFOp>(
+                      il, values, ib.create<vector::SplatOp>(il, vecType, w));
+                }
+                Value next =
+                    mode == recq::PoolingMode::max
+                        ? ib.create<arith::MaximumFOp>(il, acc[0], values)
+                              .getResult()
+                        : ib.create<arith::AddFOp>(il, acc[0], values)
+                              .getResult();
+                ib.create<scf::YieldOp>(il, next);
+              });
+          Value pooled = inner.getResult(0);
+          Value count = b.create<arith::SubIOp>(l, end, begin);
+          Value empty = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sle,
+                                                count, c0);
+          if (mode == recq::PoolingMode::mean) {
+            Value n = b.create<arith::UIToFPOp>(
+                l, f32,
+                b.create<arith::IndexCastOp>(
+                    l, b.getI64Type(),
+                    b.create<arith::MaxSIOp>(l, count, c1)));
+            pooled = b.create<arith::DivFOp>(
+                l, pooled, b.create<vector::SplatOp>(l, vecType, n));
+          } else if (mode == recq::PoolingMode::max) {
+            pooled = b.create<arith::SelectOp>(l, empty, zeroVec, pooled);
+          }
+          Value written = b.create<vector::TransferWriteOp>(
+                               l, pooled, iterArgs[0], ValueRange{bag, c0},
+                               ArrayRef<bool>{true})
+                              .getResult();
+          b.create<scf::YieldOp>(l, written);
+        });
+    rewriter.replaceOp(op, outer.getResult(0));
+    return success();
+  }
+};
+
+/// `recq.relu`/`recq.sigmoid` not folded into an FC: element-wise generic.
+template <typename OpTy>
+struct UnaryLowering : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    if (failed(requireF32(op, op.getType(), "result")))
+      return failure();
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getType());
+    SmallVector<std::pair<Value, int64_t>> dyn;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      if (type.isDynamicDim(d))
+        dyn.push_back({op.getInput(), d});
+    Value empty = emptyLike(rewriter, loc, type, dyn);
+    AffineMap identity =
+        AffineMap::getMultiDimIdentityMap(type.getRank(), rewriter.getContext());
+    auto generic = rewriter.create<linalg::GenericOp>(
+        loc, TypeRange{type}, ValueRange{op.getInput()}, ValueRange{empty},
+        ArrayRef<AffineMap>{identity, identity},
+        SmallVector<utils::IteratorType>(type.getRank(),
+                                         utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Type f32 = b.getF32Type();
+          Value v = args[0];
+          if constexpr (std::is_same_v<OpTy, recq::ReluOp>) {
+            v = b.create<arith::MaximumFOp>(
+                l, v, b.create<arith::ConstantOp>(l, b.getZeroAttr(f32)));
+          } else {
+            Value one = b.create<arith::ConstantOp>(l, b.getFloatAttr(f32, 1.0));
+            Value e = b.create<math::ExpOp>(l, b.create<arith::NegFOp>(l, v));
+            v = b.create<arith::DivFOp>(l, one,
+                                        b.create<arith::AddFOp>(l, one, e));
+          }
+          b.create<linalg::YieldOp>(l, v);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+struct ConvertRecqToLinalgPass
+    : recq::impl::ConvertRecqToLinalgPassBase<ConvertRecqToLinalgPass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    RewritePatternSet patterns(ctx);
+    patterns.add<FcLowering, InteractionLowering, EmbeddingBagLowering,
+                 UnaryLowering<recq::ReluOp>, UnaryLowering<recq::SigmoidOp>>(
+        ctx);
+    // Everything else of recq (the quantized ops, embedding_bags) has no
+    // fp32 lowering yet and is reported as failing to legalize.
+    ConversionTarget target(*ctx);
+    target.addIllegalDialect<recq::RecqDialect>();
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,137 @@
+// RUN: recq-opt %s -split-input-file -convert-recq-to-linalg | FileCheck %s
+
+// An FC: matmul against the [N, K] weight into a zero-filled result, then
+// bias and activation in one element-wise generic.
+// CHECK-LABEL: func @fc_relu
+// CHECK-SAME: (%[[X:.*]]: tensor<?x3xf32>, %[[W:.*]]: tensor<5x3xf32>, %[[B:.*]]: tensor<5xf32>)
+// CHECK: %[[E:.*]] = tensor.empty(%{{.*}}) : tensor<?x5xf32>
+// CHECK: %[[Z:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[E]] : tensor<?x5xf32>)
+// CHECK: %[[M:.*]] = linalg.matmul_transpose_b ins(%[[X]], %[[W]] : tensor<?x3xf32>, tensor<5x3xf32>) outs(%[[Z]] : tensor<?x5xf32>)
+// CHECK: %[[R:.*]] = linalg.generic {{.*}} ins(%[[M]], %[[B]] : tensor<?x5xf32>, tensor<5xf32>) outs(%[[E]] : tensor<?x5xf32>)
+// CHECK: arith.addf
+// CHECK: arith.maximumf
+// CHECK: return %[[R]]
+func.func @fc_relu(%x: tensor<?x3xf32>, %w: tensor<5x3xf32>, %b: tensor<5xf32>) -> tensor<?x5xf32> {
+  %0 = recq.fc %x, %w, %b act(relu)
+      : (tensor<?x3xf32>, tensor<5x3xf32>, tensor<5xf32>) -> tensor<?x5xf32>
+  return %0 : tensor<?x5xf32>
+}
+
+// -----
+
+// Without bias and activation the matmul is the result.
+// CHECK-LABEL: func @fc_plain
+// CHECK: %[[M:.*]] = linalg.matmul_transpose_b
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[M]]
+func.func @fc_plain(%x: tensor<2x3xf32>, %w: tensor<5x3xf32>) -> tensor<2x5xf32> {
+  %0 = recq.fc %x, %w : (tensor<2x3xf32>, tensor<5x3xf32>) -> tensor<2x5xf32>
+  return %0 : tensor<2x5xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @fc_sigmoid
+// CHECK: linalg.generic
+// CHECK: %[[N:.*]] = arith.negf
+// CHECK: %[[X:.*]] = math.exp %[[N]]
+// CHECK: %[[D:.*]] = arith.addf %{{.*}}, %[[X]]
+// CHECK: arith.divf %{{.*}}, %[[D]]
+func.func @fc_sigmoid(%x: tensor<2x3xf32>, %w: tensor<1x3xf32>, %b: tensor<1xf32>) -> tensor<2x1xf32> {
+  %0 = recq.fc %x, %w, %b act(sigmoid)
+      : (tensor<2x3xf32>, tensor<1x3xf32>, tensor<1xf32>) -> tensor<2x1xf32>
+  return %0 : tensor<2x1xf32>
+}
+
+// -----
+
+// A bag: a loop over bags (bounds from the offsets, the last bag running to
+// the end of the indices) around a loop over the bag's rows, accumulating
+// one vector of the table's dimension.
+// CHECK-LABEL: func @bag_sum
+// CHECK-SAME: (%[[T:.*]]: tensor<10x8xf32>, %[[I:.*]]: tensor<?xi64>, %[[O:.*]]: tensor<?xi64>)
+// CHECK-DAG: %[[NI:.*]] = tensor.dim %[[I]]
+// CHECK-DAG: %[[NB:.*]] = tensor.dim %[[O]]
+// CHECK-DAG: %[[ZERO:.*]] = vector.splat %{{.*}} : vector<8xf32>
+// CHECK: %[[R:.*]] = scf.for %[[BAG:.*]] = %{{.*}} to %[[NB]] {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<?x8xf32>)
+// CHECK:   %[[BEGIN:.*]] = arith.index_cast
+// CHECK:   %[[END:.*]] = scf.if
+// CHECK:     scf.yield %[[NI]]
+// CHECK:   %[[V:.*]] = scf.for %[[K:.*]] = %[[BEGIN]] to %[[END]] {{.*}} iter_args(%[[S:.*]] = %[[ZERO]]) -> (vector<8xf32>)
+// CHECK:     %[[ROW:.*]] = arith.index_cast
+// CHECK:     %[[VALS:.*]] = vector.transfer_read %[[T]][%[[ROW]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x8xf32>, vector<8xf32>
+// CHECK:     arith.addf %[[S]], %[[VALS]] : vector<8xf32>
+// CHECK:   vector.transfer_write %[[V]], %[[ACC]][%[[BAG]], %{{.*}}] {in_bounds = [true]}
+// CHECK: return %[[R]]
+func.func @bag_sum(%t: tensor<10x8xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x8xf32> {
+  %0 = recq.embedding_bag sum %t[%i, %o]
+      : (tensor<10x8xf32>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// max starts from -inf and gives zeros for an empty bag; weights scale rows.
+// CHECK-LABEL: func @bag_max
+// CHECK: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK: vector.splat %[[NEGINF]] : vector<4xf32>
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: arith.maximumf
+// CHECK: arith.cmpi sle
+// CHECK: arith.select
+func.func @bag_max(%t: tensor<10x4xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x4xf32> {
+  %0 = recq.embedding_bag max %t[%i, %o] include_last_offset
+      : (tensor<10x4xf32>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// CHECK-LABEL: func @bag_mean_weighted_fixed
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<?x3xi64>
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<?x3xf32>
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: arith.maxsi
+// CHECK: arith.divf
+func.func @bag_mean_weighted_fixed(%t: tensor<10x4xf32>, %i: tensor<?x3xi64>, %w: tensor<?x3xf32>) -> tensor<?x4xf32> {
+  %0 = recq.embedding_bag sum %t[%i] weights(%w)
+      : (tensor<10x4xf32>, tensor<?x3xi64>, tensor<?x3xf32>) -> tensor<?x4xf32>
+  %1 = recq.embedding_bag mean %t[%i]
+      : (tensor<10x4xf32>, tensor<?x3xi64>) -> tensor<?x4xf32>
+  return %1 : tensor<?x4xf32>
+}
+
+// -----
+
+// The dot interaction: stack [B, 3, 4], batched T T^T, gather the pairs
+// (1,0) (2,0) (2,1) by two constant index vectors, insert dense and pairs.
+// CHECK-LABEL: func @interaction_dot
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0] [%{{.*}}, 1, 4] [1, 1, 1] : tensor<?x4xf32> into tensor<?x3x4xf32>
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 1, 0] [%{{.*}}, 1, 4] [1, 1, 1] : tensor<?x4xf32> into tensor<?x3x4xf32>
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 2, 0] [%{{.*}}, 1, 4] [1, 1, 1] : tensor<?x4xf32> into tensor<?x3x4xf32>
+// CHECK: %[[Z:.*]] = linalg.batch_matmul_transpose_b
+// CHECK-DAG: %[[PI:.*]] = arith.constant dense<[1, 2, 2]> : tensor<3xindex>
+// CHECK-DAG: %[[PJ:.*]] = arith.constant dense<[0, 0, 1]> : tensor<3xindex>
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[PI]], %[[PJ]] : tensor<3xindex>, tensor<3xindex>)
+// CHECK:   tensor.extract %[[Z]]
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 0] [%{{.*}}, 4] [1, 1] : tensor<?x4xf32> into tensor<?x7xf32>
+// CHECK: tensor.insert_slice %[[P]] into %{{.*}}[0, 4] [%{{.*}}, 3] [1, 1] : tensor<?x3xf32> into tensor<?x7xf32>
+func.func @interaction_dot(%x: tensor<?x4xf32>, %e0: tensor<?x4xf32>, %e1: tensor<?x4xf32>) -> tensor<?x7xf32> {
+  %0 = recq.interaction dot %x, [%e0, %e1]
+      : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x7xf32>
+  return %0 : tensor<?x7xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @interaction_cat
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 0] [2, 4] [1, 1]
+// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : tensor<2x2x4xf32> into tensor<2x8xf32>
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 4] [2, 8] [1, 1]
+func.func @interaction_cat(%x: tensor<2x4xf32>, %e: tensor<2x2x4xf32>) -> tensor<2x12xf32> {
+  %0 = recq.interaction cat %x, [%e]
+      : (tensor<2x4xf32>, tensor<2x2x4xf32>) -> tensor<2x12xf32>
+  return %0 : tensor<2x12xf32>
+}
