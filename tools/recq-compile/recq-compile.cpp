@@ -1,18 +1,37 @@
 //===- recq-compile.cpp - ONNX model to recq artifacts --------------------===//
 //
-// The compiler driver. Today it imports an ONNX model and prints the recq
-// module (`--emit=mlir`); the later stages (llvm-ir, obj, so) join as the
-// lowering lands. Every failure is one line on stderr,
-// `error: <file>: <what>`, and exit status 1.
+// The compiler driver: imports an ONNX model, lowers it for a target and
+// stops at the stage `--emit` names, writing that stage's output:
+//
+//   mlir          the imported, raised module in the recq dialect
+//   llvm-dialect  after recq-lower-to-llvm
+//   llvm-ir       after translation and -O3 for the target
+//   obj           an ELF object for the target
+//   so            model.so: the object, its interface description and the
+//                 runtime (recq.h), linked by the system C compiler
+//
+// Without --emit, an output ending in .so gets `so`, anything else `mlir`.
+//
+// Every failure is one line on stderr, `error: <file>: <what>`, and exit
+// status 1.
 //
 //===----------------------------------------------------------------------===//
 
+#include "recq/Dialect/Recq/Transforms/Passes.h"
 #include "recq/Import/OnnxImporter.h"
+#include "recq/Runtime/recq_cpu.h"
+#include "recq/Target/Codegen.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OperationSupport.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -21,16 +40,35 @@
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitStage { Mlir };
+enum class EmitStage { Default, Mlir, LlvmDialect, LlvmIr, Obj, So };
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"),
                                cl::Required);
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
                                 cl::value_desc("file"), cl::init("-"));
 cl::opt<EmitStage> emit(
-    "emit", cl::desc("Stage to stop at and print"), cl::init(EmitStage::Mlir),
-    cl::values(clEnumValN(EmitStage::Mlir, "mlir",
-                          "the imported module in the recq dialect")));
+    "emit", cl::desc("Stage to stop at and write"),
+    cl::init(EmitStage::Default),
+    cl::values(
+        clEnumValN(EmitStage::Mlir, "mlir",
+                   "the imported module in the recq dialect"),
+        clEnumValN(EmitStage::LlvmDialect, "llvm-dialect",
+                   "the module lowered to the LLVM dialect"),
+        clEnumValN(EmitStage::LlvmIr, "llvm-ir",
+                   "LLVM IR after -O3 for the target"),
+        clEnumValN(EmitStage::Obj, "obj", "an object file for the target"),
+        clEnumValN(EmitStage::So, "so",
+                   "a shared library with the C API (recq.h)")));
+cl::opt<std::string>
+    targetName("target",
+               cl::desc("Code-generation target: generic, avx2, avx512, "
+                        "avx512-vnni (default: the best this CPU runs)"),
+               cl::value_desc("name"), cl::init(""));
+
+int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs()) << inputFile << ": " << message << "\n";
+  return 1;
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -39,21 +77,82 @@ int main(int argc, char **argv) {
   mlir::registerAsmPrinterCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "recq compiler: ONNX -> recq\n");
 
-  mlir::MLIRContext context;
+  std::optional<recq::CodegenTarget> target =
+      targetName.empty() ? recq::hostTarget() : recq::lookupTarget(targetName);
+  if (!target)
+    return fail("unknown target '" + targetName +
+                "' (generic, avx2, avx512, avx512-vnni)");
+
+  // The lowering runs upstream passes by name and needs their dialects'
+  // interface models (bufferization, conversion to LLVM).
+  mlir::registerAllPasses();
+  recq::registerRecqPasses();
+  recq::registerRecqPipelines();
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::MLIRContext context(registry);
+
   auto module = recq::importOnnxFile(inputFile, context);
-  if (!module) {
-    llvm::WithColor::error(llvm::errs())
-        << inputFile << ": " << llvm::toString(module.takeError()) << "\n";
-    return 1;
+  if (!module)
+    return fail(llvm::toString(module.takeError()));
+
+  EmitStage stage = emit;
+  if (stage == EmitStage::Default)
+    stage = llvm::StringRef(outputFile).ends_with(".so") ? EmitStage::So
+                                                          : EmitStage::Mlir;
+  if (stage == EmitStage::So && outputFile == "-")
+    return fail("--emit=so needs an output file (-o model.so)");
+  std::string description;
+  if (stage == EmitStage::So) {
+    auto desc = recq::describeModelAsC(**module, *target);
+    if (!desc)
+      return fail(llvm::toString(desc.takeError()));
+    description = std::move(*desc);
   }
 
   std::string error;
-  auto output = mlir::openOutputFile(outputFile, &error);
+  std::string writeTo = outputFile;
+  if (stage == EmitStage::So)
+    writeTo += ".o";
+  auto output = mlir::openOutputFile(writeTo, &error);
   if (!output) {
     llvm::WithColor::error(llvm::errs()) << error << "\n";
     return 1;
   }
-  (*module)->print(output->os(), mlir::OpPrintingFlags());
-  output->keep();
-  return 0;
+  if (stage == EmitStage::Mlir) {
+    (*module)->print(output->os(), mlir::OpPrintingFlags());
+    output->keep();
+    return 0;
+  }
+
+  if (llvm::Error e = recq::lowerToLLVMDialect(**module))
+    return fail(llvm::toString(std::move(e)));
+  if (stage == EmitStage::LlvmDialect) {
+    (*module)->print(output->os(), mlir::OpPrintingFlags());
+    output->keep();
+    return 0;
+  }
+
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = recq::translateAndOptimize(**module, llvmContext, *target);
+  if (!llvmModule)
+    return fail(llvm::toString(llvmModule.takeError()));
+  if (stage == EmitStage::LlvmIr) {
+    (*llvmModule)->print(output->os(), nullptr);
+    output->keep();
+    return 0;
+  }
+  if (llvm::Error e = recq::emitObject(**llvmModule, *target, output->os()))
+    return fail(llvm::toString(std::move(e)));
+  if (stage == EmitStage::Obj) {
+    output->keep();
+    return 0;
+  }
+  output->os().flush();
+  llvm::Error linked =
+      recq::linkSharedLibrary(writeTo, description, outputFile);
+  if (linked)
+    return fail(llvm::toString(std::move(linked)));
+  return 0; // the object (not kept) is removed with `output`
 }

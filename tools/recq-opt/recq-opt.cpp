@@ -44,6 +44,7 @@ int main(int argc, char **argv) {
   // Upstream passes (the lowering pipeline is written in them) and recq's.
   mlir::registerAllPasses();
   recq::registerRecqPasses();
+  recq::registerRecqPipelines();
 
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "recq optimizer driver\n", registry));

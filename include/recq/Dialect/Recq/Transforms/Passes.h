@@ -19,6 +19,13 @@ namespace recq {
 #define GEN_PASS_REGISTRATION
 #include "recq/Dialect/Recq/Transforms/Passes.h.inc"
 
+/// Appends recq-lower-to-llvm (fp32 recq on tensors -> LLVM dialect) to
+/// `pm`, which must run on a module. Needs the upstream passes registered.
+mlir::LogicalResult buildLowerToLLVMPipeline(mlir::OpPassManager &pm);
+
+/// Registers recq's named pipelines (recq-lower-to-llvm) for -pass-pipeline.
+void registerRecqPipelines();
+
 } // namespace recq
 
 #endif // RECQ_DIALECT_RECQ_TRANSFORMS_PASSES_H

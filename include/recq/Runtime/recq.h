@@ -1,0 +1,84 @@
+/*===- recq.h - C API of a model compiled by recq -----------------*- C -*-===*
+ *
+ * A model compiled by `recq-compile model.onnx -o model.so` carries this API
+ * (the runtime is linked into it). Link with model.so, or dlopen it:
+ *
+ *   recq_status st;
+ *   recq_model *m = recq_model_load(NULL, &st);
+ *   const void *inputs[] = {dense_x, offsets, indices_0, ...};
+ *   const int64_t *shapes[] = {dense_x_shape, ...};
+ *   recq_model_run(m, inputs, shapes, out, out_capacity, &st);
+ *   recq_model_free(m);
+ *
+ * Every index is checked against its table's row count and every offsets
+ * vector for order and range before the compiled code runs: a bad input
+ * returns RECQ_ERR_INDEX with a message naming table, sample and value.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef RECQ_RUNTIME_RECQ_H
+#define RECQ_RUNTIME_RECQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef RECQ_EXPORT
+#define RECQ_EXPORT __attribute__((visibility("default")))
+#endif
+
+typedef enum recq_status_code {
+  RECQ_OK = 0,
+  RECQ_ERR_ARGUMENT = 1, /* a NULL pointer, a wrong count */
+  RECQ_ERR_SHAPE = 2,    /* an input shape the model does not take */
+  RECQ_ERR_INDEX = 3,    /* an index or offset outside its table/input */
+  RECQ_ERR_CPU = 4,      /* this CPU lacks the model's instruction set */
+  RECQ_ERR_MEMORY = 5,   /* out of memory, or the output buffer is small */
+} recq_status_code;
+
+typedef struct recq_status {
+  int code;
+  char message[256];
+} recq_status;
+
+typedef struct recq_model recq_model;
+
+/// Loads the model this library carries. `path` is reserved for the
+/// external weights file (NULL: none). Fails with RECQ_ERR_CPU on a CPU
+/// without the model's instruction set.
+RECQ_EXPORT recq_model *recq_model_load(const char *path, recq_status *st);
+RECQ_EXPORT void recq_model_free(recq_model *m);
+
+/// Introspection.
+RECQ_EXPORT int recq_model_num_inputs(const recq_model *m);
+RECQ_EXPORT int recq_model_num_outputs(const recq_model *m);
+/// Name, dtype (1 f32, 2 i64, 3 i32), rank and shape (-1: dynamic) of input
+/// or output `i`; `shape` must hold `rank` entries (8 is always enough).
+RECQ_EXPORT const char *recq_model_input_name(const recq_model *m, int i);
+RECQ_EXPORT int recq_model_input_info(const recq_model *m, int i, int *dtype,
+                                      int *rank, int64_t *shape);
+RECQ_EXPORT const char *recq_model_output_name(const recq_model *m, int i);
+RECQ_EXPORT int recq_model_output_info(const recq_model *m, int i, int *dtype,
+                                       int *rank, int64_t *shape);
+RECQ_EXPORT int recq_model_num_tables(const recq_model *m);
+RECQ_EXPORT int64_t recq_model_table_rows(const recq_model *m, int t);
+RECQ_EXPORT const char *recq_model_target(const recq_model *m);
+
+/// Runs the model: `inputs[i]` points at input i's data (row-major, its
+/// dtype), `shapes[i]` at its dimensions. Output 0 (f32) is written to
+/// `out` (room for `out_capacity` floats); its shape to `out_shape` (rank
+/// entries). Returns the status code, also stored in `st`. Safe to call
+/// from several threads at once.
+RECQ_EXPORT int recq_model_run(const recq_model *m, const void *const *inputs,
+                               const int64_t *const *shapes, float *out,
+                               size_t out_capacity, int64_t *out_shape,
+                               recq_status *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RECQ_RUNTIME_RECQ_H */

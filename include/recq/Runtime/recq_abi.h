@@ -1,0 +1,75 @@
+/*===- recq_abi.h - What a compiled model tells the runtime -------*- C -*-===*
+ *
+ * The contract between recq-compile and the runtime linked into model.so.
+ * recq-compile writes one `recq_model_desc` (as C, compiled next to the
+ * generated object): the model's inputs and outputs, its embedding tables
+ * and which inputs feed them, the target it was compiled for, and an entry
+ * point taking packed MLIR memref descriptors. Users never see this header;
+ * they use recq.h.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef RECQ_RUNTIME_RECQ_ABI_H
+#define RECQ_RUNTIME_RECQ_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RECQ_ABI_VERSION 1
+
+/// Element types of inputs and outputs.
+typedef enum recq_dtype {
+  RECQ_DTYPE_F32 = 1,
+  RECQ_DTYPE_I64 = 2,
+  RECQ_DTYPE_I32 = 3,
+} recq_dtype;
+
+/// One input or output: its ONNX name, element type and shape (-1 for a
+/// dynamic dimension).
+typedef struct recq_tensor_desc {
+  const char *name;
+  int32_t dtype;
+  int32_t rank;
+  const int64_t *shape;
+} recq_tensor_desc;
+
+/// One embedding table and the inputs that index it.
+typedef struct recq_table_desc {
+  int64_t rows;
+  int64_t dim;
+  int32_t indices_input;   /* input holding the indices ([n] or [B, L]) */
+  int32_t offsets_input;   /* input holding the offsets, -1: fixed length */
+  int64_t offsets_row;     /* row of a [T, B] offsets input, -1: 1-D */
+  int32_t include_last_offset;
+} recq_table_desc;
+
+/// The generated code: `args` holds one memref descriptor pointer per
+/// input, `results` receives one descriptor per output (each
+/// {alloc, aligned, offset, sizes[rank], strides[rank]}, 64-bit fields,
+/// back to back). Result buffers are malloc'ed; the caller frees `alloc`.
+typedef void (*recq_entry_fn)(void *results, void **args);
+
+typedef struct recq_model_desc {
+  uint32_t abi_version;
+  const char *target;
+  uint32_t cpu_features; /* recq_cpu_feature mask the code needs */
+  int32_t num_inputs;
+  const recq_tensor_desc *inputs;
+  int32_t num_outputs;
+  const recq_tensor_desc *outputs;
+  int32_t num_tables;
+  const recq_table_desc *tables;
+  recq_entry_fn entry;
+} recq_model_desc;
+
+/// Defined by the generated C next to each model's code.
+extern const recq_model_desc recq_model_description;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RECQ_RUNTIME_RECQ_ABI_H */

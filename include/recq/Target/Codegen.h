@@ -1,0 +1,66 @@
+//===- Codegen.h - recq module to LLVM IR and object code -------*- C++ -*-===//
+//
+// The back half of recq-compile: lower the recq module to the LLVM dialect
+// (recq-lower-to-llvm), translate it to LLVM IR, optimize at -O3 for the
+// chosen target and emit an object file, in process.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RECQ_TARGET_CODEGEN_H
+#define RECQ_TARGET_CODEGEN_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <optional>
+
+namespace llvm {
+class LLVMContext;
+class Module;
+class raw_pwrite_stream;
+} // namespace llvm
+
+namespace recq {
+
+/// A code-generation target: what the emitted code may assume of the CPU.
+struct CodegenTarget {
+  std::string name;     // generic, avx2, avx512, avx512-vnni
+  std::string cpu;      // LLVM CPU name
+  std::string features; // LLVM feature string
+};
+
+/// The target called `name`, or none.
+std::optional<CodegenTarget> lookupTarget(llvm::StringRef name);
+/// The best target this CPU runs (avx512-vnni > avx512 > avx2 > generic).
+CodegenTarget hostTarget();
+
+/// Describes @main of a recq module (inputs, outputs, tables and which
+/// inputs index them) as the C source of its `recq_model_description`
+/// (recq/Runtime/recq_abi.h). Call before lowering.
+llvm::Expected<std::string> describeModelAsC(mlir::ModuleOp module,
+                                             const CodegenTarget &target);
+
+/// Links `objectPath` and the C description into a shared library with the
+/// recq runtime (`cc -shared`).
+llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
+                              llvm::StringRef descriptionC,
+                              llvm::StringRef outputPath);
+
+/// Marks @main for the C interface and runs recq-lower-to-llvm on `module`.
+llvm::Error lowerToLLVMDialect(mlir::ModuleOp module);
+
+/// Translates a module in the LLVM dialect and optimizes it at -O3 for
+/// `target`.
+llvm::Expected<std::unique_ptr<llvm::Module>>
+translateAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
+                     const CodegenTarget &target);
+
+/// Writes `module` as an ELF object for `target` to `os`.
+llvm::Error emitObject(llvm::Module &module, const CodegenTarget &target,
+                       llvm::raw_pwrite_stream &os);
+
+} // namespace recq
+
+#endif // RECQ_TARGET_CODEGEN_H

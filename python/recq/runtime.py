@@ -1,0 +1,127 @@
+"""ctypes wrapper of a compiled model's C API (include/recq/Runtime/recq.h).
+
+    import recq
+    m = recq.load("model.so")
+    p = m.run(dense_x=..., offsets=..., indices_0=..., ...)   # numpy in/out
+
+Inputs are converted to the model's dtypes and made contiguous; the
+runtime checks shapes, every index and every offsets vector, and a bad input
+raises recq.RecqError with the runtime's message.
+"""
+
+import ctypes
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+_DTYPES = {1: np.float32, 2: np.int64, 3: np.int32}
+_MAX_RANK = 8
+
+
+class RecqError(RuntimeError):
+    """A status the runtime returned, with its code and message."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(f"recq error {code}: {message}")
+        self.code = code
+
+
+class _Status(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_int), ("message", ctypes.c_char * 256)]
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    p, i, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
+    lib.recq_model_load.restype = p
+    lib.recq_model_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(_Status)]
+    lib.recq_model_free.argtypes = [p]
+    for name in ("num_inputs", "num_outputs", "num_tables"):
+        fn = getattr(lib, f"recq_model_{name}")
+        fn.restype, fn.argtypes = i, [p]
+    for kind in ("input", "output"):
+        fn = getattr(lib, f"recq_model_{kind}_name")
+        fn.restype, fn.argtypes = ctypes.c_char_p, [p, i]
+        fn = getattr(lib, f"recq_model_{kind}_info")
+        fn.restype = i
+        fn.argtypes = [p, i, ctypes.POINTER(i), ctypes.POINTER(i),
+                       ctypes.POINTER(i64)]
+    lib.recq_model_table_rows.restype = i64
+    lib.recq_model_table_rows.argtypes = [p, i]
+    lib.recq_model_target.restype = ctypes.c_char_p
+    lib.recq_model_target.argtypes = [p]
+    lib.recq_model_run.restype = i
+    lib.recq_model_run.argtypes = [p, ctypes.POINTER(p),
+                                   ctypes.POINTER(ctypes.POINTER(i64)),
+                                   ctypes.POINTER(ctypes.c_float),
+                                   ctypes.c_size_t, ctypes.POINTER(i64),
+                                   ctypes.POINTER(_Status)]
+
+
+class Model:
+    """A loaded model.so."""
+
+    def __init__(self, path: str):
+        self._lib = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+        _declare(self._lib)
+        status = _Status()
+        handle = self._lib.recq_model_load(None, ctypes.byref(status))
+        if not handle:
+            raise RecqError(status.code, status.message.decode())
+        self._handle = ctypes.c_void_p(handle)
+        self.inputs = [self._info("input", k)
+                       for k in range(self._lib.recq_model_num_inputs(self._handle))]
+        self.outputs = [self._info("output", k)
+                        for k in range(self._lib.recq_model_num_outputs(self._handle))]
+        self.target = self._lib.recq_model_target(self._handle).decode()
+        self.table_rows = [self._lib.recq_model_table_rows(self._handle, t)
+                           for t in range(self._lib.recq_model_num_tables(self._handle))]
+
+    def _info(self, kind: str, k: int) -> Tuple[str, type, List[int]]:
+        name = getattr(self._lib, f"recq_model_{kind}_name")(self._handle, k)
+        dtype, rank = ctypes.c_int(), ctypes.c_int()
+        shape = (ctypes.c_int64 * _MAX_RANK)()
+        getattr(self._lib, f"recq_model_{kind}_info")(
+            self._handle, k, ctypes.byref(dtype), ctypes.byref(rank), shape)
+        return name.decode(), _DTYPES[dtype.value], list(shape[: rank.value])
+
+    def run(self, **inputs: np.ndarray) -> np.ndarray:
+        """Runs the model on numpy arrays named as the ONNX inputs; returns
+        output 0."""
+        names = [name for name, _, _ in self.inputs]
+        missing = [n for n in names if n not in inputs]
+        extra = [n for n in inputs if n not in names]
+        if missing or extra:
+            raise ValueError(f"inputs: missing {missing}, unknown {extra}")
+        arrays = [np.ascontiguousarray(inputs[name], dtype=dtype)
+                  for name, dtype, _ in self.inputs]
+        shapes = [(ctypes.c_int64 * max(a.ndim, 1))(*a.shape) for a in arrays]
+        n = len(arrays)
+        data = (ctypes.c_void_p * n)(*[a.ctypes.data for a in arrays])
+        shape_ptrs = (ctypes.POINTER(ctypes.c_int64) * n)(
+            *[ctypes.cast(s, ctypes.POINTER(ctypes.c_int64)) for s in shapes])
+        _, _, out_shape = self.outputs[0]
+        batch = max((a.shape[0] for a in arrays if a.dtype == np.float32
+                     and a.ndim == 2), default=1)
+        count = int(np.prod([batch if d < 0 else d for d in out_shape]))
+        out = np.empty(count, dtype=np.float32)
+        got_shape = (ctypes.c_int64 * _MAX_RANK)()
+        status = _Status()
+        code = self._lib.recq_model_run(
+            self._handle, data, shape_ptrs,
+            out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), out.size,
+            got_shape, ctypes.byref(status))
+        if code != 0:
+            raise RecqError(code, status.message.decode())
+        shape = list(got_shape[: len(out_shape)])
+        return out[: int(np.prod(shape))].reshape(shape)
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle:
+            self._lib.recq_model_free(handle)
+            self._handle = None
+
+
+def load(path: str) -> Model:
+    """Loads a model compiled by `recq-compile model.onnx -o model.so`."""
+    return Model(path)
