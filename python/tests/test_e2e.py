@@ -1,0 +1,100 @@
+"""fp32 end to end: generated DLRMs compiled by recq-compile to model.so and
+run through the Python wrapper match torch's fp32 outputs (eval.npz
+`reference`) within 1e-5 at batch 1, 7 and 512, on every target this CPU
+runs. Needs RECQ_BIN (the directory of recq-compile and recq-cpuinfo), which
+ctest sets; skipped, saying so, without it."""
+
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+import recq
+
+from recq.make_model import main as make_model
+
+BIN = os.environ.get("RECQ_BIN")
+pytestmark = pytest.mark.skipif(not BIN, reason="RECQ_BIN (the built recq tools) is not set")
+TOLERANCE = 1e-5
+
+
+def runnable_targets():
+    out = subprocess.run([os.path.join(BIN, "recq-cpuinfo"), "--targets"],
+                         check=True, capture_output=True, text=True).stdout
+    return [t for t in out.split() if t in ("generic", "avx2", "avx512")]
+
+
+def first_samples(npz, names, n):
+    """The first n samples of an eval.npz: dense rows, offsets columns, and
+    each table's indices up to where sample n starts."""
+    offsets = npz["offsets"]
+    out = {"dense_x": npz["dense_x"][:n], "offsets": offsets[:, :n].copy()}
+    for name in names:
+        if name.startswith("indices_"):
+            t = int(name.split("_")[1])
+            end = offsets[t, n] if n < offsets.shape[1] else len(npz[name])
+            out[name] = npz[name][:end]
+    return out, npz["reference"][:n]
+
+
+@pytest.fixture(scope="module", params=["tiny", "kaggle", "mlperf"])
+def model_dir(request, tmp_path_factory):
+    config = request.param
+    out = tmp_path_factory.mktemp(config)
+    # Untrained weights are as good a test of the arithmetic as trained ones
+    # and keep the test fast; 600 eval samples cover batch 512.
+    make_model(["--config", config, "--out", str(out), "--epochs", "0",
+                "--train-samples", "64", "--calib-samples", "16",
+                "--eval-samples", "600"])
+    return config, out
+
+
+@pytest.mark.parametrize("target", ["generic", "avx2", "avx512"])
+def test_matches_torch(model_dir, target):
+    if target not in runnable_targets():
+        pytest.skip(f"this CPU cannot run target {target}")
+    config, out = model_dir
+    so = out / f"model-{target}.so"
+    subprocess.run([os.path.join(BIN, "recq-compile"), str(out / "model.onnx"),
+                    f"--target={target}", "-o", str(so)], check=True)
+    model = recq.load(str(so))
+    assert model.target == target
+    npz = np.load(out / "eval.npz")
+    names = [name for name, _, _ in model.inputs]
+    for batch in (1, 7, 512):
+        inputs, reference = first_samples(npz, names, batch)
+        got = model.run(**inputs)
+        assert got.shape == reference.shape
+        err = float(np.abs(got - reference).max())
+        assert err <= TOLERANCE, f"{config} {target} batch {batch}: max |diff| {err}"
+
+
+def test_bad_index_is_an_error(model_dir):
+    config, out = model_dir
+    if config != "tiny":
+        pytest.skip("checked on the tiny model")
+    so = out / "model-check.so"
+    subprocess.run([os.path.join(BIN, "recq-compile"), str(out / "model.onnx"),
+                    "--target=generic", "-o", str(so)], check=True)
+    model = recq.load(str(so))
+    npz = np.load(out / "eval.npz")
+    names = [name for name, _, _ in model.inputs]
+    inputs, _ = first_samples(npz, names, 7)
+    rows = model.table_rows[1]
+    bad = dict(inputs)
+    bad["indices_1"] = inputs["indices_1"].copy()
+    bad["indices_1"][-1] = rows
+    with pytest.raises(recq.RecqError, match=rf"table 1: index {rows} of sample 6 is outside \[0, {rows}\)"):
+        model.run(**bad)
+    bad = dict(inputs)
+    bad["offsets"] = inputs["offsets"].copy()
+    bad["offsets"][0, 3] = bad["offsets"][0, 2] - 1
+    with pytest.raises(recq.RecqError, match="table 0: offset .* of sample 3 is out of order"):
+        model.run(**bad)
+    bad = dict(inputs)
+    bad["dense_x"] = np.zeros((7, 12), dtype=np.float32)
+    with pytest.raises(recq.RecqError, match="input 'dense_x': dimension 1 is 12, the model takes 13"):
+        model.run(**bad)
+    # The good inputs still run after the errors.
+    assert model.run(**inputs).shape == (7, 1)
