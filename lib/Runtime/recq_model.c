@@ -70,6 +70,23 @@ int64_t recq_model_table_rows(const recq_model *m, int t) {
   return t >= 0 && t < m->desc->num_tables ? m->desc->tables[t].rows : -1;
 }
 
+int recq_model_table_info(const recq_model *m, int t, int *indices_input,
+                          int *offsets_input, int64_t *offsets_row,
+                          int *include_last_offset) {
+  if (t < 0 || t >= m->desc->num_tables)
+    return -1;
+  const recq_table_desc *d = &m->desc->tables[t];
+  if (indices_input)
+    *indices_input = d->indices_input;
+  if (offsets_input)
+    *offsets_input = d->offsets_input;
+  if (offsets_row)
+    *offsets_row = d->offsets_row;
+  if (include_last_offset)
+    *include_last_offset = d->include_last_offset;
+  return 0;
+}
+
 static int tensor_info(const recq_tensor_desc *d, int *dtype, int *rank,
                        int64_t *shape) {
   if (dtype)

@@ -65,6 +65,13 @@ RECQ_EXPORT int recq_model_output_info(const recq_model *m, int i, int *dtype,
                                        int *rank, int64_t *shape);
 RECQ_EXPORT int recq_model_num_tables(const recq_model *m);
 RECQ_EXPORT int64_t recq_model_table_rows(const recq_model *m, int t);
+/// Which inputs table `t` reads: its indices, its offsets (-1: fixed-length
+/// bags of a [B, L] indices input), the row of a [T, B] offsets input (-1:
+/// 1-D offsets), and whether its offsets include the last one.
+RECQ_EXPORT int recq_model_table_info(const recq_model *m, int t,
+                                      int *indices_input, int *offsets_input,
+                                      int64_t *offsets_row,
+                                      int *include_last_offset);
 RECQ_EXPORT const char *recq_model_target(const recq_model *m);
 
 /// Runs the model: `inputs[i]` points at input i's data (row-major, its

@@ -1,0 +1,368 @@
+//===- recq-run.cpp - Run and benchmark a compiled recq model -------------===//
+//
+//   recq-run model.so --inputs in.npz [--reference ref.npz] [--output out.npz]
+//            [--batch N] [--bench] [--iters N] [--atol X] [--info]
+//
+// Loads model.so through its C API (recq.h), feeds it the arrays of an .npz
+// named as the model's inputs (the first --batch samples: dense rows,
+// offsets columns and the indices those bags cover), and compares output 0
+// with the reference (the array named like the output, or `reference`):
+// max abs and rel error, exit status 1 past --atol. --bench times --iters
+// runs and prints p50/p90/p99 latency and samples/s.
+//
+//===----------------------------------------------------------------------===//
+
+#include "recq/Runtime/recq.h"
+#include "recq/Support/Npz.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+namespace cl = llvm::cl;
+using llvm::errs;
+using llvm::outs;
+
+namespace {
+cl::opt<std::string> modelPath(cl::Positional, cl::desc("<model.so>"),
+                               cl::Required);
+cl::opt<std::string> inputsPath("inputs", cl::desc("Inputs (.npz)"),
+                                cl::value_desc("file"));
+cl::opt<std::string> referencePath(
+    "reference",
+    cl::desc("Reference outputs (.npz; default: --inputs when it holds them)"),
+    cl::value_desc("file"));
+cl::opt<std::string> outputPath("output", cl::desc("Write the outputs (.npz)"),
+                                cl::value_desc("file"));
+cl::opt<int64_t> batchSize("batch",
+                           cl::desc("Use the first N samples (default: all)"),
+                           cl::init(-1));
+cl::opt<bool> bench("bench", cl::desc("Time --iters runs"));
+cl::opt<int> iters("iters", cl::desc("Runs to time with --bench"),
+                   cl::init(100));
+cl::opt<double> tolerance("atol", cl::desc("Largest accepted |output - reference|"),
+                     cl::init(1e-5));
+cl::opt<bool> info("info", cl::desc("Print the model's interface and exit"));
+
+int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(errs()) << message << "\n";
+  return 1;
+}
+
+/// The C API, looked up in the loaded model.
+struct Api {
+  decltype(&recq_model_load) load;
+  decltype(&recq_model_free) free;
+  decltype(&recq_model_num_inputs) numInputs;
+  decltype(&recq_model_input_name) inputName;
+  decltype(&recq_model_input_info) inputInfo;
+  decltype(&recq_model_num_outputs) numOutputs;
+  decltype(&recq_model_output_name) outputName;
+  decltype(&recq_model_output_info) outputInfo;
+  decltype(&recq_model_num_tables) numTables;
+  decltype(&recq_model_table_rows) tableRows;
+  decltype(&recq_model_table_info) tableInfo;
+  decltype(&recq_model_target) target;
+  decltype(&recq_model_run) run;
+};
+
+bool lookup(void *lib, Api &api) {
+#define RECQ_SYM(field, name)                                                  \
+  api.field = reinterpret_cast<decltype(api.field)>(dlsym(lib, #name));        \
+  if (!api.field)                                                              \
+    return false;
+  RECQ_SYM(load, recq_model_load)
+  RECQ_SYM(free, recq_model_free)
+  RECQ_SYM(numInputs, recq_model_num_inputs)
+  RECQ_SYM(inputName, recq_model_input_name)
+  RECQ_SYM(inputInfo, recq_model_input_info)
+  RECQ_SYM(numOutputs, recq_model_num_outputs)
+  RECQ_SYM(outputName, recq_model_output_name)
+  RECQ_SYM(outputInfo, recq_model_output_info)
+  RECQ_SYM(numTables, recq_model_num_tables)
+  RECQ_SYM(tableRows, recq_model_table_rows)
+  RECQ_SYM(tableInfo, recq_model_table_info)
+  RECQ_SYM(target, recq_model_target)
+  RECQ_SYM(run, recq_model_run)
+#undef RECQ_SYM
+  return true;
+}
+
+std::string shapeString(llvm::ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (auto [i, d] : llvm::enumerate(shape))
+    s += (i ? ", " : "") + (d < 0 ? std::string("?") : std::to_string(d));
+  return s + "]";
+}
+
+/// One input ready for the C API.
+struct Input {
+  std::string name;
+  int dtype = 0;
+  std::vector<int64_t> shape;
+  std::vector<float> f32;
+  std::vector<int64_t> i64;
+  std::vector<int32_t> i32;
+  const void *data() const {
+    return dtype == 1 ? static_cast<const void *>(f32.data())
+           : dtype == 2 ? static_cast<const void *>(i64.data())
+                        : static_cast<const void *>(i32.data());
+  }
+};
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  size_t k = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
+  return v[k];
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  // libLLVM registers a `threads` option of its own; recq-run's replaces it.
+  if (cl::Option *llvmThreads = cl::getRegisteredOptions().lookup("threads"))
+    llvmThreads->removeArgument();
+  static cl::opt<int> threads("threads",
+                              cl::desc("Worker threads (default: 1)"),
+                              cl::init(1));
+  cl::ParseCommandLineOptions(argc, argv, "recq model runner\n");
+
+  // dlopen searches the library path for a name without a slash.
+  llvm::SmallString<256> absolute(modelPath);
+  llvm::sys::fs::make_absolute(absolute);
+  void *lib = dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib)
+    return fail(llvm::Twine("cannot load ") + modelPath + ": " + dlerror());
+  Api api;
+  if (!lookup(lib, api))
+    return fail(modelPath + ": not a recq model (no recq_model_* API)");
+  recq_status status;
+  recq_model *model = api.load(nullptr, &status);
+  if (!model)
+    return fail(modelPath + ": " + status.message);
+  auto release = llvm::make_scope_exit([&] { api.free(model); });
+
+  int numInputs = api.numInputs(model);
+  if (info) {
+    outs() << "target: " << api.target(model) << "\n";
+    for (int i = 0; i < numInputs; ++i) {
+      int dtype, rank;
+      int64_t shape[8];
+      api.inputInfo(model, i, &dtype, &rank, shape);
+      outs() << "input " << i << ": " << api.inputName(model, i) << " "
+             << (dtype == 1 ? "f32" : dtype == 2 ? "i64" : "i32") << " "
+             << shapeString({shape, static_cast<size_t>(rank)}) << "\n";
+    }
+    for (int o = 0; o < api.numOutputs(model); ++o) {
+      int dtype, rank;
+      int64_t shape[8];
+      api.outputInfo(model, o, &dtype, &rank, shape);
+      outs() << "output " << o << ": " << api.outputName(model, o) << " f32 "
+             << shapeString({shape, static_cast<size_t>(rank)}) << "\n";
+    }
+    for (int t = 0; t < api.numTables(model); ++t) {
+      int indices, offsets, last;
+      int64_t row;
+      api.tableInfo(model, t, &indices, &offsets, &row, &last);
+      outs() << "table " << t << ": " << api.tableRows(model, t)
+             << " rows, indices '" << api.inputName(model, indices) << "'";
+      if (offsets >= 0)
+        outs() << ", offsets '" << api.inputName(model, offsets) << "'"
+               << (row >= 0 ? "[" + std::to_string(row) + "]" : "")
+               << (last ? " (include_last_offset)" : "");
+      outs() << "\n";
+    }
+    return 0;
+  }
+  if (inputsPath.empty())
+    return fail("--inputs is required (or --info)");
+  if (threads != 1)
+    return fail("--threads: not supported yet: the runtime runs on the "
+                "calling thread (the thread pool is still to come)");
+
+  auto npz = recq::readNpz(inputsPath);
+  if (!npz)
+    return fail(llvm::toString(npz.takeError()));
+
+  // The inputs, cut to the first --batch samples.
+  std::vector<Input> inputs(numInputs);
+  for (int i = 0; i < numInputs; ++i) {
+    Input &in = inputs[i];
+    in.name = api.inputName(model, i);
+    int rank;
+    int64_t shape[8];
+    api.inputInfo(model, i, &in.dtype, &rank, shape);
+    auto it = npz->find(in.name);
+    if (it == npz->end())
+      return fail(inputsPath + " has no array '" + in.name + "'");
+    in.shape = it->second.shape;
+    if (in.dtype == 1)
+      in.f32 = it->second.asF32();
+    else
+      in.i64 = it->second.asI64();
+  }
+  int64_t batch = -1;
+  for (const Input &in : inputs)
+    if (in.dtype == 1 && in.shape.size() == 2)
+      batch = in.shape[0];
+  if (batchSize > 0 && batch >= 0 && batchSize < batch) {
+    int64_t n = batchSize;
+    for (Input &in : inputs)
+      if (in.dtype == 1 && in.shape.size() == 2) {
+        in.f32.resize(n * in.shape[1]);
+        in.shape[0] = n;
+      }
+    // Tables: keep the first n bags and the indices they cover.
+    std::vector<bool> cut(numInputs, false);
+    for (int t = 0; t < api.numTables(model); ++t) {
+      int indices, offsets, last;
+      int64_t row;
+      api.tableInfo(model, t, &indices, &offsets, &row, &last);
+      Input &idx = inputs[indices];
+      if (offsets < 0) {
+        if (!cut[indices])
+          idx.i64.resize(n * idx.shape[1]), idx.shape[0] = n;
+        cut[indices] = true;
+        continue;
+      }
+      const Input &off = inputs[offsets];
+      int64_t cols = off.shape.back();
+      // The first n bags end where bag n begins (or at the last offset).
+      int64_t end = n < cols ? off.i64[(row >= 0 ? row * cols : 0) + n]
+                             : static_cast<int64_t>(idx.i64.size());
+      if (!cut[indices])
+        idx.i64.resize(end), idx.shape[0] = end;
+      cut[indices] = true;
+    }
+    for (int i = 0; i < numInputs; ++i) {
+      Input &in = inputs[i];
+      for (int t = 0; t < api.numTables(model); ++t) {
+        int indices, offsets, last;
+        int64_t row;
+        api.tableInfo(model, t, &indices, &offsets, &row, &last);
+        if (offsets == i) {
+          int64_t keep = n + (last ? 1 : 0);
+          if (in.shape.size() == 2 && in.shape[1] != keep) {
+            std::vector<int64_t> cutRows(in.shape[0] * keep);
+            for (int64_t r = 0; r < in.shape[0]; ++r)
+              std::copy_n(in.i64.begin() + r * in.shape[1], keep,
+                          cutRows.begin() + r * keep);
+            in.i64 = std::move(cutRows);
+            in.shape[1] = keep;
+          } else if (in.shape.size() == 1 && in.shape[0] != keep) {
+            in.i64.resize(keep);
+            in.shape[0] = keep;
+          }
+        }
+      }
+    }
+    batch = n;
+  }
+  for (Input &in : inputs)
+    if (in.dtype == 3)
+      in.i32.assign(in.i64.begin(), in.i64.end());
+
+  std::vector<const void *> data;
+  std::vector<const int64_t *> shapes;
+  for (const Input &in : inputs) {
+    data.push_back(in.data());
+    shapes.push_back(in.shape.data());
+  }
+  int outRank, outDtype;
+  int64_t outShapeDecl[8];
+  api.outputInfo(model, 0, &outDtype, &outRank, outShapeDecl);
+  size_t capacity = 1;
+  for (int k = 0; k < outRank; ++k)
+    capacity *= outShapeDecl[k] < 0 ? std::max<int64_t>(batch, 1)
+                                     : outShapeDecl[k];
+  std::vector<float> out(capacity);
+  int64_t outShape[8] = {0};
+
+  auto runOnce = [&]() {
+    return api.run(model, data.data(), shapes.data(), out.data(), out.size(),
+                   outShape, &status);
+  };
+  if (runOnce() != RECQ_OK)
+    return fail(modelPath + ": " + status.message);
+  std::vector<int64_t> shape(outShape, outShape + outRank);
+  int64_t count = 1;
+  for (int64_t d : shape)
+    count *= d;
+  std::string outName = api.outputName(model, 0);
+  outs() << "output '" << outName << "' " << shapeString(shape) << "\n";
+
+  int exitCode = 0;
+  std::string refFile = referencePath.empty() ? inputsPath.getValue()
+                                              : referencePath.getValue();
+  auto refNpz = referencePath.empty() ? std::move(npz) : recq::readNpz(refFile);
+  if (!refNpz)
+    return fail(llvm::toString(refNpz.takeError()));
+  auto ref = refNpz->find(outName);
+  if (ref == refNpz->end())
+    ref = refNpz->find("reference");
+  if (ref != refNpz->end()) {
+    std::vector<float> expected = ref->second.asF32();
+    if (static_cast<int64_t>(expected.size()) < count)
+      return fail(refFile + ": the reference holds " +
+                  llvm::Twine(expected.size()) + " values, the output " +
+                  llvm::Twine(count));
+    double maxAbs = 0, maxRel = 0;
+    for (int64_t k = 0; k < count; ++k) {
+      double diff = std::fabs(double(out[k]) - expected[k]);
+      maxAbs = std::max(maxAbs, diff);
+      maxRel = std::max(maxRel, diff / std::max(1e-12, std::fabs(double(expected[k]))));
+    }
+    outs() << llvm::format("reference: max |diff| %.3g, max rel %.3g "
+                           "(tolerance %.3g): %s\n",
+                           maxAbs, maxRel, double(tolerance),
+                           maxAbs <= tolerance ? "ok" : "MISMATCH");
+    if (!(maxAbs <= tolerance))
+      exitCode = 1;
+  } else if (!referencePath.empty()) {
+    return fail(refFile + " has no array '" + outName + "' or 'reference'");
+  }
+
+  if (!outputPath.empty()) {
+    recq::Npz result;
+    recq::NpyArray &a = result[outName];
+    a.dtype = "f4";
+    a.shape = shape;
+    a.data.resize(count * sizeof(float));
+    std::memcpy(a.data.data(), out.data(), a.data.size());
+    if (llvm::Error e = recq::writeNpz(outputPath, result))
+      return fail(llvm::toString(std::move(e)));
+  }
+
+  if (bench) {
+    std::vector<double> ms;
+    for (int k = 0; k < std::max(iters.getValue(), 1); ++k) {
+      auto start = std::chrono::steady_clock::now();
+      if (runOnce() != RECQ_OK)
+        return fail(modelPath + ": " + status.message);
+      ms.push_back(std::chrono::duration<double, std::milli>(
+                       std::chrono::steady_clock::now() - start)
+                       .count());
+    }
+    double p50 = percentile(ms, 0.5);
+    outs() << llvm::format("bench: batch %lld, %d runs, %d thread(s): "
+                           "p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, "
+                           "%.0f samples/s\n",
+                           (long long)std::max<int64_t>(batch, 1), iters.getValue(),
+                           threads.getValue(), p50, percentile(ms, 0.9),
+                           percentile(ms, 0.99),
+                           std::max<int64_t>(batch, 1) * 1000.0 / p50);
+  }
+  return exitCode;
+}
