@@ -10,6 +10,7 @@ raises recq.RecqError with the runtime's message.
 """
 
 import ctypes
+import os
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -61,7 +62,8 @@ class Model:
     """A loaded model.so."""
 
     def __init__(self, path: str):
-        self._lib = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+        # A bare name would be searched on the library path.
+        self._lib = ctypes.CDLL(os.path.abspath(path), mode=ctypes.RTLD_LOCAL)
         _declare(self._lib)
         status = _Status()
         handle = self._lib.recq_model_load(None, ctypes.byref(status))

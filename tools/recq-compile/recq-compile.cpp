@@ -42,8 +42,9 @@ namespace cl = llvm::cl;
 namespace {
 enum class EmitStage { Default, Mlir, LlvmDialect, LlvmIr, Obj, So };
 
-cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"),
-                               cl::Required);
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"));
+cl::opt<bool> printTarget("print-target",
+                          cl::desc("Print the default target and exit"));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
                                 cl::value_desc("file"), cl::init("-"));
 cl::opt<EmitStage> emit(
@@ -77,6 +78,15 @@ int main(int argc, char **argv) {
   mlir::registerAsmPrinterCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "recq compiler: ONNX -> recq\n");
 
+  if (printTarget) {
+    llvm::outs() << recq::hostTarget().name << "\n";
+    return 0;
+  }
+  if (inputFile.empty()) {
+    llvm::WithColor::error(llvm::errs()) << "no input model (recq-compile "
+                                            "model.onnx [-o model.so])\n";
+    return 1;
+  }
   std::optional<recq::CodegenTarget> target =
       targetName.empty() ? recq::hostTarget() : recq::lookupTarget(targetName);
   if (!target)

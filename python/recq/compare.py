@@ -1,0 +1,103 @@
+"""Compares a compiled model.so with the torch model it came from, on the
+model kit's eval.npz: agreement, accuracy (AUC, log-loss) and throughput.
+
+    /usr/bin/python3 -m recq.compare --model-dir out/models/kaggle \\
+        --so out/models/kaggle/model.so [--batch 512] [--iters 20]
+
+Both run on one thread (recq's runtime has no thread pool yet), in one
+process, on the same batches; throughput is the median over --iters timed
+batches.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Dict, List
+
+import numpy as np
+import torch
+
+from .config import DlrmConfig
+from .data import auc, log_loss
+from .model import Dlrm
+from .runtime import load
+
+
+def slice_samples(arrays: Dict[str, np.ndarray], names: List[str], start: int,
+                  stop: int) -> Dict[str, np.ndarray]:
+    """Samples [start, stop) of an eval/calib npz with [T, B] offsets: dense
+    rows, offsets columns rebased to 0, each table's indices of those bags."""
+    offsets = arrays["offsets"]
+    batch = offsets.shape[1]
+    out = {"dense_x": arrays["dense_x"][start:stop]}
+    cut = np.empty((offsets.shape[0], stop - start), dtype=offsets.dtype)
+    for name in names:
+        if not name.startswith("indices_"):
+            continue
+        t = int(name.split("_")[1])
+        begin = offsets[t, start]
+        end = offsets[t, stop] if stop < batch else len(arrays[name])
+        out[name] = arrays[name][begin:end]
+        cut[t] = offsets[t, start:stop] - begin
+    out["offsets"] = cut
+    return out
+
+
+def _median_seconds(fn, iters: int) -> float:
+    fn()  # warm up
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model-dir", required=True)
+    ap.add_argument("--so", required=True)
+    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--iters", type=int, default=20)
+    args = ap.parse_args(argv)
+
+    meta = json.load(open(os.path.join(args.model_dir, "meta.json")))
+    config = DlrmConfig(**meta["config"])
+    torch_model = Dlrm(config)
+    torch_model.load_state_dict(torch.load(os.path.join(args.model_dir, "model.pt")))
+    torch_model.eval()
+    torch.set_num_threads(1)
+    model = load(args.so)
+    names = [name for name, _, _ in model.inputs]
+    npz = np.load(os.path.join(args.model_dir, "eval.npz"))
+    arrays = {k: npz[k] for k in npz.files}
+    labels, reference = arrays["labels"], arrays["reference"].reshape(-1)
+    n = len(labels)
+
+    got = np.concatenate([
+        model.run(**slice_samples(arrays, names, s, min(s + args.batch, n))).reshape(-1)
+        for s in range(0, n, args.batch)])
+    diff = float(np.abs(got - reference).max())
+    print(f"accuracy on {n} eval samples ({model.target}):")
+    print(f"  max |p_recq - p_torch| = {diff:.3g}")
+    print(f"  AUC      recq {auc(labels, got):.6f}  torch {auc(labels, reference):.6f}")
+    print(f"  log-loss recq {log_loss(labels, got):.6f}  torch {log_loss(labels, reference):.6f}")
+
+    batch = slice_samples(arrays, names, 0, min(args.batch, n))
+    tensors = [torch.from_numpy(batch["dense_x"]), torch.from_numpy(batch["offsets"])]
+    tensors += [torch.from_numpy(batch[f"indices_{t}"]) for t in range(config.num_tables)]
+    with torch.no_grad():
+        t_torch = _median_seconds(lambda: torch_model(*tensors), args.iters)
+    t_recq = _median_seconds(lambda: model.run(**batch), args.iters)
+    size = len(batch["dense_x"])
+    print(f"throughput at batch {size}, 1 thread, median of {args.iters}:")
+    print(f"  recq  {size / t_recq:12.0f} samples/s  ({t_recq * 1e3:.3f} ms)")
+    print(f"  torch {size / t_torch:12.0f} samples/s  ({t_torch * 1e3:.3f} ms)")
+    print(f"  recq / torch = {t_torch / t_recq:.2f}x")
+    return 0 if diff <= 1e-5 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
