@@ -36,20 +36,123 @@ memrefCopy(int64_t elem_size, recq_unranked_memref *src,
     memcpy(dst_base, src_base, (size_t)elem_size);
     return;
   }
-  /* Walk every element with a mixed-radix counter. */
+  /* Rows of the innermost dimension are contiguous on both sides in every
+     copy recq's lowering makes: one memcpy per row. */
+  int64_t inner = 1;
+  int64_t outer_rank = rank;
+  if (src_strides[rank - 1] == 1 && dst_strides[rank - 1] == 1) {
+    inner = sizes[rank - 1];
+    outer_rank = rank - 1;
+  }
+  size_t row_bytes = (size_t)(inner * elem_size);
+  int64_t rows = total / inner;
+  /* Walk the rows with a mixed-radix counter over the outer dimensions. */
   int64_t index[16] = {0};
-  for (int64_t n = 0; n < total; ++n) {
+  for (int64_t n = 0; n < rows; ++n) {
     int64_t so = 0, doff = 0;
-    for (int64_t r = 0; r < rank; ++r) {
+    for (int64_t r = 0; r < outer_rank; ++r) {
       so += index[r] * src_strides[r];
       doff += index[r] * dst_strides[r];
     }
-    memcpy(dst_base + doff * elem_size, src_base + so * elem_size,
-           (size_t)elem_size);
-    for (int64_t r = rank - 1; r >= 0; --r) {
+    memcpy(dst_base + doff * elem_size, src_base + so * elem_size, row_bytes);
+    for (int64_t r = outer_rank - 1; r >= 0; --r) {
       if (++index[r] < sizes[r])
         break;
       index[r] = 0;
     }
   }
+}
+
+/*===----------------------------------------------------------------------===*
+ * Buffers of the generated code
+ *
+ * The lowering calls these instead of malloc/free (finalize-memref-to-llvm's
+ * use-generic-functions). Each thread keeps the blocks its runs freed and
+ * hands them out again, so after the first call a run allocates nothing and
+ * touches no fresh pages: the arena of a thread is the set of its cached
+ * blocks. Blocks are 64-byte aligned; a 64-byte header before each holds its
+ * capacity.
+ *===----------------------------------------------------------------------===*/
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#define RECQ_CACHE_SLOTS 64
+#define RECQ_HEADER 64
+
+typedef struct recq_block_cache {
+  void *blocks[RECQ_CACHE_SLOTS];
+  int count;
+} recq_block_cache;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void release_cache(void *p) {
+  recq_block_cache *cache = p;
+  for (int i = 0; i < cache->count; ++i)
+    free((char *)cache->blocks[i] - RECQ_HEADER);
+  free(cache);
+}
+
+static void make_cache_key(void) { pthread_key_create(&cache_key, release_cache); }
+
+static recq_block_cache *thread_cache(void) {
+  pthread_once(&cache_once, make_cache_key);
+  recq_block_cache *cache = pthread_getspecific(cache_key);
+  if (!cache) {
+    cache = calloc(1, sizeof *cache);
+    if (cache)
+      pthread_setspecific(cache_key, cache);
+  }
+  return cache;
+}
+
+static size_t block_capacity(void *block) {
+  size_t capacity;
+  memcpy(&capacity, (char *)block - RECQ_HEADER, sizeof capacity);
+  return capacity;
+}
+
+__attribute__((visibility("hidden"))) void *
+_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment, uint64_t size) {
+  (void)alignment; /* every block is 64-byte aligned, the most recq asks */
+  recq_block_cache *cache = thread_cache();
+  if (cache) {
+    /* The smallest cached block that fits and wastes at most half. */
+    int best = -1;
+    for (int i = 0; i < cache->count; ++i) {
+      size_t c = block_capacity(cache->blocks[i]);
+      if (c >= size && c <= 2 * size + 4096 &&
+          (best < 0 || c < block_capacity(cache->blocks[best])))
+        best = i;
+    }
+    if (best >= 0) {
+      void *block = cache->blocks[best];
+      cache->blocks[best] = cache->blocks[--cache->count];
+      return block;
+    }
+  }
+  size_t capacity = (size + 63) & ~(size_t)63;
+  char *raw = NULL;
+  if (posix_memalign((void **)&raw, 64, capacity + RECQ_HEADER) != 0)
+    return NULL;
+  memcpy(raw, &capacity, sizeof capacity);
+  return raw + RECQ_HEADER;
+}
+
+__attribute__((visibility("hidden"))) void *
+_mlir_memref_to_llvm_alloc(uint64_t size) {
+  return _mlir_memref_to_llvm_aligned_alloc(64, size);
+}
+
+__attribute__((visibility("hidden"))) void _mlir_memref_to_llvm_free(void *p) {
+  if (!p)
+    return;
+  recq_block_cache *cache = thread_cache();
+  if (cache && cache->count < RECQ_CACHE_SLOTS) {
+    cache->blocks[cache->count++] = p;
+    return;
+  }
+  free((char *)p - RECQ_HEADER);
 }

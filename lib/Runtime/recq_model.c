@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The generated code's allocator (recq_memref.c). */
+void _mlir_memref_to_llvm_free(void *p);
+
 struct recq_model {
   const recq_model_desc *desc;
 };
@@ -283,7 +286,7 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
       else
         memcpy(out, (const float *)aligned + r[2], sizeof(float) * count);
     }
-    free(alloc);
+    _mlir_memref_to_llvm_free(alloc);
     r += 3 + 2 * rank;
   }
   if (code == RECQ_OK)

@@ -73,7 +73,7 @@ static Error runCapturingDiagnostics(PassManager &pm, ModuleOp module) {
                    (message.empty() ? std::string("unknown reason") : message));
 }
 
-Error recq::lowerToLLVMDialect(ModuleOp module) {
+Error recq::lowerToLLVMDialect(ModuleOp module, const CodegenTarget &target) {
   // @main becomes recq_entry (a shared library must not define `main`),
   // with a C entry point taking memref descriptors by pointer.
   if (auto main = module.lookupSymbol<func::FuncOp>("main")) {
@@ -84,7 +84,7 @@ Error recq::lowerToLLVMDialect(ModuleOp module) {
     main->setAttr("llvm.emit_c_interface", UnitAttr::get(module.getContext()));
   }
   PassManager pm(module.getContext());
-  if (failed(buildLowerToLLVMPipeline(pm)))
+  if (failed(buildLowerToLLVMPipeline(pm, target.name)))
     return makeError("recq-lower-to-llvm does not parse (a recq bug)");
   return runCapturingDiagnostics(pm, module);
 }

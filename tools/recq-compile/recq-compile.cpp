@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  if (llvm::Error e = recq::lowerToLLVMDialect(**module))
+  if (llvm::Error e = recq::lowerToLLVMDialect(**module, *target))
     return fail(llvm::toString(std::move(e)));
   if (stage == EmitStage::LlvmDialect) {
     (*module)->print(output->os(), mlir::OpPrintingFlags());

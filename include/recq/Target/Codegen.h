@@ -49,7 +49,8 @@ llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
                               llvm::StringRef outputPath);
 
 /// Marks @main for the C interface and runs recq-lower-to-llvm on `module`.
-llvm::Error lowerToLLVMDialect(mlir::ModuleOp module);
+llvm::Error lowerToLLVMDialect(mlir::ModuleOp module,
+                               const CodegenTarget &target);
 
 /// Translates a module in the LLVM dialect and optimizes it at -O3 for
 /// `target`.

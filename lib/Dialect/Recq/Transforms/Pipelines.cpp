@@ -14,9 +14,12 @@
 using namespace mlir;
 
 /// Each line is one step; see docs/Lowering.md for why each is there.
+/// `{target}` is replaced by the code-generation target.
 static const char kLowerToLLVM[] =
-    // recq ops -> linalg/scf/vector on tensors, tidied.
-    "func.func(convert-recq-to-linalg,canonicalize,cse),"
+    // recq ops -> kernels (FCs with constant weights) and linalg/scf/vector
+    // on tensors, tidied.
+    "func.func(convert-recq-fc-to-kernel{target={target}},"
+    "convert-recq-to-linalg,canonicalize,cse),"
     // Tensors -> buffers; results of @main are allocated and returned,
     // everything else is freed where its last use ends.
     "one-shot-bufferize{bufferize-function-boundaries=1 "
@@ -27,21 +30,38 @@ static const char kLowerToLLVM[] =
     "func.func(convert-linalg-to-loops),convert-vector-to-scf,"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,canonicalize,"
     // Everything -> LLVM dialect.
-    "convert-vector-to-llvm,convert-math-to-llvm,finalize-memref-to-llvm,"
+    // Buffers come from the runtime's per-thread cache (recq_memref.c).
+    "convert-vector-to-llvm,convert-math-to-llvm,"
+    "finalize-memref-to-llvm{use-generic-functions=1},"
     "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm,reconcile-unrealized-casts";
 
-LogicalResult recq::buildLowerToLLVMPipeline(OpPassManager &pm) {
-  return parsePassPipeline(kLowerToLLVM, pm, llvm::errs());
+LogicalResult recq::buildLowerToLLVMPipeline(OpPassManager &pm,
+                                             StringRef target) {
+  std::string text = kLowerToLLVM;
+  size_t at = text.find("{target}");
+  text.replace(at, 8, target.str());
+  return parsePassPipeline(text, pm, llvm::errs());
 }
 
+namespace {
+struct LowerToLLVMOptions : PassPipelineOptions<LowerToLLVMOptions> {
+  Option<std::string> target{
+      *this, "target",
+      llvm::cl::desc("Code-generation target: generic, avx2, avx512, "
+                     "avx512-vnni"),
+      llvm::cl::init("avx2")};
+};
+} // namespace
+
 void recq::registerRecqPipelines() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<LowerToLLVMOptions>(
       "recq-lower-to-llvm",
       "Lower fp32 recq ops on tensors to the LLVM dialect "
-      "(convert-recq-to-linalg, bufferization, loops, LLVM conversion)",
-      [](OpPassManager &pm) {
-        if (failed(buildLowerToLLVMPipeline(pm)))
+      "(FC micro-kernels, convert-recq-to-linalg, bufferization, loops, "
+      "LLVM conversion)",
+      [](OpPassManager &pm, const LowerToLLVMOptions &options) {
+        if (failed(buildLowerToLLVMPipeline(pm, options.target)))
           llvm::report_fatal_error("recq-lower-to-llvm does not parse");
       });
 }

@@ -44,6 +44,45 @@ def RecqCanonicalizePass : Pass<"recq-canonicalize"> {
 // Lowering
 //===----------------------------------------------------------------------===//
 
+def ConvertRecqFcToKernelPass
+    : Pass<"convert-recq-fc-to-kernel", "::mlir::func::FuncOp"> {
+  let summary = "Lower fp32 recq.fc with constant weights to a register-blocked "
+                "FMA micro-kernel over weights packed at compile time.";
+  let description = [{
+    The weight `[N, K]` is packed at compile time into column blocks of
+    `Nr` outputs, `[ceil(N / Nr), K, Nr]`, zero-padded, so the kernel reads
+    one contiguous `vector<Nr x f32>` per `k`. The kernel walks column
+    blocks (outer) and tiles of `Mr` rows (inner), keeping `Mr`
+    accumulators of `vector<Nr x f32>` in registers through the `k` loop:
+    per `k`, one load of the packed block and `Mr` broadcast-FMAs. The
+    epilogue adds the bias and applies the activation in registers before
+    one store per row; the last column block stores under a mask when
+    `Nr` does not divide `N`, and the rows after the last full tile run the
+    same kernel with `Mr = 1`.
+
+    Tile sizes per target (option `target`), chosen so the accumulators,
+    the weight vector and the broadcast fit the register file:
+
+    | target | Nr | Mr | registers |
+    | --- | --- | --- | --- |
+    | `generic` (SSE2, 16 xmm) | 8 | 6 | 12 acc + 2 + 1 |
+    | `avx2` (16 ymm) | 16 | 6 | 12 acc + 2 + 1 |
+    | `avx512`, `avx512-vnni` (32 zmm) | 32 | 8 | 16 acc + 2 + 1 |
+
+    FCs whose weight is not a constant are left to
+    `convert-recq-to-linalg`.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"avx2\"",
+           "Code-generation target: generic, avx2, avx512, avx512-vnni">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 def ConvertRecqToLinalgPass
     : Pass<"convert-recq-to-linalg", "::mlir::func::FuncOp"> {
   let summary = "Lower fp32 recq ops to linalg, scf and vector on tensors.";
