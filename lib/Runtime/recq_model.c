@@ -11,19 +11,143 @@
 #include "recq/Runtime/recq_abi.h"
 #include "recq/Runtime/recq_cpu.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The generated code's allocator (recq_memref.c). */
+void *_mlir_memref_to_llvm_alloc(uint64_t size);
 void _mlir_memref_to_llvm_free(void *p);
+
+#define RECQ_MAX_RANK 8
+#define RECQ_MAX_INPUTS 128
+#define RECQ_MAX_PARTS 64
+/* Fewer samples than this per tile do not pay for waking a worker. */
+#define RECQ_MIN_TILE 16
+
+/*===----------------------------------------------------------------------===*
+ * Thread pool: `size` workers; the caller runs part 0 itself.
+ *===----------------------------------------------------------------------===*/
+
+typedef struct recq_pool {
+  int size;
+  pthread_t *threads;
+  pthread_mutex_t mu;
+  pthread_cond_t wake, done;
+  pthread_mutex_t busy; /* held by the run using the workers */
+  void (*fn)(void *, int);
+  void *arg;
+  int parts, next, pending;
+  unsigned generation;
+  int stop;
+} recq_pool;
+
+static void *pool_worker(void *p) {
+  recq_pool *pool = p;
+  unsigned seen = 0;
+  pthread_mutex_lock(&pool->mu);
+  for (;;) {
+    while (!pool->stop && pool->generation == seen)
+      pthread_cond_wait(&pool->wake, &pool->mu);
+    if (pool->stop)
+      break;
+    seen = pool->generation;
+    while (pool->next < pool->parts) {
+      int part = pool->next++;
+      pthread_mutex_unlock(&pool->mu);
+      pool->fn(pool->arg, part);
+      pthread_mutex_lock(&pool->mu);
+      if (--pool->pending == 0)
+        pthread_cond_signal(&pool->done);
+    }
+  }
+  pthread_mutex_unlock(&pool->mu);
+  return NULL;
+}
+
+static void pool_destroy(recq_pool *pool) {
+  if (!pool)
+    return;
+  pthread_mutex_lock(&pool->mu);
+  pool->stop = 1;
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->mu);
+  for (int i = 0; i < pool->size; ++i)
+    pthread_join(pool->threads[i], NULL);
+  free(pool->threads);
+  pthread_mutex_destroy(&pool->mu);
+  pthread_mutex_destroy(&pool->busy);
+  pthread_cond_destroy(&pool->wake);
+  pthread_cond_destroy(&pool->done);
+  free(pool);
+}
+
+static recq_pool *pool_create(int workers) {
+  recq_pool *pool = calloc(1, sizeof *pool);
+  if (!pool)
+    return NULL;
+  pool->threads = calloc((size_t)workers, sizeof(pthread_t));
+  pthread_mutex_init(&pool->mu, NULL);
+  pthread_mutex_init(&pool->busy, NULL);
+  pthread_cond_init(&pool->wake, NULL);
+  pthread_cond_init(&pool->done, NULL);
+  if (!pool->threads) {
+    pool_destroy(pool);
+    return NULL;
+  }
+  for (int i = 0; i < workers; ++i) {
+    if (pthread_create(&pool->threads[i], NULL, pool_worker, pool) != 0)
+      break;
+    pool->size = i + 1;
+  }
+  if (pool->size == 0) {
+    pool_destroy(pool);
+    return NULL;
+  }
+  return pool;
+}
+
+/* Runs fn(arg, part) for part in [0, parts) on the workers and the caller. */
+static void pool_run(recq_pool *pool, int parts, void (*fn)(void *, int),
+                     void *arg) {
+  pthread_mutex_lock(&pool->mu);
+  pool->fn = fn;
+  pool->arg = arg;
+  pool->parts = parts;
+  pool->next = 0;
+  pool->pending = parts;
+  ++pool->generation;
+  pthread_cond_broadcast(&pool->wake);
+  while (pool->next < pool->parts) {
+    int part = pool->next++;
+    pthread_mutex_unlock(&pool->mu);
+    fn(arg, part);
+    pthread_mutex_lock(&pool->mu);
+    --pool->pending;
+  }
+  while (pool->pending > 0)
+    pthread_cond_wait(&pool->done, &pool->mu);
+  pthread_mutex_unlock(&pool->mu);
+}
+
+/*===----------------------------------------------------------------------===*
+ * Model
+ *===----------------------------------------------------------------------===*/
+
+/* How an input is cut into batch tiles. */
+enum { ROLE_NONE, ROLE_DENSE, ROLE_OFFSETS, ROLE_INDICES, ROLE_FIXED };
 
 struct recq_model {
   const recq_model_desc *desc;
+  recq_pool *pool;
+  int threads;
+  int splittable;
+  int role[RECQ_MAX_INPUTS];
+  int table_of[RECQ_MAX_INPUTS]; /* the table reading an indices input */
 };
-
-#define RECQ_MAX_RANK 8
 
 static int set_status(recq_status *st, int code, const char *fmt, ...) {
   if (st) {
@@ -34,6 +158,38 @@ static int set_status(recq_status *st, int code, const char *fmt, ...) {
     va_end(args);
   }
   return code;
+}
+
+/* Decides how each input is cut into batch tiles; a model with an input
+   that fits none of the roles runs every batch whole. */
+static void classify_inputs(recq_model *m) {
+  const recq_model_desc *d = m->desc;
+  m->splittable = d->num_inputs <= RECQ_MAX_INPUTS && d->num_outputs >= 1 &&
+                  d->outputs[0].rank == 2 && d->outputs[0].shape[0] < 0 &&
+                  d->outputs[0].shape[1] >= 0;
+  for (int i = 0; i < d->num_inputs && i < RECQ_MAX_INPUTS; ++i) {
+    m->role[i] = ROLE_NONE;
+    m->table_of[i] = -1;
+    const recq_tensor_desc *in = &d->inputs[i];
+    if (in->dtype == RECQ_DTYPE_F32 && in->rank == 2 && in->shape[0] < 0)
+      m->role[i] = ROLE_DENSE;
+  }
+  for (int t = 0; t < d->num_tables && m->splittable; ++t) {
+    const recq_table_desc *table = &d->tables[t];
+    int idx = table->indices_input;
+    if (m->table_of[idx] >= 0)
+      m->splittable = 0; /* two tables share an indices input */
+    m->table_of[idx] = t;
+    if (table->offsets_input >= 0) {
+      m->role[idx] = ROLE_INDICES;
+      m->role[table->offsets_input] = ROLE_OFFSETS;
+    } else {
+      m->role[idx] = ROLE_FIXED;
+    }
+  }
+  for (int i = 0; i < d->num_inputs && i < RECQ_MAX_INPUTS; ++i)
+    if (m->role[i] == ROLE_NONE)
+      m->splittable = 0;
 }
 
 recq_model *recq_model_load(const char *path, recq_status *st) {
@@ -57,12 +213,41 @@ recq_model *recq_model_load(const char *path, recq_status *st) {
     set_status(st, RECQ_ERR_MEMORY, "out of memory");
     return NULL;
   }
+  memset(m, 0, sizeof *m);
   m->desc = desc;
+  classify_inputs(m);
+  int threads = 0;
+  const char *env = getenv("RECQ_NUM_THREADS");
+  if (env && *env)
+    threads = atoi(env);
+  if (threads <= 0)
+    threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  recq_model_set_threads(m, threads);
   set_status(st, RECQ_OK, "ok");
   return m;
 }
 
-void recq_model_free(recq_model *m) { free(m); }
+void recq_model_free(recq_model *m) {
+  if (!m)
+    return;
+  pool_destroy(m->pool);
+  free(m);
+}
+
+int recq_model_set_threads(recq_model *m, int threads) {
+  if (!m)
+    return -1;
+  if (threads < 1)
+    threads = 1;
+  if (threads > RECQ_MAX_PARTS)
+    threads = RECQ_MAX_PARTS;
+  pool_destroy(m->pool);
+  m->pool = threads > 1 ? pool_create(threads - 1) : NULL;
+  m->threads = m->pool ? m->pool->size + 1 : 1;
+  return m->threads;
+}
+
+int recq_model_threads(const recq_model *m) { return m ? m->threads : 0; }
 
 int recq_model_num_inputs(const recq_model *m) { return m->desc->num_inputs; }
 int recq_model_num_outputs(const recq_model *m) { return m->desc->num_outputs; }
@@ -190,6 +375,151 @@ static int check_table(const recq_model_desc *d, int t,
   return RECQ_OK;
 }
 
+/* Runs the generated code on one whole batch (or tile) and copies output
+   0 to `out`. The inputs are already checked. */
+static int run_slice(const recq_model *m, const void *const *inputs,
+                     const int64_t *const *shapes, float *out,
+                     int64_t *out_shape, recq_status *st) {
+  const recq_model_desc *d = m->desc;
+  /* Memref descriptors over the caller's buffers (no copies). */
+  int64_t descs[RECQ_MAX_INPUTS][3 + 2 * RECQ_MAX_RANK];
+  void *args[RECQ_MAX_INPUTS];
+  for (int i = 0; i < d->num_inputs; ++i) {
+    const recq_tensor_desc *in = &d->inputs[i];
+    int64_t *desc = descs[i];
+    const void *data = inputs[i];
+    memcpy(&desc[0], &data, sizeof data);
+    memcpy(&desc[1], &data, sizeof data);
+    desc[2] = 0;
+    int64_t stride = 1;
+    for (int r = in->rank - 1; r >= 0; --r) {
+      desc[3 + r] = shapes[i][r];
+      desc[3 + in->rank + r] = stride;
+      stride *= shapes[i][r];
+    }
+    args[i] = desc;
+  }
+  int64_t results[8 * (3 + 2 * RECQ_MAX_RANK)];
+  d->entry(results, args);
+
+  /* Output 0 to the caller; every result buffer freed. */
+  int code = RECQ_OK;
+  (void)st;
+  int64_t *r = results;
+  for (int o = 0; o < d->num_outputs; ++o) {
+    int rank = d->outputs[o].rank;
+    void *alloc, *aligned;
+    memcpy(&alloc, &r[0], sizeof alloc);
+    memcpy(&aligned, &r[1], sizeof aligned);
+    if (o == 0) {
+      int64_t count = 1;
+      for (int k = 0; k < rank; ++k) {
+        count *= r[3 + k];
+        if (out_shape)
+          out_shape[k] = r[3 + k];
+      }
+      memcpy(out, (const float *)aligned + r[2], sizeof(float) * count);
+    }
+    _mlir_memref_to_llvm_free(alloc);
+    r += 3 + 2 * rank;
+  }
+  return code;
+}
+
+typedef struct recq_slice_job {
+  const recq_model *model;
+  const void *const *inputs;
+  const int64_t *const *shapes;
+  float *out;
+  int64_t out_cols, batch;
+  int parts;
+  int codes[RECQ_MAX_PARTS];
+  char messages[RECQ_MAX_PARTS][256];
+} recq_slice_job;
+
+/* Runs samples [b0, b1) of the job: cuts every input (rebasing offsets
+   into a scratch buffer) and writes the tile's rows of the output. */
+static void run_part(void *arg, int part) {
+  recq_slice_job *job = arg;
+  const recq_model *m = job->model;
+  const recq_model_desc *d = m->desc;
+  int64_t b0 = job->batch * part / job->parts;
+  int64_t b1 = job->batch * (part + 1) / job->parts;
+  int64_t n = b1 - b0;
+  const void *inputs[RECQ_MAX_INPUTS];
+  int64_t shape_store[RECQ_MAX_INPUTS][RECQ_MAX_RANK];
+  const int64_t *shapes[RECQ_MAX_INPUTS];
+  void *scratch[RECQ_MAX_INPUTS];
+  int num_scratch = 0;
+
+  for (int i = 0; i < d->num_inputs; ++i) {
+    const recq_tensor_desc *in = &d->inputs[i];
+    const int64_t *full = job->shapes[i];
+    int64_t *shape = shape_store[i];
+    memcpy(shape, full, sizeof(int64_t) * (size_t)in->rank);
+    shapes[i] = shape;
+    size_t elt = in->dtype == RECQ_DTYPE_I32 ? 4 : in->dtype == RECQ_DTYPE_I64 ? 8 : 4;
+    const char *data = job->inputs[i];
+    inputs[i] = data;
+    if (m->role[i] == ROLE_DENSE) {
+      inputs[i] = data + (size_t)(b0 * full[1]) * elt;
+      shape[0] = n;
+    } else if (m->role[i] == ROLE_FIXED) {
+      inputs[i] = data + (size_t)(b0 * full[1]) * elt;
+      shape[0] = n;
+    } else if (m->role[i] == ROLE_INDICES) {
+      const recq_table_desc *table = &d->tables[m->table_of[i]];
+      const recq_tensor_desc *od = &d->inputs[table->offsets_input];
+      const int64_t *oshape = job->shapes[table->offsets_input];
+      int64_t cols = od->rank == 2 ? oshape[1] : oshape[0];
+      int64_t base = table->offsets_row >= 0 ? table->offsets_row * cols : 0;
+      const void *off = job->inputs[table->offsets_input];
+      int64_t begin = int_at(off, od->dtype, base + b0);
+      int64_t end = b1 < cols ? int_at(off, od->dtype, base + b1) : full[0];
+      inputs[i] = data + (size_t)begin * elt;
+      shape[0] = end - begin;
+    } else if (m->role[i] == ROLE_OFFSETS) {
+      int last = 0;
+      for (int t = 0; t < d->num_tables; ++t)
+        if (d->tables[t].offsets_input == i)
+          last = d->tables[t].include_last_offset;
+      int64_t rows = in->rank == 2 ? full[0] : 1;
+      int64_t cols = in->rank == 2 ? full[1] : full[0];
+      int64_t keep = n + last;
+      char *cut = _mlir_memref_to_llvm_alloc((uint64_t)(rows * keep) * elt);
+      if (!cut) {
+        job->codes[part] = RECQ_ERR_MEMORY;
+        snprintf(job->messages[part], 256, "out of memory");
+        goto cleanup;
+      }
+      scratch[num_scratch++] = cut;
+      for (int64_t r = 0; r < rows; ++r) {
+        int64_t begin = int_at(data, in->dtype, r * cols + b0);
+        for (int64_t j = 0; j < keep; ++j) {
+          int64_t v = int_at(data, in->dtype, r * cols + b0 + j) - begin;
+          if (elt == 8)
+            ((int64_t *)cut)[r * keep + j] = v;
+          else
+            ((int32_t *)cut)[r * keep + j] = (int32_t)v;
+        }
+      }
+      inputs[i] = cut;
+      shape[in->rank - 1] = keep;
+    }
+  }
+  {
+    recq_status st = {RECQ_OK, ""};
+    int64_t out_shape[RECQ_MAX_RANK];
+    job->codes[part] = run_slice(m, inputs, shapes,
+                                 job->out + b0 * job->out_cols, out_shape, &st);
+    if (job->codes[part] != RECQ_OK)
+      memcpy(job->messages[part], st.message, sizeof st.message);
+  }
+cleanup:
+  for (int k = 0; k < num_scratch; ++k)
+    _mlir_memref_to_llvm_free(scratch[k]);
+}
+
 int recq_model_run(const recq_model *m, const void *const *inputs,
                    const int64_t *const *shapes, float *out,
                    size_t out_capacity, int64_t *out_shape, recq_status *st) {
@@ -241,55 +571,61 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
       return code;
   }
 
-  /* Memref descriptors over the caller's buffers (no copies). */
-  int64_t descs[64][3 + 2 * RECQ_MAX_RANK];
-  void *args[64];
-  if (d->num_inputs > 64 || d->num_outputs > 8)
+  if (d->num_inputs > RECQ_MAX_INPUTS || d->num_outputs > 8)
     return set_status(st, RECQ_ERR_ARGUMENT, "too many inputs or outputs");
-  for (int i = 0; i < d->num_inputs; ++i) {
-    const recq_tensor_desc *in = &d->inputs[i];
-    int64_t *desc = descs[i];
-    const void *data = inputs[i];
-    memcpy(&desc[0], &data, sizeof data);
-    memcpy(&desc[1], &data, sizeof data);
-    desc[2] = 0;
-    int64_t stride = 1;
-    for (int r = in->rank - 1; r >= 0; --r) {
-      desc[3 + r] = shapes[i][r];
-      desc[3 + in->rank + r] = stride;
-      stride *= shapes[i][r];
-    }
-    args[i] = desc;
-  }
-  int64_t results[8 * (3 + 2 * RECQ_MAX_RANK)];
-  d->entry(results, args);
 
-  /* Output 0 to the caller; every result buffer freed. */
-  int code = RECQ_OK;
-  int64_t *r = results;
-  for (int o = 0; o < d->num_outputs; ++o) {
-    int rank = d->outputs[o].rank;
-    void *alloc, *aligned;
-    memcpy(&alloc, &r[0], sizeof alloc);
-    memcpy(&aligned, &r[1], sizeof aligned);
-    if (o == 0) {
-      int64_t count = 1;
-      for (int k = 0; k < rank; ++k) {
-        count *= r[3 + k];
-        if (out_shape)
-          out_shape[k] = r[3 + k];
-      }
-      if ((size_t)count > out_capacity)
-        code = set_status(st, RECQ_ERR_MEMORY,
-                          "the output needs %lld floats, the buffer holds %zu",
-                          (long long)count, out_capacity);
-      else
-        memcpy(out, (const float *)aligned + r[2], sizeof(float) * count);
-    }
-    _mlir_memref_to_llvm_free(alloc);
-    r += 3 + 2 * rank;
+  int64_t out_count = 1, out_cols = 1;
+  for (int k = 0; k < d->outputs[0].rank; ++k) {
+    int64_t dim = d->outputs[0].shape[k];
+    if (dim < 0)
+      dim = batch >= 0 ? batch : 1;
+    out_count *= dim;
+    if (k > 0)
+      out_cols *= dim;
   }
-  if (code == RECQ_OK)
-    set_status(st, RECQ_OK, "ok");
-  return code;
+  if ((size_t)out_count > out_capacity)
+    return set_status(st, RECQ_ERR_MEMORY,
+                      "the output needs %lld floats, the buffer holds %zu",
+                      (long long)out_count, out_capacity);
+
+  /* Batch tiles in parallel when the model splits by sample and the batch
+     is large enough to pay for the hand-off; each tile is computed exactly
+     as it would be alone, so the thread count never changes a result. */
+  int parts = 1;
+  if (m->pool && batch >= 2 * RECQ_MIN_TILE && m->splittable) {
+    parts = m->pool->size + 1;
+    if (batch / parts < RECQ_MIN_TILE)
+      parts = (int)(batch / RECQ_MIN_TILE);
+  }
+  if (parts > 1 && pthread_mutex_trylock(&m->pool->busy) != 0)
+    parts = 1; /* another call has the workers: run on this thread */
+  if (parts <= 1) {
+    int code = run_slice(m, inputs, shapes, out, out_shape, st);
+    if (code == RECQ_OK)
+      set_status(st, RECQ_OK, "ok");
+    return code;
+  }
+
+  recq_slice_job job;
+  job.model = m;
+  job.inputs = inputs;
+  job.shapes = shapes;
+  job.out = out;
+  job.out_cols = out_cols;
+  job.batch = batch;
+  job.parts = parts;
+  for (int p = 0; p < parts; ++p)
+    job.codes[p] = RECQ_OK;
+  pool_run(m->pool, parts, run_part, &job);
+  pthread_mutex_unlock(&m->pool->busy);
+  for (int p = 0; p < parts; ++p)
+    if (job.codes[p] != RECQ_OK)
+      return set_status(st, job.codes[p], "%s", job.messages[p]);
+  if (out_shape) {
+    out_shape[0] = batch;
+    for (int k = 1; k < d->outputs[0].rank; ++k)
+      out_shape[k] = d->outputs[0].shape[k];
+  }
+  set_status(st, RECQ_OK, "ok");
+  return RECQ_OK;
 }

@@ -11,7 +11,7 @@ raises recq.RecqError with the runtime's message.
 
 import ctypes
 import os
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -50,6 +50,10 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.recq_model_table_rows.argtypes = [p, i]
     lib.recq_model_target.restype = ctypes.c_char_p
     lib.recq_model_target.argtypes = [p]
+    lib.recq_model_set_threads.restype = i
+    lib.recq_model_set_threads.argtypes = [p, i]
+    lib.recq_model_threads.restype = i
+    lib.recq_model_threads.argtypes = [p]
     lib.recq_model_run.restype = i
     lib.recq_model_run.argtypes = [p, ctypes.POINTER(p),
                                    ctypes.POINTER(ctypes.POINTER(i64)),
@@ -61,7 +65,7 @@ def _declare(lib: ctypes.CDLL) -> None:
 class Model:
     """A loaded model.so."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, threads: Optional[int] = None):
         # A bare name would be searched on the library path.
         self._lib = ctypes.CDLL(os.path.abspath(path), mode=ctypes.RTLD_LOCAL)
         _declare(self._lib)
@@ -75,6 +79,9 @@ class Model:
         self.outputs = [self._info("output", k)
                         for k in range(self._lib.recq_model_num_outputs(self._handle))]
         self.target = self._lib.recq_model_target(self._handle).decode()
+        if threads is not None:
+            self._lib.recq_model_set_threads(self._handle, threads)
+        self.threads = self._lib.recq_model_threads(self._handle)
         self.table_rows = [self._lib.recq_model_table_rows(self._handle, t)
                            for t in range(self._lib.recq_model_num_tables(self._handle))]
 
@@ -124,6 +131,7 @@ class Model:
             self._handle = None
 
 
-def load(path: str) -> Model:
-    """Loads a model compiled by `recq-compile model.onnx -o model.so`."""
-    return Model(path)
+def load(path: str, threads: Optional[int] = None) -> Model:
+    """Loads a model compiled by `recq-compile model.onnx -o model.so`;
+    `threads` per run (default: RECQ_NUM_THREADS, else all CPUs)."""
+    return Model(path, threads)

@@ -6,6 +6,7 @@ ctest sets; skipped, saying so, without it."""
 
 import os
 import subprocess
+import threading
 
 import numpy as np
 import pytest
@@ -58,8 +59,10 @@ def test_matches_torch(model_dir, target):
     so = out / f"model-{target}.so"
     subprocess.run([os.path.join(BIN, "recq-compile"), str(out / "model.onnx"),
                     f"--target={target}", "-o", str(so)], check=True)
-    model = recq.load(str(so))
+    model = recq.load(str(so), threads=1)
+    model2 = recq.load(str(so), threads=2)
     assert model.target == target
+    assert (model.threads, model2.threads) == (1, 2)
     npz = np.load(out / "eval.npz")
     names = [name for name, _, _ in model.inputs]
     for batch in (1, 7, 512):
@@ -68,6 +71,38 @@ def test_matches_torch(model_dir, target):
         assert got.shape == reference.shape
         err = float(np.abs(got - reference).max())
         assert err <= TOLERANCE, f"{config} {target} batch {batch}: max |diff| {err}"
+        # Batch tiles on two threads compute every sample as one thread does.
+        assert np.array_equal(model2.run(**inputs), got)
+
+
+def test_concurrent_runs(model_dir):
+    """run() from several threads at once on one model (ctypes releases the
+    GIL): each call gets its own, correct result."""
+    config, out = model_dir
+    if config != "tiny":
+        pytest.skip("checked on the tiny model")
+    so = out / "model-concurrent.so"
+    subprocess.run([os.path.join(BIN, "recq-compile"), str(out / "model.onnx"),
+                    "-o", str(so)], check=True)
+    model = recq.load(str(so), threads=2)
+    npz = np.load(out / "eval.npz")
+    names = [name for name, _, _ in model.inputs]
+    batches = [first_samples(npz, names, n) for n in (33, 100, 512, 7)]
+    results = {}
+
+    def work(k):
+        for _ in range(20):
+            inputs, reference = batches[k]
+            got = model.run(**inputs)
+            results.setdefault(k, []).append(float(np.abs(got - reference).max()))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(max(errs) <= TOLERANCE for errs in results.values()), results
+    assert sorted(results) == list(range(len(batches)))
 
 
 def test_bad_index_is_an_error(model_dir):

@@ -76,6 +76,8 @@ struct Api {
   decltype(&recq_model_table_info) tableInfo;
   decltype(&recq_model_target) target;
   decltype(&recq_model_run) run;
+  decltype(&recq_model_set_threads) setThreads;
+  decltype(&recq_model_threads) threads;
 };
 
 bool lookup(void *lib, Api &api) {
@@ -96,6 +98,8 @@ bool lookup(void *lib, Api &api) {
   RECQ_SYM(tableInfo, recq_model_table_info)
   RECQ_SYM(target, recq_model_target)
   RECQ_SYM(run, recq_model_run)
+  RECQ_SYM(setThreads, recq_model_set_threads)
+  RECQ_SYM(threads, recq_model_threads)
 #undef RECQ_SYM
   return true;
 }
@@ -134,9 +138,10 @@ int main(int argc, char **argv) {
   // libLLVM registers a `threads` option of its own; recq-run's replaces it.
   if (cl::Option *llvmThreads = cl::getRegisteredOptions().lookup("threads"))
     llvmThreads->removeArgument();
-  static cl::opt<int> threads("threads",
-                              cl::desc("Worker threads (default: 1)"),
-                              cl::init(1));
+  static cl::opt<int> threads(
+      "threads",
+      cl::desc("Threads per run (default: RECQ_NUM_THREADS, else all CPUs)"),
+      cl::init(0));
   cl::ParseCommandLineOptions(argc, argv, "recq model runner\n");
 
   // dlopen searches the library path for a name without a slash.
@@ -188,9 +193,9 @@ int main(int argc, char **argv) {
   }
   if (inputsPath.empty())
     return fail("--inputs is required (or --info)");
-  if (threads != 1)
-    return fail("--threads: not supported yet: the runtime runs on the "
-                "calling thread (the thread pool is still to come)");
+  if (threads > 0)
+    api.setThreads(model, threads);
+  int usedThreads = api.threads(model);
 
   auto npz = recq::readNpz(inputsPath);
   if (!npz)
@@ -360,7 +365,7 @@ int main(int argc, char **argv) {
                            "p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, "
                            "%.0f samples/s\n",
                            (long long)std::max<int64_t>(batch, 1), iters.getValue(),
-                           threads.getValue(), p50, percentile(ms, 0.9),
+                           usedThreads, p50, percentile(ms, 0.9),
                            percentile(ms, 0.99),
                            std::max<int64_t>(batch, 1) * 1000.0 / p50);
   }

@@ -52,6 +52,13 @@ typedef struct recq_model recq_model;
 RECQ_EXPORT recq_model *recq_model_load(const char *path, recq_status *st);
 RECQ_EXPORT void recq_model_free(recq_model *m);
 
+/// Threads a run uses: batch tiles run in parallel on a pool the model
+/// owns (the calling thread takes one tile). Set at load from
+/// RECQ_NUM_THREADS, else the number of online CPUs. Results do not depend
+/// on the thread count. Returns the count now in effect.
+RECQ_EXPORT int recq_model_set_threads(recq_model *m, int threads);
+RECQ_EXPORT int recq_model_threads(const recq_model *m);
+
 /// Introspection.
 RECQ_EXPORT int recq_model_num_inputs(const recq_model *m);
 RECQ_EXPORT int recq_model_num_outputs(const recq_model *m);
