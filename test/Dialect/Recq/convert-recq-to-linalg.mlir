@@ -105,22 +105,46 @@ func.func @bag_mean_weighted_fixed(%t: tensor<10x4xf32>, %i: tensor<?x3xi64>, %w
 
 // -----
 
-// The dot interaction: stack [B, 3, 4], batched T T^T, gather the pairs
-// (1,0) (2,0) (2,1) by two constant index vectors, insert dense and pairs.
+// The dot interaction: per sample, each feature read once as a vector<4>,
+// the dense one copied to the row's start, then the pairs (1,0) (2,0)
+// (2,1) as multiply + reduction written straight to columns 4, 5, 6.
 // CHECK-LABEL: func @interaction_dot
-// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0] [%{{.*}}, 1, 4] [1, 1, 1] : tensor<?x4xf32> into tensor<?x3x4xf32>
-// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 1, 0] [%{{.*}}, 1, 4] [1, 1, 1] : tensor<?x4xf32> into tensor<?x3x4xf32>
-// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 2, 0] [%{{.*}}, 1, 4] [1, 1, 1] : tensor<?x4xf32> into tensor<?x3x4xf32>
-// CHECK: %[[Z:.*]] = linalg.batch_matmul_transpose_b
-// CHECK-DAG: %[[PI:.*]] = arith.constant dense<[1, 2, 2]> : tensor<3xindex>
-// CHECK-DAG: %[[PJ:.*]] = arith.constant dense<[0, 0, 1]> : tensor<3xindex>
-// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[PI]], %[[PJ]] : tensor<3xindex>, tensor<3xindex>)
-// CHECK:   tensor.extract %[[Z]]
-// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 0] [%{{.*}}, 4] [1, 1] : tensor<?x4xf32> into tensor<?x7xf32>
-// CHECK: tensor.insert_slice %[[P]] into %{{.*}}[0, 4] [%{{.*}}, 3] [1, 1] : tensor<?x3xf32> into tensor<?x7xf32>
+// CHECK-SAME: (%[[X:.*]]: tensor<?x4xf32>, %[[E0:.*]]: tensor<?x4xf32>, %[[E1:.*]]: tensor<?x4xf32>)
+// CHECK: scf.for %[[B:.*]] = {{.*}} iter_args(%[[ROW:.*]] = %{{.*}}) -> (tensor<?x7xf32>)
+// CHECK:   %[[F0:.*]] = vector.transfer_read %[[X]][%[[B]], %{{.*}}]{{.*}} : tensor<?x4xf32>, vector<4xf32>
+// CHECK:   %[[F1:.*]] = vector.transfer_read %[[E0]][%[[B]], %{{.*}}]
+// CHECK:   %[[F2:.*]] = vector.transfer_read %[[E1]][%[[B]], %{{.*}}]
+// CHECK:   %[[D:.*]] = vector.transfer_write %[[F0]], %[[ROW]][%[[B]], %{{.*}}]
+// CHECK:   %[[P10:.*]] = arith.mulf %[[F1]], %[[F0]]
+// CHECK:   %[[S10:.*]] = vector.reduction <add>, %[[P10]]
+// CHECK:   %[[C4:.*]] = arith.constant 4 : index
+// CHECK:   %[[R1:.*]] = tensor.insert %[[S10]] into %[[D]][%[[B]], %[[C4]]]
+// CHECK:   arith.mulf %[[F2]], %[[F0]]
+// CHECK:   arith.constant 5 : index
+// CHECK:   arith.mulf %[[F2]], %[[F1]]
+// CHECK:   arith.constant 6 : index
+// CHECK-NOT: linalg.
 func.func @interaction_dot(%x: tensor<?x4xf32>, %e0: tensor<?x4xf32>, %e1: tensor<?x4xf32>) -> tensor<?x7xf32> {
   %0 = recq.interaction dot %x, [%e0, %e1]
       : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x7xf32>
+  return %0 : tensor<?x7xf32>
+}
+
+// -----
+
+// With self_interaction the diagonal is included: (0,0) (1,0) (1,1).
+// CHECK-LABEL: func @interaction_self
+// CHECK-SAME: (%{{.*}}: tensor<?x4xf32>, %[[E:.*]]: tensor<?x1x4xf32>)
+// CHECK: %[[F1:.*]] = vector.transfer_read %[[E]][%{{.*}}, %{{.*}}, %{{.*}}]{{.*}} : tensor<?x1x4xf32>, vector<4xf32>
+// CHECK: arith.mulf %[[F0:.*]], %[[F0]]
+// CHECK: arith.constant 4 : index
+// CHECK: arith.mulf %[[F1]], %[[F0]]
+// CHECK: arith.constant 5 : index
+// CHECK: arith.mulf %[[F1]], %[[F1]]
+// CHECK: arith.constant 6 : index
+func.func @interaction_self(%x: tensor<?x4xf32>, %e: tensor<?x1x4xf32>) -> tensor<?x7xf32> {
+  %0 = recq.interaction dot %x, [%e] self_interaction
+      : (tensor<?x4xf32>, tensor<?x1x4xf32>) -> tensor<?x7xf32>
   return %0 : tensor<?x7xf32>
 }
 

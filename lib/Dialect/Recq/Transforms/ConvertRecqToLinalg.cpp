@@ -122,42 +122,29 @@ struct FcLowering : OpRewritePattern<recq::FcOp> {
 struct InteractionLowering : OpRewritePattern<recq::InteractionOp> {
   using OpRewritePattern::OpRewritePattern;
 
-  /// Inserts the features of `v` ([B, D] or [B, T, D]) into `dest` from
-  /// column block / feature slot `slot` on; returns the next slot.
+  /// Inserts the features of `v` ([B, D] or [B, T, D]) side by side into
+  /// `dest` [B, columns] from feature slot `slot` on; returns the next slot.
   static int64_t insertFeatures(OpBuilder &b, Location loc, Value v,
-                                Value &dest, int64_t slot, bool stacked,
-                                int64_t dim) {
+                                Value &dest, int64_t slot, int64_t dim) {
     auto type = cast<RankedTensorType>(v.getType());
     int64_t count = type.getRank() == 3 ? type.getDimSize(1) : 1;
     OpFoldResult batch = type.isDynamicDim(0)
                              ? OpFoldResult(b.create<tensor::DimOp>(loc, v, 0)
                                                 .getResult())
                              : OpFoldResult(b.getIndexAttr(type.getDimSize(0)));
-    if (stacked) {
-      // dest [B, F, D]
-      SmallVector<OpFoldResult> offsets{b.getIndexAttr(0),
-                                        b.getIndexAttr(slot), b.getIndexAttr(0)};
-      SmallVector<OpFoldResult> sizes{batch, b.getIndexAttr(count),
-                                      b.getIndexAttr(dim)};
-      SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-      dest = b.create<tensor::InsertSliceOp>(loc, v, dest, offsets, sizes,
-                                             strides);
-    } else {
-      // dest [B, columns]; a [B, T, D] source is flattened first.
-      Value flat = v;
-      if (type.getRank() == 3) {
-        auto flatType = RankedTensorType::get(
-            {type.getDimSize(0), count * dim}, type.getElementType());
-        flat = b.create<tensor::CollapseShapeOp>(
-            loc, flatType, v, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
-      }
-      SmallVector<OpFoldResult> offsets{b.getIndexAttr(0),
-                                        b.getIndexAttr(slot * dim)};
-      SmallVector<OpFoldResult> sizes{batch, b.getIndexAttr(count * dim)};
-      SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-      dest = b.create<tensor::InsertSliceOp>(loc, flat, dest, offsets, sizes,
-                                             strides);
+    Value flat = v;
+    if (type.getRank() == 3) {
+      auto flatType = RankedTensorType::get({type.getDimSize(0), count * dim},
+                                            type.getElementType());
+      flat = b.create<tensor::CollapseShapeOp>(
+          loc, flatType, v, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
     }
+    SmallVector<OpFoldResult> offsets{b.getIndexAttr(0),
+                                      b.getIndexAttr(slot * dim)};
+    SmallVector<OpFoldResult> sizes{batch, b.getIndexAttr(count * dim)};
+    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+    dest = b.create<tensor::InsertSliceOp>(loc, flat, dest, offsets, sizes,
+                                           strides);
     return slot + count;
   }
 
@@ -180,77 +167,60 @@ struct InteractionLowering : OpRewritePattern<recq::InteractionOp> {
     if (op.getMode() == recq::InteractionMode::cat) {
       int64_t slot = 0;
       for (Value f : features)
-        slot = insertFeatures(rewriter, loc, f, result, slot,
-                              /*stacked=*/false, dim);
+        slot = insertFeatures(rewriter, loc, f, result, slot, dim);
       rewriter.replaceOp(op, result);
       return success();
     }
 
-    // Stack the features: [B, F, D].
+    // Per sample: read every feature once as a vector<D>, copy the dense
+    // one to the row's start, then write each pair's dot product straight
+    // to its column (the pairs (i, j), j < i, or j <= i, row-major).
     Type f32 = type.getElementType();
-    auto stackedType = RankedTensorType::get(
-        {type.getDimSize(0), numFeatures, dim}, f32);
-    Value stacked = emptyLike(rewriter, loc, stackedType, {{dense, 0}});
-    int64_t slot = 0;
-    for (Value f : features)
-      slot = insertFeatures(rewriter, loc, f, stacked, slot, /*stacked=*/true,
-                            dim);
-
-    // Z = T T^T: [B, F, F].
-    auto zType = RankedTensorType::get(
-        {type.getDimSize(0), numFeatures, numFeatures}, f32);
-    Value zInit = zeroFilled(rewriter, loc,
-                             emptyLike(rewriter, loc, zType, {{dense, 0}}));
-    Value z = rewriter
-                  .create<linalg::BatchMatmulTransposeBOp>(
-                      loc, TypeRange{zType}, ValueRange{stacked, stacked},
-                      ValueRange{zInit})
-                  .getResult(0);
-
-    // The pairs (i, j), j < i (j <= i with self_interaction), row-major.
-    SmallVector<int64_t> pairI, pairJ;
+    auto vecType = VectorType::get({dim}, f32);
+    Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
+    Value c1 = rewriter.create<arith::ConstantIndexOp>(loc, 1);
+    Value batchSize = rewriter.create<tensor::DimOp>(loc, dense, 0);
+    Value pad = rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(f32));
     bool self = op.getSelfInteraction();
-    for (int64_t i = 0; i < numFeatures; ++i)
-      for (int64_t j = 0; j < i + (self ? 1 : 0); ++j) {
-        pairI.push_back(i);
-        pairJ.push_back(j);
-      }
-    int64_t numPairs = static_cast<int64_t>(pairI.size());
-    auto indexVec = RankedTensorType::get({numPairs}, rewriter.getIndexType());
-    Value iConst = rewriter.create<arith::ConstantOp>(
-        loc, DenseElementsAttr::get(indexVec, ArrayRef<int64_t>(pairI)));
-    Value jConst = rewriter.create<arith::ConstantOp>(
-        loc, DenseElementsAttr::get(indexVec, ArrayRef<int64_t>(pairJ)));
-    auto pairsType = RankedTensorType::get({type.getDimSize(0), numPairs}, f32);
-    Value pairsInit = emptyLike(rewriter, loc, pairsType, {{dense, 0}});
-    MLIRContext *ctx = rewriter.getContext();
-    AffineMap byPair = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
-    AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
-    auto gather = rewriter.create<linalg::GenericOp>(
-        loc, TypeRange{pairsType}, ValueRange{iConst, jConst},
-        ValueRange{pairsInit}, ArrayRef<AffineMap>{byPair, byPair, identity},
-        SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Value bIdx = b.create<linalg::IndexOp>(l, 0);
-          Value v = b.create<tensor::ExtractOp>(
-              l, z, ValueRange{bIdx, args[0], args[1]});
-          b.create<linalg::YieldOp>(l, v);
+    AffineMap rowMap = AffineMap::getMinorIdentityMap(2, 1, rewriter.getContext());
+    auto loop = rewriter.create<scf::ForOp>(
+        loc, c0, batchSize, c1, ValueRange{result},
+        [&](OpBuilder &b, Location l, Value sample, ValueRange iter) {
+          SmallVector<Value> vecs;
+          for (Value feature : features) {
+            auto ft = cast<RankedTensorType>(feature.getType());
+            int64_t count = ft.getRank() == 3 ? ft.getDimSize(1) : 1;
+            for (int64_t t = 0; t < count; ++t) {
+              SmallVector<Value> at{sample};
+              if (ft.getRank() == 3)
+                at.push_back(b.create<arith::ConstantIndexOp>(l, t));
+              at.push_back(c0);
+              AffineMap map = AffineMap::getMinorIdentityMap(
+                  ft.getRank(), 1, b.getContext());
+              vecs.push_back(b.create<vector::TransferReadOp>(
+                  l, vecType, feature, at, AffineMapAttr::get(map), pad,
+                  /*mask=*/Value(), b.getBoolArrayAttr({true})));
+            }
+          }
+          Value row = b.create<vector::TransferWriteOp>(
+                           l, vecs[0], iter[0], ValueRange{sample, c0},
+                           AffineMapAttr::get(rowMap), Value(),
+                           b.getBoolArrayAttr({true}))
+                          .getResult();
+          int64_t column = dim;
+          for (int64_t i = 0; i < numFeatures; ++i)
+            for (int64_t j = 0; j < i + (self ? 1 : 0); ++j) {
+              Value product = b.create<arith::MulFOp>(l, vecs[i], vecs[j]);
+              Value dot = b.create<vector::ReductionOp>(
+                  l, vector::CombiningKind::ADD, product);
+              row = b.create<tensor::InsertOp>(
+                  l, dot, row,
+                  ValueRange{sample,
+                             b.create<arith::ConstantIndexOp>(l, column++)});
+            }
+          b.create<scf::YieldOp>(l, row);
         });
-
-    slot = insertFeatures(rewriter, loc, dense, result, 0, /*stacked=*/false,
-                          dim);
-    OpFoldResult batch =
-        type.isDynamicDim(0)
-            ? OpFoldResult(
-                  rewriter.create<tensor::DimOp>(loc, dense, 0).getResult())
-            : OpFoldResult(rewriter.getIndexAttr(type.getDimSize(0)));
-    result = rewriter.create<tensor::InsertSliceOp>(
-        loc, gather.getResult(0), result,
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(0),
-                               rewriter.getIndexAttr(dim)},
-        ArrayRef<OpFoldResult>{batch, rewriter.getIndexAttr(numPairs)},
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1),
-                               rewriter.getIndexAttr(1)});
+    result = loop.getResult(0);
     rewriter.replaceOp(op, result);
     return success();
   }

@@ -31,7 +31,8 @@ static const char kLowerToLLVM[] =
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,canonicalize,"
     // Everything -> LLVM dialect.
     // Buffers come from the runtime's per-thread cache (recq_memref.c).
-    "convert-vector-to-llvm,convert-math-to-llvm,"
+    // (a reduction's summation order is LLVM's fixed tree, not sequential)
+    "convert-vector-to-llvm{reassociate-fp-reductions=1},convert-math-to-llvm,"
     "finalize-memref-to-llvm{use-generic-functions=1},"
     "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm,reconcile-unrealized-casts";
