@@ -4,9 +4,9 @@ model kit's eval.npz: agreement, accuracy (AUC, log-loss) and throughput.
     /usr/bin/python3 -m recq.compare --model-dir out/models/kaggle \\
         --so out/models/kaggle/model.so [--batch 512] [--iters 20]
 
-Both run on one thread (recq's runtime has no thread pool yet), in one
-process, on the same batches; throughput is the median over --iters timed
-batches.
+Both run in one process on the same batches, on one thread and on all
+CPUs (torch.set_num_threads / the runtime's pool); throughput is the median
+over --iters timed batches, and the ratio is recq's over torch's.
 """
 
 import argparse
@@ -68,7 +68,6 @@ def main(argv=None) -> int:
     torch_model = Dlrm(config)
     torch_model.load_state_dict(torch.load(os.path.join(args.model_dir, "model.pt")))
     torch_model.eval()
-    torch.set_num_threads(1)
     model = load(args.so)
     names = [name for name, _, _ in model.inputs]
     npz = np.load(os.path.join(args.model_dir, "eval.npz"))
@@ -88,14 +87,17 @@ def main(argv=None) -> int:
     batch = slice_samples(arrays, names, 0, min(args.batch, n))
     tensors = [torch.from_numpy(batch["dense_x"]), torch.from_numpy(batch["offsets"])]
     tensors += [torch.from_numpy(batch[f"indices_{t}"]) for t in range(config.num_tables)]
-    with torch.no_grad():
-        t_torch = _median_seconds(lambda: torch_model(*tensors), args.iters)
-    t_recq = _median_seconds(lambda: model.run(**batch), args.iters)
     size = len(batch["dense_x"])
-    print(f"throughput at batch {size}, 1 thread, median of {args.iters}:")
-    print(f"  recq  {size / t_recq:12.0f} samples/s  ({t_recq * 1e3:.3f} ms)")
-    print(f"  torch {size / t_torch:12.0f} samples/s  ({t_torch * 1e3:.3f} ms)")
-    print(f"  recq / torch = {t_torch / t_recq:.2f}x")
+    print(f"throughput at batch {size}, median of {args.iters} runs:")
+    for threads in sorted({1, os.cpu_count() or 1}):
+        torch.set_num_threads(threads)
+        timed = load(args.so, threads=threads)
+        with torch.no_grad():
+            t_torch = _median_seconds(lambda: torch_model(*tensors), args.iters)
+        t_recq = _median_seconds(lambda: timed.run(**batch), args.iters)
+        print(f"  {threads} thread(s): recq {size / t_recq:9.0f} samples/s "
+              f"({t_recq * 1e3:.2f} ms), torch {size / t_torch:9.0f} samples/s "
+              f"({t_torch * 1e3:.2f} ms): recq / torch = {t_torch / t_recq:.2f}x")
     return 0 if diff <= 1e-5 else 1
 
 
