@@ -7,11 +7,17 @@
  *
  *===----------------------------------------------------------------------===*/
 
+#define _GNU_SOURCE /* dladdr */
+
 #include "recq/Runtime/recq.h"
 #include "recq/Runtime/recq_abi.h"
 #include "recq/Runtime/recq_cpu.h"
 
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +148,8 @@ enum { ROLE_NONE, ROLE_DENSE, ROLE_OFFSETS, ROLE_INDICES, ROLE_FIXED };
 
 struct recq_model {
   const recq_model_desc *desc;
+  char *weights;  /* the mmapped model.weights (read-only), or NULL */
+  size_t weights_bytes;
   recq_pool *pool;
   int threads;
   int splittable;
@@ -192,8 +200,57 @@ static void classify_inputs(recq_model *m) {
       m->splittable = 0;
 }
 
+/* mmaps the model's .weights file: `path`, or the library's own path with
+   ".so" replaced by ".weights". Read-only and shared with the page cache,
+   so load time does not grow with the tables; RECQ_MMAP_POPULATE=1 reads
+   it all in at load instead of on first use. */
+static int map_weights(recq_model *m, const char *path, recq_status *st) {
+  char buf[4096];
+  if (!path) {
+    Dl_info info;
+    if (!dladdr((const void *)&recq_model_description, &info) ||
+        !info.dli_fname)
+      return set_status(st, RECQ_ERR_ARGUMENT,
+                        "cannot find the model library's path to locate "
+                        "its .weights file; pass its path to "
+                        "recq_model_load");
+    size_t n = strlen(info.dli_fname);
+    if (n >= 3 && strcmp(info.dli_fname + n - 3, ".so") == 0)
+      n -= 3;
+    if (n + 9 > sizeof buf)
+      return set_status(st, RECQ_ERR_ARGUMENT, "model path too long");
+    memcpy(buf, info.dli_fname, n);
+    strcpy(buf + n, ".weights");
+    path = buf;
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return set_status(st, RECQ_ERR_ARGUMENT,
+                      "cannot open the weights file '%s'", path);
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 ||
+      (uint64_t)sb.st_size != m->desc->weights_file_bytes) {
+    close(fd);
+    return set_status(st, RECQ_ERR_ARGUMENT,
+                      "the weights file '%s' has %lld bytes, the model was "
+                      "compiled with %llu",
+                      path, (long long)sb.st_size,
+                      (unsigned long long)m->desc->weights_file_bytes);
+  }
+  int flags = MAP_PRIVATE;
+  const char *populate = getenv("RECQ_MMAP_POPULATE");
+  if (populate && *populate == '1')
+    flags |= MAP_POPULATE;
+  void *base = mmap(NULL, (size_t)sb.st_size, PROT_READ, flags, fd, 0);
+  close(fd);
+  if (base == MAP_FAILED)
+    return set_status(st, RECQ_ERR_MEMORY, "cannot mmap '%s'", path);
+  m->weights = base;
+  m->weights_bytes = (size_t)sb.st_size;
+  return RECQ_OK;
+}
+
 recq_model *recq_model_load(const char *path, recq_status *st) {
-  (void)path;
   const recq_model_desc *desc = &recq_model_description;
   if (desc->abi_version != RECQ_ABI_VERSION) {
     set_status(st, RECQ_ERR_ARGUMENT, "model ABI %u, runtime ABI %u",
@@ -215,6 +272,10 @@ recq_model *recq_model_load(const char *path, recq_status *st) {
   }
   memset(m, 0, sizeof *m);
   m->desc = desc;
+  if (desc->num_weights > 0 && map_weights(m, path, st) != RECQ_OK) {
+    free(m);
+    return NULL;
+  }
   classify_inputs(m);
   int threads = 0;
   const char *env = getenv("RECQ_NUM_THREADS");
@@ -231,6 +292,8 @@ void recq_model_free(recq_model *m) {
   if (!m)
     return;
   pool_destroy(m->pool);
+  if (m->weights)
+    munmap(m->weights, m->weights_bytes);
   free(m);
 }
 
@@ -383,7 +446,7 @@ static int run_slice(const recq_model *m, const void *const *inputs,
   const recq_model_desc *d = m->desc;
   /* Memref descriptors over the caller's buffers (no copies). */
   int64_t descs[RECQ_MAX_INPUTS][3 + 2 * RECQ_MAX_RANK];
-  void *args[RECQ_MAX_INPUTS];
+  void *args[2 * RECQ_MAX_INPUTS];
   for (int i = 0; i < d->num_inputs; ++i) {
     const recq_tensor_desc *in = &d->inputs[i];
     int64_t *desc = descs[i];
@@ -398,6 +461,22 @@ static int run_slice(const recq_model *m, const void *const *inputs,
       stride *= shapes[i][r];
     }
     args[i] = desc;
+  }
+  int64_t wdescs[RECQ_MAX_INPUTS][3 + 2 * RECQ_MAX_RANK];
+  for (int w = 0; w < d->num_weights; ++w) {
+    const recq_weight_desc *wd = &d->weights[w];
+    int64_t *desc = wdescs[w];
+    const void *data = m->weights + wd->offset;
+    memcpy(&desc[0], &data, sizeof data);
+    memcpy(&desc[1], &data, sizeof data);
+    desc[2] = 0;
+    int64_t stride = 1;
+    for (int r = wd->rank - 1; r >= 0; --r) {
+      desc[3 + r] = wd->shape[r];
+      desc[3 + wd->rank + r] = stride;
+      stride *= wd->shape[r];
+    }
+    args[d->num_inputs + w] = desc;
   }
   int64_t results[8 * (3 + 2 * RECQ_MAX_RANK)];
   d->entry(results, args);
@@ -571,7 +650,8 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
       return code;
   }
 
-  if (d->num_inputs > RECQ_MAX_INPUTS || d->num_outputs > 8)
+  if (d->num_inputs > RECQ_MAX_INPUTS || d->num_weights > RECQ_MAX_INPUTS ||
+      d->num_outputs > 8)
     return set_status(st, RECQ_ERR_ARGUMENT, "too many inputs or outputs");
 
   int64_t out_count = 1, out_cols = 1;

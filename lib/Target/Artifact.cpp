@@ -11,11 +11,14 @@
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Runtime/recq_cpu.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
@@ -75,6 +78,17 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
      << "#include \"recq/Runtime/recq_abi.h\"\n\n";
 
   FunctionType type = main.getFunctionType();
+  // Arguments marked recq.weight (externalizeWeights) come last.
+  unsigned numInputs = 0;
+  SmallVector<unsigned> weightArgs;
+  for (unsigned i = 0; i < type.getNumInputs(); ++i) {
+    if (main.getArgAttr(i, "recq.weight"))
+      weightArgs.push_back(i);
+    else if (weightArgs.empty())
+      ++numInputs;
+    else
+      return makeError("model inputs follow external weights (a recq bug)");
+  }
   auto nameOf = [&](bool input, unsigned i) -> std::string {
     auto attr = input ? main.getArgAttrOfType<StringAttr>(i, "onnx.name")
                       : main.getResultAttrOfType<StringAttr>(i, "onnx.name");
@@ -83,6 +97,10 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
   };
   for (auto [i, t] : llvm::enumerate(type.getInputs())) {
     auto tensor = dyn_cast<RankedTensorType>(t);
+    if (i >= numInputs) {
+      writeShape(os, "w" + std::to_string(i - numInputs), tensor);
+      continue;
+    }
     if (!tensor || !dtypeOf(tensor.getElementType()))
       return makeError("input '" + nameOf(true, i) +
                        "' is not an f32/i64/i32 tensor");
@@ -96,7 +114,7 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
     writeShape(os, "out" + std::to_string(i), tensor);
   }
   os << "\nstatic const recq_tensor_desc inputs[] = {\n";
-  for (auto [i, t] : llvm::enumerate(type.getInputs()))
+  for (auto [i, t] : llvm::enumerate(type.getInputs().take_front(numInputs)))
     writeTensor(os, nameOf(true, i), cast<RankedTensorType>(t),
                 "in" + std::to_string(i));
   os << "};\nstatic const recq_tensor_desc outputs[] = {\n";
@@ -151,15 +169,31 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
   if (numTables)
     os << "static const recq_table_desc tables[] = {\n" << tables << "};\n";
 
+  uint64_t fileBytes = 0;
+  if (!weightArgs.empty()) {
+    os << "static const recq_weight_desc weights[] = {\n";
+    for (auto [k, arg] : llvm::enumerate(weightArgs)) {
+      auto w = cast<DictionaryAttr>(main.getArgAttr(arg, "recq.weight"));
+      auto tensor = cast<RankedTensorType>(type.getInput(arg));
+      uint64_t offset = cast<IntegerAttr>(w.get("offset")).getInt();
+      uint64_t bytes = cast<IntegerAttr>(w.get("bytes")).getInt();
+      fileBytes = std::max(fileBytes, offset + bytes);
+      os << "  {" << offset << "u, " << bytes << "u, "
+         << dtypeOf(tensor.getElementType()) << ", " << tensor.getRank()
+         << ", w" << k << "},\n";
+    }
+    os << "};\n";
+  }
+
   uint32_t mask = 0;
   recq_target_features(target.name.c_str(), &mask);
-  unsigned numInputs = type.getNumInputs();
+  unsigned numArgs = type.getNumInputs();
   os << "\nextern void _mlir_ciface_recq_entry(void *results";
-  for (unsigned i = 0; i < numInputs; ++i)
+  for (unsigned i = 0; i < numArgs; ++i)
     os << ", void *a" << i;
   os << ");\nstatic void entry(void *results, void **args) {\n"
      << "  _mlir_ciface_recq_entry(results";
-  for (unsigned i = 0; i < numInputs; ++i)
+  for (unsigned i = 0; i < numArgs; ++i)
     os << ", args[" << i << "]";
   os << ");\n}\n\n"
      << "__attribute__((visibility(\"default\")))\n"
@@ -167,9 +201,108 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
      << "  RECQ_ABI_VERSION, \"" << target.name << "\", " << mask << "u,\n"
      << "  " << numInputs << ", inputs, " << type.getNumResults()
      << ", outputs,\n"
-     << "  " << numTables << ", " << (numTables ? "tables" : "0")
-     << ", entry,\n};\n";
+     << "  " << numTables << ", " << (numTables ? "tables" : "0") << ",\n"
+     << "  " << weightArgs.size() << ", "
+     << (weightArgs.empty() ? "0" : "weights") << ", " << fileBytes
+     << "u,\n  entry,\n};\n";
   return text;
+}
+
+Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
+                                       bool all, llvm::StringRef weightsPath) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return makeError("the module has no @main");
+  // Each table constant once, in program order.
+  SmallVector<arith::ConstantOp> tables;
+  main.walk([&](recq::EmbeddingBagOp bag) {
+    auto constant = bag.getTable().getDefiningOp<arith::ConstantOp>();
+    auto value = constant ? dyn_cast<DenseElementsAttr>(constant.getValue())
+                          : DenseElementsAttr();
+    if (!value || !value.getElementType().isF32())
+      return;
+    uint64_t bytes = value.getNumElements() * 4;
+    if ((all || bytes > threshold) && !llvm::is_contained(tables, constant))
+      tables.push_back(constant);
+  });
+  if (tables.empty())
+    return 0;
+
+  std::error_code ec;
+  llvm::raw_fd_ostream file(weightsPath, ec);
+  if (ec)
+    return makeError("cannot write " + weightsPath + ": " + ec.message());
+  uint64_t offset = 0;
+  MLIRContext *ctx = module.getContext();
+  for (arith::ConstantOp constant : tables) {
+    auto value = cast<DenseElementsAttr>(constant.getValue());
+    uint64_t bytes = value.getNumElements() * 4;
+    if (value.isSplat()) {
+      float v = value.getSplatValue<float>();
+      for (int64_t i = 0; i < value.getNumElements(); ++i)
+        file.write(reinterpret_cast<const char *>(&v), 4);
+    } else {
+      ArrayRef<char> raw = value.getRawData();
+      file.write(raw.data(), raw.size());
+    }
+    NamedAttrList info;
+    info.set("offset", IntegerAttr::get(IntegerType::get(ctx, 64), offset));
+    info.set("bytes", IntegerAttr::get(IntegerType::get(ctx, 64), bytes));
+    unsigned index = main.getNumArguments();
+    main.insertArgument(index, value.getType(), DictionaryAttr::get(ctx, {}),
+                        constant.getLoc());
+    main.setArgAttr(index, "recq.weight", info.getDictionary(ctx));
+    constant.getResult().replaceAllUsesWith(main.getArgument(index));
+    constant.erase();
+    offset += bytes;
+    uint64_t aligned = (offset + 63) & ~uint64_t(63);
+    for (; offset < aligned; ++offset)
+      file.write('\0');
+  }
+  file.close();
+  if (file.has_error())
+    return makeError("writing " + weightsPath + " failed");
+  return static_cast<int>(tables.size());
+}
+
+Error recq::writeModelHeader(ModuleOp module, llvm::StringRef path) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return makeError("the module has no @main");
+  auto api = llvm::MemoryBuffer::getFile(RECQ_INCLUDE_DIR "/recq/Runtime/recq.h");
+  if (!api)
+    return makeError("cannot read recq.h from " RECQ_INCLUDE_DIR);
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (ec)
+    return makeError("cannot write " + path + ": " + ec.message());
+  std::string guard =
+      "RECQ_MODEL_" + llvm::StringRef(llvm::sys::path::stem(path)).upper() +
+      "_H";
+  for (char &c : guard)
+    if (!llvm::isAlnum(c))
+      c = '_';
+  os << "/* Generated by recq-compile: the interface of "
+     << llvm::sys::path::stem(path) << ".so.\n *\n";
+  FunctionType type = main.getFunctionType();
+  unsigned input = 0;
+  for (unsigned i = 0; i < type.getNumInputs(); ++i) {
+    if (main.getArgAttr(i, "recq.weight"))
+      continue;
+    auto name = main.getArgAttrOfType<StringAttr>(i, "onnx.name");
+    os << " * input " << input++ << ": " << (name ? name.str() : "?") << " "
+       << type.getInput(i) << "\n";
+  }
+  for (unsigned i = 0; i < type.getNumResults(); ++i) {
+    auto name = main.getResultAttrOfType<StringAttr>(i, "onnx.name");
+    os << " * output " << i << ": " << (name ? name.str() : "?") << " "
+       << type.getResult(i) << "\n";
+  }
+  os << " *\n * Pass the inputs to recq_model_run in this order.\n */\n"
+     << "#ifndef " << guard << "\n#define " << guard << "\n\n"
+     << "#define RECQ_MODEL_NUM_INPUTS " << input << "\n\n"
+     << (*api)->getBuffer() << "\n#endif /* " << guard << " */\n";
+  return Error::success();
 }
 
 Error recq::linkSharedLibrary(llvm::StringRef objectPath,

@@ -133,3 +133,75 @@ def test_bad_index_is_an_error(model_dir):
         model.run(**bad)
     # The good inputs still run after the errors.
     assert model.run(**inputs).shape == (7, 1)
+
+
+C_PROGRAM = r"""
+#include "model.h"
+#include <stdio.h>
+#include <stdlib.h>
+/* Runs the tiny model on one sample whose bags are empty except table 0's
+   index 1; prints the probability, or the runtime's error. */
+int main(int argc, char **argv) {
+  recq_status st;
+  recq_model *m = recq_model_load(NULL, &st);
+  if (!m) { printf("load: %s\n", st.message); return 2; }
+  float dense[13] = {0};
+  int64_t offsets[3] = {0, 0, 0}, idx0[1] = {argc > 1 ? atoi(argv[1]) : 1};
+  int64_t idx1[1] = {0}, idx2[1] = {0};
+  int64_t s_dense[2] = {1, 13}, s_off[2] = {3, 1}, s_i0[1] = {1}, s_e[1] = {0};
+  const void *in[RECQ_MODEL_NUM_INPUTS] = {dense, offsets, idx0, idx1, idx2};
+  const int64_t *shapes[RECQ_MODEL_NUM_INPUTS] = {s_dense, s_off, s_i0, s_e, s_e};
+  float out[1];
+  int64_t out_shape[2];
+  if (recq_model_run(m, in, shapes, out, 1, out_shape, &st) != RECQ_OK) {
+    printf("run: %s\n", st.message);
+    recq_model_free(m);
+    return 3;
+  }
+  printf("%.6f\n", out[0]);
+  recq_model_free(m);
+  return 0;
+}
+"""
+
+
+def test_deployable_with_external_weights(model_dir, tmp_path):
+    """A C program built against model.h and linked with model.so runs the
+    model, whose tables live in model.weights; a missing or truncated
+    weights file is a load error, not a crash."""
+    config, out = model_dir
+    if config != "tiny":
+        pytest.skip("checked on the tiny model")
+    so = tmp_path / "model.so"
+    subprocess.run([os.path.join(BIN, "recq-compile"), str(out / "model.onnx"),
+                    "--external-weights", "-o", str(so)], check=True)
+    weights = tmp_path / "model.weights"
+    assert weights.exists() and (tmp_path / "model.h").exists()
+    (tmp_path / "main.c").write_text(C_PROGRAM)
+    exe = tmp_path / "main"
+    subprocess.run(["cc", "-O1", "-o", str(exe), str(tmp_path / "main.c"),
+                    "-I", str(tmp_path), str(so), f"-Wl,-rpath,{tmp_path}"],
+                   check=True)
+    got = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert got.returncode == 0, got.stdout
+    p = float(got.stdout)
+
+    # The same sample through the Python wrapper.
+    model = recq.load(str(so))
+    ref = model.run(dense_x=np.zeros((1, 13), np.float32),
+                    offsets=np.zeros((3, 1), np.int64),
+                    indices_0=np.array([1]), indices_1=np.zeros(0, np.int64),
+                    indices_2=np.zeros(0, np.int64))
+    assert abs(p - float(ref[0, 0])) < 1e-6
+    bad = subprocess.run([str(exe), "100"], capture_output=True, text=True)
+    assert bad.returncode == 3
+    assert "table 0: index 100 of sample 0 is outside [0, 100)" in bad.stdout
+
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    got = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert got.returncode == 2
+    assert f"has {len(data) // 2} bytes, the model was compiled with {len(data)}" in got.stdout
+    weights.unlink()
+    got = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert got.returncode == 2 and "cannot open the weights file" in got.stdout

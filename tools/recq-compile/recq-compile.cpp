@@ -33,6 +33,7 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
@@ -43,6 +44,14 @@ namespace {
 enum class EmitStage { Default, Mlir, LlvmDialect, LlvmIr, Obj, So };
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"));
+cl::opt<bool> externalWeights(
+    "external-weights",
+    cl::desc("Put every embedding table in model.weights (mmapped at load)"));
+cl::opt<uint64_t> weightsThreshold(
+    "weights-threshold",
+    cl::desc("Tables larger than this many bytes go to model.weights "
+             "(default 1 MiB)"),
+    cl::init(1 << 20));
 cl::opt<bool> printTarget("print-target",
                           cl::desc("Print the default target and exit"));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
@@ -111,10 +120,21 @@ int main(int argc, char **argv) {
   if (stage == EmitStage::Default)
     stage = llvm::StringRef(outputFile).ends_with(".so") ? EmitStage::So
                                                           : EmitStage::Mlir;
-  if (stage == EmitStage::So && outputFile == "-")
-    return fail("--emit=so needs an output file (-o model.so)");
+  if (stage == EmitStage::So &&
+      !llvm::StringRef(outputFile).ends_with(".so"))
+    return fail("--emit=so needs an output file named *.so (-o model.so)");
   std::string description;
   if (stage == EmitStage::So) {
+    // model.so, model.weights (large tables), model.h side by side.
+    llvm::StringRef stem = llvm::StringRef(outputFile).drop_back(3);
+    std::string weightsPath = (stem + ".weights").str();
+    llvm::sys::fs::remove(weightsPath);
+    auto moved = recq::externalizeWeights(**module, weightsThreshold,
+                                          externalWeights, weightsPath);
+    if (!moved)
+      return fail(llvm::toString(moved.takeError()));
+    if (llvm::Error e = recq::writeModelHeader(**module, (stem + ".h").str()))
+      return fail(llvm::toString(std::move(e)));
     auto desc = recq::describeModelAsC(**module, *target);
     if (!desc)
       return fail(llvm::toString(desc.takeError()));

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define RECQ_ABI_VERSION 1
+#define RECQ_ABI_VERSION 2
 
 /// Element types of inputs and outputs.
 typedef enum recq_dtype {
@@ -46,8 +46,19 @@ typedef struct recq_table_desc {
   int32_t include_last_offset;
 } recq_table_desc;
 
+/// One weight kept in the model's `.weights` file (mmapped at load) rather
+/// than in the library: `bytes` at `offset`, passed to the generated code
+/// after the inputs.
+typedef struct recq_weight_desc {
+  uint64_t offset;
+  uint64_t bytes;
+  int32_t dtype;
+  int32_t rank;
+  const int64_t *shape;
+} recq_weight_desc;
+
 /// The generated code: `args` holds one memref descriptor pointer per
-/// input, `results` receives one descriptor per output (each
+/// input, then one per weight, `results` receives one descriptor per output (each
 /// {alloc, aligned, offset, sizes[rank], strides[rank]}, 64-bit fields,
 /// back to back). Result buffers are malloc'ed; the caller frees `alloc`.
 typedef void (*recq_entry_fn)(void *results, void **args);
@@ -62,6 +73,9 @@ typedef struct recq_model_desc {
   const recq_tensor_desc *outputs;
   int32_t num_tables;
   const recq_table_desc *tables;
+  int32_t num_weights;
+  const recq_weight_desc *weights;
+  uint64_t weights_file_bytes; /* size of model.weights, 0: none */
   recq_entry_fn entry;
 } recq_model_desc;
 

@@ -36,6 +36,19 @@ std::optional<CodegenTarget> lookupTarget(llvm::StringRef name);
 /// The best target this CPU runs (avx512-vnni > avx512 > avx2 > generic).
 CodegenTarget hostTarget();
 
+/// Moves the embedding tables of @main larger than `thresholdBytes` (all of
+/// them with `all`) into the file `weightsPath`, each 64-byte aligned, and
+/// turns each into a trailing argument of @main marked `recq.weight`. The
+/// runtime mmaps the file at load and passes the tables in. Returns how
+/// many tables moved (0 writes no file).
+llvm::Expected<int> externalizeWeights(mlir::ModuleOp module,
+                                       uint64_t thresholdBytes, bool all,
+                                       llvm::StringRef weightsPath);
+
+/// Writes model.h: the C API (recq.h) and, as comments and constants, this
+/// model's inputs, outputs and tables.
+llvm::Error writeModelHeader(mlir::ModuleOp module, llvm::StringRef path);
+
 /// Describes @main of a recq module (inputs, outputs, tables and which
 /// inputs index them) as the C source of its `recq_model_description`
 /// (recq/Runtime/recq_abi.h). Call before lowering.
