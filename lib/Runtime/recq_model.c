@@ -442,7 +442,8 @@ static int check_table(const recq_model_desc *d, int t,
    0 to `out`. The inputs are already checked. */
 static int run_slice(const recq_model *m, const void *const *inputs,
                      const int64_t *const *shapes, float *out,
-                     int64_t *out_shape, recq_status *st) {
+                     size_t out_capacity, int64_t *out_shape,
+                     recq_status *st) {
   const recq_model_desc *d = m->desc;
   /* Memref descriptors over the caller's buffers (no copies). */
   int64_t descs[RECQ_MAX_INPUTS][3 + 2 * RECQ_MAX_RANK];
@@ -483,7 +484,6 @@ static int run_slice(const recq_model *m, const void *const *inputs,
 
   /* Output 0 to the caller; every result buffer freed. */
   int code = RECQ_OK;
-  (void)st;
   int64_t *r = results;
   for (int o = 0; o < d->num_outputs; ++o) {
     int rank = d->outputs[o].rank;
@@ -497,12 +497,46 @@ static int run_slice(const recq_model *m, const void *const *inputs,
         if (out_shape)
           out_shape[k] = r[3 + k];
       }
-      memcpy(out, (const float *)aligned + r[2], sizeof(float) * count);
+      if ((size_t)count > out_capacity)
+        code = set_status(st, RECQ_ERR_MEMORY,
+                          "the output needs %lld floats, the buffer holds %zu",
+                          (long long)count, out_capacity);
+      else
+        memcpy(out, (const float *)aligned + r[2], sizeof(float) * count);
     }
     _mlir_memref_to_llvm_free(alloc);
     r += 3 + 2 * rank;
   }
   return code;
+}
+
+int64_t recq_model_output_size(const recq_model *m,
+                               const int64_t *const *shapes) {
+  if (!m || !shapes)
+    return -1;
+  const recq_model_desc *d = m->desc;
+  int64_t batch = -1;
+  for (int i = 0; i < d->num_inputs; ++i)
+    if (d->inputs[i].dtype == RECQ_DTYPE_F32 && d->inputs[i].rank == 2 &&
+        d->inputs[i].shape[0] < 0)
+      batch = shapes[i][0];
+  for (int t = 0; t < d->num_tables && batch < 0; ++t) {
+    const recq_table_desc *table = &d->tables[t];
+    if (table->offsets_input >= 0) {
+      const recq_tensor_desc *od = &d->inputs[table->offsets_input];
+      const int64_t *oshape = shapes[table->offsets_input];
+      batch = (od->rank == 2 ? oshape[1] : oshape[0]) -
+              (table->include_last_offset ? 1 : 0);
+    } else {
+      batch = shapes[table->indices_input][0];
+    }
+  }
+  int64_t count = 1;
+  for (int k = 0; k < d->outputs[0].rank; ++k) {
+    int64_t dim = d->outputs[0].shape[k];
+    count *= dim < 0 ? (batch < 0 ? 0 : batch) : dim;
+  }
+  return count;
 }
 
 typedef struct recq_slice_job {
@@ -589,8 +623,9 @@ static void run_part(void *arg, int part) {
   {
     recq_status st = {RECQ_OK, ""};
     int64_t out_shape[RECQ_MAX_RANK];
-    job->codes[part] = run_slice(m, inputs, shapes,
-                                 job->out + b0 * job->out_cols, out_shape, &st);
+    job->codes[part] =
+        run_slice(m, inputs, shapes, job->out + b0 * job->out_cols,
+                  (size_t)(n * job->out_cols), out_shape, &st);
     if (job->codes[part] != RECQ_OK)
       memcpy(job->messages[part], st.message, sizeof st.message);
   }
@@ -645,6 +680,7 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
       return set_status(st, RECQ_ERR_SHAPE,
                         "table %d has %lld bags but the batch is %lld", t,
                         (long long)bags, (long long)batch);
+    batch = bags; /* a model without dense inputs takes it from the bags */
     int code = check_table(d, t, inputs, shapes, st);
     if (code != RECQ_OK)
       return code;
@@ -680,7 +716,7 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
   if (parts > 1 && pthread_mutex_trylock(&m->pool->busy) != 0)
     parts = 1; /* another call has the workers: run on this thread */
   if (parts <= 1) {
-    int code = run_slice(m, inputs, shapes, out, out_shape, st);
+    int code = run_slice(m, inputs, shapes, out, out_capacity, out_shape, st);
     if (code == RECQ_OK)
       set_status(st, RECQ_OK, "ok");
     return code;

@@ -237,6 +237,10 @@ Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
   for (arith::ConstantOp constant : tables) {
     auto value = cast<DenseElementsAttr>(constant.getValue());
     uint64_t bytes = value.getNumElements() * 4;
+    // Each table starts 64-byte aligned; the file ends with the last one.
+    for (uint64_t aligned = (offset + 63) & ~uint64_t(63); offset < aligned;
+         ++offset)
+      file.write('\0');
     if (value.isSplat()) {
       float v = value.getSplatValue<float>();
       for (int64_t i = 0; i < value.getNumElements(); ++i)
@@ -255,9 +259,6 @@ Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
     constant.getResult().replaceAllUsesWith(main.getArgument(index));
     constant.erase();
     offset += bytes;
-    uint64_t aligned = (offset + 63) & ~uint64_t(63);
-    for (; offset < aligned; ++offset)
-      file.write('\0');
   }
   file.close();
   if (file.has_error())

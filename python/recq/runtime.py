@@ -54,6 +54,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.recq_model_set_threads.argtypes = [p, i]
     lib.recq_model_threads.restype = i
     lib.recq_model_threads.argtypes = [p]
+    lib.recq_model_output_size.restype = i64
+    lib.recq_model_output_size.argtypes = [p, ctypes.POINTER(ctypes.POINTER(i64))]
     lib.recq_model_run.restype = i
     lib.recq_model_run.argtypes = [p, ctypes.POINTER(p),
                                    ctypes.POINTER(ctypes.POINTER(i64)),
@@ -109,10 +111,8 @@ class Model:
         shape_ptrs = (ctypes.POINTER(ctypes.c_int64) * n)(
             *[ctypes.cast(s, ctypes.POINTER(ctypes.c_int64)) for s in shapes])
         _, _, out_shape = self.outputs[0]
-        batch = max((a.shape[0] for a in arrays if a.dtype == np.float32
-                     and a.ndim == 2), default=1)
-        count = int(np.prod([batch if d < 0 else d for d in out_shape]))
-        out = np.empty(count, dtype=np.float32)
+        count = self._lib.recq_model_output_size(self._handle, shape_ptrs)
+        out = np.empty(max(count, 1), dtype=np.float32)
         got_shape = (ctypes.c_int64 * _MAX_RANK)()
         status = _Status()
         code = self._lib.recq_model_run(

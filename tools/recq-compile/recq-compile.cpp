@@ -52,6 +52,11 @@ cl::opt<uint64_t> weightsThreshold(
     cl::desc("Tables larger than this many bytes go to model.weights "
              "(default 1 MiB)"),
     cl::init(1 << 20));
+cl::opt<int64_t> prefetchDistance(
+    "prefetch-rows",
+    cl::desc("Prefetch embedding rows this many indices ahead (0: off; "
+             "default 8)"),
+    cl::init(8));
 cl::opt<bool> printTarget("print-target",
                           cl::desc("Print the default target and exit"));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
@@ -101,6 +106,7 @@ int main(int argc, char **argv) {
   if (!target)
     return fail("unknown target '" + targetName +
                 "' (generic, avx2, avx512, avx512-vnni)");
+  target->prefetchDistance = prefetchDistance;
 
   // The lowering runs upstream passes by name and needs their dialects'
   // interface models (bufferization, conversion to LLVM).

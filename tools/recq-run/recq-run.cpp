@@ -78,6 +78,7 @@ struct Api {
   decltype(&recq_model_run) run;
   decltype(&recq_model_set_threads) setThreads;
   decltype(&recq_model_threads) threads;
+  decltype(&recq_model_output_size) outputSize;
 };
 
 bool lookup(void *lib, Api &api) {
@@ -100,6 +101,7 @@ bool lookup(void *lib, Api &api) {
   RECQ_SYM(run, recq_model_run)
   RECQ_SYM(setThreads, recq_model_set_threads)
   RECQ_SYM(threads, recq_model_threads)
+  RECQ_SYM(outputSize, recq_model_output_size)
 #undef RECQ_SYM
   return true;
 }
@@ -288,10 +290,7 @@ int main(int argc, char **argv) {
   int outRank, outDtype;
   int64_t outShapeDecl[8];
   api.outputInfo(model, 0, &outDtype, &outRank, outShapeDecl);
-  size_t capacity = 1;
-  for (int k = 0; k < outRank; ++k)
-    capacity *= outShapeDecl[k] < 0 ? std::max<int64_t>(batch, 1)
-                                     : outShapeDecl[k];
+  size_t capacity = std::max<int64_t>(api.outputSize(model, shapes.data()), 1);
   std::vector<float> out(capacity);
   int64_t outShape[8] = {0};
 
@@ -361,6 +360,8 @@ int main(int argc, char **argv) {
                        .count());
     }
     double p50 = percentile(ms, 0.5);
+    if (batch < 0)
+      batch = outRank > 0 ? outShape[0] : 1;
     outs() << llvm::format("bench: batch %lld, %d runs, %d thread(s): "
                            "p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, "
                            "%.0f samples/s\n",

@@ -81,6 +81,11 @@ RECQ_EXPORT int recq_model_table_info(const recq_model *m, int t,
                                       int *include_last_offset);
 RECQ_EXPORT const char *recq_model_target(const recq_model *m);
 
+/// Number of floats output 0 has for inputs of these shapes (its batch
+/// comes from the dense inputs or the bags), to size `out`; -1 on NULL.
+RECQ_EXPORT int64_t recq_model_output_size(const recq_model *m,
+                                           const int64_t *const *shapes);
+
 /// Runs the model: `inputs[i]` points at input i's data (row-major, its
 /// dtype), `shapes[i]` at its dimensions. Output 0 (f32) is written to
 /// `out` (room for `out_capacity` floats); its shape to `out_shape` (rank

@@ -29,6 +29,8 @@ struct CodegenTarget {
   std::string name;     // generic, avx2, avx512, avx512-vnni
   std::string cpu;      // LLVM CPU name
   std::string features; // LLVM feature string
+  /// Embedding rows prefetched this many indices ahead (0: off).
+  int64_t prefetchDistance = 8;
 };
 
 /// The target called `name`, or none.

@@ -61,6 +61,7 @@ func.func @fc_sigmoid(%x: tensor<2x3xf32>, %w: tensor<1x3xf32>, %b: tensor<1xf32
 // CHECK:     %[[ROW:.*]] = arith.index_cast
 // CHECK:     %[[VALS:.*]] = vector.transfer_read %[[T]][%[[ROW]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x8xf32>, vector<8xf32>
 // CHECK:     arith.addf %[[S]], %[[VALS]] : vector<8xf32>
+// CHECK:   } {recq.bag_rows}
 // CHECK:   vector.transfer_write %[[V]], %[[ACC]][%[[BAG]], %{{.*}}] {in_bounds = [true]}
 // CHECK: return %[[R]]
 func.func @bag_sum(%t: tensor<10x8xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x8xf32> {

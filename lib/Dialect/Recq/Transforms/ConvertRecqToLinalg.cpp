@@ -337,6 +337,9 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
                               .getResult();
                 ib.create<scf::YieldOp>(il, next);
               });
+          // recq-prefetch-rows finds the loop by this mark after
+          // bufferization.
+          inner->setAttr("recq.bag_rows", b.getUnitAttr());
           Value pooled = inner.getResult(0);
           Value count = b.create<arith::SubIOp>(l, end, begin);
           Value empty = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sle,

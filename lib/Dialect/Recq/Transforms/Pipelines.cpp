@@ -25,6 +25,8 @@ static const char kLowerToLLVM[] =
     "one-shot-bufferize{bufferize-function-boundaries=1 "
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-deallocation-pipeline,"
+    // Table rows a few indices ahead (needs buffers).
+    "func.func(recq-prefetch-rows{distance={distance}}),"
     // Structured ops -> loops, vector transfers -> loads/stores.
     // (expand-strided-metadata writes affine.apply, so lower-affine follows).
     "func.func(convert-linalg-to-loops),convert-vector-to-scf,"
@@ -38,10 +40,15 @@ static const char kLowerToLLVM[] =
     "convert-func-to-llvm,reconcile-unrealized-casts";
 
 LogicalResult recq::buildLowerToLLVMPipeline(OpPassManager &pm,
-                                             StringRef target) {
+                                             StringRef target,
+                                             int64_t prefetchDistance) {
   std::string text = kLowerToLLVM;
-  size_t at = text.find("{target}");
-  text.replace(at, 8, target.str());
+  auto substitute = [&](StringRef key, const std::string &value) {
+    size_t at = text.find(key.str());
+    text.replace(at, key.size(), value);
+  };
+  substitute("{target}", target.str());
+  substitute("{distance}", std::to_string(prefetchDistance));
   return parsePassPipeline(text, pm, llvm::errs());
 }
 
@@ -52,6 +59,10 @@ struct LowerToLLVMOptions : PassPipelineOptions<LowerToLLVMOptions> {
       llvm::cl::desc("Code-generation target: generic, avx2, avx512, "
                      "avx512-vnni"),
       llvm::cl::init("avx2")};
+  Option<int64_t> prefetchDistance{
+      *this, "prefetch-distance",
+      llvm::cl::desc("Indices ahead to prefetch table rows (0: off)"),
+      llvm::cl::init(8)};
 };
 } // namespace
 
@@ -62,7 +73,8 @@ void recq::registerRecqPipelines() {
       "(FC micro-kernels, convert-recq-to-linalg, bufferization, loops, "
       "LLVM conversion)",
       [](OpPassManager &pm, const LowerToLLVMOptions &options) {
-        if (failed(buildLowerToLLVMPipeline(pm, options.target)))
+        if (failed(buildLowerToLLVMPipeline(pm, options.target,
+                                            options.prefetchDistance)))
           llvm::report_fatal_error("recq-lower-to-llvm does not parse");
       });
 }

@@ -22,7 +22,8 @@ namespace recq {
 /// Appends recq-lower-to-llvm (fp32 recq on tensors -> LLVM dialect) to
 /// `pm`, which must run on a module. Needs the upstream passes registered.
 mlir::LogicalResult buildLowerToLLVMPipeline(mlir::OpPassManager &pm,
-                                             llvm::StringRef target);
+                                             llvm::StringRef target,
+                                             int64_t prefetchDistance = 8);
 
 /// Registers recq's named pipelines (recq-lower-to-llvm) for -pass-pipeline.
 void registerRecqPipelines();

@@ -1,0 +1,100 @@
+"""Embedding bags end to end: nn.EmbeddingBag in every form torch exports
+(sum, mean, max; per-sample weights; include_last_offset; 2-D input; a
+Gather + Reduce fixed-length bag) compiled by recq-compile and run, against
+torch on random bags including empty ones, with the table embedded and in
+model.weights. Needs RECQ_BIN (set by ctest)."""
+
+import os
+import subprocess
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import recq
+
+BIN = os.environ.get("RECQ_BIN")
+pytestmark = pytest.mark.skipif(not BIN, reason="RECQ_BIN (the built recq tools) is not set")
+ROWS, DIM = 50, 20  # D not a multiple of any vector width
+
+
+class Bag(nn.Module):
+    def __init__(self, mode, last=False, weighted=False):
+        super().__init__()
+        self.e = nn.EmbeddingBag(ROWS, DIM, mode=mode, include_last_offset=last)
+        self.weighted = weighted
+
+    def forward(self, indices, offsets, *weights):
+        return self.e(indices, offsets, per_sample_weights=weights[0] if weights else None)
+
+
+class Bag2d(nn.Module):
+    def __init__(self, mode):
+        super().__init__()
+        self.e = nn.EmbeddingBag(ROWS, DIM, mode=mode)
+
+    def forward(self, indices):
+        return self.e(indices)
+
+
+class Fixed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.e = nn.Embedding(ROWS, DIM)
+
+    def forward(self, indices):
+        return self.e(indices).sum(dim=1)
+
+
+def random_bags(rng, batch, last):
+    lengths = rng.integers(0, 6, batch)
+    lengths[::3] = 0  # empty bags
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    indices = rng.integers(0, ROWS, offsets[-1])
+    return indices, (offsets if last else offsets[:-1])
+
+
+CASES = [
+    ("sum", dict(mode="sum")), ("mean", dict(mode="mean")), ("max", dict(mode="max")),
+    ("weighted", dict(mode="sum", weighted=True)), ("last", dict(mode="sum", last=True)),
+    ("2d_sum", None), ("2d_max", None), ("fixed", None),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("external", [False, True], ids=["embedded", "external"])
+def test_bag_matches_torch(name, kwargs, external, tmp_path):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    if kwargs is not None:
+        module = Bag(**kwargs)
+        indices, offsets = random_bags(rng, 9, kwargs.get("last", False))
+        args = [torch.from_numpy(indices), torch.from_numpy(offsets)]
+        names = ["indices", "offsets"]
+        if kwargs.get("weighted"):
+            args.append(torch.rand(len(indices)))
+            names.append("weights")
+    else:
+        module = Fixed() if name == "fixed" else Bag2d(name.split("_")[1])
+        args = [torch.from_numpy(rng.integers(0, ROWS, (9, 3)))]
+        names = ["indices"]
+    path = tmp_path / "bag.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, tuple(args), str(path), input_names=names,
+                          output_names=["y"], opset_version=13,
+                          dynamic_axes={n: {0: "n"} for n in names})
+    so = tmp_path / "bag.so"
+    cmd = [os.path.join(BIN, "recq-compile"), str(path), "-o", str(so)]
+    if external:
+        cmd.append("--external-weights")
+    subprocess.run(cmd, check=True)
+    assert (tmp_path / "bag.weights").exists() == external
+    model = recq.load(str(so), threads=1)
+    with torch.no_grad():
+        want = module(*args).numpy()
+    got = model.run(**{n: a.numpy() for n, a in zip(names, args)})
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
