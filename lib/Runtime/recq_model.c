@@ -510,6 +510,18 @@ static int run_slice(const recq_model *m, const void *const *inputs,
   return code;
 }
 
+/* Bags table t holds for inputs of these shapes. */
+static int64_t bags_of(const recq_model_desc *d, int t,
+                       const int64_t *const *shapes) {
+  const recq_table_desc *table = &d->tables[t];
+  if (table->offsets_input < 0)
+    return shapes[table->indices_input][0];
+  const recq_tensor_desc *od = &d->inputs[table->offsets_input];
+  const int64_t *oshape = shapes[table->offsets_input];
+  return (od->rank == 2 ? oshape[1] : oshape[0]) -
+         (table->include_last_offset ? 1 : 0);
+}
+
 int64_t recq_model_output_size(const recq_model *m,
                                const int64_t *const *shapes) {
   if (!m || !shapes)
@@ -520,17 +532,8 @@ int64_t recq_model_output_size(const recq_model *m,
     if (d->inputs[i].dtype == RECQ_DTYPE_F32 && d->inputs[i].rank == 2 &&
         d->inputs[i].shape[0] < 0)
       batch = shapes[i][0];
-  for (int t = 0; t < d->num_tables && batch < 0; ++t) {
-    const recq_table_desc *table = &d->tables[t];
-    if (table->offsets_input >= 0) {
-      const recq_tensor_desc *od = &d->inputs[table->offsets_input];
-      const int64_t *oshape = shapes[table->offsets_input];
-      batch = (od->rank == 2 ? oshape[1] : oshape[0]) -
-              (table->include_last_offset ? 1 : 0);
-    } else {
-      batch = shapes[table->indices_input][0];
-    }
-  }
+  if (batch < 0 && d->num_tables > 0)
+    batch = bags_of(d, 0, shapes);
   int64_t count = 1;
   for (int k = 0; k < d->outputs[0].rank; ++k) {
     int64_t dim = d->outputs[0].shape[k];
@@ -666,16 +669,7 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
     }
   }
   for (int t = 0; t < d->num_tables; ++t) {
-    const recq_table_desc *table = &d->tables[t];
-    int64_t bags;
-    if (table->offsets_input >= 0) {
-      const recq_tensor_desc *od = &d->inputs[table->offsets_input];
-      const int64_t *oshape = shapes[table->offsets_input];
-      bags = (od->rank == 2 ? oshape[1] : oshape[0]) -
-             (table->include_last_offset ? 1 : 0);
-    } else {
-      bags = shapes[table->indices_input][0];
-    }
+    int64_t bags = bags_of(d, t, shapes);
     if (batch >= 0 && bags != batch)
       return set_status(st, RECQ_ERR_SHAPE,
                         "table %d has %lld bags but the batch is %lld", t,

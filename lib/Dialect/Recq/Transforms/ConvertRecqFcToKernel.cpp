@@ -6,6 +6,8 @@
 
 #include "recq/Dialect/Recq/Transforms/Passes.h"
 
+#include "Activation.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -65,21 +67,6 @@ DenseElementsAttr padBias(DenseElementsAttr bias, int64_t n, int64_t padded,
   (void)n;
   return DenseElementsAttr::get(RankedTensorType::get({padded}, f32),
                                 llvm::ArrayRef(values));
-}
-
-Value activate(OpBuilder &b, Location loc, Value v, recq::Activation act) {
-  auto type = cast<VectorType>(v.getType());
-  if (act == recq::Activation::relu) {
-    Value zero = b.create<arith::ConstantOp>(loc, b.getZeroAttr(type));
-    return b.create<arith::MaximumFOp>(loc, v, zero);
-  }
-  if (act == recq::Activation::sigmoid) {
-    Value one = b.create<arith::ConstantOp>(
-        loc, DenseElementsAttr::get(type, b.getF32FloatAttr(1.0f)));
-    Value e = b.create<math::ExpOp>(loc, b.create<arith::NegFOp>(loc, v));
-    return b.create<arith::DivFOp>(loc, one, b.create<arith::AddFOp>(loc, one, e));
-  }
-  return v;
 }
 
 struct FcToKernel : OpRewritePattern<recq::FcOp> {
@@ -160,7 +147,7 @@ struct FcToKernel : OpRewritePattern<recq::FcOp> {
           });
       for (int64_t i = 0; i < rows; ++i) {
         Value v = b.create<arith::AddFOp>(l, kLoop.getResult(i), biasVec);
-        v = activate(b, l, v, act);
+        v = recq::buildActivation(b, l, v, act);
         out = b.create<vector::TransferWriteOp>(
                    l, v, out, ValueRange{rowIdx[i], n0},
                    AffineMapAttr::get(rowMap), mask,

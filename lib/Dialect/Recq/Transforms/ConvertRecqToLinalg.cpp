@@ -6,6 +6,8 @@
 
 #include "recq/Dialect/Recq/Transforms/Passes.h"
 
+#include "Activation.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -98,17 +100,7 @@ struct FcLowering : OpRewritePattern<recq::FcOp> {
           Value v = args[0];
           if (bias)
             v = b.create<arith::AddFOp>(l, v, args[1]);
-          Type f32 = b.getF32Type();
-          if (act == recq::Activation::relu) {
-            Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(f32));
-            v = b.create<arith::MaximumFOp>(l, v, zero);
-          } else if (act == recq::Activation::sigmoid) {
-            Value one = b.create<arith::ConstantOp>(l, b.getFloatAttr(f32, 1.0));
-            Value e = b.create<math::ExpOp>(l, b.create<arith::NegFOp>(l, v));
-            v = b.create<arith::DivFOp>(l, one,
-                                        b.create<arith::AddFOp>(l, one, e));
-          }
-          b.create<linalg::YieldOp>(l, v);
+          b.create<linalg::YieldOp>(l, recq::buildActivation(b, l, v, act));
         });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();
@@ -389,18 +381,11 @@ struct UnaryLowering : OpRewritePattern<OpTy> {
         SmallVector<utils::IteratorType>(type.getRank(),
                                          utils::IteratorType::parallel),
         [&](OpBuilder &b, Location l, ValueRange args) {
-          Type f32 = b.getF32Type();
-          Value v = args[0];
-          if constexpr (std::is_same_v<OpTy, recq::ReluOp>) {
-            v = b.create<arith::MaximumFOp>(
-                l, v, b.create<arith::ConstantOp>(l, b.getZeroAttr(f32)));
-          } else {
-            Value one = b.create<arith::ConstantOp>(l, b.getFloatAttr(f32, 1.0));
-            Value e = b.create<math::ExpOp>(l, b.create<arith::NegFOp>(l, v));
-            v = b.create<arith::DivFOp>(l, one,
-                                        b.create<arith::AddFOp>(l, one, e));
-          }
-          b.create<linalg::YieldOp>(l, v);
+          recq::Activation act = std::is_same_v<OpTy, recq::ReluOp>
+                                     ? recq::Activation::relu
+                                     : recq::Activation::sigmoid;
+          b.create<linalg::YieldOp>(l,
+                                    recq::buildActivation(b, l, args[0], act));
         });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();
