@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default="tiny", choices=sorted(configs.CONFIGS))
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--train-samples", type=int)
-    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--epochs", type=int, help="0 exports the untrained model")
     ap.add_argument("--calib-samples", type=int, default=2048)
     ap.add_argument("--eval-samples", type=int, default=8192)
     ap.add_argument("--opset", type=int, default=13)
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     cfg = configs.get(args.config)
     n_train, epochs = DEFAULTS[cfg.name]
     n_train = args.train_samples or n_train
-    epochs = args.epochs or epochs
+    epochs = epochs if args.epochs is None else args.epochs  # 0: untrained
     os.makedirs(args.out, exist_ok=True)
     start = time.time()
 
