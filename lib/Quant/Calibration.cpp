@@ -1,0 +1,144 @@
+//===- Calibration.cpp - Activation histograms and u8 scale choice --------===//
+
+#include "recq/Quant/Calibration.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace recq::quant;
+
+uint8_t QuantParams::quantize(float x) const {
+  float q = std::nearbyint(x / scale) + static_cast<float>(zeroPoint);
+  return static_cast<uint8_t>(std::clamp(q, 0.0f, 255.0f));
+}
+
+QuantParams recq::quant::paramsForRange(float lo, float hi) {
+  lo = std::min(lo, 0.0f);
+  hi = std::max(hi, 0.0f);
+  QuantParams p;
+  if (hi - lo <= 0.0f || !std::isfinite(hi - lo))
+    return p; // an all-zero tensor: scale 1, zero point 0
+  p.scale = (hi - lo) / 255.0f;
+  p.zeroPoint = static_cast<int32_t>(
+      std::clamp(std::nearbyint(-lo / p.scale), 0.0f, 255.0f));
+  return p;
+}
+
+std::optional<ScaleMethod> recq::quant::parseScaleMethod(llvm::StringRef name) {
+  if (name == "minmax")
+    return ScaleMethod::MinMax;
+  if (name == "percentile")
+    return ScaleMethod::Percentile;
+  if (name == "l2")
+    return ScaleMethod::L2;
+  return std::nullopt;
+}
+
+Histogram::Histogram(float lo, float hi, float unit, int bins)
+    : unit(unit > 0.0f ? unit : 0.0f), counts(std::max(bins, 1), 0) {
+  hi = std::max(hi, lo);
+  auto toT = [&](double x) { return this->unit ? std::asinh(x / this->unit) : x; };
+  auto fromT = [&](double t) { return this->unit ? this->unit * std::sinh(t) : t; };
+  tLow = toT(lo);
+  double tHigh = toT(hi);
+  tStep = (tHigh - tLow) / counts.size();
+  if (!(tStep > 0.0))
+    tStep = 1.0; // one value seen: every observation goes to bin 0
+  edges.resize(counts.size() + 1);
+  for (size_t i = 0; i <= counts.size(); ++i)
+    edges[i] = static_cast<float>(fromT(tLow + i * tStep));
+  edges.front() = lo;
+  edges.back() = std::max(hi, edges.back());
+}
+
+int Histogram::binOf(float v) const {
+  double t = unit ? std::asinh(double(v) / unit) : double(v);
+  int bin = static_cast<int>((t - tLow) / tStep);
+  return std::clamp(bin, 0, numBins() - 1);
+}
+
+void Histogram::add(llvm::ArrayRef<float> values) {
+  for (float v : values) {
+    if (!std::isfinite(v))
+      continue;
+    counts[binOf(v)] += 1;
+    ++totalCount;
+  }
+}
+
+float Histogram::quantile(double fraction) const {
+  double target = fraction * totalCount;
+  double seen = 0;
+  for (int i = 0; i < numBins(); ++i) {
+    if (seen + counts[i] >= target && counts[i] > 0) {
+      double within = (target - seen) / counts[i];
+      return edges[i] + static_cast<float>(within) * (edges[i + 1] - edges[i]);
+    }
+    seen += counts[i];
+  }
+  return hi();
+}
+
+double recq::quant::expectedSquaredError(const Histogram &h,
+                                         QuantParams params) {
+  if (h.total() == 0)
+    return 0.0;
+  double lowest = params.lowest(), highest = params.highest();
+  double rounding = double(params.scale) * params.scale / 12.0;
+  double sum = 0;
+  for (int i = 0; i < h.numBins(); ++i) {
+    if (!h.count(i))
+      continue;
+    // Values spread evenly over the bin: clipped ones err by their mean
+    // squared distance to the edge, the others by the rounding noise.
+    double c = h.binCenter(i), w = double(h.edge(i + 1)) - h.edge(i);
+    double spread = w * w / 12.0;
+    double err = c < lowest    ? (c - lowest) * (c - lowest) + spread
+                 : c > highest ? (c - highest) * (c - highest) + spread
+                               : rounding;
+    sum += err * h.count(i);
+  }
+  return sum / h.total();
+}
+
+QuantParams recq::quant::chooseParams(const Histogram &h, ScaleMethod method,
+                                      double percentile) {
+  if (h.total() == 0)
+    return paramsForRange(0, 0);
+  switch (method) {
+  case ScaleMethod::MinMax:
+    return paramsForRange(h.lo(), h.hi());
+  case ScaleMethod::Percentile: {
+    double p = std::clamp(percentile, 50.0, 100.0) / 100.0;
+    return paramsForRange(h.quantile(1.0 - p), h.quantile(p));
+  }
+  case ScaleMethod::L2:
+    break;
+  }
+  // Clip from each side at bin edges on a grid of 128 positions per side
+  // (up to half of the bins each, which with asinh bins reaches well into
+  // the bulk), keeping the range with the smallest
+  // expected error; min/max is the first candidate, so l2 never does
+  // worse than minmax on the histogram.
+  const int steps = 128;
+  int bins = h.numBins();
+  QuantParams best = paramsForRange(h.lo(), h.hi());
+  double bestError = expectedSquaredError(h, best);
+  for (int a = 0; a < steps; ++a) {
+    int cutLow = a * (bins / 2) / steps;
+    for (int b = 0; b < steps; ++b) {
+      int cutHigh = b * (bins / 2) / steps;
+      if (!a && !b)
+        continue;
+      float lo = h.edge(cutLow);
+      float hi = h.edge(bins - cutHigh);
+      QuantParams candidate = paramsForRange(lo, hi);
+      double error = expectedSquaredError(h, candidate);
+      if (error < bestError) {
+        bestError = error;
+        best = candidate;
+      }
+    }
+  }
+  return best;
+}
