@@ -19,6 +19,7 @@
 
 #include "recq/Dialect/Recq/Transforms/Passes.h"
 #include "recq/Import/OnnxImporter.h"
+#include "recq/Quant/Calibrate.h"
 #include "recq/Runtime/recq_cpu.h"
 #include "recq/Target/Codegen.h"
 
@@ -34,6 +35,7 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
@@ -57,6 +59,22 @@ cl::opt<int64_t> prefetchDistance(
     cl::desc("Prefetch embedding rows this many indices ahead (0: off; "
              "default 8)"),
     cl::init(8));
+cl::opt<std::string> calibrationFile(
+    "calibration",
+    cl::desc("Calibrate the FC inputs on these inputs (.npz) with the fp32 "
+             "model"),
+    cl::value_desc("calib.npz"));
+cl::opt<std::string> calibrationMethod(
+    "calibration-method",
+    cl::desc("Scale choice: l2 (default), minmax, percentile"),
+    cl::init("l2"));
+cl::opt<double> calibrationPercentile(
+    "percentile", cl::desc("Percentile for --calibration-method=percentile"),
+    cl::init(99.99));
+cl::opt<std::string> emitCalibration(
+    "emit-calibration",
+    cl::desc("Write what calibration found (ranges, scales) as JSON"),
+    cl::value_desc("file.json"));
 cl::opt<bool> printTarget("print-target",
                           cl::desc("Print the default target and exit"));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
@@ -121,6 +139,34 @@ int main(int argc, char **argv) {
   auto module = recq::importOnnxFile(inputFile, context);
   if (!module)
     return fail(llvm::toString(module.takeError()));
+
+  if (!calibrationFile.empty()) {
+    recq::quant::CalibrationOptions options;
+    auto method = recq::quant::parseScaleMethod(calibrationMethod);
+    if (!method)
+      return fail("unknown --calibration-method '" + calibrationMethod +
+                  "' (l2, minmax, percentile)");
+    options.method = *method;
+    options.percentile = calibrationPercentile;
+    llvm::errs() << "calibrating on " << calibrationFile << " ...\n";
+    auto stats =
+        recq::quant::calibrate(**module, calibrationFile, *target, options);
+    if (!stats)
+      return fail(llvm::toString(stats.takeError()));
+    llvm::errs() << "calibrated " << stats->size() << " activations on "
+                 << (stats->empty() ? 0 : stats->front().samples)
+                 << " samples\n";
+    if (!emitCalibration.empty()) {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(emitCalibration, ec);
+      if (ec)
+        return fail("cannot write " + emitCalibration + ": " + ec.message());
+      os << llvm::formatv("{0:2}", recq::quant::toJSON(*stats, options))
+         << "\n";
+    }
+  } else if (!emitCalibration.empty()) {
+    return fail("--emit-calibration needs --calibration calib.npz");
+  }
 
   EmitStage stage = emit;
   if (stage == EmitStage::Default)

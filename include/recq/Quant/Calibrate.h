@@ -1,0 +1,57 @@
+//===- Calibrate.h - Run the fp32 model and record activations --*- C++ -*-===//
+//
+// Calibration (recq-compile --calibration calib.npz): the input of every
+// recq.fc is an activation that int8 inference will quantize. A copy of
+// the model whose single output is those activations side by side is
+// compiled with the real fp32 lowering to a temporary model.so, run through
+// the runtime on the calibration inputs (twice: range, then histogram), and
+// each activation gets its u8 parameters from the chosen ScaleMethod.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RECQ_QUANT_CALIBRATE_H
+#define RECQ_QUANT_CALIBRATE_H
+
+#include "recq/Quant/Calibration.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
+
+#include <string>
+#include <vector>
+
+namespace recq {
+struct CodegenTarget;
+}
+
+namespace recq::quant {
+
+/// What calibration learned about one activation.
+struct ActivationStats {
+  std::string name; // "<fc node>:input"
+  int64_t width = 0;
+  uint64_t samples = 0;
+  float min = 0, max = 0, meanAbs = 0;
+  QuantParams params;
+};
+
+struct CalibrationOptions {
+  ScaleMethod method = ScaleMethod::L2;
+  double percentile = 99.99;
+  int bins = 2048;
+};
+
+/// Calibrates the FC inputs of `module` (not modified) on the arrays of
+/// `npzPath`, named as the model's inputs.
+llvm::Expected<std::vector<ActivationStats>>
+calibrate(mlir::ModuleOp module, llvm::StringRef npzPath,
+          const CodegenTarget &target, const CalibrationOptions &options);
+
+/// The statistics as JSON (what --emit-calibration writes).
+llvm::json::Value toJSON(const std::vector<ActivationStats> &stats,
+                         const CalibrationOptions &options);
+
+} // namespace recq::quant
+
+#endif // RECQ_QUANT_CALIBRATE_H
