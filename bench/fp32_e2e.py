@@ -10,7 +10,8 @@ this CPU, and times recq and torch on the same batches, on one thread and
 on all CPUs. Medians of --iters runs after a warm-up; the ratio is
 torch time / recq time (above 1: recq is faster). The machine may be
 shared: read the ratios, not the absolute times, and rerun to see the
-spread.
+spread. On all CPUs torch's times are erratic on a 2-core machine: its
+OpenMP pool and OpenBLAS's own threads oversubscribe the cores.
 """
 
 import argparse
@@ -82,9 +83,11 @@ def main():
                            torch.from_numpy(inputs["offsets"])]
                 tensors += [torch.from_numpy(inputs[f"indices_{t}"])
                             for t in range(cfg.num_tables)]
+                # recq first: torch's OpenMP/OpenBLAS workers spin for a while
+                # after their parallel regions and would take recq's cores.
+                t_recq = median_ms(lambda: model.run(**inputs), args.iters)
                 with torch.no_grad():
                     t_torch = median_ms(lambda: net(*tensors), args.iters)
-                t_recq = median_ms(lambda: model.run(**inputs), args.iters)
                 print(f"{config:8} {batch:6d} {threads:3d} {t_recq:9.3f} "
                       f"{t_torch:9.3f} {t_torch / t_recq:10.2f}", flush=True)
 

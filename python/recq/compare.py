@@ -92,9 +92,11 @@ def main(argv=None) -> int:
     for threads in sorted({1, os.cpu_count() or 1}):
         torch.set_num_threads(threads)
         timed = load(args.so, threads=threads)
+        # recq first: torch's (OpenMP/OpenBLAS) workers keep spinning for a
+        # while after a parallel region and would take recq's cores.
+        t_recq = _median_seconds(lambda: timed.run(**batch), args.iters)
         with torch.no_grad():
             t_torch = _median_seconds(lambda: torch_model(*tensors), args.iters)
-        t_recq = _median_seconds(lambda: timed.run(**batch), args.iters)
         print(f"  {threads} thread(s): recq {size / t_recq:9.0f} samples/s "
               f"({t_recq * 1e3:.2f} ms), torch {size / t_torch:9.0f} samples/s "
               f"({t_torch * 1e3:.2f} ms): recq / torch = {t_torch / t_recq:.2f}x")
