@@ -28,6 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
 import recq  # noqa: E402
+from recq.compare import set_torch_threads  # noqa: E402
 from recq.compare import slice_samples  # noqa: E402
 from recq.config import DlrmConfig  # noqa: E402
 from recq.make_model import main as make_model  # noqa: E402
@@ -72,7 +73,7 @@ def main():
         npz = np.load(os.path.join(out, "eval.npz"))
         arrays = {k: npz[k] for k in npz.files}
         for threads in sorted({1, cpus}):
-            torch.set_num_threads(threads)
+            set_torch_threads(threads)
             model = recq.load(so, threads=threads)
             names = [n for n, _, _ in model.inputs]
             for batch in args.batches:

@@ -10,6 +10,7 @@ over --iters timed batches, and the ratio is recq's over torch's.
 """
 
 import argparse
+import ctypes
 import json
 import os
 import sys
@@ -43,6 +44,19 @@ def slice_samples(arrays: Dict[str, np.ndarray], names: List[str], start: int,
         cut[t] = offsets[t, start:stop] - begin
     out["offsets"] = cut
     return out
+
+
+def set_torch_threads(threads: int) -> None:
+    """Threads for torch's CPU ops: its intra-op pool and, since Debian's
+    torch calls the system BLAS, OpenBLAS's own pool, which
+    torch.set_num_threads does not reach (left alone, torch's "1 thread"
+    GEMMs ran on every core)."""
+    torch.set_num_threads(threads)
+    try:
+        blas = ctypes.CDLL("libblas.so.3")
+        blas.openblas_set_num_threads(threads)
+    except (OSError, AttributeError):
+        pass  # not OpenBLAS: torch.set_num_threads is all there is
 
 
 def _median_seconds(fn, iters: int) -> float:
@@ -90,7 +104,7 @@ def main(argv=None) -> int:
     size = len(batch["dense_x"])
     print(f"throughput at batch {size}, median of {args.iters} runs:")
     for threads in sorted({1, os.cpu_count() or 1}):
-        torch.set_num_threads(threads)
+        set_torch_threads(threads)
         timed = load(args.so, threads=threads)
         # recq first: torch's (OpenMP/OpenBLAS) workers keep spinning for a
         # while after a parallel region and would take recq's cores.

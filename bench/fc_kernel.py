@@ -1,0 +1,73 @@
+"""fp32 FC kernel benchmark: one ONNX Gemm (+bias) compiled by recq and run
+through the Python wrapper, against torch.nn.Linear (OpenBLAS), one thread,
+GFLOP/s (median of --iters after a warm-up; includes the wrapper's call).
+
+    /usr/bin/python3 bench/fc_kernel.py [--iters 50]
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+import recq  # noqa: E402
+from recq.compare import set_torch_threads  # noqa: E402
+
+SHAPES = [(512, 367, 512), (512, 512, 256), (512, 13, 512), (2048, 1024, 1024),
+          (2048, 479, 1024), (1, 1024, 1024), (512, 256, 1)]
+
+
+def median_s(fn, iters):
+    fn()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--iters", type=int, default=50)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "dev", "bin"))
+    args = ap.parse_args()
+    set_torch_threads(1)
+    rng = np.random.default_rng(0)
+    print(f"{'M':>5} {'K':>5} {'N':>5} {'recq GF/s':>10} {'torch GF/s':>10} {'recq/torch':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for m, k, n in SHAPES:
+            w = rng.standard_normal((n, k)).astype(np.float32)
+            b = rng.standard_normal(n).astype(np.float32)
+            graph = helper.make_graph(
+                [helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1, name="fc")], "g",
+                [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", k])],
+                [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", n])],
+                [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+            path = os.path.join(tmp, f"fc_{k}_{n}.onnx")
+            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+            so = path[:-5] + ".so"
+            subprocess.run([os.path.join(args.bin, "recq-compile"), path, "-o", so], check=True)
+            model = recq.load(so, threads=1)
+            x = rng.standard_normal((m, k)).astype(np.float32)
+            linear = torch.nn.Linear(k, n)
+            xt = torch.from_numpy(x)
+            t_recq = median_s(lambda: model.run(x=x), args.iters)
+            with torch.no_grad():
+                t_torch = median_s(lambda: linear(xt), args.iters)
+            flops = 2.0 * m * k * n
+            print(f"{m:5d} {k:5d} {n:5d} {flops / t_recq / 1e9:10.1f} "
+                  f"{flops / t_torch / 1e9:10.1f} {t_torch / t_recq:10.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
