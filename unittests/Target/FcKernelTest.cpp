@@ -15,6 +15,8 @@
 #include "recq/Runtime/recq_cpu.h"
 #include "recq/Target/Codegen.h"
 
+#include "CompileModule.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -43,20 +45,14 @@ struct Case {
   recq::Activation act;
 };
 
-/// Compiles one FC to a model.so and returns its path.
-std::string compileFc(const Case &c, const std::vector<float> &weight,
-                      const std::vector<float> &bias,
-                      const recq::CodegenTarget &target) {
-  DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  MLIRContext context(registry);
-  context.loadDialect<recq::RecqDialect, func::FuncDialect,
-                      arith::ArithDialect>();
+/// Builds the module of one FC with these constants.
+OwningOpRef<ModuleOp> buildFc(MLIRContext &context, const Case &c,
+                              const std::vector<float> &weight,
+                              const std::vector<float> &bias) {
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
-  ModuleOp module = ModuleOp::create(loc);
-  b.setInsertionPointToEnd(module.getBody());
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
   Type f32 = b.getF32Type();
   auto inType = RankedTensorType::get({ShapedType::kDynamic, c.k}, f32);
   auto outType = RankedTensorType::get({ShapedType::kDynamic, c.n}, f32);
@@ -73,32 +69,7 @@ std::string compileFc(const Case &c, const std::vector<float> &weight,
   Value y = b.create<recq::FcOp>(loc, outType, entry->getArgument(0), w, bv,
                                  c.act);
   b.create<func::ReturnOp>(loc, y);
-
-  auto description = recq::describeModelAsC(module, target);
-  EXPECT_TRUE(bool(description));
-  if (!description)
-    return "";
-  if (llvm::Error e = recq::lowerToLLVMDialect(module, target)) {
-    ADD_FAILURE() << llvm::toString(std::move(e));
-    return "";
-  }
-  llvm::LLVMContext llvmContext;
-  auto llvmModule = recq::translateAndOptimize(module, llvmContext, target);
-  EXPECT_TRUE(bool(llvmModule));
-  if (!llvmModule)
-    return "";
-  llvm::SmallString<128> obj, so;
-  llvm::sys::fs::createTemporaryFile("recq-fc", "o", obj);
-  llvm::sys::fs::createTemporaryFile("recq-fc", "so", so);
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(obj, ec);
-    EXPECT_FALSE(bool(recq::emitObject(**llvmModule, target, os)));
-  }
-  EXPECT_FALSE(bool(recq::linkSharedLibrary(obj, *description, so)));
-  llvm::sys::fs::remove(obj);
-  module->erase();
-  return std::string(so);
+  return module;
 }
 
 float reference(const std::vector<float> &x, const std::vector<float> &w,
@@ -113,17 +84,6 @@ float reference(const std::vector<float> &x, const std::vector<float> &w,
   if (act == recq::Activation::sigmoid)
     return 1.0f / (1.0f + std::exp(-v));
   return v;
-}
-
-std::vector<std::string> runnableTargets() {
-  std::vector<std::string> out;
-  for (const char *name : {"generic", "avx2", "avx512"}) {
-    uint32_t mask = 0;
-    if (recq_target_features(name, &mask) == 0 &&
-        recq_cpu_missing(mask, nullptr, 0) == 0)
-      out.push_back(name);
-  }
-  return out;
 }
 
 class FcKernelTest : public ::testing::TestWithParam<Case> {
@@ -144,21 +104,18 @@ TEST_P(FcKernelTest, MatchesPlainLoops) {
   for (float &v : bias)
     v = dist(rng);
 
-  for (const std::string &name : runnableTargets()) {
+  for (const std::string &name : recq::testing::runnableTargets()) {
     SCOPED_TRACE("target " + name);
-    std::string so = compileFc(c, weight, bias, *recq::lookupTarget(name));
-    ASSERT_FALSE(so.empty());
-    void *lib = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
-    ASSERT_NE(lib, nullptr) << dlerror();
-    auto load = reinterpret_cast<decltype(&recq_model_load)>(
-        dlsym(lib, "recq_model_load"));
-    auto run = reinterpret_cast<decltype(&recq_model_run)>(
-        dlsym(lib, "recq_model_run"));
-    auto release = reinterpret_cast<decltype(&recq_model_free)>(
-        dlsym(lib, "recq_model_free"));
+    DialectRegistry registry;
+    registerAllDialects(registry);
+    registerAllExtensions(registry);
+    MLIRContext context(registry);
+    context.loadDialect<recq::RecqDialect, func::FuncDialect,
+                        arith::ArithDialect>();
+    OwningOpRef<ModuleOp> module = buildFc(context, c, weight, bias);
+    recq::testing::LoadedModel model(*module, *recq::lookupTarget(name));
+    ASSERT_TRUE(model);
     recq_status st;
-    recq_model *model = load(nullptr, &st);
-    ASSERT_NE(model, nullptr) << st.message;
     // M: below, at and past every row tile (6, 8), and a large batch.
     for (int64_t m : {1, 3, 6, 7, 13, 17, 100}) {
       std::vector<float> x(m * c.k), out(m * c.n);
@@ -168,8 +125,8 @@ TEST_P(FcKernelTest, MatchesPlainLoops) {
       const void *inputs[] = {x.data()};
       const int64_t *shapes[] = {shape};
       int64_t outShape[2];
-      ASSERT_EQ(run(model, inputs, shapes, out.data(), out.size(), outShape,
-                    &st),
+      ASSERT_EQ(model.run(model.model, inputs, shapes, out.data(), out.size(),
+                          outShape, &st),
                 RECQ_OK)
           << st.message;
       EXPECT_EQ(outShape[0], m);
@@ -182,9 +139,6 @@ TEST_P(FcKernelTest, MatchesPlainLoops) {
               << ", " << j << ")";
         }
     }
-    release(model);
-    dlclose(lib);
-    llvm::sys::fs::remove(so);
   }
 }
 

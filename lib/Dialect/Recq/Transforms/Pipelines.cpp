@@ -16,9 +16,11 @@ using namespace mlir;
 /// Each line is one step; see docs/Lowering.md for why each is there.
 /// `{target}` is replaced by the code-generation target.
 static const char kLowerToLLVM[] =
-    // recq ops -> kernels (FCs with constant weights) and linalg/scf/vector
-    // on tensors, tidied.
-    "func.func(convert-recq-fc-to-kernel{target={target}},"
+    // quantize/dequantize -> integer math on storage types; recq ops ->
+    // kernels (FCs with constant weights) and linalg/scf/vector on tensors,
+    // tidied.
+    "func.func(recq-lower-quant-types,"
+    "convert-recq-fc-to-kernel{target={target}},"
     "convert-recq-to-linalg,canonicalize,cse),"
     // Tensors -> buffers; results of @main are allocated and returned,
     // everything else is freed where its last use ends.

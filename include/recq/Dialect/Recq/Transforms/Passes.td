@@ -115,6 +115,30 @@ def RecqPrefetchRowsPass : Pass<"recq-prefetch-rows", "::mlir::func::FuncOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def RecqLowerQuantTypesPass
+    : Pass<"recq-lower-quant-types", "::mlir::func::FuncOp"> {
+  let summary = "Lower recq.quantize/dequantize to integer arithmetic on "
+                "storage types.";
+  let description = [{
+    `!quant.uniform` tensors become tensors of their storage type (`i8`
+    for `u8` and `i8`, the same bits), so the rest of the lowering
+    (bufferization, LLVM) sees ordinary integers:
+
+    - `recq.quantize`: `q = clamp(roundeven(x / scale) + zero_point,
+      storage_min, storage_max)` element-wise, per tensor or along the
+      quantized dimension (scales and zero points as constant vectors);
+    - `recq.dequantize`: `x = (q - zero_point) * scale`, `q` read as
+      signed or unsigned as the type says.
+
+    Rounding is half to even, as `recq::quant::QuantParams` and FBGEMM
+    round. A function whose signature carries quantized types is refused.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def ConvertRecqToLinalgPass
     : Pass<"convert-recq-to-linalg", "::mlir::func::FuncOp"> {
   let summary = "Lower fp32 recq ops to linalg, scf and vector on tensors.";

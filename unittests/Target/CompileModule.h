@@ -1,0 +1,116 @@
+//===- CompileModule.h - Test helper: a recq module to a loaded model -*- C++ -*-===//
+//
+// Compiles a module with @main exactly as recq-compile does (description,
+// lowering, -O3, object, model.so with the runtime) and loads it with
+// dlopen, for tests that run generated code against a reference.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RECQ_UNITTESTS_TARGET_COMPILEMODULE_H
+#define RECQ_UNITTESTS_TARGET_COMPILEMODULE_H
+
+#include "recq/Runtime/recq.h"
+#include "recq/Runtime/recq_cpu.h"
+#include "recq/Target/Codegen.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <gtest/gtest.h>
+
+#include <dlfcn.h>
+
+#include <string>
+#include <vector>
+
+namespace recq::testing {
+
+/// The targets this CPU runs, among generic, avx2 and avx512.
+inline std::vector<std::string> runnableTargets() {
+  std::vector<std::string> out;
+  for (const char *name : {"generic", "avx2", "avx512"}) {
+    uint32_t mask = 0;
+    if (recq_target_features(name, &mask) == 0 &&
+        recq_cpu_missing(mask, nullptr, 0) == 0)
+      out.push_back(name);
+  }
+  return out;
+}
+
+/// A compiled, loaded model; unloads and deletes its files when destroyed.
+class LoadedModel {
+public:
+  LoadedModel(mlir::ModuleOp module, const CodegenTarget &target) {
+    auto description = describeModelAsC(module, target);
+    if (!description) {
+      ADD_FAILURE() << llvm::toString(description.takeError());
+      return;
+    }
+    if (llvm::Error e = lowerToLLVMDialect(module, target)) {
+      ADD_FAILURE() << llvm::toString(std::move(e));
+      return;
+    }
+    llvm::LLVMContext context;
+    auto llvmModule = translateAndOptimize(module, context, target);
+    if (!llvmModule) {
+      ADD_FAILURE() << llvm::toString(llvmModule.takeError());
+      return;
+    }
+    llvm::SmallString<128> obj;
+    llvm::sys::fs::createTemporaryFile("recq-test", "o", obj);
+    llvm::sys::fs::createTemporaryFile("recq-test", "so", so);
+    {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(obj, ec);
+      if (llvm::Error e = emitObject(**llvmModule, target, os)) {
+        ADD_FAILURE() << llvm::toString(std::move(e));
+        return;
+      }
+    }
+    llvm::Error linked = linkSharedLibrary(obj, *description, so);
+    llvm::sys::fs::remove(obj);
+    if (linked) {
+      ADD_FAILURE() << llvm::toString(std::move(linked));
+      return;
+    }
+    lib = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      ADD_FAILURE() << dlerror();
+      return;
+    }
+    run = reinterpret_cast<decltype(&recq_model_run)>(
+        dlsym(lib, "recq_model_run"));
+    release = reinterpret_cast<decltype(&recq_model_free)>(
+        dlsym(lib, "recq_model_free"));
+    auto load = reinterpret_cast<decltype(&recq_model_load)>(
+        dlsym(lib, "recq_model_load"));
+    recq_status st;
+    model = load(nullptr, &st);
+    if (!model)
+      ADD_FAILURE() << st.message;
+  }
+  ~LoadedModel() {
+    if (model)
+      release(model);
+    if (lib)
+      dlclose(lib);
+    if (!so.empty())
+      llvm::sys::fs::remove(so);
+  }
+  explicit operator bool() const { return model != nullptr; }
+
+  recq_model *model = nullptr;
+  decltype(&recq_model_run) run = nullptr;
+
+private:
+  llvm::SmallString<128> so;
+  void *lib = nullptr;
+  decltype(&recq_model_free) release = nullptr;
+};
+
+} // namespace recq::testing
+
+#endif // RECQ_UNITTESTS_TARGET_COMPILEMODULE_H
