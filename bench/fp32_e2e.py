@@ -72,26 +72,32 @@ def main():
         net.eval()
         npz = np.load(os.path.join(out, "eval.npz"))
         arrays = {k: npz[k] for k in npz.files}
-        for threads in sorted({1, cpus}):
-            set_torch_threads(threads)
+        counts = sorted({1, cpus})
+        batches = [b for b in args.batches if b <= len(arrays["labels"])]
+        # All of recq's timings first: once torch has run (or had its
+        # OpenBLAS pool resized), its idle workers spin for a while and take
+        # the cores recq's pool would use.
+        recq_ms = {}
+        inputs_of = {}
+        for threads in counts:
             model = recq.load(so, threads=threads)
             names = [n for n, _, _ in model.inputs]
-            for batch in args.batches:
-                if batch > len(arrays["labels"]):
-                    continue
-                inputs = slice_samples(arrays, names, 0, batch)
+            for batch in batches:
+                inputs = inputs_of.setdefault(batch, slice_samples(arrays, names, 0, batch))
+                recq_ms[threads, batch] = median_ms(lambda: model.run(**inputs), args.iters)
+        for threads in counts:
+            set_torch_threads(threads)
+            for batch in batches:
+                inputs = inputs_of[batch]
                 tensors = [torch.from_numpy(inputs["dense_x"]),
                            torch.from_numpy(inputs["offsets"])]
                 tensors += [torch.from_numpy(inputs[f"indices_{t}"])
                             for t in range(cfg.num_tables)]
-                # recq first: torch's OpenMP/OpenBLAS workers spin for a while
-                # after their parallel regions and would take recq's cores.
-                t_recq = median_ms(lambda: model.run(**inputs), args.iters)
                 with torch.no_grad():
                     t_torch = median_ms(lambda: net(*tensors), args.iters)
+                t_recq = recq_ms[threads, batch]
                 print(f"{config:8} {batch:6d} {threads:3d} {t_recq:9.3f} "
                       f"{t_torch:9.3f} {t_torch / t_recq:10.2f}", flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -103,14 +103,19 @@ def main(argv=None) -> int:
     tensors += [torch.from_numpy(batch[f"indices_{t}"]) for t in range(config.num_tables)]
     size = len(batch["dense_x"])
     print(f"throughput at batch {size}, median of {args.iters} runs:")
-    for threads in sorted({1, os.cpu_count() or 1}):
-        set_torch_threads(threads)
+    counts = sorted({1, os.cpu_count() or 1})
+    # All of recq's timings first: once torch has run (or even had its
+    # OpenBLAS pool resized), its idle workers spin for a while and take
+    # the cores recq's pool would use.
+    recq_s = {}
+    for threads in counts:
         timed = load(args.so, threads=threads)
-        # recq first: torch's (OpenMP/OpenBLAS) workers keep spinning for a
-        # while after a parallel region and would take recq's cores.
-        t_recq = _median_seconds(lambda: timed.run(**batch), args.iters)
+        recq_s[threads] = _median_seconds(lambda: timed.run(**batch), args.iters)
+    for threads in counts:
+        set_torch_threads(threads)
         with torch.no_grad():
             t_torch = _median_seconds(lambda: torch_model(*tensors), args.iters)
+        t_recq = recq_s[threads]
         print(f"  {threads} thread(s): recq {size / t_recq:9.0f} samples/s "
               f"({t_recq * 1e3:.2f} ms), torch {size / t_torch:9.0f} samples/s "
               f"({t_torch * 1e3:.2f} ms): recq / torch = {t_torch / t_recq:.2f}x")
