@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import onnx
@@ -20,20 +19,10 @@ from onnx import TensorProto, helper, numpy_helper
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 import recq  # noqa: E402
-from recq.compare import set_torch_threads  # noqa: E402
+from recq.compare import median_seconds, set_torch_threads  # noqa: E402
 
 SHAPES = [(512, 367, 512), (512, 512, 256), (512, 13, 512), (2048, 1024, 1024),
           (2048, 479, 1024), (1, 1024, 1024), (512, 256, 1)]
-
-
-def median_s(fn, iters):
-    fn()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main():
@@ -61,9 +50,9 @@ def main():
             x = rng.standard_normal((m, k)).astype(np.float32)
             linear = torch.nn.Linear(k, n)
             xt = torch.from_numpy(x)
-            t_recq = median_s(lambda: model.run(x=x), args.iters)
+            t_recq = median_seconds(lambda: model.run(x=x), args.iters)
             with torch.no_grad():
-                t_torch = median_s(lambda: linear(xt), args.iters)
+                t_torch = median_seconds(lambda: linear(xt), args.iters)
             flops = 2.0 * m * k * n
             print(f"{m:5d} {k:5d} {n:5d} {flops / t_recq / 1e9:10.1f} "
                   f"{flops / t_torch / 1e9:10.1f} {t_torch / t_recq:10.2f}", flush=True)

@@ -19,7 +19,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import torch
@@ -28,21 +27,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
 import recq  # noqa: E402
-from recq.compare import set_torch_threads  # noqa: E402
-from recq.compare import slice_samples  # noqa: E402
+from recq.compare import median_seconds, set_torch_threads, slice_samples  # noqa: E402
 from recq.config import DlrmConfig  # noqa: E402
 from recq.make_model import main as make_model  # noqa: E402
 from recq.model import Dlrm  # noqa: E402
-
-
-def median_ms(fn, iters):
-    fn()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
 
 
 def main():
@@ -84,7 +72,7 @@ def main():
             names = [n for n, _, _ in model.inputs]
             for batch in batches:
                 inputs = inputs_of.setdefault(batch, slice_samples(arrays, names, 0, batch))
-                recq_ms[threads, batch] = median_ms(lambda: model.run(**inputs), args.iters)
+                recq_ms[threads, batch] = 1e3 * median_seconds(lambda: model.run(**inputs), args.iters)
         for threads in counts:
             set_torch_threads(threads)
             for batch in batches:
@@ -94,7 +82,7 @@ def main():
                 tensors += [torch.from_numpy(inputs[f"indices_{t}"])
                             for t in range(cfg.num_tables)]
                 with torch.no_grad():
-                    t_torch = median_ms(lambda: net(*tensors), args.iters)
+                    t_torch = 1e3 * median_seconds(lambda: net(*tensors), args.iters)
                 t_recq = recq_ms[threads, batch]
                 print(f"{config:8} {batch:6d} {threads:3d} {t_recq:9.3f} "
                       f"{t_torch:9.3f} {t_torch / t_recq:10.2f}", flush=True)

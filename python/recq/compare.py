@@ -59,7 +59,8 @@ def set_torch_threads(threads: int) -> None:
         pass  # not OpenBLAS: torch.set_num_threads is all there is
 
 
-def _median_seconds(fn, iters: int) -> float:
+def median_seconds(fn, iters: int) -> float:
+    """Median wall time of `iters` calls of `fn`, after one warm-up call."""
     fn()  # warm up
     times = []
     for _ in range(iters):
@@ -110,11 +111,11 @@ def main(argv=None) -> int:
     recq_s = {}
     for threads in counts:
         timed = load(args.so, threads=threads)
-        recq_s[threads] = _median_seconds(lambda: timed.run(**batch), args.iters)
+        recq_s[threads] = median_seconds(lambda: timed.run(**batch), args.iters)
     for threads in counts:
         set_torch_threads(threads)
         with torch.no_grad():
-            t_torch = _median_seconds(lambda: torch_model(*tensors), args.iters)
+            t_torch = median_seconds(lambda: torch_model(*tensors), args.iters)
         t_recq = recq_s[threads]
         print(f"  {threads} thread(s): recq {size / t_recq:9.0f} samples/s "
               f"({t_recq * 1e3:.2f} ms), torch {size / t_torch:9.0f} samples/s "

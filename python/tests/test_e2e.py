@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import recq
+from recq.compare import slice_samples
 
 from recq.make_model import main as make_model
 
@@ -27,16 +28,9 @@ def runnable_targets():
 
 
 def first_samples(npz, names, n):
-    """The first n samples of an eval.npz: dense rows, offsets columns, and
-    each table's indices up to where sample n starts."""
-    offsets = npz["offsets"]
-    out = {"dense_x": npz["dense_x"][:n], "offsets": offsets[:, :n].copy()}
-    for name in names:
-        if name.startswith("indices_"):
-            t = int(name.split("_")[1])
-            end = offsets[t, n] if n < offsets.shape[1] else len(npz[name])
-            out[name] = npz[name][:end]
-    return out, npz["reference"][:n]
+    """The first n samples of an eval.npz (recq.compare.slice_samples) and
+    their torch reference outputs."""
+    return slice_samples(npz, names, 0, n), npz["reference"][:n]
 
 
 @pytest.fixture(scope="module", params=["tiny", "kaggle", "mlperf"])
