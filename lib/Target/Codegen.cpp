@@ -84,8 +84,8 @@ Error recq::lowerToLLVMDialect(ModuleOp module, const CodegenTarget &target) {
     main->setAttr("llvm.emit_c_interface", UnitAttr::get(module.getContext()));
   }
   PassManager pm(module.getContext());
-  if (failed(buildLowerToLLVMPipeline(pm, target.name,
-                                      target.prefetchDistance)))
+  if (failed(buildLowerToLLVMPipeline(pm, target.name, target.prefetchDistance,
+                                      target.qfcKernel)))
     return makeError("recq-lower-to-llvm does not parse (a recq bug)");
   return runCapturingDiagnostics(pm, module);
 }

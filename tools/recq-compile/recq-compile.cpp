@@ -20,6 +20,7 @@
 #include "recq/Dialect/Recq/Transforms/Passes.h"
 #include "recq/Import/OnnxImporter.h"
 #include "recq/Quant/Calibrate.h"
+#include "recq/Quant/Quantize.h"
 #include "recq/Runtime/recq_cpu.h"
 #include "recq/Target/Codegen.h"
 
@@ -75,6 +76,11 @@ cl::opt<std::string> emitCalibration(
     "emit-calibration",
     cl::desc("Write what calibration found (ranges, scales) as JSON"),
     cl::value_desc("file.json"));
+cl::opt<std::string> quantizeMode(
+    "quantize",
+    cl::desc("Quantize the FCs: int8 (u8 activations x s8 per-channel "
+             "weights, needs --calibration), or none (default)"),
+    cl::init("none"));
 cl::opt<bool> printTarget("print-target",
                           cl::desc("Print the default target and exit"));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
@@ -140,6 +146,11 @@ int main(int argc, char **argv) {
   if (!module)
     return fail(llvm::toString(module.takeError()));
 
+  if (quantizeMode != "none" && quantizeMode != "int8")
+    return fail("unknown --quantize '" + quantizeMode + "' (int8, none)");
+  if (quantizeMode == "int8" && calibrationFile.empty())
+    return fail("--quantize=int8 needs --calibration calib.npz (the "
+                "activation scales come from calibration)");
   if (!calibrationFile.empty()) {
     recq::quant::CalibrationOptions options;
     auto method = recq::quant::parseScaleMethod(calibrationMethod);
@@ -163,6 +174,12 @@ int main(int argc, char **argv) {
         return fail("cannot write " + emitCalibration + ": " + ec.message());
       os << llvm::formatv("{0:2}", recq::quant::toJSON(*stats, options))
          << "\n";
+    }
+    if (quantizeMode == "int8") {
+      auto count = recq::quant::quantizeToInt8(**module, *stats);
+      if (!count)
+        return fail(llvm::toString(count.takeError()));
+      llvm::errs() << "quantized " << *count << " FCs to int8\n";
     }
   } else if (!emitCalibration.empty()) {
     return fail("--emit-calibration needs --calibration calib.npz");

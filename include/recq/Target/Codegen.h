@@ -31,6 +31,9 @@ struct CodegenTarget {
   std::string features; // LLVM feature string
   /// Embedding rows prefetched this many indices ahead (0: off).
   int64_t prefetchDistance = 8;
+  /// The int8 kernel variant when it is not `name`'s own (tests set
+  /// "avx512-vnni-emulated" to run the VNNI layout on any CPU).
+  std::string qfcKernel;
 };
 
 /// The target called `name`, or none.

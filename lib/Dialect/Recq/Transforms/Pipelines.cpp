@@ -1,6 +1,6 @@
 //===- Pipelines.cpp - recq's named pass pipelines ------------------------===//
 //
-// recq-lower-to-llvm: the fp32 path from recq ops on tensors to the LLVM
+// recq-lower-to-llvm: the int8 and fp32 paths from recq ops on tensors to the LLVM
 // dialect, written as a textual pipeline of recq's and upstream's passes so
 // `recq-opt` and `recq-compile` run exactly the same thing.
 //
@@ -16,10 +16,12 @@ using namespace mlir;
 /// Each line is one step; see docs/Lowering.md for why each is there.
 /// `{target}` is replaced by the code-generation target.
 static const char kLowerToLLVM[] =
-    // quantize/dequantize -> integer math on storage types; recq ops ->
-    // kernels (FCs with constant weights) and linalg/scf/vector on tensors,
-    // tidied.
-    "func.func(recq-lower-quant-types,"
+    // int8 FCs -> kernels on storage types (while their quant types are
+    // still there to read); the remaining quantize/dequantize -> integer
+    // math on storage types; fp32 FCs with constant weights -> kernels;
+    // the rest -> linalg/scf/vector on tensors, tidied.
+    "func.func(convert-recq-qfc-to-kernel{target={qfc-target}},"
+    "recq-lower-quant-types,"
     "convert-recq-fc-to-kernel{target={target}},"
     "convert-recq-to-linalg,canonicalize,cse),"
     // Tensors -> buffers; results of @main are allocated and returned,
@@ -29,6 +31,8 @@ static const char kLowerToLLVM[] =
     "buffer-deallocation-pipeline,"
     // Table rows a few indices ahead (needs buffers).
     "func.func(recq-prefetch-rows{distance={distance}}),"
+    // Target instructions of the int8 kernels -> llvm.call_intrinsic.
+    "func.func(recq-lower-intrinsics),"
     // Structured ops -> loops, vector transfers -> loads/stores.
     // (expand-strided-metadata writes affine.apply, so lower-affine follows).
     "func.func(convert-linalg-to-loops),convert-vector-to-scf,"
@@ -43,12 +47,14 @@ static const char kLowerToLLVM[] =
 
 LogicalResult recq::buildLowerToLLVMPipeline(OpPassManager &pm,
                                              StringRef target,
-                                             int64_t prefetchDistance) {
+                                             int64_t prefetchDistance,
+                                             StringRef qfcKernel) {
   std::string text = kLowerToLLVM;
   auto substitute = [&](StringRef key, const std::string &value) {
     size_t at = text.find(key.str());
     text.replace(at, key.size(), value);
   };
+  substitute("{qfc-target}", qfcKernel.empty() ? target.str() : qfcKernel.str());
   substitute("{target}", target.str());
   substitute("{distance}", std::to_string(prefetchDistance));
   return parsePassPipeline(text, pm, llvm::errs());
@@ -71,8 +77,8 @@ struct LowerToLLVMOptions : PassPipelineOptions<LowerToLLVMOptions> {
 void recq::registerRecqPipelines() {
   PassPipelineRegistration<LowerToLLVMOptions>(
       "recq-lower-to-llvm",
-      "Lower fp32 recq ops on tensors to the LLVM dialect "
-      "(FC micro-kernels, convert-recq-to-linalg, bufferization, loops, "
+      "Lower recq ops on tensors to the LLVM dialect "
+      "(int8 and fp32 FC micro-kernels, convert-recq-to-linalg, bufferization, loops, "
       "LLVM conversion)",
       [](OpPassManager &pm, const LowerToLLVMOptions &options) {
         if (failed(buildLowerToLLVMPipeline(pm, options.target,

@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Quant/QuantOps.h"
 #include "mlir/Dialect/Quant/QuantTypes.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
@@ -181,6 +182,21 @@ struct DequantizeLowering : OpConversionPattern<recq::DequantizeOp> {
   }
 };
 
+/// `quant.scast` between a quantized tensor and its storage tensor (the
+/// kernels read and write storage values) is the identity on storage types.
+struct StorageCastLowering : OpConversionPattern<quant::StorageCastOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(quant::StorageCastOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Type converted = getTypeConverter()->convertType(op.getType());
+    if (converted != adaptor.getArg().getType())
+      return rewriter.notifyMatchFailure(op, "not a storage cast of a tensor");
+    rewriter.replaceOp(op, adaptor.getArg());
+    return success();
+  }
+};
+
 struct RecqLowerQuantTypesPass
     : recq::impl::RecqLowerQuantTypesPassBase<RecqLowerQuantTypesPass> {
   void runOnOperation() override {
@@ -198,9 +214,11 @@ struct RecqLowerQuantTypesPass
     MLIRContext *ctx = &getContext();
     QuantTypeConverter converter;
     RewritePatternSet patterns(ctx);
-    patterns.add<QuantizeLowering, DequantizeLowering>(converter, ctx);
+    patterns.add<QuantizeLowering, DequantizeLowering, StorageCastLowering>(
+        converter, ctx);
     ConversionTarget target(*ctx);
-    target.addIllegalOp<recq::QuantizeOp, recq::DequantizeOp>();
+    target.addIllegalOp<recq::QuantizeOp, recq::DequantizeOp,
+                        quant::StorageCastOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     if (failed(applyPartialConversion(func, target, std::move(patterns))))
       signalPassFailure();

@@ -318,4 +318,31 @@ def Recq_SigmoidOp : Recq_UnaryFloatOp<"sigmoid"> {
   let hasCanonicalizer = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Kernel building blocks
+//===----------------------------------------------------------------------===//
+
+def Recq_PureIntrinsicOp : Recq_Op<"pure_intrinsic", [Pure]> {
+  let summary = "a side-effect-free LLVM intrinsic on vectors";
+  let description = [{
+    What the int8 kernels use for target instructions (`vpdpbusd`,
+    `vpmaddwd`) while the code is still on tensors. `llvm.call_intrinsic`
+    has unknown memory effects, which stops bufferization's deallocation
+    and the loop-invariant motion the kernels need; this op is `Pure`, and
+    `recq-lower-intrinsics` turns it into `llvm.call_intrinsic` once the
+    code is on buffers. The intrinsic must really be pure (arithmetic on
+    its operands).
+
+    ```mlir
+    %acc1 = recq.pure_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%acc, %x, %w)
+        : (vector<16xi32>, vector<16xi32>, vector<16xi32>) -> vector<16xi32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$intrinsic, Variadic<AnyVectorOfAnyRank>:$args);
+  let results = (outs AnyVectorOfAnyRank:$result);
+  let assemblyFormat = [{
+    $intrinsic `(` $args `)` attr-dict `:` functional-type($args, $result)
+  }];
+}
+
 #endif // RECQ_DIALECT_RECQ_IR_RECQOPS_TD

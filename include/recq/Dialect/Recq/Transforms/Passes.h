@@ -19,11 +19,13 @@ namespace recq {
 #define GEN_PASS_REGISTRATION
 #include "recq/Dialect/Recq/Transforms/Passes.h.inc"
 
-/// Appends recq-lower-to-llvm (fp32 recq on tensors -> LLVM dialect) to
-/// `pm`, which must run on a module. Needs the upstream passes registered.
+/// Appends recq-lower-to-llvm (recq on tensors -> LLVM dialect) to `pm`,
+/// which must run on a module. Needs the upstream passes registered.
+/// `qfcKernel` overrides the int8 kernel variant (empty: `target`'s).
 mlir::LogicalResult buildLowerToLLVMPipeline(mlir::OpPassManager &pm,
                                              llvm::StringRef target,
-                                             int64_t prefetchDistance = 8);
+                                             int64_t prefetchDistance = 8,
+                                             llvm::StringRef qfcKernel = "");
 
 /// Registers recq's named pipelines (recq-lower-to-llvm) for -pass-pipeline.
 void registerRecqPipelines();

@@ -41,6 +41,69 @@ def RecqCanonicalizePass : Pass<"recq-canonicalize"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Quantization
+//===----------------------------------------------------------------------===//
+
+def RecqQuantizePass : Pass<"recq-quantize", "::mlir::func::FuncOp"> {
+  let summary = "Insert quantize/dequantize pairs around the FCs calibration "
+                "annotated.";
+  let description = [{
+    Applies int8 to every `recq.fc` that carries a `recq.input_quant`
+    attribute: the `!quant.uniform<u8:f32, scale:zero_point>` type its input
+    activation gets, which `recq-compile --quantize=int8` sets from
+    calibration (for a ReLU-followed layer this is the range of the ReLU's
+    output, since calibration records the next layer's input).
+
+    - the input goes through `recq.quantize` to that type and back through
+      `recq.dequantize`;
+    - the constant weight `[N, K]` gets s8 symmetric per-output-channel
+      scales `max|w[n, :]| / 127` (1 for an all-zero row) and goes through
+      the same pair with `!quant.uniform<i8:f32:0, {...}>`;
+    - the bias stays f32 (`recq-fuse` and the kernel fold it).
+
+    The FC itself is unchanged; the graph is now in QDQ form and computes
+    what int8 inference will compute. `recq-fuse` turns each
+    `dequantize -> fc [-> quantize]` into `recq.qfc`. Between two quantized
+    layers the pair `quantize(fc1) -> dequantize -> fc2` becomes `qfc1`
+    with u8 output feeding `qfc2` directly.
+
+    Refused with an error naming the FC: a weight that is not a constant,
+    an annotation that is not per-tensor u8 (per-channel activations, or
+    i8), a non-f32 FC.
+
+    ```mlir
+    %y = recq.fc %x, %w, %b act(relu) {recq.input_quant = !quant.uniform<u8:f32, 0.05:12>}
+    // becomes
+    %q = recq.quantize %x : ... -> tensor<?x512x!quant.uniform<u8:f32, 0.05:12>>
+    %xd = recq.dequantize %q : ...
+    %wq = recq.quantize %w : tensor<256x512xf32> -> tensor<256x512x!quant.uniform<i8:f32:0, {...}>>
+    %wd = recq.dequantize %wq : ...
+    %y = recq.fc %xd, %wd, %b act(relu)
+    ```
+  }];
+  let dependentDialects = ["::recq::RecqDialect",
+                           "::mlir::quant::QuantizationDialect"];
+}
+
+def RecqFusePass : Pass<"recq-fuse", "::mlir::func::FuncOp"> {
+  let summary = "Fuse dequantize -> fc [-> quantize] into recq.qfc.";
+  let description = [{
+    `recq.fc(recq.dequantize %xq, recq.dequantize %wq, %b)` with a per-tensor
+    u8 input and an s8 weight becomes `recq.qfc %xq, %wq, %b`:
+
+    - when the FC's only use is a `recq.quantize` to a per-tensor 8-bit type
+      (and its activation is `none` or `relu`), the quantize is absorbed and
+      the `qfc` returns that type: the requantization is in the GEMM's
+      epilogue and the next layer reads the u8 values directly;
+    - otherwise the `qfc` returns f32 (the edge of the int8 region: the
+      sigmoid output, the interaction input, an output used twice).
+
+    FCs whose operands are not both dequantized are left alone.
+  }];
+  let dependentDialects = ["::recq::RecqDialect"];
+}
+
+//===----------------------------------------------------------------------===//
 // Lowering
 //===----------------------------------------------------------------------===//
 
@@ -81,6 +144,74 @@ def ConvertRecqFcToKernelPass
     "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
     "::mlir::vector::VectorDialect"
   ];
+}
+
+def ConvertRecqQfcToKernelPass
+    : Pass<"convert-recq-qfc-to-kernel", "::mlir::func::FuncOp"> {
+  let summary = "Lower recq.qfc to an int8 register-blocked micro-kernel "
+                "with the requantization folded into its epilogue.";
+  let description = [{
+    Everything that does not depend on the input is done at compile time:
+    the weight (`recq.quantize` of a constant) is quantized with its
+    per-channel scales, packed for the target, and its column sums are
+    folded with the input zero point and the bias into one i32 per column,
+    the scales into one f32 multiplier per column. With `acc[m, n]` the
+    exact i32 sum of `x_q[m, k] * w_q[n, k]`, `s_x, z_x` the input's scale
+    and zero point, `s_w[n]` the weight's, and `b[n]` the f32 bias:
+
+    - u8/i8 result (`s_y, z_y`):
+      `c[n] = roundeven(b[n] / (s_x s_w[n])) - z_x * sum_k w_q[n, k]`,
+      `mult[n] = f32(s_x s_w[n] / s_y)` (in double, then rounded),
+      `y = clamp(roundeven(fma(f32(acc + c[n]), mult[n], z_y)), lo, 255)`
+      where `lo` is `z_y` with `relu` (the ReLU is the clamp) and the
+      storage minimum without;
+    - f32 result: `c[n] = -z_x * sum_k w_q[n, k]`,
+      `mult[n] = f32(s_x s_w[n])`,
+      `y = act(fma(f32(acc + c[n]), mult[n], b[n]))`.
+
+    The integer part is exact; the float part is one fused multiply-add
+    and one rounding, so the gtest reference reproduces it bit for bit.
+
+    The kernel walks blocks of `Nr` columns (outer) and tiles of `Mr` rows
+    (inner), keeping `Mr x Nr` i32 accumulators in registers through the
+    `k` loop; per target:
+
+    | target | k per step | instruction | Nr | Mr | packed weight |
+    | --- | --- | --- | --- | --- | --- |
+    | `avx512-vnni` | 4 | `vpdpbusd` zmm | 32 | 8 | `[N/32, K/4, 32] x i32` (4 k of a column in one lane) |
+    | `avx512` | 2 | `vpmaddwd` zmm | 32 | 8 | `[N/32, K/2, 32] x i32` (2 k as i16) |
+    | `avx2` | 2 | `vpmaddwd` ymm | 16 | 6 | `[N/16, K/2, 16] x i32` (2 k as i16) |
+    | `generic` | 1 | `vector` multiply-add on i32 | 8 | 4 | `[N/8, K, 8] x i8` |
+
+    The 16-bit paths widen both sides so nothing saturates (`vpmaddubsw`
+    would saturate `255 * 127 * 2`): the weight at compile time, the
+    input once per call into `[M, K/2]` pairs of u16 (K padded with a
+    zero). `vpdpbusd` has no intermediate 16-bit sum; its K tail reads the
+    last group under a mask. The N tail is a masked store; rows after the
+    last full tile run the kernel with `Mr = 1`.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"avx2\"",
+           "Code-generation target: generic, avx2, avx512, avx512-vnni">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+    "::mlir::quant::QuantizationDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+def RecqLowerIntrinsicsPass
+    : Pass<"recq-lower-intrinsics", "::mlir::func::FuncOp"> {
+  let summary = "recq.pure_intrinsic to llvm.call_intrinsic.";
+  let description = [{
+    Runs after bufferization (whose deallocation refuses ops with unknown
+    memory effects, as `llvm.call_intrinsic` has): each
+    `recq.pure_intrinsic "name"(args)` becomes
+    `llvm.call_intrinsic "name"(args)` with the same types.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 def RecqPrefetchRowsPass : Pass<"recq-prefetch-rows", "::mlir::func::FuncOp"> {

@@ -1,0 +1,28 @@
+//===- Quantize.h - Apply int8 to a calibrated module -----------*- C++ -*-===//
+//
+// recq-compile --quantize=int8: each FC whose input calibration measured is
+// annotated with that input's u8 type and the module goes through
+// recq-quantize, recq-fuse and recq-canonicalize (QDQ pairs, then recq.qfc
+// with u8 activations between consecutive int8 layers).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RECQ_QUANT_QUANTIZE_H
+#define RECQ_QUANT_QUANTIZE_H
+
+#include "recq/Quant/Calibrate.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+namespace recq::quant {
+
+/// Quantizes the FCs of @main in `module` to int8 with the input parameters
+/// of `stats` (from calibrate() on the same module: one per FC, in order).
+/// Returns how many FCs became recq.qfc.
+llvm::Expected<int> quantizeToInt8(mlir::ModuleOp module,
+                                   llvm::ArrayRef<ActivationStats> stats);
+
+} // namespace recq::quant
+
+#endif // RECQ_QUANT_QUANTIZE_H

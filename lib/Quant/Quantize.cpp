@@ -1,0 +1,61 @@
+//===- Quantize.cpp - Apply int8 to a calibrated module -------------------===//
+
+#include "recq/Quant/Quantize.h"
+
+#include "recq/Dialect/Recq/IR/RecqDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/QuantTypes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+using namespace mlir;
+
+static llvm::Error makeError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 message.str());
+}
+
+llvm::Expected<int>
+recq::quant::quantizeToInt8(ModuleOp module,
+                            llvm::ArrayRef<ActivationStats> stats) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return makeError("the module has no @main");
+  SmallVector<recq::FcOp> fcs;
+  main.walk([&](recq::FcOp fc) { fcs.push_back(fc); });
+  if (fcs.size() != stats.size())
+    return makeError("calibration measured " + llvm::Twine(stats.size()) +
+                     " FC inputs but the model has " +
+                     llvm::Twine(fcs.size()) + " FCs");
+  MLIRContext *ctx = module.getContext();
+  ctx->loadDialect<mlir::quant::QuantizationDialect>();
+  Builder b(ctx);
+  for (auto [fc, s] : llvm::zip(fcs, stats)) {
+    auto type = mlir::quant::UniformQuantizedType::get(
+        /*flags=*/0, b.getIntegerType(8), b.getF32Type(), s.params.scale,
+        s.params.zeroPoint, 0, 255);
+    fc->setAttr("recq.input_quant", TypeAttr::get(type));
+  }
+
+  std::string message;
+  ScopedDiagnosticHandler capture(ctx, [&](Diagnostic &diag) {
+    if (diag.getSeverity() == DiagnosticSeverity::Error) {
+      llvm::raw_string_ostream os(message);
+      os << (message.empty() ? "" : "; ") << diag.getLocation() << ": "
+         << diag.str();
+    }
+    return success();
+  });
+  PassManager pm(ctx);
+  if (failed(parsePassPipeline(
+          "func.func(recq-quantize,recq-fuse,recq-canonicalize)",
+          pm, llvm::errs())))
+    return makeError("the int8 pipeline does not parse (a recq bug)");
+  if (failed(pm.run(module)))
+    return makeError("int8 quantization failed: " + message);
+  int count = 0;
+  main.walk([&](recq::QfcOp) { ++count; });
+  return count;
+}
