@@ -42,3 +42,17 @@ func.func @per_axis(%w: tensor<3x2xf32>) -> tensor<3x2xf32> {
   %d = recq.dequantize %q : tensor<3x2x!quant.uniform<i8:f32:0, {0.1, 0.2, 0.4}>> -> tensor<3x2xf32>
   return %d : tensor<3x2xf32>
 }
+
+// -----
+
+// quant.scast between a quantized tensor and its storage (what the int8
+// kernels read and write) is the identity once types are lowered.
+// CHECK-LABEL: func @storage_cast
+// CHECK-SAME: (%[[X:.*]]: tensor<?x4xi8>)
+// CHECK-NOT: quant.scast
+// CHECK: linalg.generic {{.*}} ins(%[[X]] : tensor<?x4xi8>)
+func.func @storage_cast(%x: tensor<?x4xi8>) -> tensor<?x4xf32> {
+  %q = "quant.scast"(%x) : (tensor<?x4xi8>) -> tensor<?x4x!quant.uniform<u8:f32, 0.5:3>>
+  %d = recq.dequantize %q : tensor<?x4x!quant.uniform<u8:f32, 0.5:3>> -> tensor<?x4xf32>
+  return %d : tensor<?x4xf32>
+}

@@ -450,7 +450,10 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
             l, floatType, addVec, ValueRange{col}, f32Pad, ArrayRef<bool>{true});
         for (int64_t i = 0; i < rows; ++i) {
           Value t = b.create<arith::AddIOp>(l, acc[i * tile.nvec + v], cv);
-          Value y = b.create<vector::FMAOp>(
+          // math.fma is fused on every target (vector.fma may be split
+          // into a multiply and an add where there is no FMA unit), so
+          // the result is the same everywhere.
+          Value y = b.create<math::FmaOp>(
               l, b.create<arith::SIToFPOp>(l, floatType, t), mult, add);
           if (output) {
             y = b.create<math::RoundEvenOp>(l, y);

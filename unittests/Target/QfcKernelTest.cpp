@@ -1,0 +1,290 @@
+//===- QfcKernelTest.cpp - The int8 FC kernel against an integer reference ===//
+//
+// One module per (N, K) holds four recq.qfc on the same u8 input and s8
+// per-channel weights: u8 result with and without ReLU, f32 result with
+// and without ReLU. It is compiled the way recq-compile does (packing,
+// kernel, folded epilogue, -O3, model.so) for every int8 kernel this CPU
+// runs, and each output is compared bit for bit with plain integer loops
+// and the epilogue's definition (Passes.td, convert-recq-qfc-to-kernel):
+//
+//   acc = sum_k x_q * w_q (exact, i32)
+//   u8:  c = roundeven(b / (s_x s_w)) - z_x * colsum,
+//        q = clamp(roundeven(fma(f32(acc + c), f32(s_x s_w / s_y), z_y)))
+//   f32: y = fma(f32(acc - z_x * colsum), f32(s_x s_w), b)
+//
+// The model's input is f32 `s_x (q - z_x)`, which recq.quantize maps back to
+// exactly q; u8 results are dequantized and their codes recovered exactly.
+//
+//===----------------------------------------------------------------------===//
+
+#include "recq/Dialect/Recq/IR/RecqDialect.h"
+#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Runtime/recq.h"
+#include "recq/Runtime/recq_cpu.h"
+#include "recq/Target/Codegen.h"
+
+#include "CompileModule.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/QuantOps.h"
+#include "mlir/Dialect/Quant/QuantTypes.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+using namespace mlir;
+
+namespace {
+
+const int64_t kSizes[] = {1, 3, 13, 16, 17, 64, 100, 479, 512, 1024};
+// "All combinations that run fast": M * N * K up to 2^25 multiply-adds.
+constexpr int64_t kMaxWork = int64_t(1) << 25;
+
+struct Params {
+  double sx = 0.037;
+  int64_t zx = 7;
+  double sy = 0.21;
+  int64_t zy = 113;
+  std::vector<double> sw;    // [N]
+  std::vector<int8_t> wq;    // [N, K]
+  std::vector<float> bias;   // [N]
+};
+
+/// The four variants, in output column order.
+struct Variant {
+  bool u8;
+  bool relu;
+};
+const Variant kVariants[] = {{true, false}, {true, true}, {false, false},
+                             {false, true}};
+
+quant::UniformQuantizedType u8Type(MLIRContext *ctx, double scale, int64_t zp) {
+  Builder b(ctx);
+  return quant::UniformQuantizedType::get(0, b.getIntegerType(8),
+                                          b.getF32Type(), scale, zp, 0, 255);
+}
+
+OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx, int64_t n, int64_t k,
+                                  const Params &p) {
+  OpBuilder b(&ctx);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  Type f32 = b.getF32Type();
+  int64_t dyn = ShapedType::kDynamic;
+  auto inType = RankedTensorType::get({dyn, k}, f32);
+  auto outType = RankedTensorType::get({dyn, 4 * n}, f32);
+  auto func = b.create<func::FuncOp>(loc, "main",
+                                     b.getFunctionType({inType}, {outType}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToEnd(entry);
+  Value x = entry->getArgument(0);
+
+  auto inQ = u8Type(&ctx, p.sx, p.zx);
+  auto outQ = u8Type(&ctx, p.sy, p.zy);
+  auto wQ = quant::UniformQuantizedPerAxisType::get(
+      quant::QuantizationFlags::Signed, b.getIntegerType(8), f32, p.sw,
+      SmallVector<int64_t>(n, 0), 0, -128, 127);
+  std::vector<float> w(n * k);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      w[i * k + j] = float(p.wq[i * k + j] * p.sw[i]);
+  Value wf = b.create<arith::ConstantOp>(
+      loc, DenseElementsAttr::get(RankedTensorType::get({n, k}, f32),
+                                  llvm::ArrayRef(w)));
+  Value wq = b.create<recq::QuantizeOp>(
+      loc, RankedTensorType::get({n, k}, wQ), wf);
+  Value bias = b.create<arith::ConstantOp>(
+      loc, DenseElementsAttr::get(RankedTensorType::get({n}, f32),
+                                  llvm::ArrayRef(p.bias)));
+  Value xq = b.create<recq::QuantizeOp>(
+      loc, RankedTensorType::get({dyn, k}, inQ), x);
+
+  Value m = b.create<tensor::DimOp>(loc, x, 0);
+  Value all = b.create<tensor::EmptyOp>(loc, outType.getShape(), f32,
+                                        ValueRange{m});
+  for (auto [i, v] : llvm::enumerate(kVariants)) {
+    auto act = v.relu ? recq::Activation::relu : recq::Activation::none;
+    auto f32Out = RankedTensorType::get({dyn, n}, f32);
+    Value y;
+    if (v.u8) {
+      Value q = b.create<recq::QfcOp>(
+          loc, RankedTensorType::get({dyn, n}, outQ), xq, wq, bias, act);
+      y = b.create<recq::DequantizeOp>(loc, f32Out, q);
+    } else {
+      y = b.create<recq::QfcOp>(loc, f32Out, xq, wq, bias, act);
+    }
+    all = b.create<tensor::InsertSliceOp>(
+        loc, y, all,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(i * n)},
+        ArrayRef<OpFoldResult>{m, b.getIndexAttr(n)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  }
+  b.create<func::ReturnOp>(loc, all);
+  return module;
+}
+
+/// The expected output of variant `v` at (row, col) from the exact sum.
+float expected(const Params &p, const Variant &v, int64_t col, int32_t acc,
+               int64_t colSum) {
+  double sxw = p.sx * p.sw[col];
+  if (v.u8) {
+    int64_t c = int64_t(std::nearbyint(p.bias[col] / sxw)) - p.zx * colSum;
+    float mult = float(sxw / p.sy);
+    float y = std::nearbyint(
+        std::fma(float(int32_t(acc + c)), mult, float(p.zy)));
+    float lo = v.relu ? float(p.zy) : 0.0f;
+    y = std::min(255.0f, std::max(lo, y));
+    return y; // the code
+  }
+  float y = std::fma(float(int32_t(acc - p.zx * colSum)), float(sxw),
+                     p.bias[col]);
+  return v.relu ? std::max(y, 0.0f) : y;
+}
+
+/// The int8 kernels to test: (CPU target, kernel variant).
+std::vector<std::pair<std::string, std::string>> kernels() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string &name : recq::testing::runnableTargets()) {
+    out.emplace_back(name, name);
+    if (name == "avx2") // the VNNI layout and steps, without vpdpbusd
+      out.emplace_back(name, "avx512-vnni-emulated");
+  }
+  uint32_t mask = 0;
+  if (recq_target_features("avx512-vnni", &mask) == 0 &&
+      recq_cpu_missing(mask, nullptr, 0) == 0)
+    out.emplace_back("avx512-vnni", "avx512-vnni");
+  else
+    std::printf("[ note ] vpdpbusd itself not run: this CPU lacks "
+                "AVX512-VNNI (its layout runs as avx512-vnni-emulated)\n");
+  return out;
+}
+
+class QfcKernelTest : public ::testing::TestWithParam<std::pair<int64_t, int64_t>> {
+protected:
+  static void SetUpTestSuite() {
+    registerAllPasses();
+    recq::registerRecqPasses();
+  }
+};
+
+TEST_P(QfcKernelTest, BitExactAgainstIntegerReference) {
+  auto [n, k] = GetParam();
+  std::mt19937 rng(unsigned(n * 7919 + k));
+  std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127);
+  std::uniform_real_distribution<double> scale(0.002, 0.02);
+  std::uniform_real_distribution<float> biasDist(-3.0f, 3.0f);
+  Params p;
+  p.sw.resize(n);
+  p.wq.resize(n * k);
+  p.bias.resize(n);
+  for (double &s : p.sw)
+    s = scale(rng);
+  for (int8_t &w : p.wq)
+    w = int8_t(s8(rng));
+  for (float &b : p.bias)
+    b = biasDist(rng);
+  // Scale the output so that the codes span the whole range, clamps
+  // included, whatever K is.
+  p.sy = p.sx * 0.01 * std::sqrt(double(k)) * 40;
+  std::vector<int64_t> colSum(n, 0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      colSum[i] += p.wq[i * k + j];
+
+  std::vector<int64_t> rows;
+  for (int64_t m : kSizes)
+    if (m * n * k <= kMaxWork)
+      rows.push_back(m);
+  if (rows.empty())
+    GTEST_SKIP() << "N=" << n << " K=" << k << " is past the size limit";
+
+  // Inputs and exact sums per M, shared by every kernel.
+  std::map<int64_t, std::vector<uint8_t>> xq;
+  std::map<int64_t, std::vector<int32_t>> acc;
+  for (int64_t m : rows) {
+    auto &x = xq[m];
+    x.resize(m * k);
+    for (uint8_t &v : x)
+      v = uint8_t(u8(rng));
+    auto &a = acc[m];
+    a.assign(m * n, 0);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        int32_t s = 0;
+        for (int64_t kk = 0; kk < k; ++kk)
+          s += int32_t(x[i * k + kk]) * p.wq[j * k + kk];
+        a[i * n + j] = s;
+      }
+  }
+
+  for (const auto &[cpu, kernel] : kernels()) {
+    SCOPED_TRACE("target " + cpu + ", kernel " + kernel);
+    DialectRegistry registry;
+    registerAllDialects(registry);
+    registerAllExtensions(registry);
+    MLIRContext context(registry);
+    context.loadDialect<recq::RecqDialect, func::FuncDialect,
+                        arith::ArithDialect, tensor::TensorDialect,
+                        quant::QuantizationDialect>();
+    OwningOpRef<ModuleOp> module = buildModule(context, n, k, p);
+    recq::CodegenTarget target = *recq::lookupTarget(cpu);
+    target.qfcKernel = kernel;
+    recq::testing::LoadedModel model(*module, target);
+    ASSERT_TRUE(model);
+    for (int64_t m : rows) {
+      std::vector<float> x(m * k), out(m * 4 * n);
+      for (int64_t i = 0; i < m * k; ++i)
+        x[i] = float(p.sx * (int64_t(xq[m][i]) - p.zx));
+      int64_t shape[2] = {m, k};
+      const void *inputs[] = {x.data()};
+      const int64_t *shapes[] = {shape};
+      int64_t outShape[2];
+      recq_status st;
+      ASSERT_EQ(model.run(model.model, inputs, shapes, out.data(), out.size(),
+                          outShape, &st),
+                RECQ_OK)
+          << st.message;
+      for (int64_t i = 0; i < m; ++i)
+        for (auto [vi, v] : llvm::enumerate(kVariants))
+          for (int64_t j = 0; j < n; ++j) {
+            float got = out[i * 4 * n + vi * n + j];
+            if (v.u8) // back to the code: (q - z_y) * s_y
+              got = float(std::nearbyint(got / p.sy) + p.zy);
+            float want = expected(p, v, j, acc[m][i * n + j], colSum[j]);
+            ASSERT_EQ(got, want)
+                << (v.u8 ? "u8" : "f32") << (v.relu ? " relu" : "")
+                << " M=" << m << " N=" << n << " K=" << k << " at (" << i
+                << ", " << j << "), acc " << acc[m][i * n + j];
+          }
+    }
+  }
+}
+
+std::vector<std::pair<int64_t, int64_t>> shapes() {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (int64_t n : kSizes)
+    for (int64_t k : kSizes)
+      if (n * k <= kMaxWork)
+        out.emplace_back(n, k);
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, QfcKernelTest, ::testing::ValuesIn(shapes()),
+    [](const ::testing::TestParamInfo<std::pair<int64_t, int64_t>> &info) {
+      return "N" + std::to_string(info.param.first) + "_K" +
+             std::to_string(info.param.second);
+    });
+
+} // namespace
