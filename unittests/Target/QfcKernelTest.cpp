@@ -277,6 +277,9 @@ std::vector<std::pair<int64_t, int64_t>> shapes() {
     for (int64_t k : kSizes)
       if (n * k <= kMaxWork)
         out.emplace_back(n, k);
+  // Every column count of the K-direction kernel (N <= 4), not only 1, 3.
+  for (auto [n, k] : {std::pair<int64_t, int64_t>{2, 479}, {4, 13}, {4, 100}})
+    out.emplace_back(n, k);
   return out;
 }
 

@@ -66,6 +66,15 @@ std::optional<QTile> qtileFor(StringRef target) {
   return std::nullopt;
 }
 
+/// Rows per block of the outer M loop: as many whole register tiles as
+/// keep the block's kernel input (u16 pairs, or bytes) within 128 KiB, so
+/// it stays in L2 while every column block reads it.
+int64_t rowBlock(const QTile &tile, int64_t k) {
+  int64_t rowBytes = tile.dot == Dot::Widen16 ? 4 * ((k + 1) / 2) : k;
+  int64_t rows = (128 * 1024) / std::max<int64_t>(rowBytes, 1);
+  return std::max<int64_t>(tile.mr, rows / tile.mr * tile.mr);
+}
+
 /// What the compiler knows about one qfc: quantized weights and the folded
 /// per-column epilogue constants (padded to whole column blocks).
 struct Folded {
@@ -193,52 +202,84 @@ Value constantVector(OpBuilder &b, Location loc, ArrayRef<T> values, Type elemen
   return b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(type, values));
 }
 
-/// [M, K] u8 (as i8) -> [M, ceil(K / 2)] i32, each lane two zero-extended
-/// u16 (k even in the low half), K padded with a zero: vpmaddwd's input.
-Value widenPairs(OpBuilder &b, Location loc, Value input, int64_t k) {
-  int64_t groups = (k + 1) / 2;
+/// [M, K] u8 (as i8) -> [M, 2 * ceil(K / 2)] i16, zero-extended, with a
+/// zero column when K is odd: the u16 pairs vpmaddwd multiplies (one pair
+/// is one 32-bit broadcast). Element-wise, so LLVM vectorizes it.
+Value widenToU16(OpBuilder &b, Location loc, Value input, int64_t k) {
   MLIRContext *ctx = b.getContext();
-  Type i32 = b.getI32Type();
+  Type i16 = b.getI16Type();
+  int64_t width = 2 * ((k + 1) / 2);
   Value m = b.create<tensor::DimOp>(loc, input, 0);
-  auto type = RankedTensorType::get({ShapedType::kDynamic, groups}, i32);
-  Value init = b.create<tensor::EmptyOp>(loc, type.getShape(), i32, ValueRange{m});
+  auto type = RankedTensorType::get({ShapedType::kDynamic, width}, i16);
+  Value init = b.create<tensor::EmptyOp>(loc, type.getShape(), i16, ValueRange{m});
+  if (width > k)
+    init = b.create<linalg::FillOp>(
+                loc, ValueRange{b.create<arith::ConstantIntOp>(loc, 0, 16)},
+                ValueRange{init})
+               .getResult(0);
+  SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes{m, b.getIndexAttr(k)};
+  SmallVector<OpFoldResult> strides{b.getIndexAttr(1), b.getIndexAttr(1)};
+  Value slice = b.create<tensor::ExtractSliceOp>(loc, init, offsets, sizes, strides);
   AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
   auto generic = b.create<linalg::GenericOp>(
-      loc, TypeRange{type}, ValueRange{}, ValueRange{init},
-      ArrayRef<AffineMap>{identity},
+      loc, TypeRange{slice.getType()}, ValueRange{input}, ValueRange{slice},
+      ArrayRef<AffineMap>{identity, identity},
       SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
-      [&](OpBuilder &nb, Location l, ValueRange) {
-        Value row = nb.create<linalg::IndexOp>(l, 0);
-        Value g = nb.create<linalg::IndexOp>(l, 1);
-        Value c2 = nb.create<arith::ConstantIndexOp>(l, 2);
-        Value c1 = nb.create<arith::ConstantIndexOp>(l, 1);
-        Value k0 = nb.create<arith::MulIOp>(l, g, c2);
-        Value k1 = nb.create<arith::AddIOp>(l, k0, c1);
-        Value lo = nb.create<arith::ExtUIOp>(
-            l, i32, nb.create<tensor::ExtractOp>(l, input, ValueRange{row, k0}));
-        Value hi;
-        if (k % 2 == 0) {
-          hi = nb.create<arith::ExtUIOp>(
-              l, i32, nb.create<tensor::ExtractOp>(l, input, ValueRange{row, k1}));
-        } else {
-          // The last pair's high half is the padding zero.
-          Value last = nb.create<arith::ConstantIndexOp>(l, k - 1);
-          Value inside = nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::ult,
-                                                  k1, nb.create<arith::ConstantIndexOp>(l, k));
-          Value read = nb.create<arith::ExtUIOp>(
-              l, i32,
-              nb.create<tensor::ExtractOp>(
-                  l, input,
-                  ValueRange{row, nb.create<arith::MinUIOp>(l, k1, last)}));
-          hi = nb.create<arith::SelectOp>(
-              l, inside, read, nb.create<arith::ConstantIntOp>(l, 0, 32));
-        }
-        Value shifted = nb.create<arith::ShLIOp>(
-            l, hi, nb.create<arith::ConstantIntOp>(l, 16, 32));
-        nb.create<linalg::YieldOp>(l, ValueRange{
-            nb.create<arith::OrIOp>(l, lo, shifted).getResult()});
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        nb.create<linalg::YieldOp>(
+            l, ValueRange{nb.create<arith::ExtUIOp>(l, i16, args[0]).getResult()});
       });
-  return generic.getResult(0);
+  return b.create<tensor::InsertSliceOp>(loc, generic.getResult(0), init,
+                                         offsets, sizes, strides);
+}
+
+/// Up to this many output columns, the kernel runs along K instead
+/// (`rowDot`): a column block of Nr lanes would be mostly padding.
+constexpr int64_t kRowDotMaxN = 4;
+
+/// Rows per register tile of the K-direction kernel for `n` columns:
+/// `rows * n` accumulators + `n` weight vectors fit 16 registers.
+int64_t rowDotRows(int64_t n) { return n <= 2 ? 4 : n == 3 ? 3 : 2; }
+
+/// Elements of K (in the kernel's lane units: i32 lanes of kg values, or
+/// bytes for Plain) per chunk, and the chunk count with K padded.
+int64_t rowDotChunks(const QTile &tile, int64_t k) {
+  int64_t groups = (k + tile.kg - 1) / tile.kg;
+  return (groups + tile.lanes - 1) / tile.lanes;
+}
+
+/// Weights for the K-direction kernel: each column's k groups contiguous,
+/// zero-padded to whole chunks: [N, chunks * lanes] x i32 (kg values per
+/// lane, as in `pack`) or x i8 (Plain).
+DenseElementsAttr packRowDot(const Folded &f, const QTile &tile,
+                             MLIRContext *ctx) {
+  int64_t width = rowDotChunks(tile, f.k) * tile.lanes;
+  auto at = [&](int64_t col, int64_t kk) -> int32_t {
+    return kk < f.k ? f.weight[col * f.k + kk] : 0;
+  };
+  if (tile.dot == Dot::Plain) {
+    std::vector<int8_t> packed(f.n * width, 0);
+    for (int64_t col = 0; col < f.n; ++col)
+      for (int64_t kk = 0; kk < f.k; ++kk)
+        packed[col * width + kk] = f.weight[col * f.k + kk];
+    return DenseElementsAttr::get(
+        RankedTensorType::get({f.n, width}, IntegerType::get(ctx, 8)),
+        llvm::ArrayRef(packed));
+  }
+  std::vector<int32_t> packed(f.n * width, 0);
+  for (int64_t col = 0; col < f.n; ++col)
+    for (int64_t g = 0; g < width; ++g) {
+      uint32_t lane = 0;
+      for (int64_t i = 0; i < tile.kg; ++i) {
+        uint32_t w = uint32_t(at(col, g * tile.kg + i));
+        lane |= tile.kg == 4 ? (w & 0xffu) << (8 * i) : (w & 0xffffu) << (16 * i);
+      }
+      packed[col * width + g] = static_cast<int32_t>(lane);
+    }
+  return DenseElementsAttr::get(
+      RankedTensorType::get({f.n, width}, IntegerType::get(ctx, 32)),
+      llvm::ArrayRef(packed));
 }
 
 struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
@@ -275,10 +316,13 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     Value input = rewriter.create<quant::StorageCastOp>(
         loc, RankedTensorType::get(inputType.getShape(), i8), op.getInput());
     Value wide;
-    if (tile.dot == Dot::Widen16)
-      wide = widenPairs(rewriter, loc, input, k);
+    bool rowDot = n <= kRowDotMaxN;
+    int64_t chunks = rowDotChunks(tile, k);
+    if (tile.dot == Dot::Widen16 && !rowDot)
+      wide = widenToU16(rewriter, loc, input, k);
 
-    Value packed = rewriter.create<arith::ConstantOp>(loc, pack(*folded, tile, ctx));
+    Value packed = rewriter.create<arith::ConstantOp>(
+        loc, rowDot ? packRowDot(*folded, tile, ctx) : pack(*folded, tile, ctx));
     Value cVec = constantVector<int32_t>(rewriter, loc, folded->c, i32);
     Value multVec = constantVector<float>(rewriter, loc, folded->mult, f32);
     Value addVec = constantVector<float>(rewriter, loc, folded->add, f32);
@@ -293,8 +337,6 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     bool kTail = fullGroups * tile.kg < k && tile.dot != Dot::Widen16;
     Value cGroups = rewriter.create<arith::ConstantIndexOp>(loc, fullGroups);
     Value m = rewriter.create<tensor::DimOp>(loc, input, 0);
-    Value mFull = rewriter.create<arith::SubIOp>(
-        loc, m, rewriter.create<arith::RemUIOp>(loc, m, cMr));
 
     Type outElement = output ? i8 : f32;
     auto outType = RankedTensorType::get(op.getType().getShape(), outElement);
@@ -331,7 +373,13 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
                                              b.create<arith::ExtUIOp>(l, i32, x));
       }
       case Dot::Widen16: {
-        Value x = b.create<tensor::ExtractOp>(l, wide, ValueRange{row, g});
+        Value k0 = b.create<arith::MulIOp>(
+            l, g, b.create<arith::ConstantIndexOp>(l, 2));
+        Value pair = b.create<vector::TransferReadOp>(
+            l, VectorType::get({2}, b.getI16Type()), wide, ValueRange{row, k0},
+            b.create<arith::ConstantIntOp>(l, 0, 16), ArrayRef<bool>{true});
+        Value word = b.create<vector::BitCastOp>(l, VectorType::get({1}, i32), pair);
+        Value x = b.create<vector::ExtractOp>(l, word, ArrayRef<int64_t>{0});
         return b.create<vector::BroadcastOp>(l, accType, x);
       }
       case Dot::Vnni:
@@ -482,39 +530,174 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     };
     (void)vecMap;
 
-    auto blockLoop = rewriter.create<scf::ForOp>(
-        loc, c0, cBlocks, c1, ValueRange{init},
-        [&](OpBuilder &b, Location l, Value nb, ValueRange outs) {
-          Value n0 = b.create<arith::MulIOp>(l, nb, cNr);
-          SmallVector<Value> masks(tile.nvec, Value());
-          if (needMask) {
-            // Lanes left in column vector v: clamp(N - n0 - v * lanes, 0, lanes).
-            for (int64_t v = 0; v < tile.nvec; ++v) {
-              Value start = b.create<arith::AddIOp>(
-                  l, n0, b.create<arith::ConstantIndexOp>(l, v * lanes));
-              Value left = b.create<arith::SubIOp>(
-                  l, b.create<arith::MaxUIOp>(l, cN, start), start);
-              left = b.create<arith::MinUIOp>(
-                  l, left, b.create<arith::ConstantIndexOp>(l, lanes));
-              masks[v] = b.create<vector::CreateMaskOp>(l, maskType,
-                                                        ValueRange{left});
-            }
+    // Column masks of block nb (only when Nr does not divide N).
+    auto columnMasks = [&](OpBuilder &b, Location l, Value n0) {
+      SmallVector<Value> masks(tile.nvec, Value());
+      if (!needMask)
+        return masks;
+      // Lanes left in column vector v: clamp(N - n0 - v * lanes, 0, lanes).
+      for (int64_t v = 0; v < tile.nvec; ++v) {
+        Value start = b.create<arith::AddIOp>(
+            l, n0, b.create<arith::ConstantIndexOp>(l, v * lanes));
+        Value left = b.create<arith::SubIOp>(
+            l, b.create<arith::MaxUIOp>(l, cN, start), start);
+        left = b.create<arith::MinUIOp>(
+            l, left, b.create<arith::ConstantIndexOp>(l, lanes));
+        masks[v] = b.create<vector::CreateMaskOp>(l, maskType, ValueRange{left});
+      }
+      return masks;
+    };
+
+    if (rowDot) {
+      // Few columns: per tile of rows, one vector accumulator per (row,
+      // column) runs along K; each is reduced to its output at the end.
+      // The input is read in chunks of kg * lanes bytes, the last one
+      // under a mask; the 16-bit path widens the chunk in registers.
+      int64_t chunkBytes = tile.kg * lanes;
+      int64_t fullChunks = k / chunkBytes;
+      bool tail = fullChunks < chunks;
+      auto loadInput = [&](OpBuilder &b, Location l, Value row, Value c,
+                           bool masked) -> Value {
+        Value col = b.create<arith::MulIOp>(
+            l, c, b.create<arith::ConstantIndexOp>(l, chunkBytes));
+        Value bytes = b.create<vector::TransferReadOp>(
+            l, VectorType::get({chunkBytes}, i8), input, ValueRange{row, col},
+            i8Pad, ArrayRef<bool>{!masked});
+        if (tile.dot == Dot::Plain)
+          return b.create<arith::ExtUIOp>(l, accType, bytes);
+        if (tile.dot == Dot::Widen16)
+          bytes = b.create<arith::ExtUIOp>(
+              l, VectorType::get({chunkBytes}, b.getI16Type()), bytes);
+        return b.create<vector::BitCastOp>(l, accType, bytes);
+      };
+      auto loadColumn = [&](OpBuilder &b, Location l, int64_t j, Value c) -> Value {
+        Value col = b.create<arith::MulIOp>(
+            l, c, b.create<arith::ConstantIndexOp>(l, lanes));
+        Value cj = b.create<arith::ConstantIndexOp>(l, j);
+        if (tile.dot == Dot::Plain)
+          return b.create<arith::ExtSIOp>(
+              l, accType,
+              b.create<vector::TransferReadOp>(l, VectorType::get({lanes}, i8),
+                                               packed, ValueRange{cj, col}, i8Pad,
+                                               ArrayRef<bool>{true}));
+        return b.create<vector::TransferReadOp>(l, accType, packed,
+                                                ValueRange{cj, col}, i32Pad,
+                                                ArrayRef<bool>{true});
+      };
+      auto dotKernel = [&](OpBuilder &b, Location l, Value m0, int64_t rows,
+                           Value out) -> Value {
+        SmallVector<Value> rowIdx;
+        for (int64_t i = 0; i < rows; ++i)
+          rowIdx.push_back(i == 0 ? m0
+                                  : b.create<arith::AddIOp>(
+                                         l, m0, b.create<arith::ConstantIndexOp>(l, i))
+                                        .getResult());
+        auto step = [&](OpBuilder &sb, Location sl, Value c, ValueRange acc,
+                        bool masked) {
+          SmallVector<Value> w;
+          for (int64_t j = 0; j < n; ++j)
+            w.push_back(loadColumn(sb, sl, j, c));
+          SmallVector<Value> next;
+          for (int64_t i = 0; i < rows; ++i) {
+            Value x = loadInput(sb, sl, rowIdx[i], c, masked);
+            for (int64_t j = 0; j < n; ++j)
+              next.push_back(multiplyAdd(sb, sl, acc[i * n + j], x, w[j]));
           }
-          auto full = b.create<scf::ForOp>(
-              l, c0, mFull, cMr, outs,
-              [&](OpBuilder &fb, Location fl, Value m0, ValueRange o) {
-                fb.create<scf::YieldOp>(
-                    fl, kernel(fb, fl, nb, n0, masks, m0, tile.mr, o[0]));
+          return next;
+        };
+        SmallVector<Value> inits(rows * n, zeroAcc);
+        auto kLoop = b.create<scf::ForOp>(
+            l, c0, b.create<arith::ConstantIndexOp>(l, fullChunks), c1, inits,
+            [&](OpBuilder &kb, Location kl, Value c, ValueRange acc) {
+              kb.create<scf::YieldOp>(kl, step(kb, kl, c, acc, false));
+            });
+        SmallVector<Value> acc(kLoop.getResults());
+        if (tail)
+          acc = step(b, l, b.create<arith::ConstantIndexOp>(l, fullChunks), acc,
+                     true);
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            Value sum = b.create<vector::ReductionOp>(
+                l, vector::CombiningKind::ADD, acc[i * n + j]);
+            Value t = b.create<arith::AddIOp>(
+                l, sum, b.create<arith::ConstantIntOp>(l, folded->c[j], 32));
+            Value y = b.create<math::FmaOp>(
+                l, b.create<arith::SIToFPOp>(l, f32, t),
+                b.create<arith::ConstantOp>(l, b.getF32FloatAttr(folded->mult[j])),
+                b.create<arith::ConstantOp>(l, b.getF32FloatAttr(folded->add[j])));
+            if (output) {
+              y = b.create<math::RoundEvenOp>(l, y);
+              y = b.create<arith::MaximumFOp>(
+                  l, y, b.create<arith::ConstantOp>(l, b.getF32FloatAttr(lo)));
+              y = b.create<arith::MinimumFOp>(
+                  l, y, b.create<arith::ConstantOp>(l, b.getF32FloatAttr(hi)));
+              y = b.create<arith::TruncIOp>(
+                  l, i8, b.create<arith::FPToSIOp>(l, i32, y));
+            } else {
+              y = recq::buildActivation(b, l, y, act);
+            }
+            out = b.create<tensor::InsertOp>(
+                l, y, out,
+                ValueRange{rowIdx[i], b.create<arith::ConstantIndexOp>(l, j)});
+          }
+        return out;
+      };
+      int64_t rowsPerTile = rowDotRows(n);
+      Value cR = rewriter.create<arith::ConstantIndexOp>(loc, rowsPerTile);
+      Value mFull = rewriter.create<arith::SubIOp>(
+          loc, m, rewriter.create<arith::RemUIOp>(loc, m, cR));
+      auto full = rewriter.create<scf::ForOp>(
+          loc, c0, mFull, cR, ValueRange{init},
+          [&](OpBuilder &b, Location l, Value m0, ValueRange o) {
+            b.create<scf::YieldOp>(l, dotKernel(b, l, m0, rowsPerTile, o[0]));
+          });
+      auto rest = rewriter.create<scf::ForOp>(
+          loc, mFull, m, c1, full.getResults(),
+          [&](OpBuilder &b, Location l, Value m0, ValueRange o) {
+            b.create<scf::YieldOp>(l, dotKernel(b, l, m0, 1, o[0]));
+          });
+      Value result = rest.getResult(0);
+      if (output)
+        result = rewriter.create<quant::StorageCastOp>(loc, op.getType(), result);
+      rewriter.replaceOp(op, result);
+      return success();
+    }
+
+    // Blocks of Mc rows (outer) keep the rows' input in L2 while every
+    // column block passes over them; within a block, column blocks, then
+    // tiles of Mr rows, then single rows.
+    int64_t mc = rowBlock(tile, k);
+    Value cMc = rewriter.create<arith::ConstantIndexOp>(loc, mc);
+    auto rowBlocks = rewriter.create<scf::ForOp>(
+        loc, c0, m, cMc, ValueRange{init},
+        [&](OpBuilder &b, Location l, Value mb, ValueRange outs) {
+          Value mEnd = b.create<arith::MinUIOp>(
+              l, b.create<arith::AddIOp>(l, mb, cMc), m);
+          Value rows = b.create<arith::SubIOp>(l, mEnd, mb);
+          Value mFull = b.create<arith::SubIOp>(
+              l, mEnd, b.create<arith::RemUIOp>(l, rows, cMr));
+          auto blockLoop = b.create<scf::ForOp>(
+              l, c0, cBlocks, c1, outs,
+              [&](OpBuilder &bb, Location bl, Value nb, ValueRange o) {
+                Value n0 = bb.create<arith::MulIOp>(bl, nb, cNr);
+                SmallVector<Value> masks = columnMasks(bb, bl, n0);
+                auto full = bb.create<scf::ForOp>(
+                    bl, mb, mFull, cMr, o,
+                    [&](OpBuilder &fb, Location fl, Value m0, ValueRange fo) {
+                      fb.create<scf::YieldOp>(
+                          fl, kernel(fb, fl, nb, n0, masks, m0, tile.mr, fo[0]));
+                    });
+                auto rest = bb.create<scf::ForOp>(
+                    bl, mFull, mEnd, c1, full.getResults(),
+                    [&](OpBuilder &rb, Location rl, Value m0, ValueRange ro) {
+                      rb.create<scf::YieldOp>(
+                          rl, kernel(rb, rl, nb, n0, masks, m0, 1, ro[0]));
+                    });
+                bb.create<scf::YieldOp>(bl, rest.getResults());
               });
-          auto rest = b.create<scf::ForOp>(
-              l, mFull, m, c1, full.getResults(),
-              [&](OpBuilder &rb, Location rl, Value m0, ValueRange o) {
-                rb.create<scf::YieldOp>(
-                    rl, kernel(rb, rl, nb, n0, masks, m0, 1, o[0]));
-              });
-          b.create<scf::YieldOp>(l, rest.getResults());
+          b.create<scf::YieldOp>(l, blockLoop.getResults());
         });
-    Value result = blockLoop.getResult(0);
+    Value result = rowBlocks.getResult(0);
     if (output)
       result = rewriter.create<quant::StorageCastOp>(loc, op.getType(), result);
     rewriter.replaceOp(op, result);
