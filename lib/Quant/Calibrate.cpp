@@ -14,11 +14,13 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <dlfcn.h>
 
+#include <chrono>
 #include <cmath>
 
 using namespace mlir;
@@ -212,9 +214,23 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
     return makeError("cannot create a temporary directory: " + ec.message());
   auto cleanup = llvm::make_scope_exit(
       [&] { llvm::sys::fs::remove_directories(dir); });
+  using clock = std::chrono::steady_clock;
+  auto report = [&](const llvm::Twine &what, clock::time_point start) {
+    if (options.progress)
+      options.progress(
+          (what + llvm::formatv(" ({0:f2} s)",
+                                std::chrono::duration<double>(clock::now() - start)
+                                    .count()))
+              .str());
+  };
+  auto start = clock::now();
   auto so = compile(*copy, dir, target);
   if (!so)
     return so.takeError();
+  report("compiled the fp32 model with its " + llvm::Twine(stats->size()) +
+             " FC inputs as outputs",
+         start);
+  start = clock::now();
   auto values = run(*so, *npz, npzPath);
   if (!values)
     return values.takeError();
@@ -223,8 +239,11 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
   for (const ActivationStats &s : *stats)
     total += s.width;
   int64_t rows = total ? static_cast<int64_t>(values->size()) / total : 0;
+  report("ran it on " + llvm::Twine(rows) + " samples", start);
   int64_t column = 0;
+  int done = 0;
   for (ActivationStats &s : *stats) {
+    start = clock::now();
     // Pass 1: range and the scale of the bulk; pass 2: the histogram.
     std::vector<float> v;
     v.reserve(rows * s.width);
@@ -244,6 +263,10 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
     Histogram h(s.min, s.max, s.meanAbs, options.bins);
     h.add(v);
     s.params = chooseParams(h, options.method, options.percentile);
+    report(llvm::formatv("[{0}/{1}] {2}: {3} values, scale {4:e3}, zero point {5}",
+                         ++done, stats->size(), s.name, v.size(), s.params.scale,
+                         s.params.zeroPoint),
+           start);
   }
   return std::move(*stats);
 }

@@ -159,6 +159,9 @@ int main(int argc, char **argv) {
                   "' (l2, minmax, percentile)");
     options.method = *method;
     options.percentile = calibrationPercentile;
+    options.progress = [](llvm::StringRef line) {
+      llvm::errs() << "  " << line << "\n";
+    };
     llvm::errs() << "calibrating on " << calibrationFile << " ...\n";
     auto stats =
         recq::quant::calibrate(**module, calibrationFile, *target, options);

@@ -18,6 +18,7 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct CalibrationOptions {
   ScaleMethod method = ScaleMethod::L2;
   double percentile = 99.99;
   int bins = 2048;
+  /// Called with one line per step (compile, run, each activation's
+  /// histogram), each with the time it took; recq-compile prints them.
+  std::function<void(llvm::StringRef)> progress;
 };
 
 /// Calibrates the FC inputs of `module` (not modified) on the arrays of
