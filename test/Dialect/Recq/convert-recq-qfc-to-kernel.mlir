@@ -4,28 +4,28 @@
 
 !x = !quant.uniform<u8:f32, 0.5:3>
 !y = !quant.uniform<u8:f32, 0.25:5>
-!w = !quant.uniform<i8:f32:0, {0.015748031496062992, 1.0}>
+!w = !quant.uniform<i8:f32:0, {0.015748031496062992, 1.0, 1.0, 1.0, 1.0}>
 
-// w = [[1, -2, 0.5], [0, 0, 0]] with scales {2/127, 1} quantizes to
-// [[64, -127, 32], [0, 0, 0]] (63.5 rounds to even 64; column sums -31, 0).
+// w = [[1, -2, 0.5], 0...] with scales {2/127, 1, ...} quantizes to
+// [[64, -127, 32], 0...] (63.5 rounds to even 64; column sums -31, 0...).
 // Folded per column, u8 result (Passes.td):
-//   c = roundeven(b / (s_x s_w)) - z_x colsum: [64 + 93, -1] = [157, -1]
-//   mult = s_x s_w / s_y: [0.0314960629, 2.0], add = z_y = 5
-// and the ReLU is the clamp [5, 255].
+//   c = roundeven(b / (s_x s_w)) - z_x colsum: [64 + 93, -1, 0...]
+//   mult = s_x s_w / s_y: [0.0314960629, 2.0, ...], add = z_y = 5
+// and the ReLU is the clamp [5, 255]. N = 5 is past the few-column kernel.
 //
 // avx2 packs pairs of k as i16 into one i32 lane: lane (k0, k1) of column 0
 // is 0xFF81_0040 = -8323008, (k2, pad) is 32; the input is widened once
-// into [M, 2] pairs; per pair and row two vpmaddwd.
+// to u16, [M, 4] (K padded to even); per pair and row two vpmaddwd.
 // AVX2-LABEL: func @qfc
 // AVX2-DAG: arith.constant dense<{{\[\[\[}}-8323008, 0, {{.*}}], [32, 0, {{.*}}]]]> : tensor<1x2x16xi32>
 // AVX2-DAG: arith.constant dense<[157, -1, 0, {{.*}}]> : tensor<16xi32>
-// AVX2-DAG: arith.constant dense<[0.0314960629, 2.000000e+00, 0.000000e+00, {{.*}}]> : tensor<16xf32>
+// AVX2-DAG: arith.constant dense<[0.0314960629, 2.000000e+00, 2.000000e+00, {{.*}}]> : tensor<16xf32>
 // AVX2-DAG: arith.constant dense<[5.000000e+00, 5.000000e+00, {{.*}}]> : tensor<16xf32>
 // AVX2-DAG: arith.constant dense<5.000000e+00> : vector<8xf32>
 // AVX2-DAG: arith.constant dense<2.550000e+02> : vector<8xf32>
 // AVX2: %[[X:.*]] = "quant.scast"(%{{.*}}) : (tensor<?x3x!quant.uniform<u8:f32, 5.000000e-01:3>>) -> tensor<?x3xi8>
-// AVX2: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x2xi32>)
-// AVX2:   arith.shli
+// AVX2: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x3xi16>)
+// AVX2:   arith.extui {{.*}} : i8 to i16
 // AVX2: scf.for
 // AVX2:   scf.for
 // AVX2:     scf.for {{.*}} -> (vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>)
@@ -37,7 +37,7 @@
 // AVX2:     arith.minimumf
 // AVX2:     arith.trunci {{.*}} : vector<8xi32> to vector<8xi8>
 // AVX2:     vector.transfer_write
-// AVX2: "quant.scast"(%{{.*}}) : (tensor<?x2xi8>) -> tensor<?x2x!quant.uniform<u8:f32, 2.500000e-01:5>>
+// AVX2: "quant.scast"(%{{.*}}) : (tensor<?x5xi8>) -> tensor<?x5x!quant.uniform<u8:f32, 2.500000e-01:5>>
 //
 // avx512-vnni packs 4 k of a column as bytes of one i32 lane:
 // 64, -127 (0x81), 32, 0 -> 0x0020_8140 = 2130240; K = 3 is a partial
@@ -56,13 +56,13 @@
 // GENERIC: arith.extsi {{.*}} : vector<4xi8> to vector<4xi32>
 // GENERIC: arith.muli {{.*}} : vector<4xi32>
 // GENERIC: arith.addi {{.*}} : vector<4xi32>
-func.func @qfc(%x: tensor<?x3xf32>) -> tensor<?x2x!y> {
-  %w = arith.constant dense<[[1.0, -2.0, 0.5], [0.0, 0.0, 0.0]]> : tensor<2x3xf32>
-  %b = arith.constant dense<[0.5, -0.5]> : tensor<2xf32>
+func.func @qfc(%x: tensor<?x3xf32>) -> tensor<?x5x!y> {
+  %w = arith.constant dense<[[1.0, -2.0, 0.5], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]> : tensor<5x3xf32>
+  %b = arith.constant dense<[0.5, -0.5, 0.0, 0.0, 0.0]> : tensor<5xf32>
   %xq = recq.quantize %x : tensor<?x3xf32> -> tensor<?x3x!x>
-  %wq = recq.quantize %w : tensor<2x3xf32> -> tensor<2x3x!w>
-  %y = recq.qfc %xq, %wq, %b act(relu) : (tensor<?x3x!x>, tensor<2x3x!w>, tensor<2xf32>) -> tensor<?x2x!y>
-  return %y : tensor<?x2x!y>
+  %wq = recq.quantize %w : tensor<5x3xf32> -> tensor<5x3x!w>
+  %y = recq.qfc %xq, %wq, %b act(relu) : (tensor<?x3x!x>, tensor<5x3x!w>, tensor<5xf32>) -> tensor<?x5x!y>
+  return %y : tensor<?x5x!y>
 }
 
 // -----
@@ -70,15 +70,25 @@ func.func @qfc(%x: tensor<?x3xf32>) -> tensor<?x2x!y> {
 !x = !quant.uniform<u8:f32, 0.5:3>
 !w = !quant.uniform<i8:f32:0, {0.015748031496062992, 1.0}>
 
-// f32 result: c = -z_x colsum = [93, 0], mult = s_x s_w, add = the bias;
-// then the activation, no rounding.
+// N = 2: the few-column kernel runs along K. f32 result: c = -z_x colsum =
+// [93, 0], mult = s_x s_w, add = the bias, then the activation, no
+// rounding. avx2 packs each column's pairs contiguously, [2, 8] x i32 (K = 3
+// is one chunk of 16 bytes, read under a mask and widened in registers);
+// one accumulator per row and column, reduced at the end, a scalar
+// epilogue.
 // AVX2-LABEL: func @f32_result
-// AVX2-DAG: arith.constant dense<[93, 0, {{.*}}]> : tensor<16xi32>
-// AVX2-DAG: arith.constant dense<[0.00787401571, 5.000000e-01, {{.*}}]> : tensor<16xf32>
-// AVX2-DAG: arith.constant dense<[5.000000e-01, -5.000000e-01, {{.*}}]> : tensor<16xf32>
-// AVX2: math.fma
+// AVX2-DAG: arith.constant dense<{{\[\[}}-8323008, 32, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0]]> : tensor<2x8xi32>
+// AVX2-DAG: arith.constant 93 : i32
+// AVX2-NOT: linalg.generic
+// AVX2: scf.for {{.*}} -> (vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>)
+// AVX2: vector.transfer_read %{{.*}} : tensor<?x3xi8>, vector<16xi8>
+// AVX2: arith.extui {{.*}} : vector<16xi8> to vector<16xi16>
+// AVX2: recq.pure_intrinsic "llvm.x86.avx2.pmadd.wd"
+// AVX2: vector.reduction <add>
+// AVX2: math.fma {{.*}} : f32
 // AVX2-NOT: math.roundeven
 // AVX2: math.exp
+// AVX2: tensor.insert
 func.func @f32_result(%x: tensor<?x3xf32>) -> tensor<?x2xf32> {
   %w = arith.constant dense<[[1.0, -2.0, 0.5], [0.0, 0.0, 0.0]]> : tensor<2x3xf32>
   %b = arith.constant dense<[0.5, -0.5]> : tensor<2xf32>
