@@ -1,7 +1,8 @@
 //===- qfc_gemm.cpp - int8 GEMM: recq's qfc vs oneDNN vs the CPU's peak ---===//
 //
 // For the DLRM shapes (M x N x K), on one thread, in one run:
-//  - recq: a module holding one recq.qfc (u8 x s8 per-channel -> u8, bias,
+//  - recq (and recq u7, 7-bit activations as --reduce-range makes them):
+//    a module holding one recq.qfc (u8 x s8 per-channel -> u8, bias,
 //    ReLU, zero points: the whole fused epilogue), compiled for this CPU's
 //    best target exactly as recq-compile compiles (same lowering, -O3) and
 //    called directly through its C interface, so the time is the kernel's
@@ -188,7 +189,8 @@ __attribute__((target("avx2"))) double peakVpmaddubsw() {
 class RecqQfc {
 public:
   RecqQfc(const Shape &s, const std::vector<float> &w,
-          const std::vector<float> &bias, const recq::CodegenTarget &target) {
+          const std::vector<float> &bias, const recq::CodegenTarget &target,
+          int64_t qmax) {
     DialectRegistry registry;
     registerAllDialects(registry);
     registerAllExtensions(registry);
@@ -208,7 +210,7 @@ public:
     Block *entry = func.addEntryBlock();
     b.setInsertionPointToEnd(entry);
     auto u8 = [&](double scale, int64_t zp) {
-      return quant::UniformQuantizedType::get(0, i8, f32, scale, zp, 0, 255);
+      return quant::UniformQuantizedType::get(0, i8, f32, scale, zp, 0, qmax);
     };
     std::vector<double> scales(s.n);
     for (int64_t i = 0; i < s.n; ++i) {
@@ -407,10 +409,13 @@ int main(int argc, char **argv) {
   std::vector<int64_t> ms = {1, 16, 128, 512, 2048};
   if (quick)
     ms = {1, 128};
-  std::printf("%5s %5s %5s | %8s %8s | %7s %7s | %6s | %s\n", "M", "N", "K",
-              "recq", "oneDNN", "recq%", "oneDNN%", "ratio", "oneDNN impl");
-  std::printf("%5s %5s %5s | %8s %8s | %7s %7s | %6s |\n", "", "", "", "GOPS",
-              "GOPS", peakName, peakName, "r/o");
+  std::printf("recq: exact u8 activations; recq u7: 7-bit activations "
+              "(--reduce-range); ratios: oneDNN time / recq time\n\n");
+  std::printf("%5s %5s %5s | %8s %8s %8s | %7s %7s | %6s %6s | %s\n", "M", "N",
+              "K", "recq", "recq u7", "oneDNN", "recq", "oneDNN", "o/recq",
+              "o/u7", "oneDNN impl");
+  std::printf("%5s %5s %5s | %8s %8s %8s | %7s %7s | %6s %6s |\n", "", "", "",
+              "GOPS", "GOPS", "GOPS", peakName, peakName, "", "");
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1, 1);
   std::uniform_int_distribution<int> u8(0, 255);
@@ -420,22 +425,29 @@ int main(int argc, char **argv) {
       v = dist(rng);
     for (float &v : bias)
       v = dist(rng);
-    RecqQfc recqKernel({0, n, k}, w, bias, target);
+    RecqQfc recqKernel({0, n, k}, w, bias, target, 255);
+    RecqQfc recq7Kernel({0, n, k}, w, bias, target, 127);
     for (int64_t m : ms) {
       Shape s{m, n, k};
-      std::vector<int8_t> x(m * k);
+      std::vector<int8_t> x(m * k), x7(m * k);
       for (int8_t &v : x)
         v = int8_t(u8(rng));
+      for (size_t i = 0; i < x.size(); ++i)
+        x7[i] = int8_t(uint8_t(x[i]) >> 1);
       DnnlQfc dnnlKernel(s, w, bias);
       std::copy(x.begin(), x.end(), reinterpret_cast<int8_t *>(dnnlKernel.input()));
       double ops = 2.0 * m * n * k;
       double tRecq = medianSeconds([&] { recqKernel.run(x.data(), m, k); });
+      double tRecq7 = medianSeconds([&] { recq7Kernel.run(x7.data(), m, k); });
       double tDnnl = medianSeconds([&] { dnnlKernel.run(); });
-      double gRecq = ops / tRecq / 1e9, gDnnl = ops / tDnnl / 1e9;
+      double gRecq = ops / tRecq / 1e9, gRecq7 = ops / tRecq7 / 1e9,
+             gDnnl = ops / tDnnl / 1e9;
       std::string impl = dnnlKernel.impl;
-      std::printf("%5ld %5ld %5ld | %8.1f %8.1f | %6.1f%% %6.1f%% | %5.2fx | %s\n",
-                  long(m), long(n), long(k), gRecq, gDnnl, 100 * gRecq / peak,
-                  100 * gDnnl / peak, tDnnl / tRecq, impl.c_str());
+      std::printf("%5ld %5ld %5ld | %8.1f %8.1f %8.1f | %6.1f%% %6.1f%% | "
+                  "%5.2fx %5.2fx | %s\n",
+                  long(m), long(n), long(k), gRecq, gRecq7, gDnnl,
+                  100 * gRecq / peak, 100 * gDnnl / peak, tDnnl / tRecq,
+                  tDnnl / tRecq7, impl.c_str());
       std::fflush(stdout);
     }
   }

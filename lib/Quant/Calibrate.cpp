@@ -252,6 +252,7 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
         v.push_back((*values)[r * total + column + c]);
     column += s.width;
     s.samples = rows;
+    s.params.qmax = options.qmax;
     if (v.empty())
       continue;
     s.min = *std::min_element(v.begin(), v.end());
@@ -262,7 +263,7 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
     s.meanAbs = static_cast<float>(sum / v.size());
     Histogram h(s.min, s.max, s.meanAbs, options.bins);
     h.add(v);
-    s.params = chooseParams(h, options.method, options.percentile);
+    s.params = chooseParams(h, options.method, options.percentile, options.qmax);
     report(llvm::formatv("[{0}/{1}] {2}: {3} values, scale {4:e3}, zero point {5}",
                          ++done, stats->size(), s.name, v.size(), s.params.scale,
                          s.params.zeroPoint),
@@ -284,7 +285,8 @@ recq::quant::toJSON(const std::vector<ActivationStats> &stats,
         {"max", s.max},
         {"mean_abs", s.meanAbs},
         {"scale", s.params.scale},
-        {"zero_point", s.params.zeroPoint}});
+        {"zero_point", s.params.zeroPoint},
+        {"qmax", s.params.qmax}});
   const char *method = options.method == ScaleMethod::L2       ? "l2"
                        : options.method == ScaleMethod::MinMax ? "minmax"
                                                                : "percentile";

@@ -9,18 +9,20 @@ using namespace recq::quant;
 
 uint8_t QuantParams::quantize(float x) const {
   float q = std::nearbyint(x / scale) + static_cast<float>(zeroPoint);
-  return static_cast<uint8_t>(std::clamp(q, 0.0f, 255.0f));
+  return static_cast<uint8_t>(std::clamp(q, 0.0f, static_cast<float>(qmax)));
 }
 
-QuantParams recq::quant::paramsForRange(float lo, float hi) {
+QuantParams recq::quant::paramsForRange(float lo, float hi, int32_t qmax) {
   lo = std::min(lo, 0.0f);
   hi = std::max(hi, 0.0f);
   QuantParams p;
+  p.qmax = qmax;
   if (hi - lo <= 0.0f || !std::isfinite(hi - lo))
     return p; // an all-zero tensor: scale 1, zero point 0
-  p.scale = (hi - lo) / 255.0f;
+  float levels = static_cast<float>(qmax);
+  p.scale = (hi - lo) / levels;
   p.zeroPoint = static_cast<int32_t>(
-      std::clamp(std::nearbyint(-lo / p.scale), 0.0f, 255.0f));
+      std::clamp(std::nearbyint(-lo / p.scale), 0.0f, levels));
   return p;
 }
 
@@ -102,15 +104,15 @@ double recq::quant::expectedSquaredError(const Histogram &h,
 }
 
 QuantParams recq::quant::chooseParams(const Histogram &h, ScaleMethod method,
-                                      double percentile) {
+                                      double percentile, int32_t qmax) {
   if (h.total() == 0)
-    return paramsForRange(0, 0);
+    return paramsForRange(0, 0, qmax);
   switch (method) {
   case ScaleMethod::MinMax:
-    return paramsForRange(h.lo(), h.hi());
+    return paramsForRange(h.lo(), h.hi(), qmax);
   case ScaleMethod::Percentile: {
     double p = std::clamp(percentile, 50.0, 100.0) / 100.0;
-    return paramsForRange(h.quantile(1.0 - p), h.quantile(p));
+    return paramsForRange(h.quantile(1.0 - p), h.quantile(p), qmax);
   }
   case ScaleMethod::L2:
     break;
@@ -122,7 +124,7 @@ QuantParams recq::quant::chooseParams(const Histogram &h, ScaleMethod method,
   // worse than minmax on the histogram.
   const int steps = 128;
   int bins = h.numBins();
-  QuantParams best = paramsForRange(h.lo(), h.hi());
+  QuantParams best = paramsForRange(h.lo(), h.hi(), qmax);
   double bestError = expectedSquaredError(h, best);
   for (int a = 0; a < steps; ++a) {
     int cutLow = a * (bins / 2) / steps;
@@ -132,7 +134,7 @@ QuantParams recq::quant::chooseParams(const Histogram &h, ScaleMethod method,
         continue;
       float lo = h.edge(cutLow);
       float hi = h.edge(bins - cutHigh);
-      QuantParams candidate = paramsForRange(lo, hi);
+      QuantParams candidate = paramsForRange(lo, hi, qmax);
       double error = expectedSquaredError(h, candidate);
       if (error < bestError) {
         bestError = error;

@@ -35,7 +35,7 @@ recq::quant::quantizeToInt8(ModuleOp module,
   for (auto [fc, s] : llvm::zip(fcs, stats)) {
     auto type = mlir::quant::UniformQuantizedType::get(
         /*flags=*/0, b.getIntegerType(8), b.getF32Type(), s.params.scale,
-        s.params.zeroPoint, 0, 255);
+        s.params.zeroPoint, 0, s.params.qmax);
     fc->setAttr("recq.input_quant", TypeAttr::get(type));
   }
 

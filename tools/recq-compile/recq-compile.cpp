@@ -81,6 +81,12 @@ cl::opt<std::string> quantizeMode(
     cl::desc("Quantize the FCs: int8 (u8 activations x s8 per-channel "
              "weights, needs --calibration), or none (default)"),
     cl::init("none"));
+cl::opt<bool> reduceRange(
+    "reduce-range",
+    cl::desc("With --quantize=int8: 7-bit activations (codes 0..127), so "
+             "AVX2's vpmaddubsw cannot saturate and the avx2/avx512 kernels "
+             "use it (faster on CPUs without AVX512-VNNI; half the "
+             "activation resolution; PyTorch's fbgemm reduce_range)"));
 cl::opt<bool> printTarget("print-target",
                           cl::desc("Print the default target and exit"));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
@@ -151,6 +157,8 @@ int main(int argc, char **argv) {
   if (quantizeMode == "int8" && calibrationFile.empty())
     return fail("--quantize=int8 needs --calibration calib.npz (the "
                 "activation scales come from calibration)");
+  if (reduceRange && quantizeMode != "int8")
+    return fail("--reduce-range applies to --quantize=int8");
   if (!calibrationFile.empty()) {
     recq::quant::CalibrationOptions options;
     auto method = recq::quant::parseScaleMethod(calibrationMethod);
@@ -159,6 +167,8 @@ int main(int argc, char **argv) {
                   "' (l2, minmax, percentile)");
     options.method = *method;
     options.percentile = calibrationPercentile;
+    if (reduceRange)
+      options.qmax = 127;
     options.progress = [](llvm::StringRef line) {
       llvm::errs() << "  " << line << "\n";
     };

@@ -41,6 +41,8 @@ struct CalibrationOptions {
   ScaleMethod method = ScaleMethod::L2;
   double percentile = 99.99;
   int bins = 2048;
+  /// The largest u8 code: 255, or 127 for 7-bit activations.
+  int32_t qmax = 255;
   /// Called with one line per step (compile, run, each activation's
   /// histogram), each with the time it took; recq-compile prints them.
   std::function<void(llvm::StringRef)> progress;

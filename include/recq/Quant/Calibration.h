@@ -33,18 +33,20 @@ namespace recq::quant {
 struct QuantParams {
   float scale = 1.0f;
   int32_t zeroPoint = 0;
+  /// The largest code: 255, or 127 for 7-bit activations (--reduce-range).
+  int32_t qmax = 255;
 
-  /// Nearest code, rounding half to even, saturated to [0, 255].
+  /// Nearest code, rounding half to even, saturated to [0, qmax].
   uint8_t quantize(float x) const;
   float dequantize(uint8_t q) const { return scale * (int32_t(q) - zeroPoint); }
-  /// The representable range [scale * (0 - zp), scale * (255 - zp)].
+  /// The representable range [scale * (0 - zp), scale * (qmax - zp)].
   float lowest() const { return dequantize(0); }
-  float highest() const { return dequantize(255); }
+  float highest() const { return dequantize(static_cast<uint8_t>(qmax)); }
 };
 
 /// Parameters whose range covers [lo, hi] widened to include 0, with 0
-/// exactly representable (the zero point is an integer code).
-QuantParams paramsForRange(float lo, float hi);
+/// exactly representable (the zero point is an integer code), codes 0..qmax.
+QuantParams paramsForRange(float lo, float hi, int32_t qmax = 255);
 
 enum class ScaleMethod { MinMax, Percentile, L2 };
 std::optional<ScaleMethod> parseScaleMethod(llvm::StringRef name);
@@ -89,7 +91,7 @@ double expectedSquaredError(const Histogram &histogram, QuantParams params);
 /// Chooses the parameters of one tensor. `percentile` (e.g. 99.99) is used
 /// by ScaleMethod::Percentile.
 QuantParams chooseParams(const Histogram &histogram, ScaleMethod method,
-                         double percentile = 99.99);
+                         double percentile = 99.99, int32_t qmax = 255);
 
 } // namespace recq::quant
 

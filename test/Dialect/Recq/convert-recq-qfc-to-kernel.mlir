@@ -40,15 +40,15 @@
 // AVX2: "quant.scast"(%{{.*}}) : (tensor<?x5xi8>) -> tensor<?x5x!quant.uniform<u8:f32, 2.500000e-01:5>>
 //
 // avx512-vnni packs 4 k of a column as bytes of one i32 lane:
-// 64, -127 (0x81), 32, 0 -> 0x0020_8140 = 2130240; K = 3 is a partial
-// group, read under a mask after the (empty) loop of whole groups.
+// 64, -127 (0x81), 32, 0 -> 0x0020_8140 = 2130240; K = 3 is padded to 4
+// with a zero column once, so every group is a whole 4-byte read.
 // VNNI-LABEL: func @qfc
 // VNNI-DAG: arith.constant dense<{{\[\[\[}}2130240, 0, {{.*}}]]]> : tensor<1x1x32xi32>
+// VNNI: linalg.fill {{.*}} -> tensor<?x4xi8>
+// VNNI: %[[PADDED:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0] [%{{.*}}, 3] [1, 1] : tensor<?x3xi8> into tensor<?x4xi8>
 // VNNI: scf.for {{.*}} -> (vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>)
+// VNNI: vector.transfer_read %[[PADDED]]{{.*}} {in_bounds = [true]} : tensor<?x4xi8>, vector<4xi8>
 // VNNI-COUNT-16: recq.pure_intrinsic "llvm.x86.avx512.vpdpbusd.512"
-// VNNI: vector.transfer_read %{{.*}} : tensor<?x3xi8>, vector<4xi8>
-// VNNI-NOT: in_bounds
-// VNNI: recq.pure_intrinsic "llvm.x86.avx512.vpdpbusd.512"
 //
 // generic: one k per step, [1, 3, 8] x i8, i32 multiply-add.
 // GENERIC-LABEL: func @qfc
@@ -96,4 +96,30 @@ func.func @f32_result(%x: tensor<?x3xf32>) -> tensor<?x2xf32> {
   %wq = recq.quantize %w : tensor<2x3xf32> -> tensor<2x3x!w>
   %y = recq.qfc %xq, %wq, %b act(sigmoid) : (tensor<?x3x!x>, tensor<2x3x!w>, tensor<2xf32>) -> tensor<?x2xf32>
   return %y : tensor<?x2xf32>
+}
+
+// -----
+
+!x7 = !quant.uniform<u8<0:127>:f32, 0.5:3>
+!y7 = !quant.uniform<u8<0:127>:f32, 0.25:5>
+!w = !quant.uniform<i8:f32:0, {0.015748031496062992, 1.0, 1.0, 1.0, 1.0}>
+
+// 7-bit input (--reduce-range): avx2 uses vpmaddubsw (u7 x s8 pair sums
+// cannot saturate) and vpmaddwd with ones, on the VNNI layout (4 bytes of a
+// column per lane: 2130240 as above); the u7 output clamps at 127. The
+// generic kernel is unchanged.
+// AVX2-LABEL: func @reduced_range
+// AVX2-DAG: arith.constant dense<{{\[\[\[}}2130240, 0, {{.*}}]]]> : tensor<1x1x16xi32>
+// AVX2-DAG: arith.constant dense<1.270000e+02> : vector<8xf32>
+// AVX2-NOT: linalg.generic
+// AVX2: recq.pure_intrinsic "llvm.x86.avx2.pmadd.ub.sw"({{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<16xi16>
+// AVX2: recq.pure_intrinsic "llvm.x86.avx2.pmadd.wd"({{.*}}) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
+// GENERIC-LABEL: func @reduced_range
+// GENERIC-NOT: recq.pure_intrinsic
+func.func @reduced_range(%x: tensor<?x3xf32>) -> tensor<?x5x!y7> {
+  %w = arith.constant dense<[[1.0, -2.0, 0.5], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]> : tensor<5x3xf32>
+  %xq = recq.quantize %x : tensor<?x3xf32> -> tensor<?x3x!x7>
+  %wq = recq.quantize %w : tensor<5x3xf32> -> tensor<5x3x!w>
+  %y = recq.qfc %xq, %wq act(relu) : (tensor<?x3x!x7>, tensor<5x3x!w>) -> tensor<?x5x!y7>
+  return %y : tensor<?x5x!y7>
 }

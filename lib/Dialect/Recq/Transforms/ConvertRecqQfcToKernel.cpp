@@ -39,6 +39,8 @@ enum class Dot {
   VnniEmulated, // the same layout and steps, the instruction in plain vector
                 // code (tests the VNNI path on CPUs without AVX512-VNNI)
   Widen16,     // vpmaddwd on u16 x s16 pairs: 2 products per i32 lane
+  Ubsw,        // vpmaddubsw + vpmaddwd(1): 4 u7 x s8 products per i32 lane,
+               // exact only for 7-bit inputs (127 * 128 * 2 < 2^15)
   Plain,       // i32 multiply and add, 1 product per lane
 };
 
@@ -49,6 +51,7 @@ struct QTile {
   int64_t mr;    // rows per register tile
   int64_t kg;    // k per step (per i32 lane)
   const char *intrinsic = nullptr;
+  const char *intrinsic2 = nullptr; // Ubsw: the pair-summing vpmaddwd
   int64_t nr() const { return lanes * nvec; }
 };
 
@@ -63,6 +66,18 @@ std::optional<QTile> qtileFor(StringRef target) {
     return QTile{Dot::Vnni, 16, 2, 8, 4, "llvm.x86.avx512.vpdpbusd.512"};
   if (target == "avx512-vnni-emulated")
     return QTile{Dot::VnniEmulated, 16, 2, 8, 4};
+  return std::nullopt;
+}
+
+/// The kernel for 7-bit inputs (codes 0..127, --reduce-range) where it is
+/// faster than the target's exact 8-bit one: vpmaddubsw cannot saturate.
+std::optional<QTile> narrowTileFor(StringRef target) {
+  if (target == "avx2")
+    return QTile{Dot::Ubsw, 8, 2, 6, 4, "llvm.x86.avx2.pmadd.ub.sw",
+                 "llvm.x86.avx2.pmadd.wd"};
+  if (target == "avx512")
+    return QTile{Dot::Ubsw, 16, 2, 8, 4, "llvm.x86.avx512.pmaddubs.w.512",
+                 "llvm.x86.avx512.pmaddw.d.512"};
   return std::nullopt;
 }
 
@@ -234,6 +249,24 @@ Value widenToU16(OpBuilder &b, Location loc, Value input, int64_t k) {
                                          offsets, sizes, strides);
 }
 
+/// [M, K] i8 -> [M, width] i8, zero past K.
+Value padColumns(OpBuilder &b, Location loc, Value input, int64_t k,
+                 int64_t width) {
+  Type i8 = b.getI8Type();
+  Value m = b.create<tensor::DimOp>(loc, input, 0);
+  Value init = b.create<tensor::EmptyOp>(
+      loc, ArrayRef<int64_t>{ShapedType::kDynamic, width}, i8, ValueRange{m});
+  init = b.create<linalg::FillOp>(
+              loc, ValueRange{b.create<arith::ConstantIntOp>(loc, 0, 8)},
+              ValueRange{init})
+             .getResult(0);
+  SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes{m, b.getIndexAttr(k)};
+  SmallVector<OpFoldResult> strides{b.getIndexAttr(1), b.getIndexAttr(1)};
+  return b.create<tensor::InsertSliceOp>(loc, input, init, offsets, sizes,
+                                         strides);
+}
+
 /// Up to this many output columns, the kernel runs along K instead
 /// (`rowDot`): a column block of Nr lanes would be mostly padding.
 constexpr int64_t kRowDotMaxN = 4;
@@ -283,11 +316,17 @@ DenseElementsAttr packRowDot(const Folded &f, const QTile &tile,
 }
 
 struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
-  QfcToKernel(MLIRContext *ctx, QTile tile)
-      : OpRewritePattern<recq::QfcOp>(ctx), tile(tile) {}
+  QfcToKernel(MLIRContext *ctx, QTile tile, std::optional<QTile> narrowTile)
+      : OpRewritePattern<recq::QfcOp>(ctx), baseTile(tile),
+        narrowTile(narrowTile) {}
 
   LogicalResult matchAndRewrite(recq::QfcOp op,
                                 PatternRewriter &rewriter) const override {
+    auto inputQuant = cast<quant::UniformQuantizedType>(
+        op.getInput().getType().getElementType());
+    const QTile &tile = narrowTile && inputQuant.getStorageTypeMax() <= 127
+                            ? *narrowTile
+                            : baseTile;
     int64_t nr = tile.nr(), lanes = tile.lanes;
     auto weightType = op.getWeight().getType();
     int64_t n = weightType.getDimSize(0);
@@ -320,6 +359,15 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     int64_t chunks = rowDotChunks(tile, k);
     if (tile.dot == Dot::Widen16 && !rowDot)
       wide = widenToU16(rewriter, loc, input, k);
+    // The 4-byte paths read the input 4 k at a time: when K is not a
+    // multiple of 4, a zero-padded copy (O(M K), once) beats a masked read
+    // of the last group in every tile.
+    Value bytesIn = input;
+    int64_t kIn = k;
+    if (tile.kg == 4 && k % 4 != 0 && !rowDot) {
+      kIn = (k + 3) / 4 * 4;
+      bytesIn = padColumns(rewriter, loc, input, k, kIn);
+    }
 
     Value packed = rewriter.create<arith::ConstantOp>(
         loc, rowDot ? packRowDot(*folded, tile, ctx) : pack(*folded, tile, ctx));
@@ -333,8 +381,8 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     Value cMr = rewriter.create<arith::ConstantIndexOp>(loc, tile.mr);
     Value cNr = rewriter.create<arith::ConstantIndexOp>(loc, nr);
     Value cBlocks = rewriter.create<arith::ConstantIndexOp>(loc, blocks);
-    int64_t fullGroups = tile.dot == Dot::Widen16 ? (k + 1) / 2 : k / tile.kg;
-    bool kTail = fullGroups * tile.kg < k && tile.dot != Dot::Widen16;
+    int64_t fullGroups =
+        tile.dot == Dot::Widen16 ? (k + 1) / 2 : kIn / tile.kg;
     Value cGroups = rewriter.create<arith::ConstantIndexOp>(loc, fullGroups);
     Value m = rewriter.create<tensor::DimOp>(loc, input, 0);
 
@@ -364,8 +412,8 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
 
     // The input of row `row` at k group `g`, broadcast to one accumulator
     // vector's lanes (the Plain path: one element as i32).
-    auto broadcastInput = [&](OpBuilder &b, Location l, Value row, Value g,
-                              bool masked) -> Value {
+    auto broadcastInput = [&](OpBuilder &b, Location l, Value row,
+                              Value g) -> Value {
       switch (tile.dot) {
       case Dot::Plain: {
         Value x = b.create<tensor::ExtractOp>(l, input, ValueRange{row, g});
@@ -383,12 +431,13 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
         return b.create<vector::BroadcastOp>(l, accType, x);
       }
       case Dot::Vnni:
-      case Dot::VnniEmulated: {
+      case Dot::VnniEmulated:
+      case Dot::Ubsw: {
         Value k0 = b.create<arith::MulIOp>(
             l, g, b.create<arith::ConstantIndexOp>(l, 4));
         Value bytes = b.create<vector::TransferReadOp>(
-            l, VectorType::get({4}, i8), input, ValueRange{row, k0}, i8Pad,
-            ArrayRef<bool>{!masked});
+            l, VectorType::get({4}, i8), bytesIn, ValueRange{row, k0}, i8Pad,
+            ArrayRef<bool>{true});
         Value word = b.create<vector::BitCastOp>(l, VectorType::get({1}, i32), bytes);
         Value x = b.create<vector::ExtractOp>(l, word, ArrayRef<int64_t>{0});
         return b.create<vector::BroadcastOp>(l, accType, x);
@@ -425,6 +474,19 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
         Value sum = b.create<recq::PureIntrinsicOp>(
             l, accType, b.getStringAttr(tile.intrinsic), ValueRange{xs, ws});
         return b.create<arith::AddIOp>(l, acc, sum);
+      }
+      case Dot::Ubsw: {
+        auto bytes = VectorType::get({4 * lanes}, i8);
+        auto pairs = VectorType::get({2 * lanes}, b.getI16Type());
+        Value xs = b.create<vector::BitCastOp>(l, bytes, x);
+        Value ws = b.create<vector::BitCastOp>(l, bytes, w);
+        Value sums = b.create<recq::PureIntrinsicOp>(
+            l, pairs, b.getStringAttr(tile.intrinsic), ValueRange{xs, ws});
+        Value ones = b.create<arith::ConstantOp>(
+            l, DenseElementsAttr::get(pairs, b.getI16IntegerAttr(1).getValue()));
+        Value quads = b.create<recq::PureIntrinsicOp>(
+            l, accType, b.getStringAttr(tile.intrinsic2), ValueRange{sums, ones});
+        return b.create<arith::AddIOp>(l, acc, quads);
       }
       case Dot::Vnni:
         return b.create<recq::PureIntrinsicOp>(
@@ -464,14 +526,13 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
                    : b.create<arith::AddIOp>(
                           l, m0, b.create<arith::ConstantIndexOp>(l, i))
                          .getResult());
-      auto step = [&](OpBuilder &sb, Location sl, Value g, ValueRange acc,
-                      bool masked) {
+      auto step = [&](OpBuilder &sb, Location sl, Value g, ValueRange acc) {
         SmallVector<Value> w;
         for (int64_t v = 0; v < tile.nvec; ++v)
           w.push_back(loadWeights(sb, sl, nb, g, v));
         SmallVector<Value> next;
         for (int64_t i = 0; i < rows; ++i) {
-          Value x = broadcastInput(sb, sl, rowIdx[i], g, masked);
+          Value x = broadcastInput(sb, sl, rowIdx[i], g);
           for (int64_t v = 0; v < tile.nvec; ++v)
             next.push_back(multiplyAdd(sb, sl, acc[i * tile.nvec + v], x, w[v]));
         }
@@ -481,11 +542,9 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
       auto kLoop = b.create<scf::ForOp>(
           l, c0, cGroups, c1, inits,
           [&](OpBuilder &kb, Location kl, Value g, ValueRange acc) {
-            kb.create<scf::YieldOp>(kl, step(kb, kl, g, acc, false));
+            kb.create<scf::YieldOp>(kl, step(kb, kl, g, acc));
           });
       SmallVector<Value> acc(kLoop.getResults());
-      if (kTail)
-        acc = step(b, l, cGroups, acc, true);
 
       for (int64_t v = 0; v < tile.nvec; ++v) {
         Value col = b.create<arith::AddIOp>(
@@ -704,7 +763,8 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     return success();
   }
 
-  QTile tile;
+  QTile baseTile;
+  std::optional<QTile> narrowTile;
 };
 
 struct ConvertRecqQfcToKernelPass
@@ -718,7 +778,7 @@ struct ConvertRecqQfcToKernelPass
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    patterns.add<QfcToKernel>(&getContext(), *tile);
+    patterns.add<QfcToKernel>(&getContext(), *tile, narrowTileFor(target));
     GreedyRewriteConfig config;
     config.strictMode = GreedyRewriteStrictness::ExistingOps;
     (void)applyPatternsAndFoldGreedily(getOperation(), std::move(patterns),

@@ -182,13 +182,27 @@ def ConvertRecqQfcToKernelPass
     | `avx512` | 2 | `vpmaddwd` zmm | 32 | 8 | `[N/32, K/2, 32] x i32` (2 k as i16) |
     | `avx2` | 2 | `vpmaddwd` ymm | 16 | 6 | `[N/16, K/2, 16] x i32` (2 k as i16) |
     | `generic` | 1 | `vector` multiply-add on i32 | 8 | 4 | `[N/8, K, 8] x i8` |
+    | `avx2`, 7-bit input | 4 | `vpmaddubsw` + `vpmaddwd` ymm | 16 | 6 | `[N/16, K/4, 16] x i32` |
 
     The 16-bit paths widen both sides so nothing saturates (`vpmaddubsw`
     would saturate `255 * 127 * 2`): the weight at compile time, the
-    input once per call into `[M, K/2]` pairs of u16 (K padded with a
-    zero). `vpdpbusd` has no intermediate 16-bit sum; its K tail reads the
-    last group under a mask. The N tail is a masked store; rows after the
-    last full tile run the kernel with `Mr = 1`.
+    input once per call into u16 (K padded to even). `vpdpbusd` has no
+    intermediate 16-bit sum; when K is not a multiple of 4 the input is
+    copied once with zero columns to the next multiple. Rows are cut into
+    blocks of as many whole tiles as keep the block's kernel input within
+    128 KiB (L2) while every column block reads it. The N tail is a masked
+    store; rows after the last full tile run the kernel with `Mr = 1`.
+
+    With 7-bit inputs (a `!quant.uniform<u8<0:127>:...>` input, what
+    `recq-compile --reduce-range` produces) `avx2` and `avx512` use
+    `vpmaddubsw` + `vpmaddwd` with ones on the VNNI layout (4 k per lane):
+    `127 * 128 * 2 < 2^15`, so the pair sums are exact.
+
+    Up to 4 output columns, a column block would be mostly padding: the
+    kernel runs along K instead, one vector accumulator per (row, column)
+    over chunks of K (the 16-bit path widens each chunk in registers),
+    reduced at the end, with a scalar epilogue; weights `[N, K]` in the
+    same per-lane packing.
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"avx2\"",
