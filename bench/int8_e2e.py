@@ -1,6 +1,7 @@
-"""int8 end-to-end benchmark: recq int8 against recq fp32, torch fp32 and
-torch's dynamic int8 (quantize_dynamic of the Linear layers, FBGEMM), on the
-model kit's trained DLRMs, in one process.
+"""int8 end-to-end benchmark: recq int8 (exact u8 activations, and 7-bit
+with --reduce-range) against recq fp32, torch fp32 and torch's dynamic int8
+(quantize_dynamic of the Linear layers, FBGEMM), on the model kit's trained
+DLRMs, in one process.
 
     /usr/bin/python3 bench/int8_e2e.py [--configs kaggle mlperf]
         [--batches 1 64 512 2048] [--iters 30] [--out out/bench-trained]
@@ -58,10 +59,12 @@ def main():
             make_model(["--config", config, "--out", out])
         onnx = os.path.join(out, "model.onnx")
         fp32_so, int8_so = os.path.join(out, "fp32.so"), os.path.join(out, "int8.so")
+        u7_so = os.path.join(out, "int8-u7.so")
         subprocess.run([compile_, onnx, "-o", fp32_so], check=True)
-        subprocess.run([compile_, onnx, "-o", int8_so, "--calibration",
-                        os.path.join(out, "calib.npz"), "--quantize=int8"],
-                       check=True, stderr=subprocess.DEVNULL)
+        for so, extra in ((int8_so, []), (u7_so, ["--reduce-range"])):
+            subprocess.run([compile_, onnx, "-o", so, "--calibration",
+                            os.path.join(out, "calib.npz"), "--quantize=int8", *extra],
+                           check=True, stderr=subprocess.DEVNULL)
         cfg = DlrmConfig(**json.load(open(os.path.join(out, "meta.json")))["config"])
         net = Dlrm(cfg)
         net.load_state_dict(torch.load(os.path.join(out, "model.pt")))
@@ -75,7 +78,8 @@ def main():
 
         # Accuracy on the whole eval set.
         models = {"recq fp32": recq.load(fp32_so, threads=1),
-                  "recq int8": recq.load(int8_so, threads=1)}
+                  "recq int8": recq.load(int8_so, threads=1),
+                  "recq int8 u7": recq.load(u7_so, threads=1)}
         names = [name for name, _, _ in models["recq fp32"].inputs]
         preds = {}
         for label, model in models.items():
@@ -99,7 +103,8 @@ def main():
         inputs_of = {b: slice_samples(arrays, names, 0, b) for b in batches}
         times = {}
         for threads in counts:
-            for label, so in (("recq fp32", fp32_so), ("recq int8", int8_so)):
+            for label, so in (("recq fp32", fp32_so), ("recq int8", int8_so),
+                              ("recq int8 u7", u7_so)):
                 model = recq.load(so, threads=threads)
                 for b in batches:
                     times[label, threads, b] = median_seconds(
@@ -114,13 +119,13 @@ def main():
                     times["torch int8", threads, b] = median_seconds(
                         lambda: qnet(*tensors), args.iters)
         print(f"\n{config}: ms per batch (median of {args.iters}); x = time / recq int8 time")
-        print(f"  {'batch':>5} {'thr':>3} | {'recq int8':>9} | {'recq fp32':>15} | "
-              f"{'torch fp32':>15} | {'torch int8':>15}")
+        print(f"  {'batch':>5} {'thr':>3} | {'recq int8':>9} | {'recq int8 u7':>15} | "
+              f"{'recq fp32':>15} | {'torch fp32':>15} | {'torch int8':>15}")
         for threads in counts:
             for b in batches:
                 t8 = times["recq int8", threads, b]
                 cells = [f"{1e3 * times[k, threads, b]:8.3f} {times[k, threads, b] / t8:5.2f}x"
-                         for k in ("recq fp32", "torch fp32", "torch int8")]
+                         for k in ("recq int8 u7", "recq fp32", "torch fp32", "torch int8")]
                 print(f"  {b:5d} {threads:3d} | {1e3 * t8:9.3f} | " + " | ".join(cells), flush=True)
 
 

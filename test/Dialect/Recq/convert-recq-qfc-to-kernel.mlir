@@ -15,7 +15,8 @@
 //
 // avx2 packs pairs of k as i16 into one i32 lane: lane (k0, k1) of column 0
 // is 0xFF81_0040 = -8323008, (k2, pad) is 32; the input is widened once
-// to u16, [M, 4] (K padded to even); per pair and row two vpmaddwd.
+// to u16, [M, 4] (K padded to even with a zero column); per pair and row
+// two vpmaddwd.
 // AVX2-LABEL: func @qfc
 // AVX2-DAG: arith.constant dense<{{\[\[\[}}-8323008, 0, {{.*}}], [32, 0, {{.*}}]]]> : tensor<1x2x16xi32>
 // AVX2-DAG: arith.constant dense<[157, -1, 0, {{.*}}]> : tensor<16xi32>
@@ -24,7 +25,8 @@
 // AVX2-DAG: arith.constant dense<5.000000e+00> : vector<8xf32>
 // AVX2-DAG: arith.constant dense<2.550000e+02> : vector<8xf32>
 // AVX2: %[[X:.*]] = "quant.scast"(%{{.*}}) : (tensor<?x3x!quant.uniform<u8:f32, 5.000000e-01:3>>) -> tensor<?x3xi8>
-// AVX2: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x3xi16>)
+// AVX2: linalg.fill {{.*}} -> tensor<?x4xi8>
+// AVX2: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x4xi16>)
 // AVX2:   arith.extui {{.*}} : i8 to i16
 // AVX2: scf.for
 // AVX2:   scf.for

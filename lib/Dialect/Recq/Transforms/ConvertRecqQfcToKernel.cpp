@@ -217,38 +217,6 @@ Value constantVector(OpBuilder &b, Location loc, ArrayRef<T> values, Type elemen
   return b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(type, values));
 }
 
-/// [M, K] u8 (as i8) -> [M, 2 * ceil(K / 2)] i16, zero-extended, with a
-/// zero column when K is odd: the u16 pairs vpmaddwd multiplies (one pair
-/// is one 32-bit broadcast). Element-wise, so LLVM vectorizes it.
-Value widenToU16(OpBuilder &b, Location loc, Value input, int64_t k) {
-  MLIRContext *ctx = b.getContext();
-  Type i16 = b.getI16Type();
-  int64_t width = 2 * ((k + 1) / 2);
-  Value m = b.create<tensor::DimOp>(loc, input, 0);
-  auto type = RankedTensorType::get({ShapedType::kDynamic, width}, i16);
-  Value init = b.create<tensor::EmptyOp>(loc, type.getShape(), i16, ValueRange{m});
-  if (width > k)
-    init = b.create<linalg::FillOp>(
-                loc, ValueRange{b.create<arith::ConstantIntOp>(loc, 0, 16)},
-                ValueRange{init})
-               .getResult(0);
-  SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(0)};
-  SmallVector<OpFoldResult> sizes{m, b.getIndexAttr(k)};
-  SmallVector<OpFoldResult> strides{b.getIndexAttr(1), b.getIndexAttr(1)};
-  Value slice = b.create<tensor::ExtractSliceOp>(loc, init, offsets, sizes, strides);
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
-  auto generic = b.create<linalg::GenericOp>(
-      loc, TypeRange{slice.getType()}, ValueRange{input}, ValueRange{slice},
-      ArrayRef<AffineMap>{identity, identity},
-      SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        nb.create<linalg::YieldOp>(
-            l, ValueRange{nb.create<arith::ExtUIOp>(l, i16, args[0]).getResult()});
-      });
-  return b.create<tensor::InsertSliceOp>(loc, generic.getResult(0), init,
-                                         offsets, sizes, strides);
-}
-
 /// [M, K] i8 -> [M, width] i8, zero past K.
 Value padColumns(OpBuilder &b, Location loc, Value input, int64_t k,
                  int64_t width) {
@@ -265,6 +233,30 @@ Value padColumns(OpBuilder &b, Location loc, Value input, int64_t k,
   SmallVector<OpFoldResult> strides{b.getIndexAttr(1), b.getIndexAttr(1)};
   return b.create<tensor::InsertSliceOp>(loc, input, init, offsets, sizes,
                                          strides);
+}
+
+/// [M, K] u8 (as i8) -> [M, 2 * ceil(K / 2)] i16, zero-extended, with a
+/// zero column when K is odd: the u16 pairs vpmaddwd multiplies (one pair
+/// is one 32-bit broadcast). Element-wise, so LLVM vectorizes it.
+Value widenToU16(OpBuilder &b, Location loc, Value input, int64_t k) {
+  MLIRContext *ctx = b.getContext();
+  Type i16 = b.getI16Type();
+  int64_t width = 2 * ((k + 1) / 2);
+  if (width > k)
+    input = padColumns(b, loc, input, k, width);
+  Value m = b.create<tensor::DimOp>(loc, input, 0);
+  auto type = RankedTensorType::get({ShapedType::kDynamic, width}, i16);
+  Value init = b.create<tensor::EmptyOp>(loc, type.getShape(), i16, ValueRange{m});
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+  auto generic = b.create<linalg::GenericOp>(
+      loc, TypeRange{type}, ValueRange{input}, ValueRange{init},
+      ArrayRef<AffineMap>{identity, identity},
+      SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        nb.create<linalg::YieldOp>(
+            l, ValueRange{nb.create<arith::ExtUIOp>(l, i16, args[0]).getResult()});
+      });
+  return generic.getResult(0);
 }
 
 /// Up to this many output columns, the kernel runs along K instead
