@@ -32,16 +32,17 @@ static Error makeError(const llvm::Twine &message) {
 
 std::optional<recq::CodegenTarget> recq::lookupTarget(llvm::StringRef name) {
   // x86-64-v3 is Haswell's set (AVX2, FMA, F16C, BMI); v4 adds
-  // AVX512F/BW/CD/DQ/VL.
+  // AVX512F/BW/CD/DQ/VL. "-prefer-256-bit" lets LLVM's vectorizers use zmm
+  // (LLVM has no "prefer-512-bit"; naming it only printed a warning).
   if (name == "generic")
     return CodegenTarget{"generic", "x86-64", ""};
   if (name == "avx2")
     return CodegenTarget{"avx2", "x86-64-v3", ""};
   if (name == "avx512")
-    return CodegenTarget{"avx512", "x86-64-v4", "+prefer-512-bit"};
+    return CodegenTarget{"avx512", "x86-64-v4", "-prefer-256-bit"};
   if (name == "avx512-vnni")
     return CodegenTarget{"avx512-vnni", "x86-64-v4",
-                         "+avx512vnni,+prefer-512-bit"};
+                         "+avx512vnni,-prefer-256-bit"};
   return std::nullopt;
 }
 
