@@ -4,7 +4,9 @@
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Runtime/recq.h"
+#include "recq/Runtime/recq_abi.h"
 #include "recq/Support/Npz.h"
+#include "recq/Support/Samples.h"
 #include "recq/Target/Codegen.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -22,6 +24,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
+#include <memory>
 
 using namespace mlir;
 using llvm::Error;
@@ -125,76 +129,144 @@ static Expected<std::string> compile(ModuleOp module, StringRef dir,
   return std::string(so);
 }
 
-/// Runs the calibration library on the arrays of `npz`; returns output 0.
-static Expected<std::vector<float>> run(StringRef so, const recq::Npz &npz,
-                                        StringRef npzPath) {
-  void *lib = dlopen(so.str().c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!lib)
-    return makeError(llvm::Twine("cannot load the calibration model: ") +
-                     dlerror());
-  auto closeLib = llvm::make_scope_exit([&] { dlclose(lib); });
-  auto load = reinterpret_cast<decltype(&recq_model_load)>(
-      dlsym(lib, "recq_model_load"));
-  auto release = reinterpret_cast<decltype(&recq_model_free)>(
-      dlsym(lib, "recq_model_free"));
-  auto numInputs = reinterpret_cast<decltype(&recq_model_num_inputs)>(
-      dlsym(lib, "recq_model_num_inputs"));
-  auto inputName = reinterpret_cast<decltype(&recq_model_input_name)>(
-      dlsym(lib, "recq_model_input_name"));
-  auto inputInfo = reinterpret_cast<decltype(&recq_model_input_info)>(
-      dlsym(lib, "recq_model_input_info"));
-  auto outputSize = reinterpret_cast<decltype(&recq_model_output_size)>(
-      dlsym(lib, "recq_model_output_size"));
-  auto runModel = reinterpret_cast<decltype(&recq_model_run)>(
-      dlsym(lib, "recq_model_run"));
-  recq_status st;
-  recq_model *model = load(nullptr, &st);
-  if (!model)
-    return makeError(llvm::Twine("calibration model: ") + st.message);
-  auto freeModel = llvm::make_scope_exit([&] { release(model); });
+namespace {
+/// The loaded calibration library and the calibration inputs, run on any
+/// range of samples.
+class Runner {
+public:
+  static Expected<std::unique_ptr<Runner>> create(StringRef so,
+                                                  const recq::Npz &npz,
+                                                  StringRef npzPath) {
+    std::unique_ptr<Runner> r(new Runner);
+    r->lib = dlopen(so.str().c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!r->lib)
+      return makeError(llvm::Twine("cannot load the calibration model: ") +
+                       dlerror());
+    auto sym = [&](const char *name) { return dlsym(r->lib, name); };
+    auto load = reinterpret_cast<decltype(&recq_model_load)>(sym("recq_model_load"));
+    r->release = reinterpret_cast<decltype(&recq_model_free)>(sym("recq_model_free"));
+    auto numInputs = reinterpret_cast<decltype(&recq_model_num_inputs)>(
+        sym("recq_model_num_inputs"));
+    auto inputName = reinterpret_cast<decltype(&recq_model_input_name)>(
+        sym("recq_model_input_name"));
+    auto inputInfo = reinterpret_cast<decltype(&recq_model_input_info)>(
+        sym("recq_model_input_info"));
+    auto numTables = reinterpret_cast<decltype(&recq_model_num_tables)>(
+        sym("recq_model_num_tables"));
+    auto tableInfo = reinterpret_cast<decltype(&recq_model_table_info)>(
+        sym("recq_model_table_info"));
+    r->outputSize = reinterpret_cast<decltype(&recq_model_output_size)>(
+        sym("recq_model_output_size"));
+    r->runModel = reinterpret_cast<decltype(&recq_model_run)>(sym("recq_model_run"));
+    recq_status st;
+    r->model = load(nullptr, &st);
+    if (!r->model)
+      return makeError(llvm::Twine("calibration model: ") + st.message);
 
-  int n = numInputs(model);
-  std::vector<std::vector<float>> f32(n);
-  std::vector<std::vector<int64_t>> i64(n);
-  std::vector<std::vector<int32_t>> i32(n);
-  std::vector<const void *> data(n);
-  std::vector<const int64_t *> shapes(n);
-  for (int i = 0; i < n; ++i) {
-    const char *name = inputName(model, i);
-    auto it = npz.find(name);
-    if (it == npz.end())
-      return makeError(npzPath + " has no array '" + name + "'");
-    int dtype, rank;
-    int64_t shape[8];
-    inputInfo(model, i, &dtype, &rank, shape);
-    if (static_cast<int>(it->second.shape.size()) != rank)
-      return makeError(npzPath + ": '" + name + "' has rank " +
-                       llvm::Twine(it->second.shape.size()) +
-                       ", the model takes " + llvm::Twine(rank));
-    shapes[i] = it->second.shape.data();
-    if (dtype == 1) {
-      f32[i] = it->second.asF32();
-      data[i] = f32[i].data();
-    } else if (dtype == 2) {
-      i64[i] = it->second.asI64();
-      data[i] = i64[i].data();
-    } else {
-      std::vector<int64_t> wide = it->second.asI64();
-      i32[i].assign(wide.begin(), wide.end());
-      data[i] = i32[i].data();
+    for (int i = 0, n = numInputs(r->model); i < n; ++i) {
+      recq::SampleArray in;
+      in.name = inputName(r->model, i);
+      auto it = npz.find(in.name);
+      if (it == npz.end())
+        return makeError(npzPath + " has no array '" + in.name + "'");
+      int rank;
+      int64_t shape[8];
+      inputInfo(r->model, i, &in.dtype, &rank, shape);
+      if (static_cast<int>(it->second.shape.size()) != rank)
+        return makeError(npzPath + ": '" + in.name + "' has rank " +
+                         llvm::Twine(it->second.shape.size()) +
+                         ", the model takes " + llvm::Twine(rank));
+      in.shape = it->second.shape;
+      if (in.dtype == RECQ_DTYPE_F32)
+        in.f32 = it->second.asF32();
+      else
+        in.i64 = it->second.asI64();
+      r->inputs.push_back(std::move(in));
     }
+    for (int t = 0, n = numTables(r->model); t < n; ++t) {
+      recq::TableBinding b;
+      int last = 0;
+      tableInfo(r->model, t, &b.indices, &b.offsets, &b.row, &last);
+      b.includeLast = last != 0;
+      r->tables.push_back(b);
+    }
+    return std::move(r);
   }
-  int64_t size = outputSize(model, shapes.data());
-  if (size < 0)
-    return makeError("calibration model: bad input shapes");
-  std::vector<float> out(std::max<int64_t>(size, 1));
-  int64_t outShape[8];
-  if (runModel(model, data.data(), shapes.data(), out.data(), out.size(),
-               outShape, &st) != RECQ_OK)
-    return makeError(npzPath + ": " + st.message);
-  out.resize(size);
-  return out;
-}
+  ~Runner() {
+    if (model)
+      release(model);
+    if (lib)
+      dlclose(lib);
+  }
+
+  int64_t samples() const { return recq::countSamples(inputs, tables); }
+
+  /// Output 0 for samples [begin, end) (all of them when the inputs cannot
+  /// be cut by sample: begin 0, end samples()).
+  Expected<std::vector<float>> run(int64_t begin, int64_t end) {
+    std::vector<recq::SampleArray> cut;
+    const std::vector<recq::SampleArray> *use = &inputs;
+    if (begin != 0 || end != samples()) {
+      auto sliced = recq::sliceSamples(inputs, tables, begin, end);
+      if (!sliced)
+        return sliced.takeError();
+      cut = std::move(*sliced);
+      use = &cut;
+    }
+    size_t n = use->size();
+    std::vector<std::vector<int32_t>> i32(n);
+    std::vector<const void *> data(n);
+    std::vector<const int64_t *> shapes(n);
+    for (size_t i = 0; i < n; ++i) {
+      const recq::SampleArray &in = (*use)[i];
+      shapes[i] = in.shape.data();
+      if (in.dtype == RECQ_DTYPE_F32) {
+        data[i] = in.f32.data();
+      } else if (in.dtype == RECQ_DTYPE_I64) {
+        data[i] = in.i64.data();
+      } else {
+        i32[i].assign(in.i64.begin(), in.i64.end());
+        data[i] = i32[i].data();
+      }
+    }
+    int64_t size = outputSize(model, shapes.data());
+    if (size < 0)
+      return makeError("calibration model: bad input shapes");
+    std::vector<float> out(std::max<int64_t>(size, 1));
+    int64_t outShape[8];
+    recq_status st;
+    if (runModel(model, data.data(), shapes.data(), out.data(), out.size(),
+                 outShape, &st) != RECQ_OK)
+      return makeError(llvm::Twine("calibration inputs: ") + st.message);
+    out.resize(size);
+    return out;
+  }
+
+  /// Whether run() can take any range (false: the inputs include one that
+  /// sliceSamples cannot cut, e.g. per-sample weights).
+  bool cuttable() const {
+    int64_t n = samples();
+    if (n < 2)
+      return false;
+    auto cut = recq::sliceSamples(inputs, tables, 0, 1);
+    if (!cut) {
+      llvm::consumeError(cut.takeError());
+      return false;
+    }
+    return true;
+  }
+
+private:
+  Runner() = default;
+  void *lib = nullptr;
+  recq_model *model = nullptr;
+  decltype(&recq_model_free) release = nullptr;
+  decltype(&recq_model_output_size) outputSize = nullptr;
+  decltype(&recq_model_run) runModel = nullptr;
+  std::vector<recq::SampleArray> inputs;
+  std::vector<recq::TableBinding> tables;
+};
+} // namespace
 
 Expected<std::vector<recq::quant::ActivationStats>>
 recq::quant::calibrate(ModuleOp module, StringRef npzPath,
@@ -230,43 +302,105 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
   report("compiled the fp32 model with its " + llvm::Twine(stats->size()) +
              " FC inputs as outputs",
          start);
-  start = clock::now();
-  auto values = run(*so, *npz, npzPath);
-  if (!values)
-    return values.takeError();
+  auto runner = Runner::create(*so, *npz, npzPath);
+  if (!runner)
+    return runner.takeError();
+  Runner &r = **runner;
 
+  // Chunks of samples, so memory stays bounded whatever the calibration
+  // set's size: pass 1 finds each activation's range and mean |x|, pass 2
+  // fills histograms set up from them. One chunk is run once.
+  int64_t samples = r.samples();
+  int64_t chunk = options.chunkSamples > 0 && r.cuttable()
+                      ? options.chunkSamples
+                      : std::max<int64_t>(samples, 1);
+  int64_t numChunks = samples > 0 ? (samples + chunk - 1) / chunk : 1;
   int64_t total = 0;
   for (const ActivationStats &s : *stats)
     total += s.width;
-  int64_t rows = total ? static_cast<int64_t>(values->size()) / total : 0;
-  report("ran it on " + llvm::Twine(rows) + " samples", start);
-  int64_t column = 0;
-  int done = 0;
+  std::vector<float> kept; // the single chunk's values, reused by pass 2
+  auto forEachChunk = [&](int pass,
+                          llvm::function_ref<void(const std::vector<float> &,
+                                                  int64_t rows)>
+                              use) -> Error {
+    for (int64_t c = 0; c < numChunks; ++c) {
+      auto chunkStart = clock::now();
+      int64_t begin = c * chunk, end = std::min(samples, begin + chunk);
+      if (numChunks == 1 && pass == 2) {
+        use(kept, total ? static_cast<int64_t>(kept.size()) / total : 0);
+        return Error::success();
+      }
+      auto values = numChunks == 1 ? r.run(0, samples) : r.run(begin, end);
+      if (!values)
+        return values.takeError();
+      int64_t rows = total ? static_cast<int64_t>(values->size()) / total : 0;
+      use(*values, rows);
+      if (numChunks == 1)
+        kept = std::move(*values);
+      report(llvm::formatv("pass {0}/2: samples {1}-{2} of {3}", pass, begin,
+                           std::max(end, begin), samples),
+             chunkStart);
+    }
+    return Error::success();
+  };
+
+  // Pass 1: range, mean |x| and count per activation.
+  std::vector<double> sumAbs(stats->size(), 0.0);
   for (ActivationStats &s : *stats) {
-    start = clock::now();
-    // Pass 1: range and the scale of the bulk; pass 2: the histogram.
-    std::vector<float> v;
-    v.reserve(rows * s.width);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < s.width; ++c)
-        v.push_back((*values)[r * total + column + c]);
-    column += s.width;
-    s.samples = rows;
+    s.min = std::numeric_limits<float>::infinity();
+    s.max = -std::numeric_limits<float>::infinity();
+    s.samples = 0;
     s.params.qmax = options.qmax;
-    if (v.empty())
+  }
+  if (Error e = forEachChunk(1, [&](const std::vector<float> &v, int64_t rows) {
+        int64_t column = 0;
+        for (auto [i, s] : llvm::enumerate(*stats)) {
+          for (int64_t row = 0; row < rows; ++row)
+            for (int64_t c = 0; c < s.width; ++c) {
+              float x = v[row * total + column + c];
+              s.min = std::min(s.min, x);
+              s.max = std::max(s.max, x);
+              sumAbs[i] += std::fabs(x);
+            }
+          s.samples += rows;
+          column += s.width;
+        }
+      }))
+    return std::move(e);
+
+  // Pass 2: histograms over [min, max], bins fine where the bulk is.
+  std::vector<Histogram> histograms;
+  for (auto [i, s] : llvm::enumerate(*stats)) {
+    if (s.samples == 0) {
+      s.min = s.max = 0;
+      histograms.emplace_back(0.0f, 0.0f, 0.0f, options.bins);
       continue;
-    s.min = *std::min_element(v.begin(), v.end());
-    s.max = *std::max_element(v.begin(), v.end());
-    double sum = 0;
-    for (float x : v)
-      sum += std::fabs(x);
-    s.meanAbs = static_cast<float>(sum / v.size());
-    Histogram h(s.min, s.max, s.meanAbs, options.bins);
-    h.add(v);
-    s.params = chooseParams(h, options.method, options.percentile, options.qmax);
+    }
+    s.meanAbs = static_cast<float>(sumAbs[i] / (double(s.samples) * s.width));
+    histograms.emplace_back(s.min, s.max, s.meanAbs, options.bins);
+  }
+  if (Error e = forEachChunk(2, [&](const std::vector<float> &v, int64_t rows) {
+        int64_t column = 0;
+        std::vector<float> values;
+        for (auto [i, s] : llvm::enumerate(*stats)) {
+          values.clear();
+          for (int64_t row = 0; row < rows; ++row)
+            for (int64_t c = 0; c < s.width; ++c)
+              values.push_back(v[row * total + column + c]);
+          histograms[i].add(values);
+          column += s.width;
+        }
+      }))
+    return std::move(e);
+
+  for (auto [i, s] : llvm::enumerate(*stats)) {
+    start = clock::now();
+    if (s.samples)
+      s.params = chooseParams(histograms[i], options.method, options.percentile,
+                              options.qmax);
     report(llvm::formatv("[{0}/{1}] {2}: {3} values, scale {4:e3}, zero point {5}",
-                         ++done, stats->size(), s.name, v.size(), s.params.scale,
-                         s.params.zeroPoint),
+                         i + 1, stats->size(), s.name, s.samples * s.width,
+                         s.params.scale, s.params.zeroPoint),
            start);
   }
   return std::move(*stats);

@@ -27,14 +27,25 @@ def tiny(tmp_path_factory):
     return out
 
 
-def calibrate(out, method, tmp_path):
+def calibrate(out, method, tmp_path, *extra):
     report = tmp_path / f"{method}.json"
     subprocess.run([os.path.join(BIN, "recq-compile"), str(out / "model.onnx"),
                     "--calibration", str(out / "calib.npz"),
-                    f"--calibration-method={method}",
+                    f"--calibration-method={method}", *extra,
                     "--emit-calibration", str(report), "-o", str(tmp_path / "m.mlir")],
                    check=True, capture_output=True)
     return json.loads(report.read_text())
+
+
+def test_chunks_give_what_one_run_gives(tiny, tmp_path):
+    # 300 samples in chunks of 37 (bags cut and offsets rebased per chunk)
+    # against one run over all of them.
+    whole = calibrate(tiny, "l2", tmp_path, "--calibration-chunk=0")
+    chunked = calibrate(tiny, "l2", tmp_path, "--calibration-chunk=37")
+    for a, b in zip(whole["tensors"], chunked["tensors"]):
+        assert (a["samples"], a["min"], a["max"]) == (b["samples"], b["min"], b["max"])
+        assert a["mean_abs"] == pytest.approx(b["mean_abs"], rel=1e-6)
+        assert (a["scale"], a["zero_point"]) == pytest.approx((b["scale"], b["zero_point"]), rel=1e-5)
 
 
 def torch_fc_inputs(out):

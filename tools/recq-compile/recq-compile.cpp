@@ -72,6 +72,11 @@ cl::opt<std::string> calibrationMethod(
 cl::opt<double> calibrationPercentile(
     "percentile", cl::desc("Percentile for --calibration-method=percentile"),
     cl::init(99.99));
+cl::opt<int64_t> calibrationChunk(
+    "calibration-chunk",
+    cl::desc("Samples per calibration run (bounds memory; 0: all at once; "
+             "default 4096)"),
+    cl::init(4096));
 cl::opt<std::string> emitCalibration(
     "emit-calibration",
     cl::desc("Write what calibration found (ranges, scales) as JSON"),
@@ -167,6 +172,7 @@ int main(int argc, char **argv) {
                   "' (l2, minmax, percentile)");
     options.method = *method;
     options.percentile = calibrationPercentile;
+    options.chunkSamples = calibrationChunk;
     if (reduceRange)
       options.qmax = 127;
     options.progress = [](llvm::StringRef line) {

@@ -4,8 +4,9 @@
 // recq.fc is an activation that int8 inference will quantize. A copy of
 // the model whose single output is those activations side by side is
 // compiled with the real fp32 lowering to a temporary model.so, run through
-// the runtime on the calibration inputs (twice: range, then histogram), and
-// each activation gets its u8 parameters from the chosen ScaleMethod.
+// the runtime on the calibration inputs in chunks of samples (two passes:
+// range, then histogram), and each activation gets its u8 parameters from
+// the chosen ScaleMethod.
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,6 +42,9 @@ struct CalibrationOptions {
   ScaleMethod method = ScaleMethod::L2;
   double percentile = 99.99;
   int bins = 2048;
+  /// Samples per run of the model (memory: this many x the FC inputs'
+  /// total width x 4 bytes); 0 runs the whole set at once.
+  int64_t chunkSamples = 4096;
   /// The largest u8 code: 255, or 127 for 7-bit activations.
   int32_t qmax = 255;
   /// Called with one line per step (compile, run, each activation's

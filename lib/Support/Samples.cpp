@@ -1,0 +1,102 @@
+//===- Samples.cpp - Cut a model's inputs into ranges of samples ----------===//
+
+#include "recq/Support/Samples.h"
+
+#include "llvm/ADT/Twine.h"
+
+using namespace recq;
+
+static llvm::Error makeError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 message.str());
+}
+
+int64_t recq::countSamples(const std::vector<SampleArray> &inputs,
+                           const std::vector<TableBinding> &tables) {
+  for (const SampleArray &in : inputs)
+    if (in.dtype == 1 && in.shape.size() == 2)
+      return in.shape[0];
+  for (const TableBinding &t : tables)
+    if (t.offsets < 0 && t.indices >= 0 && inputs[t.indices].shape.size() == 2)
+      return inputs[t.indices].shape[0];
+  return -1;
+}
+
+llvm::Expected<std::vector<SampleArray>>
+recq::sliceSamples(const std::vector<SampleArray> &inputs,
+                   const std::vector<TableBinding> &tables, int64_t begin,
+                   int64_t end) {
+  int64_t samples = countSamples(inputs, tables);
+  if (samples < 0 || begin < 0 || end > samples || begin > end)
+    return makeError("cannot cut samples [" + llvm::Twine(begin) + ", " +
+                     llvm::Twine(end) + ") of " + llvm::Twine(samples));
+  int64_t n = end - begin;
+  std::vector<SampleArray> out(inputs.size());
+  std::vector<bool> done(inputs.size(), false);
+  auto takeRows = [&](size_t i) {
+    const SampleArray &in = inputs[i];
+    SampleArray &o = out[i];
+    o.name = in.name, o.dtype = in.dtype, o.shape = in.shape;
+    int64_t width = 1;
+    for (size_t d = 1; d < in.shape.size(); ++d)
+      width *= in.shape[d];
+    o.shape[0] = n;
+    if (in.dtype == 1)
+      o.f32.assign(in.f32.begin() + begin * width, in.f32.begin() + end * width);
+    else
+      o.i64.assign(in.i64.begin() + begin * width, in.i64.begin() + end * width);
+    done[i] = true;
+  };
+
+  for (const TableBinding &t : tables) {
+    const SampleArray &idx = inputs[t.indices];
+    if (t.offsets < 0) { // fixed-length bags: rows of [samples, L]
+      if (!done[t.indices])
+        takeRows(t.indices);
+      continue;
+    }
+    const SampleArray &off = inputs[t.offsets];
+    int64_t cols = off.shape.back();
+    int64_t bags = cols - (t.includeLast ? 1 : 0);
+    if (bags != samples || idx.shape.size() != 1)
+      return makeError("input '" + off.name + "' does not hold one bag per "
+                       "sample");
+    const int64_t *o = off.i64.data() + (t.row >= 0 ? t.row * cols : 0);
+    int64_t first = o[begin];
+    int64_t last = end < cols ? o[end] : idx.shape[0];
+    if (first < 0 || last < first || last > idx.shape[0])
+      return makeError("input '" + off.name + "' has offsets outside '" +
+                       idx.name + "'");
+    if (done[t.indices])
+      return makeError("input '" + idx.name + "' is read by two tables");
+    SampleArray &oi = out[t.indices];
+    oi.name = idx.name, oi.dtype = idx.dtype, oi.shape = {last - first};
+    oi.i64.assign(idx.i64.begin() + first, idx.i64.begin() + last);
+    done[t.indices] = true;
+    // The offsets (every row of a shared matrix, each rebased on its own).
+    if (!done[t.offsets]) {
+      SampleArray &oo = out[t.offsets];
+      int64_t keep = n + (t.includeLast ? 1 : 0);
+      int64_t rows = off.shape.size() == 2 ? off.shape[0] : 1;
+      oo.name = off.name, oo.dtype = off.dtype, oo.shape = off.shape;
+      oo.shape.back() = keep;
+      oo.i64.resize(rows * keep);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < keep; ++j)
+          oo.i64[r * keep + j] =
+              off.i64[r * cols + begin + j] - off.i64[r * cols + begin];
+      done[t.offsets] = true;
+    }
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (done[i])
+      continue;
+    const SampleArray &in = inputs[i];
+    if (in.shape.size() != 2 || in.shape[0] != samples || in.dtype != 1)
+      return makeError("cannot cut input '" + in.name + "' by sample (shape [" +
+                       llvm::Twine(in.shape.empty() ? 0 : in.shape[0]) +
+                       ", ...])");
+    takeRows(i);
+  }
+  return out;
+}
