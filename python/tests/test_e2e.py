@@ -218,3 +218,18 @@ def test_cpu_without_the_target_is_refused(model_dir, tmp_path):
                     f"--target={target}", "-o", str(so)], check=True)
     with pytest.raises(recq.RecqError, match=rf"this CPU lacks .* which the model's target '{target}' needs"):
         recq.load(str(so))
+
+
+def test_recq_run_cuts_a_batch(model_dir, tmp_path):
+    # recq-run --batch keeps the first samples (dense rows, bags, the indices
+    # they cover) and checks them against the first reference outputs.
+    config, out = model_dir
+    so = tmp_path / "model.so"
+    subprocess.run([os.path.join(BIN, "recq-compile"), str(out / "model.onnx"),
+                    "-o", str(so)], check=True)
+    run = subprocess.run([os.path.join(BIN, "recq-run"), str(so), "--inputs",
+                          str(out / "eval.npz"), "--batch", "7"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "[7, 1]" in run.stdout
+    assert run.stdout.rstrip().endswith(": ok"), run.stdout

@@ -14,6 +14,7 @@
 
 #include "recq/Runtime/recq.h"
 #include "recq/Support/Npz.h"
+#include "recq/Support/Samples.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/ScopeExit.h"
@@ -113,21 +114,6 @@ std::string shapeString(llvm::ArrayRef<int64_t> shape) {
   return s + "]";
 }
 
-/// One input ready for the C API.
-struct Input {
-  std::string name;
-  int dtype = 0;
-  std::vector<int64_t> shape;
-  std::vector<float> f32;
-  std::vector<int64_t> i64;
-  std::vector<int32_t> i32;
-  const void *data() const {
-    return dtype == 1 ? static_cast<const void *>(f32.data())
-           : dtype == 2 ? static_cast<const void *>(i64.data())
-                        : static_cast<const void *>(i32.data());
-  }
-};
-
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   size_t k = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
@@ -203,10 +189,11 @@ int main(int argc, char **argv) {
   if (!npz)
     return fail(llvm::toString(npz.takeError()));
 
-  // The inputs, cut to the first --batch samples.
-  std::vector<Input> inputs(numInputs);
+  // The inputs, cut to the first --batch samples (recq::sliceSamples:
+  // dense rows, each table's bags and the indices they cover).
+  std::vector<recq::SampleArray> inputs(numInputs);
   for (int i = 0; i < numInputs; ++i) {
-    Input &in = inputs[i];
+    recq::SampleArray &in = inputs[i];
     in.name = api.inputName(model, i);
     int rank;
     int64_t shape[8];
@@ -220,71 +207,35 @@ int main(int argc, char **argv) {
     else
       in.i64 = it->second.asI64();
   }
-  int64_t batch = -1;
-  for (const Input &in : inputs)
-    if (in.dtype == 1 && in.shape.size() == 2)
-      batch = in.shape[0];
-  if (batchSize > 0 && batch >= 0 && batchSize < batch) {
-    int64_t n = batchSize;
-    for (Input &in : inputs)
-      if (in.dtype == 1 && in.shape.size() == 2) {
-        in.f32.resize(n * in.shape[1]);
-        in.shape[0] = n;
-      }
-    // Tables: keep the first n bags and the indices they cover.
-    std::vector<bool> cut(numInputs, false);
-    for (int t = 0; t < api.numTables(model); ++t) {
-      int indices, offsets, last;
-      int64_t row;
-      api.tableInfo(model, t, &indices, &offsets, &row, &last);
-      Input &idx = inputs[indices];
-      if (offsets < 0) {
-        if (!cut[indices])
-          idx.i64.resize(n * idx.shape[1]), idx.shape[0] = n;
-        cut[indices] = true;
-        continue;
-      }
-      const Input &off = inputs[offsets];
-      int64_t cols = off.shape.back();
-      // The first n bags end where bag n begins (or at the last offset).
-      int64_t end = n < cols ? off.i64[(row >= 0 ? row * cols : 0) + n]
-                             : static_cast<int64_t>(idx.i64.size());
-      if (!cut[indices])
-        idx.i64.resize(end), idx.shape[0] = end;
-      cut[indices] = true;
-    }
-    for (int i = 0; i < numInputs; ++i) {
-      Input &in = inputs[i];
-      for (int t = 0; t < api.numTables(model); ++t) {
-        int indices, offsets, last;
-        int64_t row;
-        api.tableInfo(model, t, &indices, &offsets, &row, &last);
-        if (offsets == i) {
-          int64_t keep = n + (last ? 1 : 0);
-          if (in.shape.size() == 2 && in.shape[1] != keep) {
-            std::vector<int64_t> cutRows(in.shape[0] * keep);
-            for (int64_t r = 0; r < in.shape[0]; ++r)
-              std::copy_n(in.i64.begin() + r * in.shape[1], keep,
-                          cutRows.begin() + r * keep);
-            in.i64 = std::move(cutRows);
-            in.shape[1] = keep;
-          } else if (in.shape.size() == 1 && in.shape[0] != keep) {
-            in.i64.resize(keep);
-            in.shape[0] = keep;
-          }
-        }
-      }
-    }
-    batch = n;
+  std::vector<recq::TableBinding> tables;
+  for (int t = 0; t < api.numTables(model); ++t) {
+    recq::TableBinding b;
+    int last = 0;
+    api.tableInfo(model, t, &b.indices, &b.offsets, &b.row, &last);
+    b.includeLast = last != 0;
+    tables.push_back(b);
   }
-  for (Input &in : inputs)
-    if (in.dtype == 3)
-      in.i32.assign(in.i64.begin(), in.i64.end());
+  int64_t batch = recq::countSamples(inputs, tables);
+  if (batchSize > 0 && batch >= 0 && batchSize < batch) {
+    auto cut = recq::sliceSamples(inputs, tables, 0, batchSize);
+    if (!cut)
+      return fail(inputsPath + ": --batch: " + llvm::toString(cut.takeError()));
+    inputs = std::move(*cut);
+    batch = batchSize;
+  }
+  // i32 inputs are held as i64 until here.
+  std::vector<std::vector<int32_t>> i32(numInputs);
+  for (int i = 0; i < numInputs; ++i)
+    if (inputs[i].dtype != 1 && inputs[i].dtype != 2)
+      i32[i].assign(inputs[i].i64.begin(), inputs[i].i64.end());
 
   std::vector<const void *> data;
   std::vector<const int64_t *> shapes;
-  for (const Input &in : inputs) {
-    data.push_back(in.data());
+  for (int i = 0; i < numInputs; ++i) {
+    const recq::SampleArray &in = inputs[i];
+    data.push_back(in.dtype == 1   ? static_cast<const void *>(in.f32.data())
+                   : in.dtype == 2 ? static_cast<const void *>(in.i64.data())
+                                   : static_cast<const void *>(i32[i].data()));
     shapes.push_back(in.shape.data());
   }
   int outRank, outDtype;
