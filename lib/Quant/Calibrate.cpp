@@ -5,6 +5,7 @@
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Runtime/recq.h"
 #include "recq/Runtime/recq_abi.h"
+#include "recq/Support/ModelApi.h"
 #include "recq/Support/Npz.h"
 #include "recq/Support/Samples.h"
 #include "recq/Target/Codegen.h"
@@ -31,10 +32,6 @@ using namespace mlir;
 using llvm::Error;
 using llvm::Expected;
 
-static Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
-}
 
 /// Rewrites @main of `module` to return the inputs of its FCs side by side,
 /// [batch, sum of K]; returns their names and widths.
@@ -42,18 +39,18 @@ static Expected<std::vector<recq::quant::ActivationStats>>
 exposeFcInputs(ModuleOp module) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)
-    return makeError("the module has no @main");
+    return llvm::createStringError("the module has no @main");
   SmallVector<recq::FcOp> fcs;
   main.walk([&](recq::FcOp fc) { fcs.push_back(fc); });
   if (fcs.empty())
-    return makeError("the model has no fully connected layer to calibrate");
+    return llvm::createStringError("the model has no fully connected layer to calibrate");
 
   std::vector<recq::quant::ActivationStats> stats;
   int64_t total = 0;
   for (auto [i, fc] : llvm::enumerate(fcs)) {
     auto type = cast<RankedTensorType>(fc.getInput().getType());
     if (type.isDynamicDim(1))
-      return makeError("an FC input has a dynamic width");
+      return llvm::createStringError("an FC input has a dynamic width");
     recq::quant::ActivationStats s;
     auto name = dyn_cast<NameLoc>(fc.getLoc());
     s.name = (name ? name.getName().str() : "fc" + std::to_string(i)) +
@@ -120,7 +117,7 @@ static Expected<std::string> compile(ModuleOp module, StringRef dir,
     std::error_code ec;
     llvm::raw_fd_ostream os(object, ec);
     if (ec)
-      return makeError("cannot write " + object + ": " + ec.message());
+      return llvm::createStringError("cannot write " + object + ": " + ec.message());
     if (Error e = recq::emitObject(**llvmModule, target, os))
       return std::move(e);
   }
@@ -140,61 +137,32 @@ public:
     std::unique_ptr<Runner> r(new Runner);
     r->lib = dlopen(so.str().c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!r->lib)
-      return makeError(llvm::Twine("cannot load the calibration model: ") +
-                       dlerror());
-    auto sym = [&](const char *name) { return dlsym(r->lib, name); };
-    auto load = reinterpret_cast<decltype(&recq_model_load)>(sym("recq_model_load"));
-    r->release = reinterpret_cast<decltype(&recq_model_free)>(sym("recq_model_free"));
-    auto numInputs = reinterpret_cast<decltype(&recq_model_num_inputs)>(
-        sym("recq_model_num_inputs"));
-    auto inputName = reinterpret_cast<decltype(&recq_model_input_name)>(
-        sym("recq_model_input_name"));
-    auto inputInfo = reinterpret_cast<decltype(&recq_model_input_info)>(
-        sym("recq_model_input_info"));
-    auto numTables = reinterpret_cast<decltype(&recq_model_num_tables)>(
-        sym("recq_model_num_tables"));
-    auto tableInfo = reinterpret_cast<decltype(&recq_model_table_info)>(
-        sym("recq_model_table_info"));
-    r->outputSize = reinterpret_cast<decltype(&recq_model_output_size)>(
-        sym("recq_model_output_size"));
-    r->runModel = reinterpret_cast<decltype(&recq_model_run)>(sym("recq_model_run"));
+      return llvm::createStringError(
+          llvm::Twine("cannot load the calibration model: ") + dlerror());
+    if (!recq::lookupModelApi(r->lib, r->api))
+      return llvm::createStringError("the calibration model lacks the C API");
     recq_status st;
-    r->model = load(nullptr, &st);
+    r->model = r->api.load(nullptr, &st);
     if (!r->model)
-      return makeError(llvm::Twine("calibration model: ") + st.message);
-
-    for (int i = 0, n = numInputs(r->model); i < n; ++i) {
-      recq::SampleArray in;
-      in.name = inputName(r->model, i);
-      auto it = npz.find(in.name);
-      if (it == npz.end())
-        return makeError(npzPath + " has no array '" + in.name + "'");
-      int rank;
+      return llvm::createStringError(llvm::Twine("calibration model: ") +
+                                     st.message);
+    if (Error e = recq::readModelInputs(r->api, r->model, npz, npzPath,
+                                        r->inputs, r->tables))
+      return std::move(e);
+    for (auto [i, in] : llvm::enumerate(r->inputs)) {
+      int dtype, rank;
       int64_t shape[8];
-      inputInfo(r->model, i, &in.dtype, &rank, shape);
-      if (static_cast<int>(it->second.shape.size()) != rank)
-        return makeError(npzPath + ": '" + in.name + "' has rank " +
-                         llvm::Twine(it->second.shape.size()) +
-                         ", the model takes " + llvm::Twine(rank));
-      in.shape = it->second.shape;
-      if (in.dtype == RECQ_DTYPE_F32)
-        in.f32 = it->second.asF32();
-      else
-        in.i64 = it->second.asI64();
-      r->inputs.push_back(std::move(in));
-    }
-    for (int t = 0, n = numTables(r->model); t < n; ++t) {
-      recq::TableBinding b;
-      int last = 0;
-      tableInfo(r->model, t, &b.indices, &b.offsets, &b.row, &last);
-      b.includeLast = last != 0;
-      r->tables.push_back(b);
+      r->api.inputInfo(r->model, int(i), &dtype, &rank, shape);
+      if (static_cast<int>(in.shape.size()) != rank)
+        return llvm::createStringError(npzPath + ": '" + in.name + "' has rank " +
+                                       llvm::Twine(in.shape.size()) +
+                                       ", the model takes " + llvm::Twine(rank));
     }
     return std::move(r);
   }
   ~Runner() {
     if (model)
-      release(model);
+      api.free(model);
     if (lib)
       dlclose(lib);
   }
@@ -229,15 +197,15 @@ public:
         data[i] = i32[i].data();
       }
     }
-    int64_t size = outputSize(model, shapes.data());
+    int64_t size = api.outputSize(model, shapes.data());
     if (size < 0)
-      return makeError("calibration model: bad input shapes");
+      return llvm::createStringError("calibration model: bad input shapes");
     std::vector<float> out(std::max<int64_t>(size, 1));
     int64_t outShape[8];
     recq_status st;
-    if (runModel(model, data.data(), shapes.data(), out.data(), out.size(),
-                 outShape, &st) != RECQ_OK)
-      return makeError(llvm::Twine("calibration inputs: ") + st.message);
+    if (api.run(model, data.data(), shapes.data(), out.data(), out.size(),
+                outShape, &st) != RECQ_OK)
+      return llvm::createStringError(llvm::Twine("calibration inputs: ") + st.message);
     out.resize(size);
     return out;
   }
@@ -259,10 +227,8 @@ public:
 private:
   Runner() = default;
   void *lib = nullptr;
+  recq::ModelApi api{};
   recq_model *model = nullptr;
-  decltype(&recq_model_free) release = nullptr;
-  decltype(&recq_model_output_size) outputSize = nullptr;
-  decltype(&recq_model_run) runModel = nullptr;
   std::vector<recq::SampleArray> inputs;
   std::vector<recq::TableBinding> tables;
 };
@@ -283,7 +249,7 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
   SmallString<128> dir;
   if (std::error_code ec =
           llvm::sys::fs::createUniqueDirectory("recq-calibration", dir))
-    return makeError("cannot create a temporary directory: " + ec.message());
+    return llvm::createStringError("cannot create a temporary directory: " + ec.message());
   auto cleanup = llvm::make_scope_exit(
       [&] { llvm::sys::fs::remove_directories(dir); });
   using clock = std::chrono::steady_clock;

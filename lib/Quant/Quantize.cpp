@@ -12,21 +12,17 @@
 
 using namespace mlir;
 
-static llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
-}
 
 llvm::Expected<int>
 recq::quant::quantizeToInt8(ModuleOp module,
                             llvm::ArrayRef<ActivationStats> stats) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)
-    return makeError("the module has no @main");
+    return llvm::createStringError("the module has no @main");
   SmallVector<recq::FcOp> fcs;
   main.walk([&](recq::FcOp fc) { fcs.push_back(fc); });
   if (fcs.size() != stats.size())
-    return makeError("calibration measured " + llvm::Twine(stats.size()) +
+    return llvm::createStringError("calibration measured " + llvm::Twine(stats.size()) +
                      " FC inputs but the model has " +
                      llvm::Twine(fcs.size()) + " FCs");
   MLIRContext *ctx = module.getContext();
@@ -52,9 +48,9 @@ recq::quant::quantizeToInt8(ModuleOp module,
   if (failed(parsePassPipeline(
           "func.func(recq-quantize,recq-fuse,recq-canonicalize)",
           pm, llvm::errs())))
-    return makeError("the int8 pipeline does not parse (a recq bug)");
+    return llvm::createStringError("the int8 pipeline does not parse (a recq bug)");
   if (failed(pm.run(module)))
-    return makeError("int8 quantization failed: " + message);
+    return llvm::createStringError("int8 quantization failed: " + message);
   int count = 0;
   main.walk([&](recq::QfcOp) { ++count; });
   return count;

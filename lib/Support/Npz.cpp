@@ -14,10 +14,6 @@ using llvm::Error;
 using llvm::Expected;
 using llvm::StringRef;
 
-static Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
-}
 
 int64_t recq::NpyArray::numElements() const {
   int64_t n = 1;
@@ -69,7 +65,7 @@ std::vector<int64_t> recq::NpyArray::asI64() const {
 /// Parses one .npy file held in `bytes`.
 static Expected<recq::NpyArray> parseNpy(StringRef name, StringRef bytes) {
   if (!bytes.starts_with("\x93NUMPY") || bytes.size() < 10)
-    return makeError("'" + name + "' is not a .npy array");
+    return llvm::createStringError("'" + name + "' is not a .npy array");
   unsigned major = static_cast<unsigned char>(bytes[6]);
   size_t headerLen, start;
   if (major == 1) {
@@ -78,14 +74,14 @@ static Expected<recq::NpyArray> parseNpy(StringRef name, StringRef bytes) {
     start = 10;
   } else {
     if (bytes.size() < 12)
-      return makeError("'" + name + "': truncated .npy header");
+      return llvm::createStringError("'" + name + "': truncated .npy header");
     uint32_t len;
     std::memcpy(&len, bytes.data() + 8, 4);
     headerLen = len;
     start = 12;
   }
   if (start + headerLen > bytes.size())
-    return makeError("'" + name + "': truncated .npy header");
+    return llvm::createStringError("'" + name + "': truncated .npy header");
   StringRef header = bytes.substr(start, headerLen);
 
   auto field = [&](StringRef key) -> StringRef {
@@ -98,20 +94,20 @@ static Expected<recq::NpyArray> parseNpy(StringRef name, StringRef bytes) {
   recq::NpyArray array;
   StringRef descr = field("descr");
   if (descr.size() < 4 || descr[0] != '\'')
-    return makeError("'" + name + "': no dtype in the .npy header");
+    return llvm::createStringError("'" + name + "': no dtype in the .npy header");
   descr = descr.drop_front(1).take_until([](char c) { return c == '\''; });
   if (descr.starts_with("<") || descr.starts_with("|"))
     descr = descr.drop_front(1);
   if (descr != "f4" && descr != "f8" && descr != "i8" && descr != "i4" &&
       descr != "b1" && descr != "u1")
-    return makeError("'" + name + "': dtype '" + descr +
+    return llvm::createStringError("'" + name + "': dtype '" + descr +
                      "' is not supported (f4, f8, i8, i4, b1, u1)");
   array.dtype = descr.str();
   if (field("fortran_order").starts_with("True"))
-    return makeError("'" + name + "': Fortran-order arrays are not supported");
+    return llvm::createStringError("'" + name + "': Fortran-order arrays are not supported");
   StringRef shape = field("shape");
   if (!shape.consume_front("("))
-    return makeError("'" + name + "': no shape in the .npy header");
+    return llvm::createStringError("'" + name + "': no shape in the .npy header");
   shape = shape.take_until([](char c) { return c == ')'; });
   llvm::SmallVector<StringRef> dims;
   shape.split(dims, ',', -1, /*KeepEmpty=*/false);
@@ -121,13 +117,13 @@ static Expected<recq::NpyArray> parseNpy(StringRef name, StringRef bytes) {
       continue;
     int64_t v;
     if (d.getAsInteger(10, v) || v < 0)
-      return makeError("'" + name + "': bad dimension '" + d + "'");
+      return llvm::createStringError("'" + name + "': bad dimension '" + d + "'");
     array.shape.push_back(v);
   }
   size_t bytesNeeded = array.numElements() * array.elementSize();
   StringRef payload = bytes.substr(start + headerLen);
   if (payload.size() != bytesNeeded)
-    return makeError("'" + name + "' holds " + llvm::Twine(payload.size()) +
+    return llvm::createStringError("'" + name + "' holds " + llvm::Twine(payload.size()) +
                      " bytes of data, its shape needs " +
                      llvm::Twine(bytesNeeded));
   array.data.assign(payload.begin(), payload.end());
@@ -143,14 +139,14 @@ Expected<recq::Npz> recq::readNpz(StringRef path) {
     zip_error_init_with_code(&ze, error);
     std::string message = zip_error_strerror(&ze);
     zip_error_fini(&ze);
-    return makeError(path + ": not a readable .npz: " + message);
+    return llvm::createStringError(path + ": not a readable .npz: " + message);
   }
   Npz arrays;
   zip_int64_t count = zip_get_num_entries(archive.get(), 0);
   for (zip_int64_t i = 0; i < count; ++i) {
     zip_stat_t st;
     if (zip_stat_index(archive.get(), i, 0, &st) != 0)
-      return makeError(path + ": cannot read entry " + llvm::Twine(i));
+      return llvm::createStringError(path + ": cannot read entry " + llvm::Twine(i));
     StringRef entry(st.name);
     if (!entry.consume_back(".npy"))
       continue;
@@ -159,10 +155,10 @@ Expected<recq::Npz> recq::readNpz(StringRef path) {
         zip_fopen_index(archive.get(), i, 0), zip_fclose);
     if (!file || zip_fread(file.get(), bytes.data(), st.size) !=
                      static_cast<zip_int64_t>(st.size))
-      return makeError(path + ": cannot read '" + st.name + "'");
+      return llvm::createStringError(path + ": cannot read '" + st.name + "'");
     Expected<NpyArray> array = parseNpy(entry, bytes);
     if (!array)
-      return makeError(path + ": " + llvm::toString(array.takeError()));
+      return llvm::createStringError(path + ": " + llvm::toString(array.takeError()));
     arrays[entry.str()] = std::move(*array);
   }
   return arrays;
@@ -173,7 +169,7 @@ Error recq::writeNpz(StringRef path, const Npz &arrays) {
   zip_t *archive =
       zip_open(path.str().c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
   if (!archive)
-    return makeError(path + ": cannot create");
+    return llvm::createStringError(path + ": cannot create");
   std::vector<std::string> files; // zip_source_buffer keeps pointers
   files.reserve(arrays.size());
   for (const auto &[name, array] : arrays) {
@@ -207,14 +203,14 @@ Error recq::writeNpz(StringRef path, const Npz &arrays) {
                      ZIP_FL_OVERWRITE) < 0) {
       zip_source_free(source);
       zip_discard(archive);
-      return makeError(path + ": cannot add '" + name + "'");
+      return llvm::createStringError(path + ": cannot add '" + name + "'");
     }
     zip_set_file_compression(archive, zip_get_num_entries(archive, 0) - 1,
                              ZIP_CM_STORE, 0);
   }
   if (zip_close(archive) != 0) {
     zip_discard(archive);
-    return makeError(path + ": cannot write");
+    return llvm::createStringError(path + ": cannot write");
   }
   return Error::success();
 }

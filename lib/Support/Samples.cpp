@@ -2,14 +2,12 @@
 
 #include "recq/Support/Samples.h"
 
+#include "recq/Runtime/recq_abi.h"
+
 #include "llvm/ADT/Twine.h"
 
 using namespace recq;
 
-static llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
-}
 
 int64_t recq::countSamples(const std::vector<SampleArray> &inputs,
                            const std::vector<TableBinding> &tables) {
@@ -28,7 +26,7 @@ recq::sliceSamples(const std::vector<SampleArray> &inputs,
                    int64_t end) {
   int64_t samples = countSamples(inputs, tables);
   if (samples < 0 || begin < 0 || end > samples || begin > end)
-    return makeError("cannot cut samples [" + llvm::Twine(begin) + ", " +
+    return llvm::createStringError("cannot cut samples [" + llvm::Twine(begin) + ", " +
                      llvm::Twine(end) + ") of " + llvm::Twine(samples));
   int64_t n = end - begin;
   std::vector<SampleArray> out(inputs.size());
@@ -59,16 +57,16 @@ recq::sliceSamples(const std::vector<SampleArray> &inputs,
     int64_t cols = off.shape.back();
     int64_t bags = cols - (t.includeLast ? 1 : 0);
     if (bags != samples || idx.shape.size() != 1)
-      return makeError("input '" + off.name + "' does not hold one bag per "
+      return llvm::createStringError("input '" + off.name + "' does not hold one bag per "
                        "sample");
     const int64_t *o = off.i64.data() + (t.row >= 0 ? t.row * cols : 0);
     int64_t first = o[begin];
     int64_t last = end < cols ? o[end] : idx.shape[0];
     if (first < 0 || last < first || last > idx.shape[0])
-      return makeError("input '" + off.name + "' has offsets outside '" +
+      return llvm::createStringError("input '" + off.name + "' has offsets outside '" +
                        idx.name + "'");
     if (done[t.indices])
-      return makeError("input '" + idx.name + "' is read by two tables");
+      return llvm::createStringError("input '" + idx.name + "' is read by two tables");
     SampleArray &oi = out[t.indices];
     oi.name = idx.name, oi.dtype = idx.dtype, oi.shape = {last - first};
     oi.i64.assign(idx.i64.begin() + first, idx.i64.begin() + last);
@@ -93,10 +91,41 @@ recq::sliceSamples(const std::vector<SampleArray> &inputs,
       continue;
     const SampleArray &in = inputs[i];
     if (in.shape.size() != 2 || in.shape[0] != samples || in.dtype != 1)
-      return makeError("cannot cut input '" + in.name + "' by sample (shape [" +
+      return llvm::createStringError("cannot cut input '" + in.name + "' by sample (shape [" +
                        llvm::Twine(in.shape.empty() ? 0 : in.shape[0]) +
                        ", ...])");
     takeRows(i);
   }
   return out;
+}
+
+llvm::Error recq::readModelInputs(const ModelApi &api, const recq_model *model,
+                                  const Npz &npz, llvm::StringRef npzPath,
+                                  std::vector<SampleArray> &inputs,
+                                  std::vector<TableBinding> &tables) {
+  inputs.assign(api.numInputs(model), SampleArray());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    SampleArray &in = inputs[i];
+    in.name = api.inputName(model, int(i));
+    int rank;
+    int64_t shape[8];
+    api.inputInfo(model, int(i), &in.dtype, &rank, shape);
+    auto it = npz.find(in.name);
+    if (it == npz.end())
+      return llvm::createStringError(npzPath + " has no array '" + in.name + "'");
+    in.shape = it->second.shape;
+    if (in.dtype == RECQ_DTYPE_F32)
+      in.f32 = it->second.asF32();
+    else
+      in.i64 = it->second.asI64();
+  }
+  tables.clear();
+  for (int t = 0, n = api.numTables(model); t < n; ++t) {
+    TableBinding b;
+    int last = 0;
+    api.tableInfo(model, t, &b.indices, &b.offsets, &b.row, &last);
+    b.includeLast = last != 0;
+    tables.push_back(b);
+  }
+  return llvm::Error::success();
 }

@@ -25,10 +25,6 @@ using namespace mlir;
 using llvm::Error;
 using llvm::Expected;
 
-static Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
-}
 
 std::optional<recq::CodegenTarget> recq::lookupTarget(llvm::StringRef name) {
   // x86-64-v3 is Haswell's set (AVX2, FMA, F16C, BMI); v4 adds
@@ -70,7 +66,7 @@ static Error runCapturingDiagnostics(PassManager &pm, ModuleOp module) {
   });
   if (succeeded(pm.run(module)))
     return Error::success();
-  return makeError("lowering failed: " +
+  return llvm::createStringError("lowering failed: " +
                    (message.empty() ? std::string("unknown reason") : message));
 }
 
@@ -80,14 +76,14 @@ Error recq::lowerToLLVMDialect(ModuleOp module, const CodegenTarget &target) {
   if (auto main = module.lookupSymbol<func::FuncOp>("main")) {
     if (failed(SymbolTable::replaceAllSymbolUses(
             main, StringAttr::get(module.getContext(), "recq_entry"), module)))
-      return makeError("cannot rename @main");
+      return llvm::createStringError("cannot rename @main");
     SymbolTable::setSymbolName(main, "recq_entry");
     main->setAttr("llvm.emit_c_interface", UnitAttr::get(module.getContext()));
   }
   PassManager pm(module.getContext());
   if (failed(buildLowerToLLVMPipeline(pm, target.name, target.prefetchDistance,
                                       target.qfcKernel)))
-    return makeError("recq-lower-to-llvm does not parse (a recq bug)");
+    return llvm::createStringError("recq-lower-to-llvm does not parse (a recq bug)");
   return runCapturingDiagnostics(pm, module);
 }
 
@@ -106,7 +102,7 @@ createTargetMachine(const recq::CodegenTarget &target) {
   const llvm::Target *llvmTarget =
       llvm::TargetRegistry::lookupTarget(triple.getTriple(), error);
   if (!llvmTarget)
-    return makeError("no LLVM x86 target: " + error);
+    return llvm::createStringError("no LLVM x86 target: " + error);
   llvm::TargetOptions options;
   std::unique_ptr<llvm::TargetMachine> machine(
       llvmTarget->createTargetMachine(triple.getTriple(), target.cpu,
@@ -114,7 +110,7 @@ createTargetMachine(const recq::CodegenTarget &target) {
                                       llvm::Reloc::PIC_, std::nullopt,
                                       llvm::CodeGenOptLevel::Aggressive));
   if (!machine)
-    return makeError("cannot create a target machine for " + target.name);
+    return llvm::createStringError("cannot create a target machine for " + target.name);
   return std::move(machine);
 }
 
@@ -126,7 +122,7 @@ recq::translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, context, "recq_model");
   if (!llvmModule)
-    return makeError("translation to LLVM IR failed (a recq bug)");
+    return llvm::createStringError("translation to LLVM IR failed (a recq bug)");
 
   Expected<std::unique_ptr<llvm::TargetMachine>> machine =
       createTargetMachine(target);
@@ -167,7 +163,7 @@ Error recq::emitObject(llvm::Module &module, const CodegenTarget &target,
   llvm::legacy::PassManager pm;
   if ((*machine)->addPassesToEmitFile(pm, os, nullptr,
                                       llvm::CodeGenFileType::ObjectFile))
-    return makeError("the target cannot emit object files");
+    return llvm::createStringError("the target cannot emit object files");
   pm.run(module);
   return Error::success();
 }

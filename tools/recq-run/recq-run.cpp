@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "recq/Runtime/recq.h"
+#include "recq/Support/ModelApi.h"
 #include "recq/Support/Npz.h"
 #include "recq/Support/Samples.h"
 
@@ -62,51 +63,6 @@ int fail(const llvm::Twine &message) {
   return 1;
 }
 
-/// The C API, looked up in the loaded model.
-struct Api {
-  decltype(&recq_model_load) load;
-  decltype(&recq_model_free) free;
-  decltype(&recq_model_num_inputs) numInputs;
-  decltype(&recq_model_input_name) inputName;
-  decltype(&recq_model_input_info) inputInfo;
-  decltype(&recq_model_num_outputs) numOutputs;
-  decltype(&recq_model_output_name) outputName;
-  decltype(&recq_model_output_info) outputInfo;
-  decltype(&recq_model_num_tables) numTables;
-  decltype(&recq_model_table_rows) tableRows;
-  decltype(&recq_model_table_info) tableInfo;
-  decltype(&recq_model_target) target;
-  decltype(&recq_model_run) run;
-  decltype(&recq_model_set_threads) setThreads;
-  decltype(&recq_model_threads) threads;
-  decltype(&recq_model_output_size) outputSize;
-};
-
-bool lookup(void *lib, Api &api) {
-#define RECQ_SYM(field, name)                                                  \
-  api.field = reinterpret_cast<decltype(api.field)>(dlsym(lib, #name));        \
-  if (!api.field)                                                              \
-    return false;
-  RECQ_SYM(load, recq_model_load)
-  RECQ_SYM(free, recq_model_free)
-  RECQ_SYM(numInputs, recq_model_num_inputs)
-  RECQ_SYM(inputName, recq_model_input_name)
-  RECQ_SYM(inputInfo, recq_model_input_info)
-  RECQ_SYM(numOutputs, recq_model_num_outputs)
-  RECQ_SYM(outputName, recq_model_output_name)
-  RECQ_SYM(outputInfo, recq_model_output_info)
-  RECQ_SYM(numTables, recq_model_num_tables)
-  RECQ_SYM(tableRows, recq_model_table_rows)
-  RECQ_SYM(tableInfo, recq_model_table_info)
-  RECQ_SYM(target, recq_model_target)
-  RECQ_SYM(run, recq_model_run)
-  RECQ_SYM(setThreads, recq_model_set_threads)
-  RECQ_SYM(threads, recq_model_threads)
-  RECQ_SYM(outputSize, recq_model_output_size)
-#undef RECQ_SYM
-  return true;
-}
-
 std::string shapeString(llvm::ArrayRef<int64_t> shape) {
   std::string s = "[";
   for (auto [i, d] : llvm::enumerate(shape))
@@ -138,8 +94,8 @@ int main(int argc, char **argv) {
   void *lib = dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib)
     return fail(llvm::Twine("cannot load ") + modelPath + ": " + dlerror());
-  Api api;
-  if (!lookup(lib, api))
+  recq::ModelApi api;
+  if (!recq::lookupModelApi(lib, api))
     return fail(modelPath + ": not a recq model (no recq_model_* API)");
   recq_status status;
   recq_model *model = api.load(nullptr, &status);
@@ -191,30 +147,11 @@ int main(int argc, char **argv) {
 
   // The inputs, cut to the first --batch samples (recq::sliceSamples:
   // dense rows, each table's bags and the indices they cover).
-  std::vector<recq::SampleArray> inputs(numInputs);
-  for (int i = 0; i < numInputs; ++i) {
-    recq::SampleArray &in = inputs[i];
-    in.name = api.inputName(model, i);
-    int rank;
-    int64_t shape[8];
-    api.inputInfo(model, i, &in.dtype, &rank, shape);
-    auto it = npz->find(in.name);
-    if (it == npz->end())
-      return fail(inputsPath + " has no array '" + in.name + "'");
-    in.shape = it->second.shape;
-    if (in.dtype == 1)
-      in.f32 = it->second.asF32();
-    else
-      in.i64 = it->second.asI64();
-  }
+  std::vector<recq::SampleArray> inputs;
   std::vector<recq::TableBinding> tables;
-  for (int t = 0; t < api.numTables(model); ++t) {
-    recq::TableBinding b;
-    int last = 0;
-    api.tableInfo(model, t, &b.indices, &b.offsets, &b.row, &last);
-    b.includeLast = last != 0;
-    tables.push_back(b);
-  }
+  if (llvm::Error e = recq::readModelInputs(api, model, *npz, inputsPath,
+                                            inputs, tables))
+    return fail(llvm::toString(std::move(e)));
   int64_t batch = recq::countSamples(inputs, tables);
   if (batchSize > 0 && batch >= 0 && batchSize < batch) {
     auto cut = recq::sliceSamples(inputs, tables, 0, batchSize);

@@ -11,6 +11,9 @@
 #ifndef RECQ_SUPPORT_SAMPLES_H
 #define RECQ_SUPPORT_SAMPLES_H
 
+#include "recq/Support/ModelApi.h"
+#include "recq/Support/Npz.h"
+
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
@@ -49,6 +52,14 @@ llvm::Expected<std::vector<SampleArray>>
 sliceSamples(const std::vector<SampleArray> &inputs,
              const std::vector<TableBinding> &tables, int64_t begin,
              int64_t end);
+
+/// The arrays of `npz` named as `model`'s inputs, in input order, with the
+/// model's dtypes, and which inputs each of its tables reads. Fails naming
+/// `npzPath` and the input when an array is missing.
+llvm::Error readModelInputs(const ModelApi &api, const recq_model *model,
+                            const Npz &npz, llvm::StringRef npzPath,
+                            std::vector<SampleArray> &inputs,
+                            std::vector<TableBinding> &tables);
 
 } // namespace recq
 

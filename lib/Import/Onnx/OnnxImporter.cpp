@@ -49,8 +49,7 @@ using llvm::Twine;
 //===----------------------------------------------------------------------===//
 
 Error recq::onnx_import::makeError(const Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
+  return llvm::createStringError(message);
 }
 
 /// Nodes without a name are called by their first output.

@@ -174,6 +174,19 @@ FailureOr<Folded> fold(recq::QfcOp op, int64_t paddedN) {
   return f;
 }
 
+/// One i32 lane of packed weights: the kg weights `weight(g * kg + i)` of k
+/// group `g` as 4 bytes (kg = 4) or 2 x i16 (kg = 2), k ascending from the
+/// low bits.
+int32_t packLane(const QTile &tile, int64_t g,
+                 llvm::function_ref<int32_t(int64_t)> weight) {
+  uint32_t lane = 0;
+  for (int64_t i = 0; i < tile.kg; ++i) {
+    uint32_t w = uint32_t(weight(g * tile.kg + i));
+    lane |= tile.kg == 4 ? (w & 0xffu) << (8 * i) : (w & 0xffffu) << (16 * i);
+  }
+  return static_cast<int32_t>(lane);
+}
+
 /// The packed weight of `tile`'s layout (see Passes.td).
 DenseElementsAttr pack(const Folded &f, const QTile &tile, MLIRContext *ctx) {
   int64_t nr = tile.nr();
@@ -195,17 +208,9 @@ DenseElementsAttr pack(const Folded &f, const QTile &tile, MLIRContext *ctx) {
   std::vector<int32_t> packed(blocks * groups * nr);
   for (int64_t nb = 0; nb < blocks; ++nb)
     for (int64_t g = 0; g < groups; ++g)
-      for (int64_t j = 0; j < nr; ++j) {
-        uint32_t lane = 0;
-        for (int64_t i = 0; i < tile.kg; ++i) {
-          int32_t w = at(nb * nr + j, g * tile.kg + i);
-          if (tile.kg == 4) // 4 bytes
-            lane |= (uint32_t(w) & 0xffu) << (8 * i);
-          else // 2 x i16
-            lane |= (uint32_t(w) & 0xffffu) << (16 * i);
-        }
-        packed[(nb * groups + g) * nr + j] = static_cast<int32_t>(lane);
-      }
+      for (int64_t j = 0; j < nr; ++j)
+        packed[(nb * groups + g) * nr + j] =
+            packLane(tile, g, [&](int64_t kk) { return at(nb * nr + j, kk); });
   return DenseElementsAttr::get(
       RankedTensorType::get({blocks, groups, nr}, IntegerType::get(ctx, 32)),
       llvm::ArrayRef(packed));
@@ -294,14 +299,9 @@ DenseElementsAttr packRowDot(const Folded &f, const QTile &tile,
   }
   std::vector<int32_t> packed(f.n * width, 0);
   for (int64_t col = 0; col < f.n; ++col)
-    for (int64_t g = 0; g < width; ++g) {
-      uint32_t lane = 0;
-      for (int64_t i = 0; i < tile.kg; ++i) {
-        uint32_t w = uint32_t(at(col, g * tile.kg + i));
-        lane |= tile.kg == 4 ? (w & 0xffu) << (8 * i) : (w & 0xffffu) << (16 * i);
-      }
-      packed[col * width + g] = static_cast<int32_t>(lane);
-    }
+    for (int64_t g = 0; g < width; ++g)
+      packed[col * width + g] =
+          packLane(tile, g, [&](int64_t kk) { return at(col, kk); });
   return DenseElementsAttr::get(
       RankedTensorType::get({f.n, width}, IntegerType::get(ctx, 32)),
       llvm::ArrayRef(packed));
@@ -390,7 +390,6 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     Value i32Pad = rewriter.create<arith::ConstantIntOp>(loc, 0, 32);
     Value f32Pad = rewriter.create<arith::ConstantOp>(loc, rewriter.getF32FloatAttr(0));
     AffineMap rowMap = AffineMap::getMinorIdentityMap(2, 1, ctx);
-    AffineMap vecMap = AffineMap::getMinorIdentityMap(3, 1, ctx);
     bool needMask = n % nr != 0;
     recq::Activation act = op.getActivation();
     float lo = 0, hi = 0;
@@ -579,7 +578,6 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
       }
       return out;
     };
-    (void)vecMap;
 
     // Column masks of block nb (only when Nr does not divide N).
     auto columnMasks = [&](OpBuilder &b, Location l, Value n0) {
