@@ -9,9 +9,57 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 using namespace mlir;
 
+
+/// Runs `pipeline` on `module`; its error diagnostics become the Error.
+static llvm::Error runPipeline(ModuleOp module, llvm::StringRef pipeline,
+                               llvm::StringRef what) {
+  MLIRContext *ctx = module.getContext();
+  std::string message;
+  ScopedDiagnosticHandler capture(ctx, [&](Diagnostic &diag) {
+    if (diag.getSeverity() == DiagnosticSeverity::Error) {
+      llvm::raw_string_ostream os(message);
+      os << (message.empty() ? "" : "; ") << diag.getLocation() << ": "
+         << diag.str();
+    }
+    return success();
+  });
+  PassManager pm(ctx);
+  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
+    return llvm::createStringError("the " + what +
+                                   " pipeline does not parse (a recq bug)");
+  if (failed(pm.run(module)))
+    return llvm::createStringError(what + " failed: " + message);
+  return llvm::Error::success();
+}
+
+llvm::Expected<int> recq::quant::quantizeTables(ModuleOp module,
+                                                llvm::StringRef precision) {
+  if (precision != "fp32" && precision != "fp16" && precision != "int8" &&
+      precision != "int4")
+    return llvm::createStringError("unknown table precision '" + precision +
+                                   "' (fp32, fp16, int8, int4)");
+  if (llvm::Error e = runPipeline(
+          module,
+          ("func.func(recq-quantize-tables{precision=" + precision +
+           "},recq-canonicalize)")
+              .str(),
+          "table quantization"))
+    return std::move(e);
+  llvm::SmallPtrSet<Operation *, 8> tables;
+  module.walk([&](recq::EmbeddingBagOp bag) {
+    Type type = bag.getTable().getType();
+    bool changed = isa<recq::RowwiseTableType>(type) ||
+                   getElementTypeOrSelf(type).isF16();
+    if (changed && bag.getTable().getDefiningOp())
+      tables.insert(bag.getTable().getDefiningOp());
+  });
+  return static_cast<int>(tables.size());
+}
 
 llvm::Expected<int>
 recq::quant::quantizeToInt8(ModuleOp module,
@@ -35,22 +83,10 @@ recq::quant::quantizeToInt8(ModuleOp module,
     fc->setAttr("recq.input_quant", TypeAttr::get(type));
   }
 
-  std::string message;
-  ScopedDiagnosticHandler capture(ctx, [&](Diagnostic &diag) {
-    if (diag.getSeverity() == DiagnosticSeverity::Error) {
-      llvm::raw_string_ostream os(message);
-      os << (message.empty() ? "" : "; ") << diag.getLocation() << ": "
-         << diag.str();
-    }
-    return success();
-  });
-  PassManager pm(ctx);
-  if (failed(parsePassPipeline(
-          "func.func(recq-quantize,recq-fuse,recq-canonicalize)",
-          pm, llvm::errs())))
-    return llvm::createStringError("the int8 pipeline does not parse (a recq bug)");
-  if (failed(pm.run(module)))
-    return llvm::createStringError("int8 quantization failed: " + message);
+  if (llvm::Error e = runPipeline(
+          module, "func.func(recq-quantize,recq-fuse,recq-canonicalize)",
+          "int8 quantization"))
+    return std::move(e);
   int count = 0;
   main.walk([&](recq::QfcOp) { ++count; });
   return count;

@@ -9,6 +9,7 @@
 #include "recq/Target/Codegen.h"
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
+#include "recq/Runtime/recq_abi.h"
 #include "recq/Runtime/recq_cpu.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -38,11 +39,15 @@ using llvm::Expected;
 /// recq_dtype of an element type, or 0.
 static int dtypeOf(Type type) {
   if (type.isF32())
-    return 1;
+    return RECQ_DTYPE_F32;
   if (type.isInteger(64))
-    return 2;
+    return RECQ_DTYPE_I64;
   if (type.isInteger(32))
-    return 3;
+    return RECQ_DTYPE_I32;
+  if (type.isInteger(8))
+    return RECQ_DTYPE_U8;
+  if (type.isF16())
+    return RECQ_DTYPE_F16;
   return 0;
 }
 
@@ -97,7 +102,9 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
       writeShape(os, "w" + std::to_string(i - numInputs), tensor);
       continue;
     }
-    if (!tensor || !dtypeOf(tensor.getElementType()))
+    int dtype = tensor ? dtypeOf(tensor.getElementType()) : 0;
+    if (dtype != RECQ_DTYPE_F32 && dtype != RECQ_DTYPE_I64 &&
+        dtype != RECQ_DTYPE_I32)
       return llvm::createStringError("input '" + nameOf(true, i) +
                        "' is not an f32/i64/i32 tensor");
     writeShape(os, "in" + std::to_string(i), tensor);
@@ -204,21 +211,31 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
   return text;
 }
 
+/// Bytes of a constant's elements as stored (f32, f16 or i8).
+static uint64_t elementBytes(DenseElementsAttr value) {
+  return value.getNumElements() *
+         (value.getElementType().getIntOrFloatBitWidth() / 8);
+}
+
 Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
                                        bool all, llvm::StringRef weightsPath) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)
     return llvm::createStringError("the module has no @main");
-  // Each table constant once, in program order.
+  // Each table constant once, in program order: a float table, or the bytes
+  // of a row-wise quantized one.
   SmallVector<arith::ConstantOp> tables;
   main.walk([&](recq::EmbeddingBagOp bag) {
-    auto constant = bag.getTable().getDefiningOp<arith::ConstantOp>();
+    Value table = bag.getTable();
+    if (auto cast = table.getDefiningOp<recq::RowwiseCastOp>())
+      table = cast.getBytes();
+    auto constant = table.getDefiningOp<arith::ConstantOp>();
     auto value = constant ? dyn_cast<DenseElementsAttr>(constant.getValue())
                           : DenseElementsAttr();
-    if (!value || !value.getElementType().isF32())
+    if (!value || !dtypeOf(value.getElementType()))
       return;
-    uint64_t bytes = value.getNumElements() * 4;
-    if ((all || bytes > threshold) && !llvm::is_contained(tables, constant))
+    if ((all || elementBytes(value) > threshold) &&
+        !llvm::is_contained(tables, constant))
       tables.push_back(constant);
   });
   if (tables.empty())
@@ -232,15 +249,15 @@ Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
   MLIRContext *ctx = module.getContext();
   for (arith::ConstantOp constant : tables) {
     auto value = cast<DenseElementsAttr>(constant.getValue());
-    uint64_t bytes = value.getNumElements() * 4;
+    uint64_t bytes = elementBytes(value);
     // Each table starts 64-byte aligned; the file ends with the last one.
     for (uint64_t aligned = (offset + 63) & ~uint64_t(63); offset < aligned;
          ++offset)
       file.write('\0');
     if (value.isSplat()) {
-      float v = value.getSplatValue<float>();
+      ArrayRef<char> one = value.getRawData();
       for (int64_t i = 0; i < value.getNumElements(); ++i)
-        file.write(reinterpret_cast<const char *>(&v), 4);
+        file.write(one.data(), one.size());
     } else {
       ArrayRef<char> raw = value.getRawData();
       file.write(raw.data(), raw.size());

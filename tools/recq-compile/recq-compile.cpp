@@ -92,6 +92,12 @@ cl::opt<bool> reduceRange(
              "AVX2's vpmaddubsw cannot saturate and the avx2/avx512 kernels "
              "use it (faster on CPUs without AVX512-VNNI; half the "
              "activation resolution; PyTorch's fbgemm reduce_range)"));
+cl::opt<std::string> tablePrecision(
+    "tables",
+    cl::desc("Embedding table storage: fp32 (default), fp16, int8 (row-wise, "
+             "f32 scale and bias per row), int4 (row-wise, f16 scale and "
+             "bias)"),
+    cl::init("fp32"));
 cl::opt<bool> printTarget("print-target",
                           cl::desc("Print the default target and exit"));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
@@ -156,6 +162,16 @@ int main(int argc, char **argv) {
   auto module = recq::importOnnxFile(inputFile, context);
   if (!module)
     return fail(llvm::toString(module.takeError()));
+
+  // Tables first, so calibration sees the activations the deployed model
+  // will compute.
+  if (tablePrecision != "fp32") {
+    auto count = recq::quant::quantizeTables(**module, tablePrecision);
+    if (!count)
+      return fail(llvm::toString(count.takeError()));
+    llvm::errs() << "stored " << *count << " embedding tables in "
+                 << tablePrecision << "\n";
+  }
 
   if (quantizeMode != "none" && quantizeMode != "int8")
     return fail("unknown --quantize '" + quantizeMode + "' (int8, none)");

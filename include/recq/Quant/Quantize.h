@@ -20,6 +20,12 @@ namespace recq::quant {
 /// Quantizes the FCs of @main in `module` to int8 with the input parameters
 /// of `stats` (from calibrate() on the same module: one per FC, in order).
 /// Returns how many FCs became recq.qfc.
+/// Stores every constant embedding table in `precision` (fp32, fp16, int8,
+/// int4): recq-quantize-tables, then recq-canonicalize, which quantizes the
+/// row-wise tables. Returns how many tables changed.
+llvm::Expected<int> quantizeTables(mlir::ModuleOp module,
+                                   llvm::StringRef precision);
+
 llvm::Expected<int> quantizeToInt8(mlir::ModuleOp module,
                                    llvm::ArrayRef<ActivationStats> stats);
 

@@ -25,6 +25,8 @@ typedef enum recq_dtype {
   RECQ_DTYPE_F32 = 1,
   RECQ_DTYPE_I64 = 2,
   RECQ_DTYPE_I32 = 3,
+  RECQ_DTYPE_U8 = 4,  /* weights only: bytes of a row-wise quantized table */
+  RECQ_DTYPE_F16 = 5, /* weights only: an fp16 table */
 } recq_dtype;
 
 /// One input or output: its ONNX name, element type and shape (-1 for a

@@ -8,12 +8,19 @@
 //===----------------------------------------------------------------------===//
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
+#include "recq/Dialect/Recq/IR/RowwiseTable.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Matchers.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
+
+#include <cstring>
+#include <vector>
 
 using namespace mlir;
 using namespace recq;
@@ -455,6 +462,58 @@ LogicalResult RowwiseQuantizeOp::verify() {
     return emitOpError() << "table has " << tableType.getDimSize(1)
                          << " columns but the row-wise type has "
                          << resultType.getCols();
+  return success();
+}
+
+/// The float values of a constant table, row-major.
+static std::vector<float> tableValues(DenseElementsAttr values) {
+  std::vector<float> out;
+  out.reserve(values.getNumElements());
+  if (values.getElementType().isF32() && !values.isSplat()) {
+    ArrayRef<char> raw = values.getRawData();
+    out.resize(values.getNumElements());
+    std::memcpy(out.data(), raw.data(), raw.size());
+    return out;
+  }
+  for (APFloat v : values.getValues<APFloat>()) {
+    bool lost;
+    v.convert(APFloat::IEEEsingle(), APFloat::rmNearestTiesToEven, &lost);
+    out.push_back(v.convertToFloat());
+  }
+  return out;
+}
+
+LogicalResult RowwiseQuantizeOp::canonicalize(RowwiseQuantizeOp op,
+                                              PatternRewriter &rewriter) {
+  DenseElementsAttr values;
+  if (!matchPattern(op.getTable(), m_Constant(&values)))
+    return failure();
+  RowwiseTableType type = op.getResult().getType();
+  int64_t rows = type.getRows(), cols = type.getCols();
+  int64_t rowBytes = type.getRowBytes();
+  bool half = type.getScaleType().isF16();
+  std::vector<float> table = tableValues(values);
+  std::vector<char> bytes(rows * rowBytes);
+  for (int64_t r = 0; r < rows; ++r)
+    quantizeRowwise(table.data() + r * cols, cols, type.getBitsPerCode(), half,
+                    reinterpret_cast<uint8_t *>(bytes.data() + r * rowBytes));
+  auto bytesType =
+      RankedTensorType::get({rows, rowBytes}, rewriter.getIntegerType(8));
+  Value constant = rewriter.create<arith::ConstantOp>(
+      op.getLoc(), DenseElementsAttr::getFromRawBuffer(bytesType, bytes));
+  rewriter.replaceOpWithNewOp<RowwiseCastOp>(op, type, constant);
+  return success();
+}
+
+LogicalResult RowwiseCastOp::verify() {
+  RankedTensorType bytesType = getBytes().getType();
+  RowwiseTableType type = getResult().getType();
+  if (bytesType.getRank() != 2 ||
+      mismatch(bytesType.getDimSize(0), type.getRows()) ||
+      mismatch(bytesType.getDimSize(1), type.getRowBytes()))
+    return emitOpError() << "bytes must be [" << type.getRows() << ", "
+                         << type.getRowBytes() << "] (rows, bytes per row) for "
+                         << type << ", got " << bytesType;
   return success();
 }
 

@@ -17,6 +17,8 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <optional>
+
 namespace recq {
 #define GEN_PASS_DEF_CONVERTRECQTOLINALGPASS
 #include "recq/Dialect/Recq/Transforms/Passes.h.inc"
@@ -222,21 +224,113 @@ struct InteractionLowering : OpRewritePattern<recq::InteractionOp> {
 // recq.embedding_bag
 //===----------------------------------------------------------------------===//
 
+/// How one table row is read and turned into `vector<D x f32>`.
+class RowReader {
+public:
+  /// Null (with an error emitted) for a table the lowering cannot read.
+  static std::optional<RowReader> create(recq::EmbeddingBagOp op) {
+    Value table = op.getTable();
+    if (auto tensor = dyn_cast<RankedTensorType>(table.getType())) {
+      Type element = tensor.getElementType();
+      if (!element.isF32() && !element.isF16()) {
+        op.emitOpError() << "lowering: a table of " << element
+                         << " is not supported (f32, f16 or !recq.rowwise)";
+        return std::nullopt;
+      }
+      return RowReader(table, tensor.getDimSize(1), {});
+    }
+    auto type = cast<recq::RowwiseTableType>(table.getType());
+    auto cast = table.getDefiningOp<recq::RowwiseCastOp>();
+    if (!cast) {
+      op.emitOpError() << "lowering: the row-wise table must be stored bytes "
+                          "(recq.rowwise_cast, which recq-canonicalize makes "
+                          "of a constant's recq.rowwise_quantize)";
+      return std::nullopt;
+    }
+    return RowReader(cast.getBytes(), type.getCols(), type);
+  }
+
+  /// The storage the kernel reads: the float table, or its bytes.
+  Value storage() const { return storage_; }
+  int64_t dim() const { return dim_; }
+
+  /// Row `row` of the table as f32 values.
+  Value read(OpBuilder &b, Location l, Value row) const {
+    Type f32 = b.getF32Type();
+    auto vecType = VectorType::get({dim_}, f32);
+    Value c0 = b.create<arith::ConstantIndexOp>(l, 0);
+    if (!rowwise_) {
+      Type element = cast<RankedTensorType>(storage_.getType()).getElementType();
+      Value pad = b.create<arith::ConstantOp>(l, b.getZeroAttr(element));
+      Value values = b.create<vector::TransferReadOp>(
+          l, VectorType::get({dim_}, element), storage_, ValueRange{row, c0},
+          pad, ArrayRef<bool>{true});
+      if (!element.isF32())
+        values = b.create<arith::ExtFOp>(l, vecType, values);
+      return values;
+    }
+    Type i8 = b.getIntegerType(8);
+    Value pad = b.create<arith::ConstantOp>(l, b.getZeroAttr(i8));
+    int64_t codeBytes = rowwise_.getCodeBytes();
+    auto readBytes = [&](int64_t count, int64_t at) -> Value {
+      return b.create<vector::TransferReadOp>(
+          l, VectorType::get({count}, i8), storage_,
+          ValueRange{row, b.create<arith::ConstantIndexOp>(l, at)}, pad,
+          ArrayRef<bool>{true});
+    };
+    // Scale and bias, stored after the codes.
+    FloatType scaleType = rowwise_.getScaleType();
+    int64_t scaleBytes = scaleType.getWidth() / 8;
+    Value pair = b.create<vector::BitCastOp>(
+        l, VectorType::get({2}, scaleType), readBytes(2 * scaleBytes, codeBytes));
+    if (!scaleType.isF32())
+      pair = b.create<arith::ExtFOp>(l, VectorType::get({2}, f32), pair);
+    Value scale = b.create<vector::SplatOp>(
+        l, vecType, b.create<vector::ExtractOp>(l, pair, ArrayRef<int64_t>{0}));
+    Value bias = b.create<vector::SplatOp>(
+        l, vecType, b.create<vector::ExtractOp>(l, pair, ArrayRef<int64_t>{1}));
+
+    Value codes = readBytes(codeBytes, 0);
+    if (rowwise_.getBitsPerCode() == 4) {
+      // Low nibble is the even column: interleave the two halves.
+      auto byteVec = VectorType::get({codeBytes}, i8);
+      Value low = b.create<arith::AndIOp>(
+          l, codes,
+          b.create<arith::ConstantOp>(
+              l, DenseElementsAttr::get(byteVec, b.getIntegerAttr(i8, 15))));
+      Value high = b.create<arith::ShRUIOp>(
+          l, codes,
+          b.create<arith::ConstantOp>(
+              l, DenseElementsAttr::get(byteVec, b.getIntegerAttr(i8, 4))));
+      SmallVector<int64_t> mask;
+      for (int64_t j = 0; j < dim_; ++j)
+        mask.push_back(j / 2 + (j % 2 ? codeBytes : 0));
+      codes = b.create<vector::ShuffleOp>(l, low, high, mask);
+    }
+    Value values = b.create<arith::UIToFPOp>(l, vecType, codes);
+    return b.create<math::FmaOp>(l, values, scale, bias);
+  }
+
+private:
+  RowReader(Value storage, int64_t dim, recq::RowwiseTableType rowwise)
+      : storage_(storage), dim_(dim), rowwise_(rowwise) {}
+
+  Value storage_;
+  int64_t dim_;
+  recq::RowwiseTableType rowwise_;
+};
+
 struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(recq::EmbeddingBagOp op,
                                 PatternRewriter &rewriter) const override {
-    auto tableType = dyn_cast<RankedTensorType>(op.getTable().getType());
-    if (!tableType)
-      return op.emitOpError()
-             << "lowering: row-wise quantized tables are not supported yet";
-    if (failed(requireF32(op, tableType, "table")) ||
-        failed(requireF32(op, op.getType(), "result")))
+    std::optional<RowReader> reader = RowReader::create(op);
+    if (!reader || failed(requireF32(op, op.getType(), "result")))
       return failure();
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
-    int64_t dim = tableType.getDimSize(1);
+    int64_t dim = reader->dim();
     Type f32 = rewriter.getF32Type();
     auto vecType = VectorType::get({dim}, f32);
     Value indices = op.getIndices(), offsets = op.getOffsets();
@@ -312,21 +406,19 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
               [&](OpBuilder &ib, Location il, Value k, ValueRange acc) {
                 SmallVector<Value> at = fixed ? SmallVector<Value>{bag, k}
                                               : SmallVector<Value>{k};
-                Value row = readIndex(ib, il, indices, at);
-                Value values = ib.create<vector::TransferReadOp>(
-                    il, vecType, op.getTable(), ValueRange{row, c0}, zero,
-                    ArrayRef<bool>{true});
+                Value values =
+                    reader->read(ib, il, readIndex(ib, il, indices, at));
+                Value next;
                 if (weights) {
                   Value w = ib.create<tensor::ExtractOp>(il, weights, at);
-                  values = ib.create<arith::MulFOp>(
-                      il, values, ib.create<vector::SplatOp>(il, vecType, w));
+                  next = ib.create<math::FmaOp>(
+                      il, values, ib.create<vector::SplatOp>(il, vecType, w),
+                      acc[0]);
+                } else if (mode == recq::PoolingMode::max) {
+                  next = ib.create<arith::MaximumFOp>(il, acc[0], values);
+                } else {
+                  next = ib.create<arith::AddFOp>(il, acc[0], values);
                 }
-                Value next =
-                    mode == recq::PoolingMode::max
-                        ? ib.create<arith::MaximumFOp>(il, acc[0], values)
-                              .getResult()
-                        : ib.create<arith::AddFOp>(il, acc[0], values)
-                              .getResult();
                 ib.create<scf::YieldOp>(il, next);
               });
           // recq-prefetch-rows finds the loop by this mark after
@@ -404,8 +496,9 @@ struct ConvertRecqToLinalgPass
     // fp32 lowering yet and is reported as failing to legalize.
     ConversionTarget target(*ctx);
     target.addIllegalDialect<recq::RecqDialect>();
-    // Kernel building blocks stay until recq-lower-intrinsics.
-    target.addLegalOp<recq::PureIntrinsicOp>();
+    // Kernel building blocks stay until recq-lower-intrinsics; a table's
+    // bytes view dies with the bags that read it (canonicalize).
+    target.addLegalOp<recq::PureIntrinsicOp, recq::RowwiseCastOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))

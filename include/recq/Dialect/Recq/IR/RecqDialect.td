@@ -28,7 +28,8 @@ def Recq_Dialect : Dialect {
     verifiers check every relation between static sizes and say in the
     model's own terms (rows, columns, features, tables) what does not match.
   }];
-  let dependentDialects = ["::mlir::quant::QuantizationDialect"];
+  let dependentDialects = ["::mlir::quant::QuantizationDialect",
+                           "::mlir::arith::ArithDialect"];
   let useDefaultTypePrinterParser = 1;
   let hasConstantMaterializer = 0;
 }

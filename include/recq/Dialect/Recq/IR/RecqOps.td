@@ -278,6 +278,29 @@ def Recq_RowwiseQuantizeOp : Recq_Op<"rowwise_quantize", [Pure]> {
   let assemblyFormat =
       "$table attr-dict `:` type($table) `->` qualified(type($result))";
   let hasVerifier = 1;
+  // Of a constant table: the quantized bytes as a constant, through
+  // recq.rowwise_cast.
+  let hasCanonicalizeMethod = 1;
+}
+
+def Recq_RowwiseCastOp : Recq_Op<"rowwise_cast", [Pure]> {
+  let summary = "bytes [rows, row bytes] viewed as a row-wise quantized table";
+  let description = [{
+    The storage of a `!recq.rowwise` table: `rows` records of
+    `getRowBytes()` bytes each (codes, then scale and bias). `recq-canonicalize`
+    folds `recq.rowwise_quantize` of a constant into this op on a constant
+    `i8` tensor, which the lowering reads and `recq-compile` can move to
+    `model.weights`.
+
+    ```mlir
+    %q = recq.rowwise_cast %bytes : tensor<1000x72xi8> -> !recq.rowwise<1000x64xui8, f32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I8]>:$bytes);
+  let results = (outs Recq_RowwiseTableType:$result);
+  let assemblyFormat =
+      "$bytes attr-dict `:` type($bytes) `->` qualified(type($result))";
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//

@@ -85,6 +85,43 @@ def RecqQuantizePass : Pass<"recq-quantize", "::mlir::func::FuncOp"> {
                            "::mlir::quant::QuantizationDialect"];
 }
 
+def RecqQuantizeTablesPass
+    : Pass<"recq-quantize-tables", "::mlir::func::FuncOp"> {
+  let summary = "Store constant embedding tables in fp16, or row-wise "
+                "int8/int4.";
+  let description = [{
+    Changes the storage of every constant f32 table an embedding bag reads
+    (a table several bags share is converted once):
+
+    - `fp16`: the constant becomes an f16 tensor (rounded to nearest even);
+      pooling still accumulates in f32;
+    - `int8`, `int4`: the table goes through `recq.rowwise_quantize` to
+      `!recq.rowwise<RxDxui8, f32>` / `!recq.rowwise<RxDxui4, f16>` (FBGEMM's
+      and PyTorch's `embedding_bag_byte_rowwise` and `_4bit_rowwise` forms;
+      `scale-type` overrides the scale and bias precision).
+      `recq-canonicalize` then quantizes the constant at compile time;
+    - `fp32`: nothing changes.
+
+    Tables that are not constants are left alone.
+
+    ```mlir
+    %e = recq.embedding_bag sum %t[%i, %o] : (tensor<1000x64xf32>, ...) -> tensor<?x64xf32>
+    // precision=int8 gives
+    %q = recq.rowwise_quantize %t : tensor<1000x64xf32> -> !recq.rowwise<1000x64xui8, f32>
+    %e = recq.embedding_bag sum %q[%i, %o] : (!recq.rowwise<1000x64xui8, f32>, ...) -> tensor<?x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"int8\"",
+           "Table storage: fp32, fp16, int8, int4">,
+    Option<"scaleType", "scale-type", "std::string", /*default=*/"\"\"",
+           "Row-wise scale and bias: f32 or f16 (default: f32 for int8, "
+           "f16 for int4)">,
+  ];
+  let dependentDialects = ["::recq::RecqDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def RecqFusePass : Pass<"recq-fuse", "::mlir::func::FuncOp"> {
   let summary = "Fuse dequantize -> fc [-> quantize] into recq.qfc.";
   let description = [{
