@@ -92,7 +92,7 @@ func.func @bag_max(%t: tensor<10x4xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>) -
 // CHECK: scf.for
 // CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<?x3xi64>
 // CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<?x3xf32>
-// CHECK: arith.mulf
+// CHECK: math.fma
 // CHECK: arith.addf
 // CHECK: arith.maxsi
 // CHECK: arith.divf
@@ -159,4 +159,66 @@ func.func @interaction_cat(%x: tensor<2x4xf32>, %e: tensor<2x2x4xf32>) -> tensor
   %0 = recq.interaction cat %x, [%e]
       : (tensor<2x4xf32>, tensor<2x2x4xf32>) -> tensor<2x12xf32>
   return %0 : tensor<2x12xf32>
+}
+
+// -----
+
+// An f16 table: the row is read in f16 and extended; pooling is in f32.
+// CHECK-LABEL: func @embedding_bag_f16
+// CHECK: scf.for
+// CHECK: %[[R:.*]] = vector.transfer_read %arg0[%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x5xf16>, vector<5xf16>
+// CHECK: %[[X:.*]] = arith.extf %[[R]] : vector<5xf16> to vector<5xf32>
+// CHECK: arith.maximumf %{{.*}}, %[[X]] : vector<5xf32>
+func.func @embedding_bag_f16(%t: tensor<10x5xf16>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x5xf32> {
+  %0 = recq.embedding_bag max %t[%i, %o]
+      : (tensor<10x5xf16>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x5xf32>
+  return %0 : tensor<?x5xf32>
+}
+
+// -----
+
+// Row-wise int8 with f32 scale and bias: one row is one record of 5 code
+// bytes then 8 bytes of scale and bias; dequantization (fma(code, scale,
+// bias)) is fused into the pooling loop, and a per-sample weight is one
+// more fma into the accumulator.
+// CHECK-LABEL: func @embedding_bag_int8
+// CHECK-SAME: (%[[B:.*]]: tensor<10x13xi8>
+// CHECK: scf.for {{.*}} -> (vector<5xf32>)
+// CHECK: %[[SB:.*]] = vector.transfer_read %[[B]][%[[ROW:.*]], %c5{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x13xi8>, vector<8xi8>
+// CHECK: %[[P:.*]] = vector.bitcast %[[SB]] : vector<8xi8> to vector<2xf32>
+// CHECK: %[[S:.*]] = vector.extract %[[P]][0]
+// CHECK: %[[BI:.*]] = vector.extract %[[P]][1]
+// CHECK: %[[C:.*]] = vector.transfer_read %[[B]][%[[ROW]], %c0{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x13xi8>, vector<5xi8>
+// CHECK: %[[F:.*]] = arith.uitofp %[[C]] : vector<5xi8> to vector<5xf32>
+// CHECK: %[[V:.*]] = math.fma %[[F]], %{{.*}}, %{{.*}} : vector<5xf32>
+// CHECK: math.fma %[[V]], %{{.*}}, %{{.*}} : vector<5xf32>
+// CHECK: } {recq.bag_rows}
+func.func @embedding_bag_int8(%b: tensor<10x13xi8>, %i: tensor<?xi64>, %o: tensor<?xi64>, %w: tensor<?xf32>) -> tensor<?x5xf32> {
+  %t = recq.rowwise_cast %b : tensor<10x13xi8> -> !recq.rowwise<10x5xui8, f32>
+  %0 = recq.embedding_bag sum %t[%i, %o] weights(%w)
+      : (!recq.rowwise<10x5xui8, f32>, tensor<?xi64>, tensor<?xi64>, tensor<?xf32>) -> tensor<?x5xf32>
+  return %0 : tensor<?x5xf32>
+}
+
+// -----
+
+// Row-wise int4 with f16 scale and bias: 3 bytes hold 5 codes, low nibble
+// first; the nibbles are split and interleaved back into column order.
+// CHECK-LABEL: func @embedding_bag_int4
+// CHECK: %[[SB:.*]] = vector.transfer_read %arg0[%{{.*}}, %c3{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<4xi8>
+// CHECK: %[[H:.*]] = vector.bitcast %[[SB]] : vector<4xi8> to vector<2xf16>
+// CHECK: arith.extf %[[H]] : vector<2xf16> to vector<2xf32>
+// CHECK: %[[C:.*]] = vector.transfer_read %arg0[%{{.*}}, %c0{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<3xi8>
+// CHECK: %[[LO:.*]] = arith.andi %[[C]], %{{.*}} : vector<3xi8>
+// CHECK: %[[HI:.*]] = arith.shrui %[[C]], %{{.*}} : vector<3xi8>
+// CHECK: %[[I:.*]] = vector.shuffle %[[LO]], %[[HI]] [0, 3, 1, 4, 2] : vector<3xi8>, vector<3xi8>
+// CHECK: arith.uitofp %[[I]] : vector<5xi8> to vector<5xf32>
+// CHECK: math.fma
+// CHECK: arith.addf
+// CHECK: arith.divf
+func.func @embedding_bag_int4(%b: tensor<10x7xi8>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x5xf32> {
+  %t = recq.rowwise_cast %b : tensor<10x7xi8> -> !recq.rowwise<10x5xui4, f16>
+  %0 = recq.embedding_bag mean %t[%i, %o]
+      : (!recq.rowwise<10x5xui4, f16>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x5xf32>
+  return %0 : tensor<?x5xf32>
 }

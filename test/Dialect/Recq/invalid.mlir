@@ -654,3 +654,11 @@ func.func @f(%t: tensor<1000x16xf32>) {
   %0 = recq.rowwise_quantize %t : tensor<1000x16xf32> -> !recq.rowwise<1000x8xui4, f16>
   return
 }
+
+// -----
+
+func.func @f(%b: tensor<1000x70xi8>) {
+  // expected-error @+1 {{bytes must be [1000, 72] (rows, bytes per row) for '!recq.rowwise<1000x64xui8, f32>', got 'tensor<1000x70xi8>'}}
+  %0 = recq.rowwise_cast %b : tensor<1000x70xi8> -> !recq.rowwise<1000x64xui8, f32>
+  return
+}

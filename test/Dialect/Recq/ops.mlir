@@ -184,3 +184,12 @@ func.func @activations(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %1 = recq.sigmoid %0 : tensor<?x8xf32>
   return %1 : tensor<?x8xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func @rowwise_cast
+// CHECK: recq.rowwise_cast %{{.*}} : tensor<300x8xi8> -> !recq.rowwise<300x7xui4, f16>
+func.func @rowwise_cast(%b: tensor<300x8xi8>) -> !recq.rowwise<300x7xui4, f16> {
+  %0 = recq.rowwise_cast %b : tensor<300x8xi8> -> !recq.rowwise<300x7xui4, f16>
+  return %0 : !recq.rowwise<300x7xui4, f16>
+}

@@ -13,6 +13,8 @@
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/DenseMap.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -42,6 +44,26 @@ DenseElementsAttr toHalf(DenseElementsAttr values) {
   return DenseElementsAttr::getFromRawBuffer(
       halfType, ArrayRef<char>(reinterpret_cast<const char *>(half.data()),
                                half.size() * 2));
+}
+
+/// f16 values, scales or biases cannot hold a table with values beyond
+/// f16's range (65504): say so rather than store infinities.
+LogicalResult checkHalfRange(Operation *bag, DenseElementsAttr values) {
+  float largest = 0;
+  if (values.isSplat()) {
+    largest = std::fabs(values.getSplatValue<float>());
+  } else {
+    ArrayRef<char> raw = values.getRawData();
+    const float *in = reinterpret_cast<const float *>(raw.data());
+    for (size_t i = 0, e = values.getNumElements(); i < e; ++i)
+      largest = std::max(largest, std::fabs(in[i]));
+  }
+  if (largest <= 65504.0f)
+    return success();
+  return bag->emitOpError()
+         << "the table has values up to " << largest
+         << ", beyond f16's range (65504): store it in fp32, or in int8 with "
+            "scale-type=f32";
 }
 
 struct RecqQuantizeTablesPass
@@ -84,6 +106,11 @@ struct RecqQuantizeTablesPass
     if (!type || !type.getElementType().isF32() ||
         !matchPattern(value, m_Constant(&values)))
       return;
+    bool int4 = precision == "int4";
+    bool halfScale = scaleType.empty() ? int4 : scaleType == "f16";
+    if ((precision == "fp16" || halfScale) && failed(checkHalfRange(
+                                                  table.getOwner(), values)))
+      return signalPassFailure();
     OpBuilder b(value.getContext());
     b.setInsertionPointAfterValue(value);
     Location loc = value.getLoc();
@@ -91,8 +118,6 @@ struct RecqQuantizeTablesPass
     if (precision == "fp16") {
       replacement = b.create<arith::ConstantOp>(loc, toHalf(values));
     } else {
-      bool int4 = precision == "int4";
-      bool halfScale = scaleType.empty() ? int4 : scaleType == "f16";
       auto rowwise = recq::RowwiseTableType::get(
           b.getContext(), type.getDimSize(0), type.getDimSize(1),
           IntegerType::get(b.getContext(), int4 ? 4 : 8, IntegerType::Unsigned),

@@ -340,14 +340,23 @@ def ConvertRecqToLinalgPass
       `cat` inserts the features side by side.
     - `recq.embedding_bag` is not a structured op (bags have data-dependent
       lengths): it becomes an `scf.for` over bags around an `scf.for` over
-      the bag's indices, accumulating one `vector<D x f32>` (a
-      `vector.transfer_read` of the table row) by add or max, scaled by the
-      per-sample weight when given; `mean` divides by the bag length and an
-      empty bag gives zeros. Indices are trusted here: the runtime checks
-      every index and offsets vector before the compiled code runs.
+      the bag's indices, accumulating one `vector<D x f32>` by add or max
+      (`fma(row, weight, acc)` with per-sample weights); `mean` divides by
+      the bag length and an empty bag gives zeros. The row is read whole
+      with one `vector.transfer_read` and turned into f32 in registers:
+      - f32 as is, f16 with `arith.extf`;
+      - `!recq.rowwise` tables (through `recq.rowwise_cast`, their bytes
+        `[rows, row bytes]`): scale and bias from the row's end
+        (`vector.bitcast`), the codes as bytes (int4: split into nibbles and
+        interleaved back with `vector.shuffle`), then
+        `fma(uitofp(code), scale, bias)`. Dequantization is fused into the
+        pooling loop; no dequantized table exists.
+      Indices are trusted here: the runtime checks every index and offsets
+      vector before the compiled code runs.
 
-    Row-wise quantized tables, f16/bf16 values, `recq.embedding_bags` and the
-    quantized ops are refused with an error naming the op.
+    bf16 tables, row-wise tables that are not stored bytes,
+    `recq.embedding_bags` and the quantized ops are refused with an error
+    naming the op.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",

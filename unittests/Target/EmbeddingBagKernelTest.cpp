@@ -1,0 +1,375 @@
+//===- EmbeddingBagKernelTest.cpp - Pooling kernels against a reference ---===//
+//
+// For every table precision (f32, f16, row-wise int8 with f32 or f16 scale
+// and bias, row-wise int4) and D in {1, 3, 16, 64, 128, 129}, builds one
+// module whose output holds eight bags side by side: sum, sum with
+// per-sample weights, mean and max, each with and without
+// include_last_offset, over bags of every length 0..100. It is compiled the
+// way recq-compile does (recq-quantize-tables, recq-canonicalize, lowering,
+// model.so) for every target this CPU runs and compared bit for bit with a
+// plain loop over this file's own quantizer.
+//
+// The test's quantizer is written from the rules in RowwiseTable.h with the
+// compiler's `_Float16` for the half conversions, so it checks recq's
+// bit-level f16 code too. The pooled sums match exactly because both sides
+// add the same f32 values in the same order: dequantized values are
+// `fma(code, scale, bias)`, weighted rows `fma(row, weight, acc)`.
+//
+//===----------------------------------------------------------------------===//
+
+#include "recq/Dialect/Recq/IR/RecqDialect.h"
+#include "recq/Dialect/Recq/IR/RowwiseTable.h"
+#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Target/Codegen.h"
+
+#include "CompileModule.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+
+using namespace mlir;
+
+namespace {
+
+struct Precision {
+  const char *name;     // recq-quantize-tables precision
+  const char *scale;    // scale-type ("" = the precision's default)
+  unsigned bits;        // 32, 16, 8, 4
+  bool halfScale;
+};
+
+const Precision kPrecisions[] = {
+    {"fp32", "", 32, false}, {"fp16", "", 16, false},
+    {"int8", "", 8, false},  {"int8", "f16", 8, true},
+    {"int4", "", 4, true},
+};
+
+//===----------------------------------------------------------------------===//
+// The reference: quantizer and pooling as plain loops
+//===----------------------------------------------------------------------===//
+
+float viaHalf(float v) { return float(_Float16(v)); }
+
+/// Each table row as the kernel must see it in f32.
+std::vector<float> referenceRows(const std::vector<float> &table, int64_t rows,
+                                 int64_t dim, const Precision &p) {
+  std::vector<float> out(table.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *x = &table[r * dim];
+    float *y = &out[r * dim];
+    if (p.bits == 32) {
+      std::copy(x, x + dim, y);
+      continue;
+    }
+    if (p.bits == 16) {
+      for (int64_t j = 0; j < dim; ++j)
+        y[j] = viaHalf(x[j]);
+      continue;
+    }
+    float levels = float((1 << p.bits) - 1);
+    float lo = *std::min_element(x, x + dim), hi = *std::max_element(x, x + dim);
+    float scale, bias, inverse;
+    if (!p.halfScale) {
+      scale = (hi - lo) / levels;
+      bias = lo;
+      inverse = levels / (hi - lo + 1e-8f);
+    } else {
+      bias = viaHalf(lo);
+      scale = hi == bias ? 1.0f : viaHalf((hi - bias) / levels);
+      if (scale == 0.0f || std::isinf(1.0f / scale))
+        scale = 1.0f;
+      inverse = 1.0f / scale;
+    }
+    for (int64_t j = 0; j < dim; ++j) {
+      long code = std::lrint((x[j] - bias) * inverse);
+      code = std::min<long>(std::max<long>(code, 0), long(levels));
+      y[j] = std::fma(float(code), scale, bias);
+    }
+  }
+  return out;
+}
+
+enum class Mode { sum, weighted, mean, max };
+
+/// Pooled bag b of the reference rows.
+void referenceBag(const std::vector<float> &rows, int64_t dim,
+                  const std::vector<int64_t> &indices,
+                  const std::vector<float> &weights, int64_t begin, int64_t end,
+                  Mode mode, float *out) {
+  for (int64_t j = 0; j < dim; ++j) {
+    float acc = mode == Mode::max ? -INFINITY : 0.0f;
+    for (int64_t k = begin; k < end; ++k) {
+      float v = rows[indices[k] * dim + j];
+      if (mode == Mode::weighted)
+        acc = std::fma(v, weights[k], acc);
+      else if (mode == Mode::max)
+        acc = std::max(acc, v);
+      else
+        acc += v;
+    }
+    if (end == begin)
+      acc = 0.0f;
+    else if (mode == Mode::mean)
+      acc /= float(end - begin);
+    out[j] = acc;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// The module: eight bags into one [B, 9 * D] output
+//===----------------------------------------------------------------------===//
+
+/// main(dense [B, D], indices [n], offsets [B], offsets [B + 1],
+///      weights [n]) -> cat(dense, 8 bags).
+OwningOpRef<ModuleOp> buildBags(MLIRContext &context, int64_t rows,
+                                int64_t dim, const std::vector<float> &table) {
+  OpBuilder b(&context);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  Type f32 = b.getF32Type(), i64 = b.getI64Type();
+  int64_t dyn = ShapedType::kDynamic;
+  auto denseType = RankedTensorType::get({dyn, dim}, f32);
+  auto vecI64 = RankedTensorType::get({dyn}, i64);
+  auto vecF32 = RankedTensorType::get({dyn}, f32);
+  auto outType = RankedTensorType::get({dyn, 9 * dim}, f32);
+  auto func = b.create<func::FuncOp>(
+      loc, "main",
+      b.getFunctionType({denseType, vecI64, vecI64, vecI64, vecF32},
+                        {outType}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToEnd(entry);
+  Value t = b.create<arith::ConstantOp>(
+      loc, DenseElementsAttr::get(RankedTensorType::get({rows, dim}, f32),
+                                  llvm::ArrayRef(table)));
+  Value indices = entry->getArgument(1), weights = entry->getArgument(4);
+  SmallVector<Value> bags;
+  for (bool last : {false, true}) {
+    Value offsets = entry->getArgument(last ? 3 : 2);
+    for (Mode mode : {Mode::sum, Mode::weighted, Mode::mean, Mode::max}) {
+      recq::PoolingMode pooling =
+          mode == Mode::mean  ? recq::PoolingMode::mean
+          : mode == Mode::max ? recq::PoolingMode::max
+                              : recq::PoolingMode::sum;
+      bags.push_back(b.create<recq::EmbeddingBagOp>(
+          loc, denseType, t, indices, offsets,
+          mode == Mode::weighted ? weights : Value(), pooling, last));
+    }
+  }
+  Value out = b.create<recq::InteractionOp>(loc, outType, entry->getArgument(0),
+                                            bags, recq::InteractionMode::cat,
+                                            false);
+  b.create<func::ReturnOp>(loc, out);
+  return module;
+}
+
+LogicalResult quantizeTables(ModuleOp module, const Precision &p) {
+  std::string pipeline = std::string("func.func(recq-quantize-tables{precision=") +
+                         p.name + (*p.scale ? " scale-type=" : "") + p.scale +
+                         "},recq-canonicalize)";
+  PassManager pm(module.getContext());
+  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
+    return failure();
+  return pm.run(module);
+}
+
+struct Case {
+  int precision;
+  int64_t dim;
+};
+
+class EmbeddingBagKernelTest : public ::testing::TestWithParam<Case> {
+protected:
+  static void SetUpTestSuite() {
+    registerAllPasses();
+    recq::registerRecqPasses();
+  }
+};
+
+TEST_P(EmbeddingBagKernelTest, MatchesPlainLoops) {
+  const Precision &p = kPrecisions[GetParam().precision];
+  const int64_t dim = GetParam().dim, rows = 1000;
+  std::mt19937 rng(unsigned(dim * 10 + GetParam().precision));
+  // Rows on different scales and offsets, one constant row, one of zeros.
+  std::vector<float> table(rows * dim);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    float scale = std::ldexp(1.0f, int(r % 9) - 4), shift = float(r % 5) - 2;
+    for (int64_t j = 0; j < dim; ++j)
+      table[r * dim + j] = r == 7 ? 0.25f : r == 8 ? 0.0f
+                                         : shift + scale * normal(rng);
+  }
+  // Bags of every length 0..100 in a shuffled order.
+  std::vector<int64_t> lengths(101);
+  std::iota(lengths.begin(), lengths.end(), 0);
+  std::shuffle(lengths.begin(), lengths.end(), rng);
+  const int64_t batch = lengths.size();
+  std::vector<int64_t> offsets(batch + 1, 0), indices;
+  std::vector<float> weights;
+  std::uniform_int_distribution<int64_t> row(0, rows - 1);
+  std::uniform_real_distribution<float> weight(-2.0f, 2.0f);
+  for (int64_t bag = 0; bag < batch; ++bag) {
+    offsets[bag + 1] = offsets[bag] + lengths[bag];
+    for (int64_t k = 0; k < lengths[bag]; ++k) {
+      indices.push_back(k % 13 == 5 ? 7 : row(rng)); // repeats too
+      weights.push_back(weight(rng));
+    }
+  }
+  std::vector<float> dense(batch * dim, 0.0f);
+
+  std::vector<float> rowsF32 = referenceRows(table, rows, dim, p);
+  std::vector<float> want(batch * 9 * dim, 0.0f);
+  for (int64_t bag = 0; bag < batch; ++bag) {
+    int slot = 1;
+    for (int last = 0; last < 2; ++last)
+      for (Mode mode : {Mode::sum, Mode::weighted, Mode::mean, Mode::max})
+        referenceBag(rowsF32, dim, indices, weights, offsets[bag],
+                     offsets[bag + 1], mode,
+                     &want[(bag * 9 + slot++) * dim]);
+  }
+
+  for (const std::string &name : recq::testing::runnableTargets()) {
+    SCOPED_TRACE("target " + name);
+    DialectRegistry registry;
+    registerAllDialects(registry);
+    registerAllExtensions(registry);
+    MLIRContext context(registry);
+    context.loadDialect<recq::RecqDialect, func::FuncDialect,
+                        arith::ArithDialect>();
+    OwningOpRef<ModuleOp> module = buildBags(context, rows, dim, table);
+    ASSERT_TRUE(succeeded(quantizeTables(*module, p)));
+    recq::testing::LoadedModel model(*module, *recq::lookupTarget(name));
+    ASSERT_TRUE(model);
+
+    int64_t n = indices.size();
+    int64_t denseShape[] = {batch, dim}, indexShape[] = {n},
+            offsetShape[] = {batch}, lastShape[] = {batch + 1},
+            weightShape[] = {n};
+    const void *inputs[] = {dense.data(), indices.data(), offsets.data(),
+                            offsets.data(), weights.data()};
+    const int64_t *shapes[] = {denseShape, indexShape, offsetShape, lastShape,
+                               weightShape};
+    std::vector<float> out(want.size());
+    int64_t outShape[2];
+    recq_status st;
+    ASSERT_EQ(model.run(model.model, inputs, shapes, out.data(), out.size(),
+                        outShape, &st),
+              RECQ_OK)
+        << st.message;
+    ASSERT_EQ(outShape[0], batch);
+    static const char *kSlots[] = {"sum", "weighted sum", "mean", "max"};
+    for (int64_t bag = 0; bag < batch; ++bag)
+      for (int slot = 1; slot < 9; ++slot)
+        for (int64_t j = 0; j < dim; ++j) {
+          int64_t at = (bag * 9 + slot) * dim + j;
+          // Bit for bit (both NaN-free).
+          ASSERT_EQ(out[at], want[at])
+              << kSlots[(slot - 1) % 4]
+              << (slot > 4 ? " include_last_offset" : "") << ", bag " << bag
+              << " of length " << lengths[bag] << ", column " << j;
+        }
+  }
+}
+
+std::vector<Case> allCases() {
+  std::vector<Case> out;
+  for (int p = 0; p < int(std::size(kPrecisions)); ++p)
+    for (int64_t dim : {1, 3, 16, 64, 128, 129})
+      out.push_back({p, dim});
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    PrecisionsAndDims, EmbeddingBagKernelTest, ::testing::ValuesIn(allCases()),
+    [](const ::testing::TestParamInfo<Case> &info) {
+      const Precision &p = kPrecisions[info.param.precision];
+      return std::string(p.name) + (*p.scale ? std::string("_") + p.scale : "") +
+             "_D" + std::to_string(info.param.dim);
+    });
+
+//===----------------------------------------------------------------------===//
+// The compile-time quantizer against this file's reference, byte for byte
+//===----------------------------------------------------------------------===//
+
+TEST(RowwiseQuantizerTest, HalfConversionMatchesTheCompiler) {
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<uint32_t> bits;
+  std::vector<float> values = {0.0f,     -0.0f,    1.0f,   65504.0f, 65519.0f,
+                               65520.0f, 1e-8f,    6e-8f,  3e-8f,    5.96e-8f,
+                               6.1e-5f,  6.09e-5f, 1e30f,  -1e30f,   INFINITY,
+                               -INFINITY};
+  for (int i = 0; i < 2000000; ++i) {
+    uint32_t x = bits(rng);
+    float v;
+    std::memcpy(&v, &x, 4);
+    if (!std::isnan(v))
+      values.push_back(v);
+  }
+  for (float v : values) {
+    _Float16 h = _Float16(v);
+    uint16_t want;
+    std::memcpy(&want, &h, 2);
+    ASSERT_EQ(recq::floatToHalf(v), want) << v;
+    ASSERT_EQ(recq::halfToFloat(want), float(h)) << v;
+  }
+}
+
+TEST(RowwiseQuantizerTest, BytesMatchTheReference) {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const Precision &p : kPrecisions) {
+    if (p.bits > 8)
+      continue;
+    for (int64_t dim : {1, 2, 3, 16, 129}) {
+      for (int trial = 0; trial < 200; ++trial) {
+        std::vector<float> row(dim);
+        // Scales from 2^-20 up (f16 scale and bias: within f16's range).
+        float scale = std::ldexp(1.0f, trial % (p.halfScale ? 30 : 40) - 20);
+        for (float &v : row)
+          v = trial % 17 == 0 ? 1.5f : scale * normal(rng) + trial % 3;
+        std::vector<uint8_t> bytes(
+            recq::rowwiseRowBytes(dim, p.bits, p.halfScale));
+        recq::quantizeRowwise(row.data(), dim, p.bits, p.halfScale,
+                              bytes.data());
+        std::vector<float> want = referenceRows(row, 1, dim, p);
+        // Decode the bytes the way the kernel does.
+        int64_t codeBytes = p.bits == 8 ? dim : (dim + 1) / 2;
+        float s, b;
+        if (p.halfScale) {
+          uint16_t hs, hb;
+          std::memcpy(&hs, &bytes[codeBytes], 2);
+          std::memcpy(&hb, &bytes[codeBytes + 2], 2);
+          s = recq::halfToFloat(hs);
+          b = recq::halfToFloat(hb);
+        } else {
+          std::memcpy(&s, &bytes[codeBytes], 4);
+          std::memcpy(&b, &bytes[codeBytes + 4], 4);
+        }
+        for (int64_t j = 0; j < dim; ++j) {
+          int code = p.bits == 8 ? bytes[j] : (bytes[j / 2] >> (4 * (j % 2))) & 15;
+          ASSERT_EQ(std::fma(float(code), s, b), want[j])
+              << p.name << " D=" << dim << " trial " << trial << " col " << j;
+        }
+        if (p.bits == 4 && dim % 2) {
+          ASSERT_EQ(bytes[codeBytes - 1] >> 4, 0) << "padding nibble";
+        }
+      }
+    }
+  }
+}
+
+} // namespace
