@@ -1,6 +1,7 @@
-"""int8 end to end (recq-compile --calibration calib.npz --quantize=int8): the
-trained generated models, quantized with the default settings (l2 scales),
-stay within 1% relative log-loss of fp32 on eval.npz; every FC becomes a
+"""int8 end to end (recq-compile --calibration calib.npz --quantize=int8, and
+--tables=fp16|int8|int4): the trained generated models, quantized with the
+default settings (l2 scales), stay within 1% relative log-loss of fp32 on
+eval.npz; every FC becomes a
 recq.qfc with u8 activations passed between consecutive layers. The int8
 kernels themselves are checked bit for bit on every target by the gtest
 QfcKernelTest. Needs RECQ_BIN (set by ctest)."""
@@ -87,3 +88,22 @@ def test_every_fc_is_int8_with_u8_between_layers(trained, tmp_path):
     assert len(f32_results) == 2, "\n".join(qfcs)
     assert "recq.dequantize" not in text
 
+
+
+@pytest.mark.parametrize("tables", ["fp16", "int8", "int4", "int8+fc-int8"])
+def test_quantized_tables_accuracy(trained, tables, tmp_path):
+    """--tables=fp16|int8|int4 (and int8 tables with int8 FCs): log-loss and
+    AUC against fp32 on eval.npz, within the same 1% budget."""
+    config, out = trained
+    precision = tables.split("+")[0]
+    flags = [f"--tables={precision}"] + (int8_flags(out) if "+fc-int8" in tables else [])
+    compile_model(out, tmp_path / "fp32.so")
+    compile_model(out, tmp_path / "q.so", *flags)
+    fp32, labels = predict(tmp_path / "fp32.so", out)
+    q, _ = predict(tmp_path / "q.so", out)
+    ll32, llq = log_loss(labels, fp32), log_loss(labels, q)
+    auc32, aucq = auc(labels, fp32), auc(labels, q)
+    increase = (llq - ll32) / ll32
+    print(f"\n{config} tables {tables}: log-loss {llq:.6f} ({100 * increase:+.4f}%), "
+          f"AUC {aucq:.6f} ({aucq - auc32:+.6f}), max |dp| {float(np.abs(q - fp32).max()):.4f}")
+    assert increase <= MAX_RELATIVE_LOG_LOSS_INCREASE
