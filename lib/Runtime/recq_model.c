@@ -144,7 +144,8 @@ static void pool_run(recq_pool *pool, int parts, void (*fn)(void *, int),
  *===----------------------------------------------------------------------===*/
 
 /* How an input is cut into batch tiles. */
-enum { ROLE_NONE, ROLE_DENSE, ROLE_OFFSETS, ROLE_INDICES, ROLE_FIXED };
+enum { ROLE_NONE, ROLE_DENSE, ROLE_OFFSETS, ROLE_INDICES, ROLE_FIXED,
+       ROLE_WEIGHTS };
 
 struct recq_model {
   const recq_model_desc *desc;
@@ -154,7 +155,8 @@ struct recq_model {
   int threads;
   int splittable;
   int role[RECQ_MAX_INPUTS];
-  int table_of[RECQ_MAX_INPUTS]; /* the table reading an indices input */
+  int table_of[RECQ_MAX_INPUTS]; /* the table reading an indices or
+                                    weights input */
 };
 
 static int set_status(recq_status *st, int code, const char *fmt, ...) {
@@ -188,11 +190,20 @@ static void classify_inputs(recq_model *m) {
     if (m->table_of[idx] >= 0)
       m->splittable = 0; /* two tables share an indices input */
     m->table_of[idx] = t;
+    int w = table->weights_input;
     if (table->offsets_input >= 0) {
       m->role[idx] = ROLE_INDICES;
       m->role[table->offsets_input] = ROLE_OFFSETS;
+      if (w >= 0) { /* cut like its indices */
+        if (m->table_of[w] >= 0)
+          m->splittable = 0;
+        m->table_of[w] = t;
+        m->role[w] = ROLE_WEIGHTS;
+      }
     } else {
       m->role[idx] = ROLE_FIXED;
+      if (w >= 0)
+        m->role[w] = ROLE_FIXED; /* [B, L] like its indices */
     }
   }
   for (int i = 0; i < d->num_inputs && i < RECQ_MAX_INPUTS; ++i)
@@ -385,6 +396,19 @@ static int check_table(const recq_model_desc *d, int t,
   int64_t count = 1;
   for (int r = 0; r < in->rank; ++r)
     count *= shapes[table->indices_input][r];
+  if (table->weights_input >= 0) {
+    const recq_tensor_desc *wd = &d->inputs[table->weights_input];
+    for (int r = 0; r < in->rank; ++r)
+      if (wd->rank != in->rank ||
+          shapes[table->weights_input][r] != shapes[table->indices_input][r])
+        return set_status(st, RECQ_ERR_SHAPE,
+                          "table %d: the per-sample weights '%s' do not have "
+                          "the shape of the indices '%s' (dimension %d: %lld "
+                          "vs %lld)",
+                          t, wd->name, in->name, r,
+                          (long long)shapes[table->weights_input][r],
+                          (long long)shapes[table->indices_input][r]);
+  }
 
   if (table->offsets_input >= 0) {
     const recq_tensor_desc *od = &d->inputs[table->offsets_input];
@@ -583,7 +607,7 @@ static void run_part(void *arg, int part) {
     } else if (m->role[i] == ROLE_FIXED) {
       inputs[i] = data + (size_t)(b0 * full[1]) * elt;
       shape[0] = n;
-    } else if (m->role[i] == ROLE_INDICES) {
+    } else if (m->role[i] == ROLE_INDICES || m->role[i] == ROLE_WEIGHTS) {
       const recq_table_desc *table = &d->tables[m->table_of[i]];
       const recq_tensor_desc *od = &d->inputs[table->offsets_input];
       const int64_t *oshape = job->shapes[table->offsets_input];

@@ -154,15 +154,19 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
           offsets = -2;
       }
     }
-    if (indices < 0 || offsets == -2 || (bag.getOffsets() && offsets < 0)) {
-      bag.emitOpError("its indices and offsets must be model inputs (or a "
-                      "row of a [T, B] offsets input) for the runtime to "
-                      "check them");
+    int weights = -1;
+    if (Value w = bag.getPerSampleWeights())
+      weights = argIndex(w);
+    if (indices < 0 || offsets == -2 || (bag.getOffsets() && offsets < 0) ||
+        (bag.getPerSampleWeights() && weights < 0)) {
+      bag.emitOpError("its indices, offsets and per-sample weights must be "
+                      "model inputs (or a row of a [T, B] offsets input) for "
+                      "the runtime to check them");
       return WalkResult::interrupt();
     }
     ts << "  {" << rows << ", " << dim << ", " << indices << ", " << offsets
-       << ", " << row << ", " << (bag.getIncludeLastOffset() ? 1 : 0)
-       << "},\n";
+       << ", " << row << ", " << (bag.getIncludeLastOffset() ? 1 : 0) << ", "
+       << weights << "},\n";
     ++numTables;
     return WalkResult::advance();
   });

@@ -98,3 +98,43 @@ def test_bag_matches_torch(name, kwargs, external, tmp_path):
     got = model.run(**{n: a.numpy() for n, a in zip(names, args)})
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def export_weighted(tmp_path):
+    torch.manual_seed(0)
+    module = Bag("sum", weighted=True)
+    args = (torch.tensor([0, 1, 2]), torch.tensor([0, 1]), torch.rand(3))
+    path = tmp_path / "bag.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, str(path), input_names=["indices", "offsets", "weights"],
+                          output_names=["y"], opset_version=13,
+                          dynamic_axes={n: {0: "n"} for n in ["indices", "offsets", "weights"]})
+    so = tmp_path / "bag.so"
+    subprocess.run([os.path.join(BIN, "recq-compile"), str(path), "-o", str(so)], check=True)
+    return module, so
+
+
+def test_weights_of_another_length_are_an_error(tmp_path):
+    _, so = export_weighted(tmp_path)
+    model = recq.load(str(so), threads=1)
+    with pytest.raises(recq.RecqError, match=r"table 0: the per-sample weights 'weights' do not "
+                       r"have the shape of the indices 'indices' \(dimension 0: 2 vs 3\)"):
+        model.run(indices=np.array([0, 1, 2]), offsets=np.array([0, 1]),
+                  weights=np.ones(2, np.float32))
+
+
+def test_weighted_bags_split_across_threads(tmp_path):
+    """Per-sample weights are cut with their indices, so a weighted model
+    runs batch tiles in parallel and gives the single-thread result."""
+    module, so = export_weighted(tmp_path)
+    rng = np.random.default_rng(5)
+    indices, offsets = random_bags(rng, 200, False)
+    weights = rng.random(len(indices)).astype(np.float32)
+    one = recq.load(str(so), threads=1).run(indices=indices, offsets=offsets, weights=weights)
+    two = recq.load(str(so), threads=2).run(indices=indices, offsets=offsets, weights=weights)
+    np.testing.assert_array_equal(one, two)
+    with torch.no_grad():
+        want = module(torch.from_numpy(indices), torch.from_numpy(offsets),
+                      torch.from_numpy(weights)).numpy()
+    np.testing.assert_allclose(one, want, rtol=1e-6, atol=1e-6)

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define RECQ_ABI_VERSION 2
+#define RECQ_ABI_VERSION 3
 
 /// Element types of inputs and outputs.
 typedef enum recq_dtype {
@@ -46,6 +46,7 @@ typedef struct recq_table_desc {
   int32_t offsets_input;   /* input holding the offsets, -1: fixed length */
   int64_t offsets_row;     /* row of a [T, B] offsets input, -1: 1-D */
   int32_t include_last_offset;
+  int32_t weights_input;   /* input holding per-sample weights, -1: none */
 } recq_table_desc;
 
 /// One weight kept in the model's `.weights` file (mmapped at load) rather
