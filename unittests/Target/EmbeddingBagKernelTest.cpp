@@ -7,13 +7,15 @@
 // include_last_offset, over bags of every length 0..100. It is compiled the
 // way recq-compile does (recq-quantize-tables, recq-canonicalize, lowering,
 // model.so) for every target this CPU runs and compared bit for bit with a
-// plain loop over this file's own quantizer.
+// plain loop over this file's own quantizer, in the kernel's order.
 //
 // The test's quantizer is written from the rules in RowwiseTable.h with the
 // compiler's `_Float16` for the half conversions, so it checks recq's
-// bit-level f16 code too. The pooled sums match exactly because both sides
-// add the same f32 values in the same order: dequantized values are
-// `fma(code, scale, bias)`, weighted rows `fma(row, weight, acc)`.
+// bit-level f16 code too. The pooled results match exactly because both
+// sides do the same f32 operations in the same order: a row-wise sum
+// accumulates `fma(code, scale [* w], acc)` per column and the row biases
+// [* w] as one scalar added at the end; max compares `fma(code, scale,
+// bias)`; float tables add rows, or `fma(row, w, acc)`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -64,13 +66,30 @@ const Precision kPrecisions[] = {
 
 float viaHalf(float v) { return float(_Float16(v)); }
 
-/// Each table row as the kernel must see it in f32.
-std::vector<float> referenceRows(const std::vector<float> &table, int64_t rows,
-                                 int64_t dim, const Precision &p) {
-  std::vector<float> out(table.size());
+/// A table as the kernel must see it: f32 values, or (row-wise) codes with
+/// a scale and bias per row.
+struct RefTable {
+  int64_t dim;
+  bool rowwise = false;
+  std::vector<float> values; // f32 values, or the codes as f32
+  std::vector<float> scale, bias;
+
+  /// Element j of row r in f32.
+  float at(int64_t r, int64_t j) const {
+    float v = values[r * dim + j];
+    return rowwise ? std::fma(v, scale[r], bias[r]) : v;
+  }
+};
+
+RefTable referenceTable(const std::vector<float> &table, int64_t rows,
+                        int64_t dim, const Precision &p) {
+  RefTable out;
+  out.dim = dim;
+  out.values.resize(table.size());
+  out.rowwise = p.bits <= 8;
   for (int64_t r = 0; r < rows; ++r) {
     const float *x = &table[r * dim];
-    float *y = &out[r * dim];
+    float *y = &out.values[r * dim];
     if (p.bits == 32) {
       std::copy(x, x + dim, y);
       continue;
@@ -96,31 +115,41 @@ std::vector<float> referenceRows(const std::vector<float> &table, int64_t rows,
     }
     for (int64_t j = 0; j < dim; ++j) {
       long code = std::lrint((x[j] - bias) * inverse);
-      code = std::min<long>(std::max<long>(code, 0), long(levels));
-      y[j] = std::fma(float(code), scale, bias);
+      y[j] = float(std::min<long>(std::max<long>(code, 0), long(levels)));
     }
+    out.scale.push_back(scale);
+    out.bias.push_back(bias);
   }
   return out;
 }
 
 enum class Mode { sum, weighted, mean, max };
 
-/// Pooled bag b of the reference rows.
-void referenceBag(const std::vector<float> &rows, int64_t dim,
-                  const std::vector<int64_t> &indices,
+/// Pooled bag [begin, end) of the reference table, in the kernel's order:
+/// rows in bag order; a row-wise sum accumulates fma(code, scale [* w],
+/// acc) per column and the biases [* w] once, added at the end.
+void referenceBag(const RefTable &t, const std::vector<int64_t> &indices,
                   const std::vector<float> &weights, int64_t begin, int64_t end,
                   Mode mode, float *out) {
-  for (int64_t j = 0; j < dim; ++j) {
-    float acc = mode == Mode::max ? -INFINITY : 0.0f;
+  for (int64_t j = 0; j < t.dim; ++j) {
+    float acc = mode == Mode::max ? -INFINITY : 0.0f, biases = 0.0f;
     for (int64_t k = begin; k < end; ++k) {
-      float v = rows[indices[k] * dim + j];
-      if (mode == Mode::weighted)
-        acc = std::fma(v, weights[k], acc);
-      else if (mode == Mode::max)
-        acc = std::max(acc, v);
-      else
-        acc += v;
+      int64_t r = indices[k];
+      float w = mode == Mode::weighted ? weights[k] : 1.0f;
+      if (mode == Mode::max) {
+        acc = std::max(acc, t.at(r, j));
+      } else if (t.rowwise) {
+        float scale = mode == Mode::weighted ? t.scale[r] * w : t.scale[r];
+        biases += mode == Mode::weighted ? t.bias[r] * w : t.bias[r];
+        acc = std::fma(t.values[r * t.dim + j], scale, acc);
+      } else if (mode == Mode::weighted) {
+        acc = std::fma(t.at(r, j), w, acc);
+      } else {
+        acc += t.at(r, j);
+      }
     }
+    if (t.rowwise && mode != Mode::max)
+      acc += biases;
     if (end == begin)
       acc = 0.0f;
     else if (mode == Mode::mean)
@@ -231,13 +260,13 @@ TEST_P(EmbeddingBagKernelTest, MatchesPlainLoops) {
   }
   std::vector<float> dense(batch * dim, 0.0f);
 
-  std::vector<float> rowsF32 = referenceRows(table, rows, dim, p);
+  RefTable ref = referenceTable(table, rows, dim, p);
   std::vector<float> want(batch * 9 * dim, 0.0f);
   for (int64_t bag = 0; bag < batch; ++bag) {
     int slot = 1;
     for (int last = 0; last < 2; ++last)
       for (Mode mode : {Mode::sum, Mode::weighted, Mode::mean, Mode::max})
-        referenceBag(rowsF32, dim, indices, weights, offsets[bag],
+        referenceBag(ref, indices, weights, offsets[bag],
                      offsets[bag + 1], mode,
                      &want[(bag * 9 + slot++) * dim]);
   }
@@ -345,7 +374,7 @@ TEST(RowwiseQuantizerTest, BytesMatchTheReference) {
             recq::rowwiseRowBytes(dim, p.bits, p.halfScale));
         recq::quantizeRowwise(row.data(), dim, p.bits, p.halfScale,
                               bytes.data());
-        std::vector<float> want = referenceRows(row, 1, dim, p);
+        RefTable want = referenceTable(row, 1, dim, p);
         // Decode the bytes the way the kernel does.
         int64_t codeBytes = p.bits == 8 ? dim : (dim + 1) / 2;
         float s, b;
@@ -361,7 +390,7 @@ TEST(RowwiseQuantizerTest, BytesMatchTheReference) {
         }
         for (int64_t j = 0; j < dim; ++j) {
           int code = p.bits == 8 ? bytes[j] : (bytes[j / 2] >> (4 * (j % 2))) & 15;
-          ASSERT_EQ(std::fma(float(code), s, b), want[j])
+          ASSERT_EQ(std::fma(float(code), s, b), want.at(0, j))
               << p.name << " D=" << dim << " trial " << trial << " col " << j;
         }
         if (p.bits == 4 && dim % 2) {

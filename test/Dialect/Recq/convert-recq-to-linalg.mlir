@@ -178,21 +178,30 @@ func.func @embedding_bag_f16(%t: tensor<10x5xf16>, %i: tensor<?xi64>, %o: tensor
 // -----
 
 // Row-wise int8 with f32 scale and bias: one row is one record of 5 code
-// bytes then 8 bytes of scale and bias; dequantization (fma(code, scale,
-// bias)) is fused into the pooling loop, and a per-sample weight is one
-// more fma into the accumulator.
+// bytes then 4 bytes of scale and 4 of bias. Dequantization is fused into
+// the pooling loop, the bias taken out of the vector work: the codes
+// accumulate as fma(code, scale * w, acc), the biases * w as one scalar
+// added once per bag.
 // CHECK-LABEL: func @embedding_bag_int8
 // CHECK-SAME: (%[[B:.*]]: tensor<10x13xi8>
-// CHECK: scf.for {{.*}} -> (vector<5xf32>)
-// CHECK: %[[SB:.*]] = vector.transfer_read %[[B]][%[[ROW:.*]], %c5{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x13xi8>, vector<8xi8>
-// CHECK: %[[P:.*]] = vector.bitcast %[[SB]] : vector<8xi8> to vector<2xf32>
-// CHECK: %[[S:.*]] = vector.extract %[[P]][0]
-// CHECK: %[[BI:.*]] = vector.extract %[[P]][1]
+// CHECK: scf.for {{.*}} -> (vector<5xf32>, f32)
+// CHECK: %[[SB:.*]] = vector.transfer_read %[[B]][%[[ROW:.*]], %c5{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x13xi8>, vector<4xi8>
+// CHECK: %[[S1:.*]] = vector.bitcast %[[SB]] : vector<4xi8> to vector<1xf32>
+// CHECK: %[[S:.*]] = vector.extract %[[S1]][0]
+// CHECK: %[[BB:.*]] = vector.transfer_read %[[B]][%[[ROW]], %c9{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x13xi8>, vector<4xi8>
+// CHECK: %[[B1:.*]] = vector.bitcast %[[BB]] : vector<4xi8> to vector<1xf32>
+// CHECK: %[[BI:.*]] = vector.extract %[[B1]][0]
 // CHECK: %[[C:.*]] = vector.transfer_read %[[B]][%[[ROW]], %c0{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x13xi8>, vector<5xi8>
 // CHECK: %[[F:.*]] = arith.uitofp %[[C]] : vector<5xi8> to vector<5xf32>
-// CHECK: %[[V:.*]] = math.fma %[[F]], %{{.*}}, %{{.*}} : vector<5xf32>
-// CHECK: math.fma %[[V]], %{{.*}}, %{{.*}} : vector<5xf32>
+// CHECK: %[[W:.*]] = tensor.extract %arg3
+// CHECK: %[[SW:.*]] = arith.mulf %[[S]], %[[W]] : f32
+// CHECK: %[[BW:.*]] = arith.mulf %[[BI]], %[[W]] : f32
+// CHECK: %[[SWV:.*]] = vector.splat %[[SW]] : vector<5xf32>
+// CHECK: math.fma %[[F]], %[[SWV]], %{{.*}} : vector<5xf32>
+// CHECK: arith.addf %{{.*}}, %[[BW]] : f32
 // CHECK: } {recq.bag_rows}
+// CHECK: vector.splat %{{.*}}#1 : vector<5xf32>
+// CHECK: arith.addf
 func.func @embedding_bag_int8(%b: tensor<10x13xi8>, %i: tensor<?xi64>, %o: tensor<?xi64>, %w: tensor<?xf32>) -> tensor<?x5xf32> {
   %t = recq.rowwise_cast %b : tensor<10x13xi8> -> !recq.rowwise<10x5xui8, f32>
   %0 = recq.embedding_bag sum %t[%i, %o] weights(%w)
@@ -205,9 +214,11 @@ func.func @embedding_bag_int8(%b: tensor<10x13xi8>, %i: tensor<?xi64>, %o: tenso
 // Row-wise int4 with f16 scale and bias: 3 bytes hold 5 codes, low nibble
 // first; the nibbles are split and interleaved back into column order.
 // CHECK-LABEL: func @embedding_bag_int4
-// CHECK: %[[SB:.*]] = vector.transfer_read %arg0[%{{.*}}, %c3{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<4xi8>
-// CHECK: %[[H:.*]] = vector.bitcast %[[SB]] : vector<4xi8> to vector<2xf16>
-// CHECK: arith.extf %[[H]] : vector<2xf16> to vector<2xf32>
+// CHECK: %[[SB:.*]] = vector.transfer_read %arg0[%{{.*}}, %c3{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<2xi8>
+// CHECK: %[[H:.*]] = vector.bitcast %[[SB]] : vector<2xi8> to vector<1xf16>
+// CHECK: %[[HS:.*]] = vector.extract %[[H]][0] : f16 from vector<1xf16>
+// CHECK: arith.extf %[[HS]] : f16 to f32
+// CHECK: vector.transfer_read %arg0[%{{.*}}, %c5{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<2xi8>
 // CHECK: %[[C:.*]] = vector.transfer_read %arg0[%{{.*}}, %c0{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<3xi8>
 // CHECK: %[[LO:.*]] = arith.andi %[[C]], %{{.*}} : vector<3xi8>
 // CHECK: %[[HI:.*]] = arith.shrui %[[C]], %{{.*}} : vector<3xi8>

@@ -1,16 +1,18 @@
 // RUN: recq-opt %s -split-input-file -recq-prefetch-rows | FileCheck %s
 // RUN: recq-opt %s -split-input-file -recq-prefetch-rows=distance=0 | FileCheck %s --check-prefix=OFF
 
-// A bag loop on buffers: the row 8 indices ahead (clamped to the bag's
-// last index) is prefetched, one prefetch per 64-byte line of a 32-float
-// row.
+// A bag loop on buffers: the row 8 positions ahead in the whole index
+// stream (clamped to the last index, not to the bag's, so the next bags'
+// rows are on their way too) is prefetched, one prefetch per 64-byte line
+// of a 32-float row.
 // CHECK-LABEL: func @bag
 // CHECK: scf.for %[[K:.*]] = %[[BEGIN:.*]] to %[[END:.*]] step
-// CHECK:   %[[LAST:.*]] = arith.subi %[[END]], %{{.*}}
 // CHECK:   %[[C8:.*]] = arith.constant 8 : index
+// CHECK:   %[[N:.*]] = memref.dim %[[I:.*]], %{{.*}} : memref<?xi64>
+// CHECK:   %[[LAST:.*]] = arith.subi %[[N]], %{{.*}}
 // CHECK:   %[[PLUS:.*]] = arith.addi %[[K]], %[[C8]]
 // CHECK:   %[[AHEAD:.*]] = arith.minsi %[[PLUS]], %[[LAST]]
-// CHECK:   %[[NEXT:.*]] = memref.load %[[I:.*]][%[[AHEAD]]]
+// CHECK:   %[[NEXT:.*]] = memref.load %[[I]][%[[AHEAD]]]
 // CHECK:   %[[ROW:.*]] = arith.index_cast %[[NEXT]]
 // CHECK:   memref.prefetch %[[T:.*]][%[[ROW]], %{{.*}}], read, locality<3>, data : memref<1000x32xf32>
 // CHECK:   %[[C16:.*]] = arith.constant 16 : index
@@ -48,4 +50,37 @@ func.func @unmarked(%t: memref<1000x32xf32>, %i: memref<?xi64>, %n: index) {
     %x = vector.transfer_read %t[%row, %c0], %pad {in_bounds = [true]} : memref<1000x32xf32>, vector<32xf32>
   }
   return
+}
+
+// -----
+
+// Fixed-length bags [B, L]: the stream is the flattened index matrix, so
+// position bag * L + k + 8 (clamped to B * L - 1) of its collapsed view.
+// CHECK-LABEL: func @fixed
+// CHECK: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step
+// CHECK:   %[[L:.*]] = memref.dim %[[I:.*]], %c1{{.*}} : memref<?x4xi64>
+// CHECK:   %[[B:.*]] = memref.dim %[[I]], %c0{{.*}} : memref<?x4xi64>
+// CHECK:   %[[N:.*]] = arith.muli %[[B]], %[[L]]
+// CHECK:   %[[BL:.*]] = arith.muli %arg2, %[[L]]
+// CHECK:   %[[AT:.*]] = arith.addi %[[BL]], %[[K]]
+// CHECK:   %[[LAST:.*]] = arith.subi %[[N]], %{{.*}}
+// CHECK:   %[[PLUS:.*]] = arith.addi %[[AT]], %{{.*}}
+// CHECK:   %[[AHEAD:.*]] = arith.minsi %[[PLUS]], %[[LAST]]
+// CHECK:   %[[FLAT:.*]] = memref.collapse_shape %[[I]] {{\[\[}}0, 1]] : memref<?x4xi64> into memref<?xi64>
+// CHECK:   memref.load %[[FLAT]][%[[AHEAD]]]
+// CHECK:   memref.prefetch
+func.func @fixed(%t: memref<1000x16xf32>, %i: memref<?x4xi64>, %bag: index) -> vector<16xf32> {
+  %c1 = arith.constant 1 : index
+  %c0 = arith.constant 0 : index
+  %c4 = arith.constant 4 : index
+  %pad = arith.constant 0.0 : f32
+  %zero = arith.constant dense<0.0> : vector<16xf32>
+  %r = scf.for %k = %c0 to %c4 step %c1 iter_args(%acc = %zero) -> (vector<16xf32>) {
+    %v = memref.load %i[%bag, %k] : memref<?x4xi64>
+    %row = arith.index_cast %v : i64 to index
+    %x = vector.transfer_read %t[%row, %c0], %pad {in_bounds = [true]} : memref<1000x16xf32>, vector<16xf32>
+    %s = arith.addf %acc, %x : vector<16xf32>
+    scf.yield %s : vector<16xf32>
+  } {recq.bag_rows}
+  return %r : vector<16xf32>
 }

@@ -254,8 +254,14 @@ public:
   Value storage() const { return storage_; }
   int64_t dim() const { return dim_; }
 
-  /// Row `row` of the table as f32 values.
-  Value read(OpBuilder &b, Location l, Value row) const {
+  /// One table row in registers: `values` (f32), or for a row-wise table
+  /// its codes as f32 with the row's scale and bias (f32 scalars).
+  struct Row {
+    Value values, scale, bias;
+  };
+
+  /// Reads row `row` of the table.
+  Row read(OpBuilder &b, Location l, Value row) const {
     Type f32 = b.getF32Type();
     auto vecType = VectorType::get({dim_}, f32);
     Value c0 = b.create<arith::ConstantIndexOp>(l, 0);
@@ -267,7 +273,7 @@ public:
           pad, ArrayRef<bool>{true});
       if (!element.isF32())
         values = b.create<arith::ExtFOp>(l, vecType, values);
-      return values;
+      return {values, Value(), Value()};
     }
     Type i8 = b.getIntegerType(8);
     Value pad = b.create<arith::ConstantOp>(l, b.getZeroAttr(i8));
@@ -278,17 +284,19 @@ public:
           ValueRange{row, b.create<arith::ConstantIndexOp>(l, at)}, pad,
           ArrayRef<bool>{true});
     };
-    // Scale and bias, stored after the codes.
+    // Scale and bias, each its own read after the codes (a broadcast load).
     FloatType scaleType = rowwise_.getScaleType();
     int64_t scaleBytes = scaleType.getWidth() / 8;
-    Value pair = b.create<vector::BitCastOp>(
-        l, VectorType::get({2}, scaleType), readBytes(2 * scaleBytes, codeBytes));
-    if (!scaleType.isF32())
-      pair = b.create<arith::ExtFOp>(l, VectorType::get({2}, f32), pair);
-    Value scale = b.create<vector::SplatOp>(
-        l, vecType, b.create<vector::ExtractOp>(l, pair, ArrayRef<int64_t>{0}));
-    Value bias = b.create<vector::SplatOp>(
-        l, vecType, b.create<vector::ExtractOp>(l, pair, ArrayRef<int64_t>{1}));
+    auto readScalar = [&](int64_t at) -> Value {
+      Value one = b.create<vector::BitCastOp>(
+          l, VectorType::get({1}, scaleType), readBytes(scaleBytes, at));
+      Value v = b.create<vector::ExtractOp>(l, one, ArrayRef<int64_t>{0});
+      if (!scaleType.isF32())
+        v = b.create<arith::ExtFOp>(l, f32, v);
+      return v;
+    };
+    Value scale = readScalar(codeBytes);
+    Value bias = readScalar(codeBytes + scaleBytes);
 
     Value codes = readBytes(codeBytes, 0);
     if (rowwise_.getBitsPerCode() == 4) {
@@ -307,9 +315,20 @@ public:
         mask.push_back(j / 2 + (j % 2 ? codeBytes : 0));
       codes = b.create<vector::ShuffleOp>(l, low, high, mask);
     }
-    Value values = b.create<arith::UIToFPOp>(l, vecType, codes);
-    return b.create<math::FmaOp>(l, values, scale, bias);
+    return {b.create<arith::UIToFPOp>(l, vecType, codes), scale, bias};
   }
+
+  /// The row's f32 values: `fma(code, scale, bias)` for a row-wise row.
+  static Value dequantize(OpBuilder &b, Location l, const Row &r) {
+    if (!r.scale)
+      return r.values;
+    auto type = cast<VectorType>(r.values.getType());
+    return b.create<math::FmaOp>(l, r.values,
+                                 b.create<vector::SplatOp>(l, type, r.scale),
+                                 b.create<vector::SplatOp>(l, type, r.bias));
+  }
+
+  bool isRowwise() const { return static_cast<bool>(rowwise_); }
 
 private:
   RowReader(Value storage, int64_t dim, recq::RowwiseTableType rowwise)
@@ -401,23 +420,46 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
                         .getResult(0);
             }
           }
+          // Row-wise sums take the bias out of the vector work: the codes
+          // accumulate as fma(code, scale [* w], acc) and the biases
+          // [* w] as one scalar, added once per bag.
+          bool factored = reader->isRowwise() && mode != recq::PoolingMode::max;
+          SmallVector<Value> start{startVec};
+          if (factored)
+            start.push_back(zero);
           auto inner = b.create<scf::ForOp>(
-              l, begin, end, c1, ValueRange{startVec},
+              l, begin, end, c1, start,
               [&](OpBuilder &ib, Location il, Value k, ValueRange acc) {
                 SmallVector<Value> at = fixed ? SmallVector<Value>{bag, k}
                                               : SmallVector<Value>{k};
-                Value values =
+                RowReader::Row row =
                     reader->read(ib, il, readIndex(ib, il, indices, at));
-                Value next;
-                if (weights) {
-                  Value w = ib.create<tensor::ExtractOp>(il, weights, at);
-                  next = ib.create<math::FmaOp>(
-                      il, values, ib.create<vector::SplatOp>(il, vecType, w),
-                      acc[0]);
-                } else if (mode == recq::PoolingMode::max) {
-                  next = ib.create<arith::MaximumFOp>(il, acc[0], values);
+                Value w = weights ? ib.create<tensor::ExtractOp>(il, weights, at)
+                                        .getResult()
+                                  : Value();
+                SmallVector<Value> next;
+                if (factored) {
+                  Value scale = row.scale, bias = row.bias;
+                  if (w) {
+                    scale = ib.create<arith::MulFOp>(il, scale, w);
+                    bias = ib.create<arith::MulFOp>(il, bias, w);
+                  }
+                  next.push_back(ib.create<math::FmaOp>(
+                      il, row.values,
+                      ib.create<vector::SplatOp>(il, vecType, scale), acc[0]));
+                  next.push_back(ib.create<arith::AddFOp>(il, acc[1], bias));
                 } else {
-                  next = ib.create<arith::AddFOp>(il, acc[0], values);
+                  Value values = RowReader::dequantize(ib, il, row);
+                  if (w)
+                    next.push_back(ib.create<math::FmaOp>(
+                        il, values, ib.create<vector::SplatOp>(il, vecType, w),
+                        acc[0]));
+                  else if (mode == recq::PoolingMode::max)
+                    next.push_back(
+                        ib.create<arith::MaximumFOp>(il, acc[0], values));
+                  else
+                    next.push_back(
+                        ib.create<arith::AddFOp>(il, acc[0], values));
                 }
                 ib.create<scf::YieldOp>(il, next);
               });
@@ -425,6 +467,10 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
           // bufferization.
           inner->setAttr("recq.bag_rows", b.getUnitAttr());
           Value pooled = inner.getResult(0);
+          if (factored)
+            pooled = b.create<arith::AddFOp>(
+                l, pooled, b.create<vector::SplatOp>(l, vecType,
+                                                     inner.getResult(1)));
           Value count = b.create<arith::SubIOp>(l, end, begin);
           Value empty = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sle,
                                                 count, c0);

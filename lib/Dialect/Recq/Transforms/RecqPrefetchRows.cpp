@@ -33,6 +33,45 @@ struct RecqPrefetchRowsPass
     });
   }
 
+  /// The index `distance` positions after the one `load` reads at `k`, in
+  /// the whole index stream (the next bags' indices included, so short bags
+  /// are prefetched too), clamped to the last index.
+  Value loadAhead(OpBuilder &b, Location l, memref::LoadOp load, Value k) {
+    Value indices = load.getMemRef();
+    auto type = cast<MemRefType>(indices.getType());
+    Value one = b.create<arith::ConstantIndexOp>(l, 1);
+    Value dist = b.create<arith::ConstantIndexOp>(l, distance);
+    Value c0 = b.create<arith::ConstantIndexOp>(l, 0);
+    if (type.getRank() == 2 && type.getLayout().isIdentity()) {
+      // [B, L] fixed-length bags: position bag * L + k of the flat stream.
+      Value length = b.create<memref::DimOp>(l, indices, 1);
+      Value count = b.create<arith::MulIOp>(
+          l, b.create<memref::DimOp>(l, indices, c0), length);
+      Value at = b.create<arith::AddIOp>(
+          l, b.create<arith::MulIOp>(l, load.getIndices()[0], length), k);
+      Value ahead = b.create<arith::MinSIOp>(
+          l, b.create<arith::AddIOp>(l, at, dist),
+          b.create<arith::SubIOp>(l, count, one));
+      Value flat = b.create<memref::CollapseShapeOp>(
+          l, indices, ArrayRef<ReassociationIndices>{{0, 1}});
+      return b.create<memref::LoadOp>(l, flat, ValueRange{ahead});
+    }
+    Value last = type.getRank() == 1
+                     ? b.create<arith::SubIOp>(
+                           l, b.create<memref::DimOp>(l, indices, c0), one)
+                           .getResult()
+                     : b.create<arith::SubIOp>(
+                           l, cast<scf::ForOp>(load->getParentOp())
+                                  .getUpperBound(),
+                           one)
+                           .getResult();
+    Value ahead = b.create<arith::MinSIOp>(
+        l, b.create<arith::AddIOp>(l, k, dist), last);
+    SmallVector<Value> at(load.getIndices());
+    at.back() = ahead;
+    return b.create<memref::LoadOp>(l, indices, at);
+  }
+
   /// The row read of the loop body: transfer_read(table[index_cast(load
   /// indices[.., k]), 0]) on buffers.
   void prefetch(scf::ForOp loop) {
@@ -50,16 +89,7 @@ struct RecqPrefetchRowsPass
 
       OpBuilder b(loop.getBody(), loop.getBody()->begin());
       Location l = read.getLoc();
-      Value one = b.create<arith::ConstantIndexOp>(l, 1);
-      Value last = b.create<arith::SubIOp>(l, loop.getUpperBound(), one);
-      Value ahead = b.create<arith::MinSIOp>(
-          l,
-          b.create<arith::AddIOp>(
-              l, k, b.create<arith::ConstantIndexOp>(l, distance)),
-          last);
-      SmallVector<Value> at(load.getIndices());
-      at.back() = ahead;
-      Value next = b.create<memref::LoadOp>(l, load.getMemRef(), at);
+      Value next = loadAhead(b, l, load, k);
       Value row = b.create<arith::IndexCastOp>(l, b.getIndexType(), next);
       int64_t rowBytes = table.getDimSize(1) *
                          table.getElementType().getIntOrFloatBitWidth() / 8;

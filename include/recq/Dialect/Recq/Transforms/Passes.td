@@ -271,9 +271,12 @@ def RecqPrefetchRowsPass : Pass<"recq-prefetch-rows", "::mlir::func::FuncOp"> {
   let description = [{
     Runs on buffers, after bufferization. In every loop over a bag's
     indices (`scf.for` marked `recq.bag_rows` by `convert-recq-to-linalg`)
-    it reads the index `distance` positions ahead (clamped to the bag's
-    last index, so it never reads past the bag) and issues one
-    `memref.prefetch` per 64-byte line of that table row. The row loads
+    it reads the index `distance` positions ahead in the whole index stream
+    (the next bags' indices too, so bags shorter than `distance` are
+    prefetched; clamped to the last index, so it never reads past the
+    indices; `[B, L]` fixed-length indices are read through their
+    flattened view) and issues one `memref.prefetch` per 64-byte line of
+    that table row. The row loads
     that follow then find the row in cache instead of waiting on DRAM for
     each index in turn; for tables far larger than the last-level cache
     this is where the time goes.
@@ -284,7 +287,7 @@ def RecqPrefetchRowsPass : Pass<"recq-prefetch-rows", "::mlir::func::FuncOp"> {
       ...vector.transfer_read %table[%row, %c0]...
     }
     // gains, at the top of the body:
-    %ahead = arith.minsi (%k + distance), (%end - 1)
+    %ahead = arith.minsi (%k + distance), (dim(%indices) - 1)
     %j = memref.load %indices[%ahead]
     memref.prefetch %table[%rowj, %c0], read, locality<3>, data
     ```
@@ -348,9 +351,12 @@ def ConvertRecqToLinalgPass
       - `!recq.rowwise` tables (through `recq.rowwise_cast`, their bytes
         `[rows, row bytes]`): scale and bias from the row's end
         (`vector.bitcast`), the codes as bytes (int4: split into nibbles and
-        interleaved back with `vector.shuffle`), then
-        `fma(uitofp(code), scale, bias)`. Dequantization is fused into the
-        pooling loop; no dequantized table exists.
+        interleaved back with `vector.shuffle`) converted with `uitofp`.
+        Dequantization is fused into the pooling loop; no dequantized table
+        exists. Sums take the bias out of the vector work: the codes
+        accumulate as `fma(code, scale [* w], acc)` and the biases `[* w]`
+        as one f32 scalar added once per bag; `max` compares
+        `fma(code, scale, bias)`.
       Indices are trusted here: the runtime checks every index and offsets
       vector before the compiled code runs.
 

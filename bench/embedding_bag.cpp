@@ -1,0 +1,398 @@
+//===- embedding_bag.cpp - Pooled lookups: recq vs this CPU's gather rate ---===//
+//
+// For tables of 10^4 .. 10^7 rows (in cache to far beyond the last-level
+// cache), D in {16, 64, 128}, every table precision (fp32, fp16, row-wise
+// int8 and int4), bag lengths 1, 10, 100 and batches 1, 512, 2048, on one
+// thread:
+//  - recq: a model.so holding one sum-pooled recq.embedding_bag, compiled
+//    for this CPU's best target exactly as recq-compile compiles it (the
+//    table is the model's mmapped weights file), called through
+//    recq_model_run: the runtime's index and offsets checks are in the time;
+//  - gather: this CPU's random-row gather rate for the same row size, index
+//    stream and table memory: a plain loop (AVX2 loads of each row, OR-ed
+//    into accumulators, rows prefetched 8 indices ahead or not, the faster
+//    counts), the memory-bound ceiling of any kernel reading those rows.
+// Indices are uniform over the table and drawn fresh for every call, so a
+// large table's rows come from DRAM. Prints one JSON object per line
+// (bench/embedding_bag.py adds PyTorch's operators and prints the table).
+//
+//===----------------------------------------------------------------------===//
+
+#include "recq/Dialect/Recq/IR/RecqDialect.h"
+#include "recq/Dialect/Recq/IR/RowwiseTable.h"
+#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Runtime/recq.h"
+#include "recq/Target/Codegen.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <immintrin.h>
+#include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace mlir;
+
+namespace {
+
+[[noreturn]] void fail(const std::string &message) {
+  std::fprintf(stderr, "embedding_bag: %s\n", message.c_str());
+  std::exit(1);
+}
+
+struct Precision {
+  const char *name;
+  unsigned bits; // 32, 16, 8, 4
+};
+const Precision kPrecisions[] = {
+    {"fp32", 32}, {"fp16", 16}, {"int8", 8}, {"int4", 4}};
+
+int64_t rowBytes(const Precision &p, int64_t dim) {
+  if (p.bits >= 16)
+    return dim * p.bits / 8;
+  return recq::rowwiseRowBytes(dim, p.bits, /*halfScale=*/p.bits == 4);
+}
+
+//===----------------------------------------------------------------------===//
+// The table, in a memfd the model maps as its weights file
+//===----------------------------------------------------------------------===//
+
+class Table {
+public:
+  Table(int64_t rows, int64_t dim, const Precision &p)
+      : bytes(rows * rowBytes(p, dim)) {
+    fd = memfd_create("recq-bench-table", 0);
+    if (fd < 0 || ftruncate(fd, bytes) != 0)
+      fail("cannot create the table's memfd");
+    void *m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+      fail("cannot map the table");
+    data = static_cast<char *>(m);
+    // Values that use every code; rows quantized as recq-compile does.
+    std::mt19937 rng(unsigned(rows + dim + p.bits));
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> row(dim);
+    int64_t stride = rowBytes(p, dim);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (float &v : row)
+        v = u(rng);
+      char *out = data + r * stride;
+      if (p.bits == 32) {
+        std::memcpy(out, row.data(), dim * 4);
+      } else if (p.bits == 16) {
+        for (int64_t j = 0; j < dim; ++j) {
+          uint16_t h = recq::floatToHalf(row[j]);
+          std::memcpy(out + 2 * j, &h, 2);
+        }
+      } else {
+        recq::quantizeRowwise(row.data(), dim, p.bits, p.bits == 4,
+                              reinterpret_cast<uint8_t *>(out));
+      }
+    }
+  }
+  ~Table() {
+    munmap(data, bytes);
+    close(fd);
+  }
+  std::string path() const { return "/proc/self/fd/" + std::to_string(fd); }
+
+  int64_t bytes;
+  char *data;
+  int fd = -1;
+};
+
+//===----------------------------------------------------------------------===//
+// recq
+//===----------------------------------------------------------------------===//
+
+/// main(indices [n] i64, offsets [B] i64, table (a weight)) -> [B, D] f32.
+OwningOpRef<ModuleOp> buildBag(MLIRContext &ctx, int64_t rows, int64_t dim,
+                               const Precision &p, int64_t bytes) {
+  OpBuilder b(&ctx);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  Type f32 = b.getF32Type(), i64 = b.getI64Type();
+  int64_t dyn = ShapedType::kDynamic;
+  Type storage =
+      p.bits == 32 ? RankedTensorType::get({rows, dim}, f32)
+      : p.bits == 16
+          ? RankedTensorType::get({rows, dim}, b.getF16Type())
+          : RankedTensorType::get({rows, rowBytes(p, dim)}, b.getIntegerType(8));
+  auto vec = RankedTensorType::get({dyn}, i64);
+  auto outType = RankedTensorType::get({dyn, dim}, f32);
+  auto func = b.create<func::FuncOp>(
+      loc, "main", b.getFunctionType({vec, vec, storage}, {outType}));
+  func.setArgAttr(0, "onnx.name", b.getStringAttr("indices"));
+  func.setArgAttr(1, "onnx.name", b.getStringAttr("offsets"));
+  func.setArgAttr(2, "recq.weight",
+                  b.getDictionaryAttr(
+                      {b.getNamedAttr("offset", b.getI64IntegerAttr(0)),
+                       b.getNamedAttr("bytes", b.getI64IntegerAttr(bytes))}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToEnd(entry);
+  Value table = entry->getArgument(2);
+  if (p.bits < 16)
+    table = b.create<recq::RowwiseCastOp>(
+        loc,
+        recq::RowwiseTableType::get(
+            &ctx, rows, dim,
+            IntegerType::get(&ctx, p.bits, IntegerType::Unsigned),
+            p.bits == 4 ? FloatType(b.getF16Type()) : FloatType(b.getF32Type())),
+        table);
+  Value bag = b.create<recq::EmbeddingBagOp>(
+      loc, outType, table, entry->getArgument(0), entry->getArgument(1),
+      Value(), recq::PoolingMode::sum, false);
+  b.create<func::ReturnOp>(loc, bag);
+  return module;
+}
+
+class RecqBag {
+public:
+  RecqBag(int64_t rows, int64_t dim, const Precision &p, const Table &table,
+          const recq::CodegenTarget &target) {
+    DialectRegistry registry;
+    registerAllDialects(registry);
+    registerAllExtensions(registry);
+    MLIRContext ctx(registry);
+    ctx.loadDialect<recq::RecqDialect, func::FuncDialect, arith::ArithDialect>();
+    OwningOpRef<ModuleOp> module = buildBag(ctx, rows, dim, p, table.bytes);
+    auto description = recq::describeModelAsC(*module, target);
+    if (!description)
+      fail(llvm::toString(description.takeError()));
+    if (llvm::Error e = recq::lowerToLLVMDialect(*module, target))
+      fail(llvm::toString(std::move(e)));
+    llvm::LLVMContext llvmCtx;
+    auto llvmModule = recq::translateAndOptimize(*module, llvmCtx, target);
+    if (!llvmModule)
+      fail(llvm::toString(llvmModule.takeError()));
+    llvm::SmallString<128> obj;
+    llvm::sys::fs::createTemporaryFile("recq-bench", "o", obj);
+    llvm::sys::fs::createTemporaryFile("recq-bench", "so", so);
+    {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(obj, ec);
+      if (llvm::Error e = recq::emitObject(**llvmModule, target, os))
+        fail(llvm::toString(std::move(e)));
+    }
+    if (llvm::Error e = recq::linkSharedLibrary(obj, *description, so))
+      fail(llvm::toString(std::move(e)));
+    llvm::sys::fs::remove(obj);
+    lib = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+      fail(dlerror());
+    auto load = reinterpret_cast<decltype(&recq_model_load)>(
+        dlsym(lib, "recq_model_load"));
+    run = reinterpret_cast<decltype(&recq_model_run)>(
+        dlsym(lib, "recq_model_run"));
+    release = reinterpret_cast<decltype(&recq_model_free)>(
+        dlsym(lib, "recq_model_free"));
+    auto threads = reinterpret_cast<decltype(&recq_model_set_threads)>(
+        dlsym(lib, "recq_model_set_threads"));
+    recq_status st;
+    model = load(table.path().c_str(), &st);
+    if (!model)
+      fail(st.message);
+    threads(model, 1);
+  }
+  ~RecqBag() {
+    release(model);
+    dlclose(lib);
+    llvm::sys::fs::remove(so);
+  }
+
+  void operator()(const int64_t *indices, int64_t n, const int64_t *offsets,
+                  int64_t batch, float *out, int64_t dim) {
+    int64_t ishape[] = {n}, oshape[] = {batch};
+    const void *inputs[] = {indices, offsets};
+    const int64_t *shapes[] = {ishape, oshape};
+    recq_status st;
+    if (run(model, inputs, shapes, out, size_t(batch * dim), nullptr, &st) !=
+        RECQ_OK)
+      fail(st.message);
+  }
+
+private:
+  llvm::SmallString<128> so;
+  void *lib = nullptr;
+  recq_model *model = nullptr;
+  decltype(&recq_model_run) run = nullptr;
+  decltype(&recq_model_free) release = nullptr;
+};
+
+//===----------------------------------------------------------------------===//
+// The gather ceiling
+//===----------------------------------------------------------------------===//
+
+/// ORs every 32-byte piece of each row (the tail as a masked piece) into
+/// four accumulators; `prefetch` rows are requested that far ahead.
+__attribute__((target("avx2"), noinline)) uint64_t
+gatherRows(const char *table, int64_t stride, const int64_t *indices,
+           int64_t n, int prefetch) {
+  __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(),
+                    _mm256_setzero_si256(), _mm256_setzero_si256()};
+  int64_t full = stride / 32, tail = stride % 32;
+  alignas(32) int32_t maskBits[8];
+  for (int i = 0; i < 8; ++i)
+    maskBits[i] = i * 4 < tail ? -1 : 0;
+  __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i *>(maskBits));
+  for (int64_t k = 0; k < n; ++k) {
+    if (prefetch) {
+      const char *ahead =
+          table + indices[std::min(k + prefetch, n - 1)] * stride;
+      for (int64_t line = 0; line < stride; line += 64)
+        _mm_prefetch(ahead + line, _MM_HINT_T0);
+    }
+    const char *row = table + indices[k] * stride;
+    int64_t j = 0;
+    for (; j < full; ++j)
+      acc[j & 3] = _mm256_or_si256(
+          acc[j & 3],
+          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + 32 * j)));
+    if (tail)
+      acc[j & 3] = _mm256_or_si256(
+          acc[j & 3],
+          _mm256_maskload_epi32(reinterpret_cast<const int *>(row + 32 * j),
+                                mask));
+  }
+  __m256i all = _mm256_or_si256(_mm256_or_si256(acc[0], acc[1]),
+                                _mm256_or_si256(acc[2], acc[3]));
+  return uint64_t(_mm256_extract_epi64(all, 0));
+}
+
+//===----------------------------------------------------------------------===//
+// Timing
+//===----------------------------------------------------------------------===//
+
+/// Median seconds per call of `fn(call)` over 7 samples of enough calls to
+/// take ~20 ms each.
+template <typename Fn> double medianSeconds(Fn fn) {
+  using clock = std::chrono::steady_clock;
+  int64_t calls = 1, call = 0;
+  for (;;) {
+    auto t0 = clock::now();
+    for (int64_t c = 0; c < calls; ++c)
+      fn(call++);
+    double s = std::chrono::duration<double>(clock::now() - t0).count();
+    if (s > 0.02 || calls > (1 << 20))
+      break;
+    calls *= 2;
+  }
+  std::vector<double> samples;
+  for (int r = 0; r < 7; ++r) {
+    auto t0 = clock::now();
+    for (int64_t c = 0; c < calls; ++c)
+      fn(call++);
+    samples.push_back(
+        std::chrono::duration<double>(clock::now() - t0).count() / calls);
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[3];
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  bool quick = false;
+  int64_t prefetch = -1;
+  std::vector<int64_t> rowCounts = {10000, 100000, 1000000, 10000000};
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strncmp(argv[i], "--prefetch-distance=", 20) == 0) {
+      prefetch = std::strtoll(argv[i] + 20, nullptr, 10);
+    } else if (std::strncmp(argv[i], "--rows=", 7) == 0) {
+      rowCounts.clear();
+      for (char *s = argv[i] + 7; *s;) {
+        rowCounts.push_back(std::strtoll(s, &s, 10));
+        if (*s == ',')
+          ++s;
+      }
+    } else {
+      std::fprintf(stderr,
+                   "usage: %s [--quick] [--rows=10000,1000000] "
+                   "[--prefetch-distance=N]\n"
+                   "  --quick: D=64 and bags of 10 in batches of 512 only\n",
+                   argv[0]);
+      return 2;
+    }
+  }
+  registerAllPasses();
+  recq::registerRecqPasses();
+  recq::CodegenTarget target = recq::hostTarget();
+  if (prefetch >= 0)
+    target.prefetchDistance = prefetch;
+  std::vector<int64_t> dims = quick ? std::vector<int64_t>{64}
+                                    : std::vector<int64_t>{16, 64, 128};
+  std::vector<int64_t> lengths = quick ? std::vector<int64_t>{10}
+                                       : std::vector<int64_t>{1, 10, 100};
+  std::vector<int64_t> batches = quick ? std::vector<int64_t>{512}
+                                       : std::vector<int64_t>{1, 512, 2048};
+  std::fprintf(stderr, "target %s, 1 thread\n", target.name.c_str());
+
+  // A pool of index streams, each call takes the next window.
+  constexpr int64_t kPool = 1 << 22;
+  std::mt19937_64 rng(7);
+  for (int64_t rows : rowCounts) {
+    std::vector<int64_t> pool(kPool);
+    std::uniform_int_distribution<int64_t> pick(0, rows - 1);
+    for (int64_t &v : pool)
+      v = pick(rng);
+    for (int64_t dim : dims)
+      for (const Precision &p : kPrecisions) {
+        Table table(rows, dim, p);
+        RecqBag bag(rows, dim, p, table, target);
+        int64_t stride = rowBytes(p, dim);
+        for (int64_t batch : batches)
+          for (int64_t length : lengths) {
+            int64_t n = batch * length;
+            std::vector<int64_t> offsets(batch);
+            for (int64_t b = 0; b < batch; ++b)
+              offsets[b] = b * length;
+            std::vector<float> out(batch * dim);
+            int64_t windows = std::max<int64_t>(1, kPool / n);
+            auto window = [&](int64_t call) {
+              return pool.data() + (call % windows) * std::min(n, kPool);
+            };
+            double recqS = medianSeconds([&](int64_t call) {
+              bag(window(call), n, offsets.data(), batch, out.data(), dim);
+            });
+            volatile uint64_t sink = 0;
+            double gatherS = 1e30;
+            for (int prefetch : {0, 8})
+              gatherS = std::min(gatherS, medianSeconds([&](int64_t call) {
+                                   sink = sink + gatherRows(table.data, stride,
+                                                            window(call), n,
+                                                            prefetch);
+                                 }));
+            std::printf(
+                "{\"rows\": %lld, \"dim\": %lld, \"precision\": \"%s\", "
+                "\"row_bytes\": %lld, \"batch\": %lld, \"length\": %lld, "
+                "\"recq_s\": %.4e, \"gather_s\": %.4e}\n",
+                (long long)rows, (long long)dim, p.name, (long long)stride,
+                (long long)batch, (long long)length, recqS, gatherS);
+            std::fflush(stdout);
+          }
+      }
+  }
+  return 0;
+}
