@@ -212,7 +212,9 @@ func.func @embedding_bag_int8(%b: tensor<10x13xi8>, %i: tensor<?xi64>, %o: tenso
 // -----
 
 // Row-wise int4 with f16 scale and bias: 3 bytes hold 5 codes, low nibble
-// first; the nibbles are split and interleaved back into column order.
+// first. Each row is split into its low nibbles (even columns) then its
+// high nibbles (odd columns) and pooled in that order; the pooled row is
+// interleaved back into column order once per bag.
 // CHECK-LABEL: func @embedding_bag_int4
 // CHECK: %[[SB:.*]] = vector.transfer_read %arg0[%{{.*}}, %c3{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<2xi8>
 // CHECK: %[[H:.*]] = vector.bitcast %[[SB]] : vector<2xi8> to vector<1xf16>
@@ -222,11 +224,14 @@ func.func @embedding_bag_int8(%b: tensor<10x13xi8>, %i: tensor<?xi64>, %o: tenso
 // CHECK: %[[C:.*]] = vector.transfer_read %arg0[%{{.*}}, %c0{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<3xi8>
 // CHECK: %[[LO:.*]] = arith.andi %[[C]], %{{.*}} : vector<3xi8>
 // CHECK: %[[HI:.*]] = arith.shrui %[[C]], %{{.*}} : vector<3xi8>
-// CHECK: %[[I:.*]] = vector.shuffle %[[LO]], %[[HI]] [0, 3, 1, 4, 2] : vector<3xi8>, vector<3xi8>
-// CHECK: arith.uitofp %[[I]] : vector<5xi8> to vector<5xf32>
-// CHECK: math.fma
+// CHECK: %[[I:.*]] = vector.shuffle %[[LO]], %[[HI]] [0, 1, 2, 3, 4, 5] : vector<3xi8>, vector<3xi8>
+// CHECK: arith.uitofp %[[I]] : vector<6xi8> to vector<6xf32>
+// CHECK: math.fma %{{.*}} : vector<6xf32>
 // CHECK: arith.addf
-// CHECK: arith.divf
+// CHECK: } {recq.bag_rows}
+// CHECK: %[[MEAN:.*]] = arith.divf %{{.*}} : vector<6xf32>
+// CHECK: %[[COLS:.*]] = vector.shuffle %[[MEAN]], %[[MEAN]] [0, 3, 1, 4, 2] : vector<6xf32>, vector<6xf32>
+// CHECK: vector.transfer_write %[[COLS]]
 func.func @embedding_bag_int4(%b: tensor<10x7xi8>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x5xf32> {
   %t = recq.rowwise_cast %b : tensor<10x7xi8> -> !recq.rowwise<10x5xui4, f16>
   %0 = recq.embedding_bag mean %t[%i, %o]

@@ -254,6 +254,26 @@ public:
   Value storage() const { return storage_; }
   int64_t dim() const { return dim_; }
 
+  /// Lanes of the values `read` returns: the table's columns, except for
+  /// int4 rows, which come as all low nibbles (even columns) then all high
+  /// nibbles (odd columns), so no per-row interleave; pooling runs in that
+  /// order and `toColumns` puts the pooled row back in column order once.
+  int64_t width() const {
+    return rowwise_ && rowwise_.getBitsPerCode() == 4
+               ? 2 * rowwise_.getCodeBytes()
+               : dim_;
+  }
+
+  /// A pooled vector<width()> in column order, vector<dim>.
+  Value toColumns(OpBuilder &b, Location l, Value pooled) const {
+    if (!rowwise_ || rowwise_.getBitsPerCode() != 4)
+      return pooled;
+    SmallVector<int64_t> mask;
+    for (int64_t j = 0; j < dim_; ++j)
+      mask.push_back(j / 2 + (j % 2 ? width() / 2 : 0));
+    return b.create<vector::ShuffleOp>(l, pooled, pooled, mask);
+  }
+
   /// One table row in registers: `values` (f32), or for a row-wise table
   /// its codes as f32 with the row's scale and bias (f32 scalars).
   struct Row {
@@ -300,7 +320,7 @@ public:
 
     Value codes = readBytes(codeBytes, 0);
     if (rowwise_.getBitsPerCode() == 4) {
-      // Low nibble is the even column: interleave the two halves.
+      // Low nibbles (even columns), then high nibbles (odd columns).
       auto byteVec = VectorType::get({codeBytes}, i8);
       Value low = b.create<arith::AndIOp>(
           l, codes,
@@ -310,12 +330,14 @@ public:
           l, codes,
           b.create<arith::ConstantOp>(
               l, DenseElementsAttr::get(byteVec, b.getIntegerAttr(i8, 4))));
-      SmallVector<int64_t> mask;
-      for (int64_t j = 0; j < dim_; ++j)
-        mask.push_back(j / 2 + (j % 2 ? codeBytes : 0));
-      codes = b.create<vector::ShuffleOp>(l, low, high, mask);
+      SmallVector<int64_t> both;
+      for (int64_t j = 0; j < 2 * codeBytes; ++j)
+        both.push_back(j);
+      codes = b.create<vector::ShuffleOp>(l, low, high, both);
     }
-    return {b.create<arith::UIToFPOp>(l, vecType, codes), scale, bias};
+    return {b.create<arith::UIToFPOp>(
+                l, VectorType::get({width()}, f32), codes),
+            scale, bias};
   }
 
   /// The row's f32 values: `fma(code, scale, bias)` for a row-wise row.
@@ -349,9 +371,9 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
       return failure();
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
-    int64_t dim = reader->dim();
     Type f32 = rewriter.getF32Type();
-    auto vecType = VectorType::get({dim}, f32);
+    // Pooling runs on the reader's lanes (see RowReader::width).
+    auto vecType = VectorType::get({reader->width()}, f32);
     Value indices = op.getIndices(), offsets = op.getOffsets();
     Value weights = op.getPerSampleWeights();
     recq::PoolingMode mode = op.getMode();
@@ -485,6 +507,7 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
           } else if (mode == recq::PoolingMode::max) {
             pooled = b.create<arith::SelectOp>(l, empty, zeroVec, pooled);
           }
+          pooled = reader->toColumns(b, l, pooled);
           Value written = b.create<vector::TransferWriteOp>(
                                l, pooled, iterArgs[0], ValueRange{bag, c0},
                                ArrayRef<bool>{true})

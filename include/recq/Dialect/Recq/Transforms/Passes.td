@@ -350,8 +350,10 @@ def ConvertRecqToLinalgPass
       - f32 as is, f16 with `arith.extf`;
       - `!recq.rowwise` tables (through `recq.rowwise_cast`, their bytes
         `[rows, row bytes]`): scale and bias from the row's end
-        (`vector.bitcast`), the codes as bytes (int4: split into nibbles and
-        interleaved back with `vector.shuffle`) converted with `uitofp`.
+        (`vector.bitcast`), the codes as bytes converted with `uitofp`
+        (int4: the low nibbles, even columns, then the high nibbles, odd
+        columns; the bag is pooled in that order and interleaved back into
+        column order with one `vector.shuffle` per bag, not per row).
         Dequantization is fused into the pooling loop; no dequantized table
         exists. Sums take the bias out of the vector work: the codes
         accumulate as `fma(code, scale [* w], acc)` and the biases `[* w]`
