@@ -58,8 +58,8 @@ cl::opt<uint64_t> weightsThreshold(
 cl::opt<int64_t> prefetchDistance(
     "prefetch-rows",
     cl::desc("Prefetch embedding rows this many indices ahead (0: off; "
-             "default 8)"),
-    cl::init(8));
+             "default 16)"),
+    cl::init(16));
 cl::opt<std::string> calibrationFile(
     "calibration",
     cl::desc("Calibrate the FC inputs on these inputs (.npz) with the fp32 "

@@ -1,4 +1,4 @@
-// RUN: recq-opt %s -split-input-file -recq-prefetch-rows | FileCheck %s
+// RUN: recq-opt %s -split-input-file -recq-prefetch-rows=distance=8 | FileCheck %s
 // RUN: recq-opt %s -split-input-file -recq-prefetch-rows=distance=0 | FileCheck %s --check-prefix=OFF
 
 // A bag loop on buffers: the row 8 positions ahead in the whole index

@@ -255,22 +255,25 @@ public:
   int64_t dim() const { return dim_; }
 
   /// Lanes of the values `read` returns: the table's columns, except for
-  /// int4 rows, which come as all low nibbles (even columns) then all high
-  /// nibbles (odd columns), so no per-row interleave; pooling runs in that
-  /// order and `toColumns` puts the pooled row back in column order once.
-  int64_t width() const {
-    return rowwise_ && rowwise_.getBitsPerCode() == 4
-               ? 2 * rowwise_.getCodeBytes()
-               : dim_;
+  /// int4 rows. Those are read as W = ceil(code bytes / 4) 32-bit words,
+  /// each holding 8 nibbles = 8 consecutive columns, and unpacked with a
+  /// shift and a mask per nibble position: lane `i * W + d` is column
+  /// `8 * d + i`. No per-row shuffles; pooling runs in that order and
+  /// `toColumns` puts the pooled row back in column order once per bag.
+  /// (The words may reach into the row's scale; those lanes are dropped.)
+  int64_t words() const { return (rowwise_.getCodeBytes() + 3) / 4; }
+  bool nibbleMajor() const {
+    return rowwise_ && rowwise_.getBitsPerCode() == 4;
   }
+  int64_t width() const { return nibbleMajor() ? 8 * words() : dim_; }
 
   /// A pooled vector<width()> in column order, vector<dim>.
   Value toColumns(OpBuilder &b, Location l, Value pooled) const {
-    if (!rowwise_ || rowwise_.getBitsPerCode() != 4)
+    if (!nibbleMajor())
       return pooled;
     SmallVector<int64_t> mask;
     for (int64_t j = 0; j < dim_; ++j)
-      mask.push_back(j / 2 + (j % 2 ? width() / 2 : 0));
+      mask.push_back((j % 8) * words() + j / 8);
     return b.create<vector::ShuffleOp>(l, pooled, pooled, mask);
   }
 
@@ -318,26 +321,41 @@ public:
     Value scale = readScalar(codeBytes);
     Value bias = readScalar(codeBytes + scaleBytes);
 
-    Value codes = readBytes(codeBytes, 0);
-    if (rowwise_.getBitsPerCode() == 4) {
-      // Low nibbles (even columns), then high nibbles (odd columns).
-      auto byteVec = VectorType::get({codeBytes}, i8);
-      Value low = b.create<arith::AndIOp>(
-          l, codes,
-          b.create<arith::ConstantOp>(
-              l, DenseElementsAttr::get(byteVec, b.getIntegerAttr(i8, 15))));
-      Value high = b.create<arith::ShRUIOp>(
-          l, codes,
-          b.create<arith::ConstantOp>(
-              l, DenseElementsAttr::get(byteVec, b.getIntegerAttr(i8, 4))));
-      SmallVector<int64_t> both;
-      for (int64_t j = 0; j < 2 * codeBytes; ++j)
-        both.push_back(j);
-      codes = b.create<vector::ShuffleOp>(l, low, high, both);
+    if (nibbleMajor()) {
+      Type i32 = b.getI32Type();
+      auto wordVec = VectorType::get({words()}, i32);
+      Value packed = b.create<vector::BitCastOp>(l, wordVec,
+                                                 readBytes(4 * words(), 0));
+      auto splat = [&](int64_t v) -> Value {
+        return b.create<arith::ConstantOp>(
+            l, DenseElementsAttr::get(wordVec, b.getIntegerAttr(i32, v)));
+      };
+      // Nibble i of every word, then all of them side by side.
+      SmallVector<Value> parts;
+      for (int64_t i = 0; i < 8; ++i) {
+        Value shifted = i ? b.create<arith::ShRUIOp>(l, packed, splat(4 * i))
+                                .getResult()
+                          : packed;
+        parts.push_back(b.create<arith::AndIOp>(l, shifted, splat(15)));
+      }
+      while (parts.size() > 1) {
+        SmallVector<Value> joined;
+        for (size_t k = 0; k < parts.size(); k += 2) {
+          int64_t n = cast<VectorType>(parts[k].getType()).getNumElements();
+          SmallVector<int64_t> both;
+          for (int64_t j = 0; j < 2 * n; ++j)
+            both.push_back(j);
+          joined.push_back(
+              b.create<vector::ShuffleOp>(l, parts[k], parts[k + 1], both));
+        }
+        parts = std::move(joined);
+      }
+      return {b.create<arith::UIToFPOp>(
+                  l, VectorType::get({width()}, f32), parts[0]),
+              scale, bias};
     }
-    return {b.create<arith::UIToFPOp>(
-                l, VectorType::get({width()}, f32), codes),
-            scale, bias};
+    Value codes = readBytes(codeBytes, 0);
+    return {b.create<arith::UIToFPOp>(l, vecType, codes), scale, bias};
   }
 
   /// The row's f32 values: `fma(code, scale, bias)` for a row-wise row.

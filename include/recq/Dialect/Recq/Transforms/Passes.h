@@ -24,7 +24,7 @@ namespace recq {
 /// `qfcKernel` overrides the int8 kernel variant (empty: `target`'s).
 mlir::LogicalResult buildLowerToLLVMPipeline(mlir::OpPassManager &pm,
                                              llvm::StringRef target,
-                                             int64_t prefetchDistance = 8,
+                                             int64_t prefetchDistance = 16,
                                              llvm::StringRef qfcKernel = "");
 
 /// Registers recq's named pipelines (recq-lower-to-llvm) for -pass-pipeline.

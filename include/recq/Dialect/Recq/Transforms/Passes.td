@@ -293,7 +293,7 @@ def RecqPrefetchRowsPass : Pass<"recq-prefetch-rows", "::mlir::func::FuncOp"> {
     ```
   }];
   let options = [
-    Option<"distance", "distance", "int64_t", /*default=*/"8",
+    Option<"distance", "distance", "int64_t", /*default=*/"16",
            "How many indices ahead to prefetch (0: off)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
