@@ -212,25 +212,27 @@ func.func @embedding_bag_int8(%b: tensor<10x13xi8>, %i: tensor<?xi64>, %o: tenso
 // -----
 
 // Row-wise int4 with f16 scale and bias: 3 bytes hold 5 codes, low nibble
-// first. Each row is split into its low nibbles (even columns) then its
-// high nibbles (odd columns) and pooled in that order; the pooled row is
-// interleaved back into column order once per bag.
+// first. The codes are read as 32-bit words (here one, reaching into the
+// scale's first byte, which is dropped) and unpacked with a shift and a
+// mask per nibble position into 8 lanes per word, nibble-major; the bag is
+// pooled in that order and put back into column order once per bag.
 // CHECK-LABEL: func @embedding_bag_int4
 // CHECK: %[[SB:.*]] = vector.transfer_read %arg0[%{{.*}}, %c3{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<2xi8>
 // CHECK: %[[H:.*]] = vector.bitcast %[[SB]] : vector<2xi8> to vector<1xf16>
 // CHECK: %[[HS:.*]] = vector.extract %[[H]][0] : f16 from vector<1xf16>
 // CHECK: arith.extf %[[HS]] : f16 to f32
 // CHECK: vector.transfer_read %arg0[%{{.*}}, %c5{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<2xi8>
-// CHECK: %[[C:.*]] = vector.transfer_read %arg0[%{{.*}}, %c0{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<3xi8>
-// CHECK: %[[LO:.*]] = arith.andi %[[C]], %{{.*}} : vector<3xi8>
-// CHECK: %[[HI:.*]] = arith.shrui %[[C]], %{{.*}} : vector<3xi8>
-// CHECK: %[[I:.*]] = vector.shuffle %[[LO]], %[[HI]] [0, 1, 2, 3, 4, 5] : vector<3xi8>, vector<3xi8>
-// CHECK: arith.uitofp %[[I]] : vector<6xi8> to vector<6xf32>
-// CHECK: math.fma %{{.*}} : vector<6xf32>
+// CHECK: %[[C:.*]] = vector.transfer_read %arg0[%{{.*}}, %c0{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<4xi8>
+// CHECK: %[[W:.*]] = vector.bitcast %[[C]] : vector<4xi8> to vector<1xi32>
+// CHECK: arith.andi %[[W]], %{{.*}} : vector<1xi32>
+// CHECK: arith.shrui %[[W]], %{{.*}} : vector<1xi32>
+// CHECK-COUNT-7: vector.shuffle
+// CHECK: %[[F:.*]] = arith.uitofp %{{.*}} : vector<8xi32> to vector<8xf32>
+// CHECK: math.fma %[[F]], %{{.*}} : vector<8xf32>
 // CHECK: arith.addf
 // CHECK: } {recq.bag_rows}
-// CHECK: %[[MEAN:.*]] = arith.divf %{{.*}} : vector<6xf32>
-// CHECK: %[[COLS:.*]] = vector.shuffle %[[MEAN]], %[[MEAN]] [0, 3, 1, 4, 2] : vector<6xf32>, vector<6xf32>
+// CHECK: %[[MEAN:.*]] = arith.divf %{{.*}} : vector<8xf32>
+// CHECK: %[[COLS:.*]] = vector.shuffle %[[MEAN]], %[[MEAN]] [0, 1, 2, 3, 4] : vector<8xf32>, vector<8xf32>
 // CHECK: vector.transfer_write %[[COLS]]
 func.func @embedding_bag_int4(%b: tensor<10x7xi8>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x5xf32> {
   %t = recq.rowwise_cast %b : tensor<10x7xi8> -> !recq.rowwise<10x5xui4, f16>

@@ -351,9 +351,10 @@ def ConvertRecqToLinalgPass
       - `!recq.rowwise` tables (through `recq.rowwise_cast`, their bytes
         `[rows, row bytes]`): scale and bias from the row's end
         (`vector.bitcast`), the codes as bytes converted with `uitofp`
-        (int4: the low nibbles, even columns, then the high nibbles, odd
-        columns; the bag is pooled in that order and interleaved back into
-        column order with one `vector.shuffle` per bag, not per row).
+        (int4: read as 32-bit words, 8 columns each, unpacked with a shift
+        and a mask per nibble position, nibble-major; the bag is pooled in
+        that order and put back into column order with one
+        `vector.shuffle` per bag, not per row).
         Dequantization is fused into the pooling loop; no dequantized table
         exists. Sums take the bias out of the vector work: the codes
         accumulate as `fma(code, scale [* w], acc)` and the biases `[* w]`
