@@ -246,15 +246,20 @@ public:
       fail(st.message);
   }
 
-  /// The generated code alone: no index checks, no copy of the output.
+  /// The generated code alone (its in-loop index checks included): no
+  /// offsets checks, no copy of the output.
   void kernelOnly(const int64_t *indices, int64_t n, const int64_t *offsets,
                   int64_t batch) {
     Desc1 in{indices, indices, 0, n, 1}, off{offsets, offsets, 0, batch, 1};
     Desc2 t{tableData, tableData, 0, {tableShape[0], tableShape[1]},
             {tableShape[1], 1}};
-    Desc2 out;
-    kernel(&out, &in, &off, &t);
-    freeFn(const_cast<void *>(out.allocated));
+    struct {
+      Desc2 out;
+      Desc1 status; // the checked indices' flag per table
+    } results;
+    kernel(&results, &in, &off, &t);
+    freeFn(const_cast<void *>(results.out.allocated));
+    freeFn(const_cast<void *>(results.status.allocated));
   }
 
 private:
@@ -266,7 +271,7 @@ private:
     const void *allocated, *aligned;
     int64_t offset, sizes[2], strides[2];
   };
-  using Kernel = void (*)(Desc2 *, Desc1 *, Desc1 *, Desc2 *);
+  using Kernel = void (*)(void *, Desc1 *, Desc1 *, Desc2 *);
   Kernel kernel = nullptr;
   void (*freeFn)(void *) = nullptr;
   const char *tableData = nullptr;

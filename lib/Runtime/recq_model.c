@@ -385,14 +385,14 @@ static int64_t int_at(const void *data, int32_t dtype, int64_t k) {
                                  : ((const int32_t *)data)[k];
 }
 
-/// Checks table t's indices and offsets; the batch every table agrees on
-/// is `batch` (-1 until the first table sets it).
+/// Checks table t's offsets (once per call) and its per-sample weights'
+/// shape. The indices themselves are checked by the compiled code, in the
+/// pooling loop, which reports a table that met a bad one (index_error).
 static int check_table(const recq_model_desc *d, int t,
                        const void *const *inputs, const int64_t *const *shapes,
                        recq_status *st) {
   const recq_table_desc *table = &d->tables[t];
   const recq_tensor_desc *in = &d->inputs[table->indices_input];
-  const void *indices = inputs[table->indices_input];
   int64_t count = 1;
   for (int r = 0; r < in->rank; ++r)
     count *= shapes[table->indices_input][r];
@@ -434,39 +434,69 @@ static int check_table(const recq_model_desc *d, int t,
                         "of indices %lld",
                         t, (long long)int_at(offsets, od->dtype, base + n - 1),
                         (long long)count);
-    /* Sample of index k: the bag whose range holds it (for the message). */
-    int64_t b = 0;
-    for (int64_t k = 0; k < count; ++k) {
-      while (b + 1 < n && int_at(offsets, od->dtype, base + b + 1) <= k)
-        ++b;
-      int64_t v = int_at(indices, in->dtype, k);
-      if (v < 0 || v >= table->rows)
-        return set_status(st, RECQ_ERR_INDEX,
-                          "table %d: index %lld of sample %lld is outside "
-                          "[0, %lld) (input '%s', position %lld)",
-                          t, (long long)v, (long long)b,
-                          (long long)table->rows, in->name, (long long)k);
-    }
     return RECQ_OK;
-  }
-  int64_t length = in->rank == 2 ? shapes[table->indices_input][1] : 1;
-  for (int64_t k = 0; k < count; ++k) {
-    int64_t v = int_at(indices, in->dtype, k);
-    if (v < 0 || v >= table->rows)
-      return set_status(st, RECQ_ERR_INDEX,
-                        "table %d: index %lld of sample %lld is outside "
-                        "[0, %lld) (input '%s')",
-                        t, (long long)v, (long long)(k / length),
-                        (long long)table->rows, in->name);
   }
   return RECQ_OK;
 }
 
+/* The sample (bag) that position k of table t's indices belongs to. */
+static int64_t sample_of(const recq_model_desc *d, int t,
+                         const void *const *inputs,
+                         const int64_t *const *shapes, int64_t k) {
+  const recq_table_desc *table = &d->tables[t];
+  if (table->offsets_input < 0) {
+    const recq_tensor_desc *in = &d->inputs[table->indices_input];
+    int64_t length = in->rank == 2 ? shapes[table->indices_input][1] : 1;
+    return length > 0 ? k / length : 0;
+  }
+  const recq_tensor_desc *od = &d->inputs[table->offsets_input];
+  const int64_t *oshape = shapes[table->offsets_input];
+  int64_t n = od->rank == 2 ? oshape[1] : oshape[0];
+  int64_t base = table->offsets_row >= 0 ? table->offsets_row * n : 0;
+  int64_t b = 0;
+  while (b + 1 < n &&
+         int_at(inputs[table->offsets_input], od->dtype, base + b + 1) <= k)
+    ++b;
+  return b;
+}
+
+/* The error for table t, whose kernel met an index outside the table:
+   finds the first one. `sample_base`/`index_base` place this slice in the
+   caller's batch. */
+static int index_error(const recq_model_desc *d, int t,
+                       const void *const *inputs,
+                       const int64_t *const *shapes, int64_t sample_base,
+                       int64_t index_base, recq_status *st) {
+  const recq_table_desc *table = &d->tables[t];
+  const recq_tensor_desc *in = &d->inputs[table->indices_input];
+  int64_t count = 1;
+  for (int r = 0; r < in->rank; ++r)
+    count *= shapes[table->indices_input][r];
+  for (int64_t k = 0; k < count; ++k) {
+    int64_t v = int_at(inputs[table->indices_input], in->dtype, k);
+    if (v < 0 || v >= table->rows)
+      return set_status(
+          st, RECQ_ERR_INDEX,
+          "table %d: index %lld of sample %lld is outside [0, %lld) "
+          "(input '%s', position %lld)",
+          t, (long long)v,
+          (long long)(sample_base + sample_of(d, t, inputs, shapes, k)),
+          (long long)table->rows, in->name, (long long)(index_base + k));
+  }
+  return set_status(st, RECQ_ERR_INDEX,
+                    "table %d: the compiled code reported an index outside "
+                    "the table that the runtime cannot find (a recq bug)",
+                    t);
+}
+
 /* Runs the generated code on one whole batch (or tile) and copies output
-   0 to `out`. The inputs are already checked. */
+   0 to `out`. The shapes and offsets are already checked; an index outside
+   its table is reported here, placed in the caller's batch by
+   `sample_base` and `index_base[t]` (NULL: 0). */
 static int run_slice(const recq_model *m, const void *const *inputs,
                      const int64_t *const *shapes, float *out,
                      size_t out_capacity, int64_t *out_shape,
+                     int64_t sample_base, const int64_t *index_base,
                      recq_status *st) {
   const recq_model_desc *d = m->desc;
   /* Memref descriptors over the caller's buffers (no copies). */
@@ -503,7 +533,8 @@ static int run_slice(const recq_model *m, const void *const *inputs,
     }
     args[d->num_inputs + w] = desc;
   }
-  int64_t results[8 * (3 + 2 * RECQ_MAX_RANK)];
+  /* The outputs, then (with tables) the index status: i64 [T]. */
+  int64_t results[9 * (3 + 2 * RECQ_MAX_RANK)];
   d->entry(results, args);
 
   /* Output 0 to the caller; every result buffer freed. */
@@ -530,6 +561,18 @@ static int run_slice(const recq_model *m, const void *const *inputs,
     }
     _mlir_memref_to_llvm_free(alloc);
     r += 3 + 2 * rank;
+  }
+  if (d->num_tables > 0) {
+    void *alloc;
+    const int64_t *flags;
+    memcpy(&alloc, &r[0], sizeof alloc);
+    memcpy(&flags, &r[1], sizeof flags);
+    flags += r[2];
+    for (int t = 0; t < d->num_tables && code == RECQ_OK; ++t)
+      if (flags[t])
+        code = index_error(d, t, inputs, shapes, sample_base,
+                           index_base ? index_base[t] : 0, st);
+    _mlir_memref_to_llvm_free(alloc);
   }
   return code;
 }
@@ -648,11 +691,19 @@ static void run_part(void *arg, int part) {
     }
   }
   {
+    /* Where each table's indices of this tile start in the caller's. */
+    int64_t index_base[RECQ_MAX_INPUTS];
+    for (int t = 0; t < d->num_tables && t < RECQ_MAX_INPUTS; ++t) {
+      const recq_table_desc *table = &d->tables[t];
+      int i = table->indices_input;
+      index_base[t] = ((const char *)inputs[i] - (const char *)job->inputs[i]) /
+                      (d->inputs[i].dtype == RECQ_DTYPE_I32 ? 4 : 8);
+    }
     recq_status st = {RECQ_OK, ""};
     int64_t out_shape[RECQ_MAX_RANK];
     job->codes[part] =
         run_slice(m, inputs, shapes, job->out + b0 * job->out_cols,
-                  (size_t)(n * job->out_cols), out_shape, &st);
+                  (size_t)(n * job->out_cols), out_shape, b0, index_base, &st);
     if (job->codes[part] != RECQ_OK)
       memcpy(job->messages[part], st.message, sizeof st.message);
   }
@@ -734,7 +785,8 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
   if (parts > 1 && pthread_mutex_trylock(&m->pool->busy) != 0)
     parts = 1; /* another call has the workers: run on this thread */
   if (parts <= 1) {
-    int code = run_slice(m, inputs, shapes, out, out_capacity, out_shape, st);
+    int code = run_slice(m, inputs, shapes, out, out_capacity, out_shape, 0,
+                         NULL, st);
     if (code == RECQ_OK)
       set_status(st, RECQ_OK, "ok");
     return code;

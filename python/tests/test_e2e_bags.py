@@ -138,3 +138,35 @@ def test_weighted_bags_split_across_threads(tmp_path):
         want = module(torch.from_numpy(indices), torch.from_numpy(offsets),
                       torch.from_numpy(weights)).numpy()
     np.testing.assert_allclose(one, want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("bad", [ROWS, -1, 1 << 40])
+def test_index_outside_the_table_is_an_error(bad, threads, tmp_path):
+    """The compiled code checks every index in its pooling loop (reading a
+    clamped row, never memory past the table) and the runtime names table,
+    sample, value and position, also when the batch is cut into tiles."""
+    torch.manual_seed(0)
+    module = Bag("sum")
+    args = (torch.tensor([0, 1, 2]), torch.tensor([0, 1]))
+    path = tmp_path / "bag.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, str(path), input_names=["indices", "offsets"],
+                          output_names=["y"], opset_version=13,
+                          dynamic_axes={"indices": {0: "n"}, "offsets": {0: "b"}})
+    so = tmp_path / "bag.so"
+    subprocess.run([os.path.join(BIN, "recq-compile"), str(path), "-o", str(so),
+                    "--tables=int8"], check=True)
+    model = recq.load(str(so), threads=threads)
+    rng = np.random.default_rng(6)
+    indices, offsets = random_bags(rng, 300, False)
+    good = model.run(indices=indices, offsets=offsets)
+    position = len(indices) - 7  # in the last tile
+    sample = int(np.searchsorted(offsets, position, side="right") - 1)
+    broken = indices.copy()
+    broken[position] = bad
+    with pytest.raises(recq.RecqError, match=rf"table 0: index {bad} of sample {sample} is "
+                       rf"outside \[0, {ROWS}\) \(input 'indices', position {position}\)"):
+        model.run(indices=broken, offsets=offsets)
+    np.testing.assert_array_equal(model.run(indices=indices, offsets=offsets), good)

@@ -47,23 +47,35 @@ func.func @fc_sigmoid(%x: tensor<2x3xf32>, %w: tensor<1x3xf32>, %b: tensor<1xf32
 
 // A bag: a loop over bags (bounds from the offsets, the last bag running to
 // the end of the indices) around a loop over the bag's rows, accumulating
-// one vector of the table's dimension.
+// one vector of the table's dimension. Indices are checked in the loop: the
+// row read is clamped to the table (minui with the last row) and a flag,
+// carried through both loops, records any index outside [0, 10); the
+// function returns the flags of its bags as an extra result.
 // CHECK-LABEL: func @bag_sum
-// CHECK-SAME: (%[[T:.*]]: tensor<10x8xf32>, %[[I:.*]]: tensor<?xi64>, %[[O:.*]]: tensor<?xi64>)
+// CHECK-SAME: (%[[T:.*]]: tensor<10x8xf32>, %[[I:.*]]: tensor<?xi64>, %[[O:.*]]: tensor<?xi64>) -> (tensor<?x8xf32>, tensor<1xi64> {recq.index_status})
 // CHECK-DAG: %[[NI:.*]] = tensor.dim %[[I]]
 // CHECK-DAG: %[[NB:.*]] = tensor.dim %[[O]]
 // CHECK-DAG: %[[ZERO:.*]] = vector.splat %{{.*}} : vector<8xf32>
-// CHECK: %[[R:.*]] = scf.for %[[BAG:.*]] = %{{.*}} to %[[NB]] {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<?x8xf32>)
+// CHECK-DAG: %[[LAST:.*]] = arith.constant 9 : index
+// CHECK-DAG: %[[FALSE:.*]] = arith.constant false
+// CHECK: %[[R:.*]]:2 = scf.for %[[BAG:.*]] = %{{.*}} to %[[NB]] {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}, %[[BAD0:.*]] = %[[FALSE]]) -> (tensor<?x8xf32>, i1)
 // CHECK:   %[[BEGIN:.*]] = arith.index_cast
 // CHECK:   %[[END:.*]] = scf.if
 // CHECK:     scf.yield %[[NI]]
-// CHECK:   %[[V:.*]] = scf.for %[[K:.*]] = %[[BEGIN]] to %[[END]] {{.*}} iter_args(%[[S:.*]] = %[[ZERO]]) -> (vector<8xf32>)
-// CHECK:     %[[ROW:.*]] = arith.index_cast
+// CHECK:   %[[V:.*]]:2 = scf.for %[[K:.*]] = %[[BEGIN]] to %[[END]] {{.*}} iter_args(%[[S:.*]] = %[[ZERO]], %[[BAD:.*]] = %[[BAD0]]) -> (vector<8xf32>, i1)
+// CHECK:     %[[IDX:.*]] = arith.index_cast
+// CHECK:     %[[ROW:.*]] = arith.minui %[[IDX]], %[[LAST]] : index
+// CHECK:     %[[NE:.*]] = arith.cmpi ne, %[[ROW]], %[[IDX]] : index
+// CHECK:     %[[BAD1:.*]] = arith.ori %[[BAD]], %[[NE]] : i1
 // CHECK:     %[[VALS:.*]] = vector.transfer_read %[[T]][%[[ROW]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x8xf32>, vector<8xf32>
-// CHECK:     arith.addf %[[S]], %[[VALS]] : vector<8xf32>
+// CHECK:     %[[SUM:.*]] = arith.addf %[[S]], %[[VALS]] : vector<8xf32>
+// CHECK:     scf.yield %[[SUM]], %[[BAD1]]
 // CHECK:   } {recq.bag_rows}
-// CHECK:   vector.transfer_write %[[V]], %[[ACC]][%[[BAG]], %{{.*}}] {in_bounds = [true]}
-// CHECK: return %[[R]]
+// CHECK:   %[[W:.*]] = vector.transfer_write %[[V]]#0, %[[ACC]][%[[BAG]], %{{.*}}] {in_bounds = [true]}
+// CHECK:   scf.yield %[[W]], %[[V]]#1
+// CHECK: %[[FLAG:.*]] = arith.extui %[[R]]#1 : i1 to i64
+// CHECK: %[[STATUS:.*]] = tensor.from_elements %[[FLAG]] : tensor<1xi64>
+// CHECK: return %[[R]]#0, %[[STATUS]]
 func.func @bag_sum(%t: tensor<10x8xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x8xf32> {
   %0 = recq.embedding_bag sum %t[%i, %o]
       : (tensor<10x8xf32>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x8xf32>
@@ -184,7 +196,7 @@ func.func @embedding_bag_f16(%t: tensor<10x5xf16>, %i: tensor<?xi64>, %o: tensor
 // added once per bag.
 // CHECK-LABEL: func @embedding_bag_int8
 // CHECK-SAME: (%[[B:.*]]: tensor<10x13xi8>
-// CHECK: scf.for {{.*}} -> (vector<5xf32>, f32)
+// CHECK: scf.for {{.*}} -> (vector<5xf32>, i1, f32)
 // CHECK: %[[SB:.*]] = vector.transfer_read %[[B]][%[[ROW:.*]], %c5{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x13xi8>, vector<4xi8>
 // CHECK: %[[S1:.*]] = vector.bitcast %[[SB]] : vector<4xi8> to vector<1xf32>
 // CHECK: %[[S:.*]] = vector.extract %[[S1]][0]
@@ -200,7 +212,7 @@ func.func @embedding_bag_f16(%t: tensor<10x5xf16>, %i: tensor<?xi64>, %o: tensor
 // CHECK: math.fma %[[F]], %[[SWV]], %{{.*}} : vector<5xf32>
 // CHECK: arith.addf %{{.*}}, %[[BW]] : f32
 // CHECK: } {recq.bag_rows}
-// CHECK: vector.splat %{{.*}}#1 : vector<5xf32>
+// CHECK: vector.splat %{{.*}}#2 : vector<5xf32>
 // CHECK: arith.addf
 func.func @embedding_bag_int8(%b: tensor<10x13xi8>, %i: tensor<?xi64>, %o: tensor<?xi64>, %w: tensor<?xf32>) -> tensor<?x5xf32> {
   %t = recq.rowwise_cast %b : tensor<10x13xi8> -> !recq.rowwise<10x5xui8, f32>

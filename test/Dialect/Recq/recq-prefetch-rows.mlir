@@ -84,3 +84,31 @@ func.func @fixed(%t: memref<1000x16xf32>, %i: memref<?x4xi64>, %bag: index) -> v
   } {recq.bag_rows}
   return %r : vector<16xf32>
 }
+
+// -----
+
+// A checked row index (clamped to the table with arith.minui) is still
+// recognised; the prefetched row is clamped the same way.
+// CHECK-LABEL: func @clamped
+// CHECK: %[[LAST:.*]] = arith.constant 999 : index
+// CHECK: scf.for
+// CHECK:   %[[NEXT:.*]] = memref.load
+// CHECK:   %[[ROW:.*]] = arith.index_cast %[[NEXT]]
+// CHECK:   %[[SAFE:.*]] = arith.minui %[[ROW]], %[[LAST]] : index
+// CHECK:   memref.prefetch %{{.*}}[%[[SAFE]], %{{.*}}], read, locality<3>, data
+func.func @clamped(%t: memref<1000x16xf32>, %i: memref<?xi64>, %n: index) -> vector<16xf32> {
+  %c1 = arith.constant 1 : index
+  %c0 = arith.constant 0 : index
+  %last = arith.constant 999 : index
+  %pad = arith.constant 0.0 : f32
+  %zero = arith.constant dense<0.0> : vector<16xf32>
+  %r = scf.for %k = %c0 to %n step %c1 iter_args(%acc = %zero) -> (vector<16xf32>) {
+    %v = memref.load %i[%k] : memref<?xi64>
+    %row = arith.index_cast %v : i64 to index
+    %safe = arith.minui %row, %last : index
+    %x = vector.transfer_read %t[%safe, %c0], %pad {in_bounds = [true]} : memref<1000x16xf32>, vector<16xf32>
+    %s = arith.addf %acc, %x : vector<16xf32>
+    scf.yield %s : vector<16xf32>
+  } {recq.bag_rows}
+  return %r : vector<16xf32>
+}

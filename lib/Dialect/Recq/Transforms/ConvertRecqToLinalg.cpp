@@ -9,6 +9,7 @@
 #include "Activation.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -253,6 +254,9 @@ public:
   /// The storage the kernel reads: the float table, or its bytes.
   Value storage() const { return storage_; }
   int64_t dim() const { return dim_; }
+  int64_t rows() const {
+    return cast<ShapedType>(storage_.getType()).getDimSize(0);
+  }
 
   /// Lanes of the values `read` returns: the table's columns, except for
   /// int4 rows. Those are read as W = ceil(code bytes / 4) 32-bit words,
@@ -380,7 +384,10 @@ private:
 };
 
 struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
-  using OpRewritePattern::OpRewritePattern;
+  /// Each lowered bag appends its i1 "an index was outside the table".
+  EmbeddingBagLowering(MLIRContext *ctx, SmallVectorImpl<Value> &statuses)
+      : OpRewritePattern(ctx), statuses(statuses) {}
+  SmallVectorImpl<Value> &statuses;
 
   LogicalResult matchAndRewrite(recq::EmbeddingBagOp op,
                                 PatternRewriter &rewriter) const override {
@@ -432,8 +439,15 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
       return b.create<arith::IndexCastOp>(l, b.getIndexType(), v);
     };
 
+    // Checked indices: a row index is clamped to the table (an index
+    // outside it reads the last row instead of memory past the table) and
+    // any index outside [0, rows) sets a flag the function returns; the
+    // runtime turns a set flag into an error naming table, sample and value.
+    Value lastRow = rewriter.create<arith::ConstantIndexOp>(
+        loc, reader->rows() - 1);
+    Value noneBad = rewriter.create<arith::ConstantIntOp>(loc, 0, 1);
     auto outer = rewriter.create<scf::ForOp>(
-        loc, c0, numBags, c1, ValueRange{init},
+        loc, c0, numBags, c1, ValueRange{init, noneBad},
         [&](OpBuilder &b, Location l, Value bag, ValueRange iterArgs) {
           // The bag's index range [begin, end).
           Value begin, end;
@@ -464,7 +478,7 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
           // accumulate as fma(code, scale [* w], acc) and the biases
           // [* w] as one scalar, added once per bag.
           bool factored = reader->isRowwise() && mode != recq::PoolingMode::max;
-          SmallVector<Value> start{startVec};
+          SmallVector<Value> start{startVec, iterArgs[1]};
           if (factored)
             start.push_back(zero);
           auto inner = b.create<scf::ForOp>(
@@ -472,13 +486,19 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
               [&](OpBuilder &ib, Location il, Value k, ValueRange acc) {
                 SmallVector<Value> at = fixed ? SmallVector<Value>{bag, k}
                                               : SmallVector<Value>{k};
-                RowReader::Row row =
-                    reader->read(ib, il, readIndex(ib, il, indices, at));
+                Value index = readIndex(ib, il, indices, at);
+                Value clamped = ib.create<arith::MinUIOp>(il, index, lastRow);
+                Value bad = ib.create<arith::OrIOp>(
+                    il, acc[1],
+                    ib.create<arith::CmpIOp>(il, arith::CmpIPredicate::ne,
+                                             clamped, index));
+                RowReader::Row row = reader->read(ib, il, clamped);
                 Value w = weights ? ib.create<tensor::ExtractOp>(il, weights, at)
                                         .getResult()
                                   : Value();
                 SmallVector<Value> next;
                 if (factored) {
+                  // acc: pooled codes, the bad flag, the biases.
                   Value scale = row.scale, bias = row.bias;
                   if (w) {
                     scale = ib.create<arith::MulFOp>(il, scale, w);
@@ -487,7 +507,8 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
                   next.push_back(ib.create<math::FmaOp>(
                       il, row.values,
                       ib.create<vector::SplatOp>(il, vecType, scale), acc[0]));
-                  next.push_back(ib.create<arith::AddFOp>(il, acc[1], bias));
+                  next.push_back(bad);
+                  next.push_back(ib.create<arith::AddFOp>(il, acc[2], bias));
                 } else {
                   Value values = RowReader::dequantize(ib, il, row);
                   if (w)
@@ -500,6 +521,7 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
                   else
                     next.push_back(
                         ib.create<arith::AddFOp>(il, acc[0], values));
+                  next.push_back(bad);
                 }
                 ib.create<scf::YieldOp>(il, next);
               });
@@ -510,7 +532,7 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
           if (factored)
             pooled = b.create<arith::AddFOp>(
                 l, pooled, b.create<vector::SplatOp>(l, vecType,
-                                                     inner.getResult(1)));
+                                                     inner.getResult(2)));
           Value count = b.create<arith::SubIOp>(l, end, begin);
           Value empty = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sle,
                                                 count, c0);
@@ -530,8 +552,9 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
                                l, pooled, iterArgs[0], ValueRange{bag, c0},
                                ArrayRef<bool>{true})
                               .getResult();
-          b.create<scf::YieldOp>(l, written);
+          b.create<scf::YieldOp>(l, ValueRange{written, inner.getResult(1)});
         });
+    statuses.push_back(outer.getResult(1));
     rewriter.replaceOp(op, outer.getResult(0));
     return success();
   }
@@ -576,9 +599,10 @@ struct ConvertRecqToLinalgPass
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
-    patterns.add<FcLowering, InteractionLowering, EmbeddingBagLowering,
-                 UnaryLowering<recq::ReluOp>, UnaryLowering<recq::SigmoidOp>>(
-        ctx);
+    SmallVector<Value> statuses;
+    patterns.add<FcLowering, InteractionLowering, UnaryLowering<recq::ReluOp>,
+                 UnaryLowering<recq::SigmoidOp>>(ctx);
+    patterns.add<EmbeddingBagLowering>(ctx, statuses);
     // Everything else of recq (the quantized ops, embedding_bags) has no
     // fp32 lowering yet and is reported as failing to legalize.
     ConversionTarget target(*ctx);
@@ -589,7 +613,37 @@ struct ConvertRecqToLinalgPass
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
+      return signalPassFailure();
+    if (!statuses.empty() && failed(returnIndexStatus(statuses)))
       signalPassFailure();
+  }
+
+  /// Appends `tensor<T x i64>`, 1 where bag op t (in program order) met an
+  /// index outside its table, to the function's results, marked
+  /// `recq.index_status`.
+  LogicalResult returnIndexStatus(ArrayRef<Value> statuses) {
+    func::FuncOp func = getOperation();
+    if (!func.getBody().hasOneBlock())
+      return func.emitOpError("index status: a function of one block only");
+    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+    for (Value s : statuses)
+      if (s.getParentBlock() != ret->getBlock())
+        return func.emitOpError(
+            "index status: every embedding bag must be in the function's "
+            "body, not a nested region");
+    OpBuilder b(ret);
+    Location loc = ret.getLoc();
+    SmallVector<Value> flags;
+    for (Value s : statuses)
+      flags.push_back(b.create<arith::ExtUIOp>(loc, b.getI64Type(), s));
+    auto type = RankedTensorType::get({int64_t(flags.size())}, b.getI64Type());
+    Value status = b.create<tensor::FromElementsOp>(loc, type, flags);
+    ret.getOperandsMutable().append(status);
+    func.insertResult(
+        func.getNumResults(), type,
+        b.getDictionaryAttr(
+            b.getNamedAttr("recq.index_status", b.getUnitAttr())));
+    return success();
   }
 };
 

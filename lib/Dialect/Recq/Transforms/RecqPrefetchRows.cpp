@@ -73,14 +73,20 @@ struct RecqPrefetchRowsPass
   }
 
   /// The row read of the loop body: transfer_read(table[index_cast(load
-  /// indices[.., k]), 0]) on buffers.
+  /// indices[.., k]), 0]) on buffers, the row index possibly clamped with
+  /// arith.minui (which the prefetched row then gets too).
   void prefetch(scf::ForOp loop) {
     Value k = loop.getInductionVar();
     for (auto read : loop.getBody()->getOps<vector::TransferReadOp>()) {
       auto table = dyn_cast<MemRefType>(read.getSource().getType());
       if (!table || table.getRank() != 2)
         continue;
-      auto cast = read.getIndices()[0].getDefiningOp<arith::IndexCastOp>();
+      // The row index, possibly clamped to the table (checked indices).
+      Value rowIndex = read.getIndices()[0];
+      auto clamp = rowIndex.getDefiningOp<arith::MinUIOp>();
+      if (clamp)
+        rowIndex = clamp.getLhs();
+      auto cast = rowIndex.getDefiningOp<arith::IndexCastOp>();
       auto load = cast ? cast.getIn().getDefiningOp<memref::LoadOp>()
                        : memref::LoadOp();
       if (!load || load->getBlock() != loop.getBody() ||
@@ -91,6 +97,8 @@ struct RecqPrefetchRowsPass
       Location l = read.getLoc();
       Value next = loadAhead(b, l, load, k);
       Value row = b.create<arith::IndexCastOp>(l, b.getIndexType(), next);
+      if (clamp)
+        row = b.create<arith::MinUIOp>(l, row, clamp.getRhs());
       int64_t rowBytes = table.getDimSize(1) *
                          table.getElementType().getIntOrFloatBitWidth() / 8;
       int64_t perLine = 64 * 8 / table.getElementType().getIntOrFloatBitWidth();
