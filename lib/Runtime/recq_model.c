@@ -1,9 +1,10 @@
 /*===- recq_model.c - Load, check and run a compiled model ----------------===*
  *
  * Linked into every model.so next to the generated code and its
- * recq_model_description. Checks the CPU at load, every input's shape, and
- * every index and offsets vector before calling the generated code, so the
- * code itself never reads outside a table.
+ * recq_model_description. Checks the CPU at load, and every input's shape
+ * and offsets vector before calling the generated code; the generated code
+ * checks every index in its pooling loop (it never reads outside a table)
+ * and returns a flag per table, which this file turns into an error.
  *
  *===----------------------------------------------------------------------===*/
 

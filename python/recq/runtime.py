@@ -5,8 +5,8 @@
     p = m.run(dense_x=..., offsets=..., indices_0=..., ...)   # numpy in/out
 
 Inputs are converted to the model's dtypes and made contiguous; the
-runtime checks shapes, every index and every offsets vector, and a bad input
-raises recq.RecqError with the runtime's message.
+runtime checks shapes and every offsets vector, the compiled code every
+index, and a bad input raises recq.RecqError with the runtime's message.
 """
 
 import ctypes

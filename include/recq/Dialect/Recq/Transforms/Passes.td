@@ -360,8 +360,14 @@ def ConvertRecqToLinalgPass
         accumulate as `fma(code, scale [* w], acc)` and the biases `[* w]`
         as one f32 scalar added once per bag; `max` compares
         `fma(code, scale, bias)`.
-      Indices are trusted here: the runtime checks every index and offsets
-      vector before the compiled code runs.
+      Indices are checked in the loop at the cost of three scalar ops per
+      row: the row index is clamped to the table (`arith.minui` with the
+      last row, so a bad index reads that row, never memory past the
+      table) and a loop-carried `i1` records whether any index was outside
+      `[0, rows)`. The function gets one more result, `tensor<T x i64>`
+      marked `recq.index_status`: 1 for each of its T bags (program order)
+      that met a bad index. The runtime validates offsets once per call
+      and turns a set flag into an error naming table, sample and value.
 
     bf16 tables, row-wise tables that are not stored bytes,
     `recq.embedding_bags` and the quantized ops are refused with an error
