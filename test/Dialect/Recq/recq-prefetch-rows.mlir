@@ -112,3 +112,27 @@ func.func @clamped(%t: memref<1000x16xf32>, %i: memref<?xi64>, %n: index) -> vec
   } {recq.bag_rows}
   return %r : vector<16xf32>
 }
+
+// -----
+
+// Row-wise int8 rows of 72 bytes start anywhere in a line: the lines of
+// bytes 0, 64 and 71 are prefetched.
+// CHECK-LABEL: func @unaligned_rows
+// CHECK: memref.prefetch %{{.*}}[%{{.*}}, %c0{{.*}}], read, locality<3>, data : memref<1000x72xi8>
+// CHECK: memref.prefetch %{{.*}}[%{{.*}}, %c64{{.*}}], read, locality<3>, data : memref<1000x72xi8>
+// CHECK: memref.prefetch %{{.*}}[%{{.*}}, %c71{{.*}}], read, locality<3>, data : memref<1000x72xi8>
+// CHECK-NOT: memref.prefetch
+func.func @unaligned_rows(%t: memref<1000x72xi8>, %i: memref<?xi64>, %n: index) -> vector<64xi8> {
+  %c1 = arith.constant 1 : index
+  %c0 = arith.constant 0 : index
+  %pad = arith.constant 0 : i8
+  %zero = arith.constant dense<0> : vector<64xi8>
+  %r = scf.for %k = %c0 to %n step %c1 iter_args(%acc = %zero) -> (vector<64xi8>) {
+    %v = memref.load %i[%k] : memref<?xi64>
+    %row = arith.index_cast %v : i64 to index
+    %x = vector.transfer_read %t[%row, %c0], %pad {in_bounds = [true]} : memref<1000x72xi8>, vector<64xi8>
+    %s = arith.addi %acc, %x : vector<64xi8>
+    scf.yield %s : vector<64xi8>
+  } {recq.bag_rows}
+  return %r : vector<64xi8>
+}

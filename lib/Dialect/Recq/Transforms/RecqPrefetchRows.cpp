@@ -102,13 +102,20 @@ struct RecqPrefetchRowsPass
       int64_t rowBytes = table.getDimSize(1) *
                          table.getElementType().getIntOrFloatBitWidth() / 8;
       int64_t perLine = 64 * 8 / table.getElementType().getIntOrFloatBitWidth();
-      for (int64_t line = 0; line * 64 < rowBytes; ++line) {
-        Value column = b.create<arith::ConstantIndexOp>(l, line * perLine);
-        b.create<memref::PrefetchOp>(l, read.getSource(),
-                                     ValueRange{row, column},
-                                     /*isWrite=*/false, /*localityHint=*/3,
-                                     /*isDataCache=*/true);
-      }
+      SmallVector<int64_t> columns;
+      for (int64_t line = 0; line * 64 < rowBytes; ++line)
+        columns.push_back(line * perLine);
+      // Rows whose size neither divides nor is a multiple of 64 bytes (a
+      // row-wise int8 row of 72, an int4 row of 36) start anywhere in a
+      // line and may end one line further: prefetch their last element's
+      // line too.
+      if (rowBytes % 64 != 0 && 64 % rowBytes != 0)
+        columns.push_back(table.getDimSize(1) - 1);
+      for (int64_t column : columns)
+        b.create<memref::PrefetchOp>(
+            l, read.getSource(),
+            ValueRange{row, b.create<arith::ConstantIndexOp>(l, column)},
+            /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
       return; // one row read per bag loop
     }
   }

@@ -276,7 +276,9 @@ def RecqPrefetchRowsPass : Pass<"recq-prefetch-rows", "::mlir::func::FuncOp"> {
     prefetched; clamped to the last index, so it never reads past the
     indices; `[B, L]` fixed-length indices are read through their
     flattened view) and issues one `memref.prefetch` per 64-byte line of
-    that table row. The row loads
+    that table row (plus one for its last element when rows are not
+    line-aligned, as 72-byte int8 or 36-byte int4 rows are, so a row that
+    straddles a line boundary is fetched whole). The row loads
     that follow then find the row in cache instead of waiting on DRAM for
     each index in turn; for tables far larger than the last-level cache
     this is where the time goes.
