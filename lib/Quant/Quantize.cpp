@@ -37,6 +37,17 @@ static llvm::Error runPipeline(ModuleOp module, llvm::StringRef pipeline,
   return llvm::Error::success();
 }
 
+llvm::Expected<int> recq::quant::batchEmbeddingBags(ModuleOp module) {
+  if (llvm::Error e =
+          runPipeline(module, "func.func(recq-fuse)", "batching embedding bags"))
+    return std::move(e);
+  int count = 0;
+  module.walk([&](recq::EmbeddingBagsOp bags) {
+    count += bags.getTables().size();
+  });
+  return count;
+}
+
 llvm::Expected<int> recq::quant::quantizeTables(ModuleOp module,
                                                 llvm::StringRef precision) {
   if (precision != "fp32" && precision != "fp16" && precision != "int8" &&

@@ -134,18 +134,22 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
     auto arg = dyn_cast<BlockArgument>(v);
     return arg ? static_cast<int>(arg.getArgNumber()) : -1;
   };
-  WalkResult walk = main.walk([&](recq::EmbeddingBagOp bag) -> WalkResult {
-    auto table = dyn_cast<RankedTensorType>(bag.getTable().getType());
+  // One entry per table lookup, in the order the generated code reports
+  // their index checks: program order, a recq.embedding_bags' tables in
+  // operand order.
+  auto describe = [&](Operation *op, Value tableValue, Value indicesValue,
+                      Value offsetsValue, Value weightsValue, int64_t dim,
+                      bool last) -> bool {
+    auto table = dyn_cast<RankedTensorType>(tableValue.getType());
     int64_t rows = table ? table.getDimSize(0)
-                         : cast<recq::RowwiseTableType>(bag.getTable().getType())
+                         : cast<recq::RowwiseTableType>(tableValue.getType())
                                .getRows();
-    int64_t dim = cast<RankedTensorType>(bag.getType()).getDimSize(1);
-    int indices = argIndex(bag.getIndices());
+    int indices = argIndex(indicesValue);
     int offsets = -1;
     int64_t row = -1;
-    if (Value o = bag.getOffsets()) {
-      offsets = argIndex(o);
-      if (auto slice = o.getDefiningOp<tensor::ExtractSliceOp>()) {
+    if (offsetsValue) {
+      offsets = argIndex(offsetsValue);
+      if (auto slice = offsetsValue.getDefiningOp<tensor::ExtractSliceOp>()) {
         offsets = argIndex(slice.getSource());
         if (slice.getStaticOffsets().size() == 2 &&
             !ShapedType::isDynamic(slice.getStaticOffsets()[0]))
@@ -154,20 +158,38 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
           offsets = -2;
       }
     }
-    int weights = -1;
-    if (Value w = bag.getPerSampleWeights())
-      weights = argIndex(w);
-    if (indices < 0 || offsets == -2 || (bag.getOffsets() && offsets < 0) ||
-        (bag.getPerSampleWeights() && weights < 0)) {
-      bag.emitOpError("its indices, offsets and per-sample weights must be "
+    int weights = weightsValue ? argIndex(weightsValue) : -1;
+    if (indices < 0 || offsets == -2 || (offsetsValue && offsets < 0) ||
+        (weightsValue && weights < 0)) {
+      op->emitOpError("its indices, offsets and per-sample weights must be "
                       "model inputs (or a row of a [T, B] offsets input) for "
                       "the runtime to check them");
-      return WalkResult::interrupt();
+      return false;
     }
     ts << "  {" << rows << ", " << dim << ", " << indices << ", " << offsets
-       << ", " << row << ", " << (bag.getIncludeLastOffset() ? 1 : 0) << ", "
-       << weights << "},\n";
+       << ", " << row << ", " << (last ? 1 : 0) << ", " << weights << "},\n";
     ++numTables;
+    return true;
+  };
+  WalkResult walk = main.walk([&](Operation *op) -> WalkResult {
+    if (auto bag = dyn_cast<recq::EmbeddingBagOp>(op))
+      return describe(op, bag.getTable(), bag.getIndices(), bag.getOffsets(),
+                      bag.getPerSampleWeights(),
+                      bag.getType().getDimSize(1), bag.getIncludeLastOffset())
+                 ? WalkResult::advance()
+                 : WalkResult::interrupt();
+    if (auto bags = dyn_cast<recq::EmbeddingBagsOp>(op)) {
+      for (auto [t, table] : llvm::enumerate(bags.getTables()))
+        if (!describe(op, table, bags.getIndices()[t],
+                      bags.getOffsets().empty() ? Value()
+                                                : bags.getOffsets()[t],
+                      bags.getPerSampleWeights().empty()
+                          ? Value()
+                          : bags.getPerSampleWeights()[t],
+                      bags.getType().getDimSize(2),
+                      bags.getIncludeLastOffset()))
+          return WalkResult::interrupt();
+    }
     return WalkResult::advance();
   });
   if (walk.wasInterrupted())
@@ -229,19 +251,25 @@ Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
   // Each table constant once, in program order: a float table, or the bytes
   // of a row-wise quantized one.
   SmallVector<arith::ConstantOp> tables;
-  main.walk([&](recq::EmbeddingBagOp bag) {
-    Value table = bag.getTable();
+  SmallVector<Value> tableValues;
+  main.walk([&](Operation *op) {
+    if (auto bag = dyn_cast<recq::EmbeddingBagOp>(op))
+      tableValues.push_back(bag.getTable());
+    else if (auto bags = dyn_cast<recq::EmbeddingBagsOp>(op))
+      llvm::append_range(tableValues, bags.getTables());
+  });
+  for (Value table : tableValues) {
     if (auto cast = table.getDefiningOp<recq::RowwiseCastOp>())
       table = cast.getBytes();
     auto constant = table.getDefiningOp<arith::ConstantOp>();
     auto value = constant ? dyn_cast<DenseElementsAttr>(constant.getValue())
                           : DenseElementsAttr();
     if (!value || !dtypeOf(value.getElementType()))
-      return;
+      continue;
     if ((all || elementBytes(value) > threshold) &&
         !llvm::is_contained(tables, constant))
       tables.push_back(constant);
-  });
+  }
   if (tables.empty())
     return 0;
 

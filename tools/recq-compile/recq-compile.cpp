@@ -227,6 +227,13 @@ int main(int argc, char **argv) {
   if (stage == EmitStage::So &&
       !llvm::StringRef(outputFile).ends_with(".so"))
     return fail("--emit=so needs an output file named *.so (-o model.so)");
+  // Before the description: it lists the tables in the order the
+  // generated code reports their index checks.
+  if (stage != EmitStage::Mlir) {
+    auto batched = recq::quant::batchEmbeddingBags(**module);
+    if (!batched)
+      return fail(llvm::toString(batched.takeError()));
+  }
   std::string description;
   if (stage == EmitStage::So) {
     // model.so, model.weights (large tables), model.h side by side.

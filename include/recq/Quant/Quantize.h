@@ -20,6 +20,11 @@ namespace recq::quant {
 /// Quantizes the FCs of @main in `module` to int8 with the input parameters
 /// of `stats` (from calibrate() on the same module: one per FC, in order).
 /// Returns how many FCs became recq.qfc.
+/// recq-fuse: the interaction's embedding bags into recq.embedding_bags
+/// (and int8 FCs into qfc, when there are any). Returns how many tables
+/// the embedding_bags ops hold.
+llvm::Expected<int> batchEmbeddingBags(mlir::ModuleOp module);
+
 /// Stores every constant embedding table in `precision` (fp32, fp16, int8,
 /// int4): recq-quantize-tables, then recq-canonicalize, which quantizes the
 /// row-wise tables. Returns how many tables changed.

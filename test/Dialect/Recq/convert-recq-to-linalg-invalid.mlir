@@ -22,10 +22,12 @@ func.func @bf16_table(%t: tensor<10x8xbf16>, %i: tensor<?xi64>, %o: tensor<?xi64
 
 // -----
 
-// Multi-table bags come from recq-fuse (issue #6), which has no lowering yet.
-func.func @bags(%t: tensor<10x8xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x1x8xf32> {
+// A table of recq.embedding_bags the lowering cannot read is named like a
+// single bag's.
+func.func @bags(%t: tensor<10x8xf32>, %u: tensor<10x8xbf16>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x2x8xf32> {
+  // expected-error @+2 {{'recq.embedding_bags' op lowering: a table of 'bf16' is not supported (f32, f16 or !recq.rowwise)}}
   // expected-error @+1 {{failed to legalize operation 'recq.embedding_bags' that was explicitly marked illegal}}
-  %0 = recq.embedding_bags sum tables(%t) indices(%i) offsets(%o)
-      : (tensor<10x8xf32>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x1x8xf32>
-  return %0 : tensor<?x1x8xf32>
+  %0 = recq.embedding_bags sum tables(%t, %u) indices(%i, %i) offsets(%o, %o)
+      : (tensor<10x8xf32>, tensor<10x8xbf16>, tensor<?xi64>, tensor<?xi64>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x2x8xf32>
+  return %0 : tensor<?x2x8xf32>
 }

@@ -252,3 +252,26 @@ func.func @embedding_bag_int4(%b: tensor<10x7xi8>, %i: tensor<?xi64>, %o: tensor
       : (!recq.rowwise<10x5xui4, f16>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x5xf32>
   return %0 : tensor<?x5xf32>
 }
+
+// -----
+
+// recq.embedding_bags: one loop nest per table, each writing its slot of one
+// [B, T, D] tensor; one index flag per table, in operand order.
+// CHECK-LABEL: func @embedding_bags
+// CHECK-SAME: -> (tensor<?x2x4xf32>, tensor<2xi64> {recq.index_status})
+// CHECK: %[[E:.*]] = tensor.empty(%{{.*}}) : tensor<?x2x4xf32>
+// CHECK: %[[A:.*]]:2 = scf.for {{.*}} iter_args(%[[ACC0:.*]] = %[[E]], %{{.*}} = %{{.*}}) -> (tensor<?x2x4xf32>, i1)
+// CHECK:   vector.transfer_read %arg0
+// CHECK:   vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %c0{{.*}}, %c0{{.*}}] {in_bounds = [true]} : vector<4xf32>, tensor<?x2x4xf32>
+// CHECK: %[[B:.*]]:2 = scf.for {{.*}} iter_args(%[[ACC1:.*]] = %[[A]]#0, %{{.*}} = %{{.*}}) -> (tensor<?x2x4xf32>, i1)
+// CHECK:   vector.transfer_read %arg1
+// CHECK:   vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %c1{{.*}}, %c0{{.*}}] {in_bounds = [true]} : vector<4xf32>, tensor<?x2x4xf32>
+// CHECK: %[[F0:.*]] = arith.extui %[[A]]#1 : i1 to i64
+// CHECK: %[[F1:.*]] = arith.extui %[[B]]#1 : i1 to i64
+// CHECK: %[[S:.*]] = tensor.from_elements %[[F0]], %[[F1]] : tensor<2xi64>
+// CHECK: return %[[B]]#0, %[[S]]
+func.func @embedding_bags(%t0: tensor<10x4xf32>, %t1: tensor<20x4xf32>, %i0: tensor<?xi64>, %i1: tensor<?xi64>, %o0: tensor<?xi64>, %o1: tensor<?xi64>) -> tensor<?x2x4xf32> {
+  %0 = recq.embedding_bags sum tables(%t0, %t1) indices(%i0, %i1) offsets(%o0, %o1)
+      : (tensor<10x4xf32>, tensor<20x4xf32>, tensor<?xi64>, tensor<?xi64>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x2x4xf32>
+  return %0 : tensor<?x2x4xf32>
+}

@@ -73,3 +73,36 @@ func.func @left_alone(%x: tensor<?x3xf32>) -> (tensor<?x2xf32>, tensor<?x2xf32>)
   %b = recq.fc %xd, %wd : (tensor<?x3xf32>, tensor<2x3xf32>) -> tensor<?x2xf32>
   return %a, %b : tensor<?x2xf32>, tensor<?x2xf32>
 }
+
+// -----
+
+// The interaction's consecutive bags with the same pooling, offsets form
+// and weights presence become one recq.embedding_bags ([B, T, D], tables in
+// operand order) that the interaction reads directly.
+// CHECK-LABEL: func @batch_bags
+// CHECK-DAG: %[[BAGS:.*]] = recq.embedding_bags sum tables(%arg1, %arg2) indices(%arg4, %arg5) offsets(%arg6, %arg7) : {{.*}} -> tensor<?x2x4xf32>
+// CHECK-DAG: %[[MEAN:.*]] = recq.embedding_bag mean %arg3
+// CHECK-NOT: recq.embedding_bag sum
+// CHECK: recq.interaction dot %arg0, [%[[BAGS]], %[[MEAN]]] : (tensor<?x4xf32>, tensor<?x2x4xf32>, tensor<?x4xf32>) -> tensor<?x10xf32>
+func.func @batch_bags(%d: tensor<?x4xf32>, %t0: tensor<10x4xf32>, %t1: tensor<20x4xf32>, %t2: tensor<30x4xf32>,
+                      %i0: tensor<?xi64>, %i1: tensor<?xi64>, %o0: tensor<?xi64>, %o1: tensor<?xi64>) -> tensor<?x10xf32> {
+  %e0 = recq.embedding_bag sum %t0[%i0, %o0] : (tensor<10x4xf32>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x4xf32>
+  %e1 = recq.embedding_bag sum %t1[%i1, %o1] : (tensor<20x4xf32>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x4xf32>
+  %e2 = recq.embedding_bag mean %t2[%i0, %o0] : (tensor<30x4xf32>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x4xf32>
+  %r = recq.interaction dot %d, [%e0, %e1, %e2] : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x10xf32>
+  return %r : tensor<?x10xf32>
+}
+
+// -----
+
+// A bag whose result is also used elsewhere stays a bag.
+// CHECK-LABEL: func @shared_bag
+// CHECK-NOT: recq.embedding_bags
+// CHECK: recq.interaction dot %arg0, [%{{.*}}, %{{.*}}]
+func.func @shared_bag(%d: tensor<?x4xf32>, %t0: tensor<10x4xf32>, %t1: tensor<20x4xf32>,
+                      %i: tensor<?xi64>, %o: tensor<?xi64>) -> (tensor<?x7xf32>, tensor<?x4xf32>) {
+  %e0 = recq.embedding_bag sum %t0[%i, %o] : (tensor<10x4xf32>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x4xf32>
+  %e1 = recq.embedding_bag sum %t1[%i, %o] : (tensor<20x4xf32>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x4xf32>
+  %r = recq.interaction dot %d, [%e0, %e1] : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x7xf32>
+  return %r, %e1 : tensor<?x7xf32>, tensor<?x4xf32>
+}

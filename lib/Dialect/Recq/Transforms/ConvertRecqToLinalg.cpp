@@ -229,12 +229,11 @@ struct InteractionLowering : OpRewritePattern<recq::InteractionOp> {
 class RowReader {
 public:
   /// Null (with an error emitted) for a table the lowering cannot read.
-  static std::optional<RowReader> create(recq::EmbeddingBagOp op) {
-    Value table = op.getTable();
+  static std::optional<RowReader> create(Operation *op, Value table) {
     if (auto tensor = dyn_cast<RankedTensorType>(table.getType())) {
       Type element = tensor.getElementType();
       if (!element.isF32() && !element.isF16()) {
-        op.emitOpError() << "lowering: a table of " << element
+        op->emitOpError() << "lowering: a table of " << element
                          << " is not supported (f32, f16 or !recq.rowwise)";
         return std::nullopt;
       }
@@ -243,7 +242,7 @@ public:
     auto type = cast<recq::RowwiseTableType>(table.getType());
     auto cast = table.getDefiningOp<recq::RowwiseCastOp>();
     if (!cast) {
-      op.emitOpError() << "lowering: the row-wise table must be stored bytes "
+      op->emitOpError() << "lowering: the row-wise table must be stored bytes "
                           "(recq.rowwise_cast, which recq-canonicalize makes "
                           "of a constant's recq.rowwise_quantize)";
       return std::nullopt;
@@ -383,26 +382,19 @@ private:
   recq::RowwiseTableType rowwise_;
 };
 
-struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
-  /// Each lowered bag appends its i1 "an index was outside the table".
-  EmbeddingBagLowering(MLIRContext *ctx, SmallVectorImpl<Value> &statuses)
-      : OpRewritePattern(ctx), statuses(statuses) {}
-  SmallVectorImpl<Value> &statuses;
-
-  LogicalResult matchAndRewrite(recq::EmbeddingBagOp op,
-                                PatternRewriter &rewriter) const override {
-    std::optional<RowReader> reader = RowReader::create(op);
-    if (!reader || failed(requireF32(op, op.getType(), "result")))
-      return failure();
-    Location loc = op.getLoc();
-    RankedTensorType type = op.getType();
+/// Pools every bag of one table into `init` (a [B, D] tensor, or slot
+/// `slot` of a [B, T, D] one; null: a new [B, D] tensor of `type`).
+/// Returns the filled tensor and the i1 "an index was outside the table".
+FailureOr<std::pair<Value, Value>>
+poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
+         Value indices, Value offsets, Value weights, recq::PoolingMode mode,
+         bool last, RankedTensorType type, Value init, int64_t slot) {
+  std::optional<RowReader> reader = RowReader::create(op, table);
+  if (!reader || failed(requireF32(op, type, "result")))
+    return failure();
     Type f32 = rewriter.getF32Type();
     // Pooling runs on the reader's lanes (see RowReader::width).
     auto vecType = VectorType::get({reader->width()}, f32);
-    Value indices = op.getIndices(), offsets = op.getOffsets();
-    Value weights = op.getPerSampleWeights();
-    recq::PoolingMode mode = op.getMode();
-    bool last = op.getIncludeLastOffset();
     bool fixed = !offsets;
 
     Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
@@ -418,11 +410,10 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
                            .getResult()
                      : numOffsets;
     }
-    Value init = fixed ? emptyLike(rewriter, loc, type, {{indices, 0}})
-                       : rewriter.create<tensor::EmptyOp>(
-                             loc, type.getShape(), f32,
-                             type.isDynamicDim(0) ? ValueRange{numBags}
-                                                  : ValueRange{});
+    if (!init)
+      init = rewriter.create<tensor::EmptyOp>(
+          loc, type.getShape(), f32,
+          type.isDynamicDim(0) ? ValueRange{numBags} : ValueRange{});
     Value zero = rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(f32));
     Value zeroVec = rewriter.create<vector::SplatOp>(loc, vecType, zero);
     Value startVec = zeroVec;
@@ -548,14 +539,89 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
             pooled = b.create<arith::SelectOp>(l, empty, zeroVec, pooled);
           }
           pooled = reader->toColumns(b, l, pooled);
+          SmallVector<Value> at{bag, c0};
+          if (slot >= 0)
+            at.insert(at.begin() + 1,
+                      b.create<arith::ConstantIndexOp>(l, slot));
+          AffineMap minor = AffineMap::getMinorIdentityMap(
+              type.getRank(), 1, b.getContext());
           Value written = b.create<vector::TransferWriteOp>(
-                               l, pooled, iterArgs[0], ValueRange{bag, c0},
-                               ArrayRef<bool>{true})
+                               l, pooled, iterArgs[0], at,
+                               AffineMapAttr::get(minor), Value(),
+                               b.getBoolArrayAttr({true}))
                               .getResult();
           b.create<scf::YieldOp>(l, ValueRange{written, inner.getResult(1)});
         });
-    statuses.push_back(outer.getResult(1));
-    rewriter.replaceOp(op, outer.getResult(0));
+  return std::make_pair(outer.getResult(0), outer.getResult(1));
+}
+
+struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
+  /// Each lowered bag appends its i1 "an index was outside the table".
+  EmbeddingBagLowering(MLIRContext *ctx, SmallVectorImpl<Value> &statuses)
+      : OpRewritePattern(ctx), statuses(statuses) {}
+  SmallVectorImpl<Value> &statuses;
+
+  LogicalResult matchAndRewrite(recq::EmbeddingBagOp op,
+                                PatternRewriter &rewriter) const override {
+    auto pooled = poolBags(rewriter, op.getLoc(), op, op.getTable(),
+                           op.getIndices(), op.getOffsets(),
+                           op.getPerSampleWeights(), op.getMode(),
+                           op.getIncludeLastOffset(), op.getType(), Value(),
+                           /*slot=*/-1);
+    if (failed(pooled))
+      return failure();
+    statuses.push_back(pooled->second);
+    rewriter.replaceOp(op, pooled->first);
+    return success();
+  }
+};
+
+/// One loop nest per table, all writing their slot of one [B, T, D]
+/// tensor (which the interaction reads without a copy).
+struct EmbeddingBagsLowering : OpRewritePattern<recq::EmbeddingBagsOp> {
+  EmbeddingBagsLowering(MLIRContext *ctx, SmallVectorImpl<Value> &statuses)
+      : OpRewritePattern(ctx), statuses(statuses) {}
+  SmallVectorImpl<Value> &statuses;
+
+  LogicalResult matchAndRewrite(recq::EmbeddingBagsOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType type = op.getType();
+    Location loc = op.getLoc();
+    // The batch: the first table's bag count.
+    Value init;
+    if (type.isDynamicDim(0)) {
+      Value batch;
+      if (op.getOffsets().empty()) {
+        batch = rewriter.create<tensor::DimOp>(loc, op.getIndices()[0], 0);
+      } else {
+        batch = rewriter.create<tensor::DimOp>(loc, op.getOffsets()[0], 0);
+        if (op.getIncludeLastOffset())
+          batch = rewriter.create<arith::SubIOp>(
+              loc, batch, rewriter.create<arith::ConstantIndexOp>(loc, 1));
+      }
+      init = rewriter.create<tensor::EmptyOp>(loc, type.getShape(),
+                                              type.getElementType(),
+                                              ValueRange{batch});
+    } else {
+      init = rewriter.create<tensor::EmptyOp>(loc, type.getShape(),
+                                              type.getElementType());
+    }
+    SmallVector<Value> flags;
+    for (auto [t, table] : llvm::enumerate(op.getTables())) {
+      Value offsets = op.getOffsets().empty() ? Value() : op.getOffsets()[t];
+      Value weights = op.getPerSampleWeights().empty()
+                          ? Value()
+                          : op.getPerSampleWeights()[t];
+      auto pooled = poolBags(rewriter, loc, op, table, op.getIndices()[t],
+                             offsets, weights, op.getMode(),
+                             op.getIncludeLastOffset(), type, init, t);
+      if (failed(pooled))
+        return failure();
+      init = pooled->first;
+      flags.push_back(pooled->second);
+    }
+    llvm::append_range(statuses, flags);
+    rewriter.replaceOp(op, init);
     return success();
   }
 };
@@ -602,7 +668,7 @@ struct ConvertRecqToLinalgPass
     SmallVector<Value> statuses;
     patterns.add<FcLowering, InteractionLowering, UnaryLowering<recq::ReluOp>,
                  UnaryLowering<recq::SigmoidOp>>(ctx);
-    patterns.add<EmbeddingBagLowering>(ctx, statuses);
+    patterns.add<EmbeddingBagLowering, EmbeddingBagsLowering>(ctx, statuses);
     // Everything else of recq (the quantized ops, embedding_bags) has no
     // fp32 lowering yet and is reported as failing to legalize.
     ConversionTarget target(*ctx);

@@ -81,10 +81,84 @@ struct FuseQuantizedFc : OpRewritePattern<recq::FcOp> {
   }
 };
 
+/// Bags that can share one recq.embedding_bags: same pooling, offsets form
+/// and weights presence, same result type.
+bool batchable(recq::EmbeddingBagOp a, recq::EmbeddingBagOp b) {
+  return a.getMode() == b.getMode() &&
+         a.getIncludeLastOffset() == b.getIncludeLastOffset() &&
+         static_cast<bool>(a.getOffsets()) == static_cast<bool>(b.getOffsets()) &&
+         static_cast<bool>(a.getPerSampleWeights()) ==
+             static_cast<bool>(b.getPerSampleWeights()) &&
+         a.getType() == b.getType();
+}
+
+/// The interaction's consecutive embedding operands that are bags used only
+/// there become one recq.embedding_bags whose [B, T, D] result the
+/// interaction reads directly.
+struct BatchEmbeddingBags : OpRewritePattern<recq::InteractionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(recq::InteractionOp op,
+                                PatternRewriter &rewriter) const override {
+    auto bagOf = [&](Value v) {
+      auto bag = v.getDefiningOp<recq::EmbeddingBagOp>();
+      return bag && bag->hasOneUse() ? bag : recq::EmbeddingBagOp();
+    };
+    SmallVector<Value> operands;
+    bool changed = false;
+    auto embeddings = op.getEmbeddings();
+    for (size_t i = 0; i < embeddings.size();) {
+      recq::EmbeddingBagOp first = bagOf(embeddings[i]);
+      size_t j = i + 1;
+      while (first && j < embeddings.size() && bagOf(embeddings[j]) &&
+             batchable(first, bagOf(embeddings[j])))
+        ++j;
+      if (!first || j - i < 2) {
+        operands.push_back(embeddings[i++]);
+        continue;
+      }
+      SmallVector<Value> tables, indices, offsets, weights;
+      for (size_t k = i; k < j; ++k) {
+        recq::EmbeddingBagOp bag = bagOf(embeddings[k]);
+        tables.push_back(bag.getTable());
+        indices.push_back(bag.getIndices());
+        if (Value o = bag.getOffsets())
+          offsets.push_back(o);
+        if (Value w = bag.getPerSampleWeights())
+          weights.push_back(w);
+      }
+      RankedTensorType type = first.getType();
+      auto batched = rewriter.create<recq::EmbeddingBagsOp>(
+          op.getLoc(),
+          RankedTensorType::get({type.getDimSize(0), int64_t(j - i),
+                                 type.getDimSize(1)},
+                                type.getElementType()),
+          tables, indices, offsets, weights, first.getMode(),
+          first.getIncludeLastOffset());
+      operands.push_back(batched);
+      changed = true;
+      i = j;
+    }
+    if (!changed)
+      return rewriter.notifyMatchFailure(op, "no two batchable bags in a row");
+    SmallVector<Operation *> dead;
+    for (Value v : op.getEmbeddings())
+      if (auto bag = bagOf(v))
+        dead.push_back(bag);
+    rewriter.replaceOpWithNewOp<recq::InteractionOp>(
+        op, op.getType(), op.getDense(), operands, op.getMode(),
+        op.getSelfInteraction());
+    for (Operation *bag : dead)
+      if (bag->use_empty())
+        rewriter.eraseOp(bag);
+    return success();
+  }
+};
+
 struct RecqFusePass : recq::impl::RecqFusePassBase<RecqFusePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FuseQuantizedFc>(&getContext());
+    patterns.add<FuseQuantizedFc, BatchEmbeddingBags>(&getContext());
     if (failed(applyPatternsAndFoldGreedily(getOperation(),
                                             std::move(patterns))))
       signalPassFailure();

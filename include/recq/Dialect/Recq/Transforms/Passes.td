@@ -123,7 +123,8 @@ def RecqQuantizeTablesPass
 }
 
 def RecqFusePass : Pass<"recq-fuse", "::mlir::func::FuncOp"> {
-  let summary = "Fuse dequantize -> fc [-> quantize] into recq.qfc.";
+  let summary = "Fuse dequantize -> fc [-> quantize] into recq.qfc, and an "
+                "interaction's embedding bags into recq.embedding_bags.";
   let description = [{
     `recq.fc(recq.dequantize %xq, recq.dequantize %wq, %b)` with a per-tensor
     u8 input and an s8 weight becomes `recq.qfc %xq, %wq, %b`:
@@ -136,6 +137,25 @@ def RecqFusePass : Pass<"recq-fuse", "::mlir::func::FuncOp"> {
       sigmoid output, the interaction input, an output used twice).
 
     FCs whose operands are not both dequantized are left alone.
+
+    Multi-table batching: consecutive embedding operands of a
+    `recq.interaction` that are `recq.embedding_bag` results used only
+    there, with the same pooling mode, offsets form (`include_last_offset`
+    too), per-sample weights presence and result type, become one
+    `recq.embedding_bags` (tables in operand order, any mix of table sizes
+    and precisions) whose `[B, T, D]` result the interaction reads as T
+    features. Its lowering writes every table's pooled rows straight into
+    that tensor: no per-table result, no concatenation.
+
+    ```mlir
+    %e0 = recq.embedding_bag sum %t0[%i0, %o0] : ... -> tensor<?x64xf32>
+    %e1 = recq.embedding_bag sum %t1[%i1, %o1] : ... -> tensor<?x64xf32>
+    %r = recq.interaction dot %d, [%e0, %e1] : ...
+    // becomes
+    %e = recq.embedding_bags sum tables(%t0, %t1) indices(%i0, %i1) offsets(%o0, %o1)
+        : ... -> tensor<?x2x64xf32>
+    %r = recq.interaction dot %d, [%e] : ...
+    ```
   }];
   let dependentDialects = ["::recq::RecqDialect"];
 }
@@ -371,9 +391,11 @@ def ConvertRecqToLinalgPass
       that met a bad index. The runtime validates offsets once per call
       and turns a set flag into an error naming table, sample and value.
 
-    bf16 tables, row-wise tables that are not stored bytes,
-    `recq.embedding_bags` and the quantized ops are refused with an error
-    naming the op.
+    - `recq.embedding_bags`: the same loop nest once per table, each
+      writing its slot of one `[B, T, D]` tensor; one index flag per table.
+
+    bf16 tables, row-wise tables that are not stored bytes and the
+    quantized ops are refused with an error naming the op.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
