@@ -215,7 +215,8 @@ static void classify_inputs(recq_model *m) {
 /* mmaps the model's .weights file: `path`, or the library's own path with
    ".so" replaced by ".weights". Read-only and shared with the page cache,
    so load time does not grow with the tables; RECQ_MMAP_POPULATE=1 reads
-   it all in at load instead of on first use. */
+   it all in at load instead of on first use, RECQ_MMAP_HUGEPAGES=1 asks for
+   huge pages. */
 static int map_weights(recq_model *m, const char *path, recq_status *st) {
   char buf[4096];
   if (!path) {
@@ -257,6 +258,12 @@ static int map_weights(recq_model *m, const char *path, recq_status *st) {
   close(fd);
   if (base == MAP_FAILED)
     return set_status(st, RECQ_ERR_MEMORY, "cannot mmap '%s'", path);
+  /* RECQ_MMAP_HUGEPAGES=1 asks for transparent huge pages (fewer TLB
+     misses on random rows of large tables); advisory, the kernel may not
+     back a file mapping with them. */
+  const char *huge = getenv("RECQ_MMAP_HUGEPAGES");
+  if (huge && *huge == '1')
+    madvise(base, (size_t)sb.st_size, MADV_HUGEPAGE);
   m->weights = base;
   m->weights_bytes = (size_t)sb.st_size;
   return RECQ_OK;
