@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import time
-import warnings
 
 import numpy as np
 import torch
@@ -25,6 +24,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 import recq  # noqa: E402
+from recq.export import export_module  # noqa: E402
 
 DIM, TABLES = 128, 4
 
@@ -72,10 +72,7 @@ def main(argv=None):
                        torch.arange(0, batch * length, length)]
             names += [f"indices_{t}", f"offsets_{t}"]
         path = os.path.join(args.dir, "model.onnx")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, tuple(inputs), path, input_names=names, output_names=["y"],
-                              opset_version=13, dynamic_axes={n: {0: "n"} for n in names})
+        export_module(model, inputs, path, names)
         with torch.no_grad():
             want = model(*inputs).numpy()
         del model

@@ -617,6 +617,68 @@ int64_t recq_model_output_size(const recq_model *m,
   return count;
 }
 
+/* Lookups before sample b, over every table with offsets (fixed-length
+   tables add the same count to every sample and do not change a split). */
+static int64_t lookups_before(const recq_model_desc *d,
+                              const void *const *inputs,
+                              const int64_t *const *shapes, int64_t b) {
+  int64_t total = 0;
+  for (int t = 0; t < d->num_tables; ++t) {
+    const recq_table_desc *table = &d->tables[t];
+    if (table->offsets_input < 0)
+      continue;
+    const recq_tensor_desc *od = &d->inputs[table->offsets_input];
+    const int64_t *oshape = shapes[table->offsets_input];
+    int64_t n = od->rank == 2 ? oshape[1] : oshape[0];
+    int64_t base = table->offsets_row >= 0 ? table->offsets_row * n : 0;
+    if (b < n) {
+      total += int_at(inputs[table->offsets_input], od->dtype, base + b);
+    } else {
+      const recq_tensor_desc *in = &d->inputs[table->indices_input];
+      int64_t count = 1;
+      for (int r = 0; r < in->rank; ++r)
+        count *= shapes[table->indices_input][r];
+      total += count;
+    }
+  }
+  return total;
+}
+
+/* Tile boundaries with about the same work in each tile: a sample costs
+   its lookups plus, for its dense part, the batch's mean lookups per
+   sample; so bags of very different lengths along the batch still give
+   every thread the same share. */
+static void split_batch(const recq_model_desc *d, const void *const *inputs,
+                        const int64_t *const *shapes, int64_t batch,
+                        int parts, int64_t *bounds) {
+  int64_t all = lookups_before(d, inputs, shapes, batch);
+  /* cost(b) = b * all / batch + lookups_before(b), i.e. scaled by batch: */
+  double total = 2.0 * (double)all;
+  bounds[0] = 0;
+  for (int p = 1; p < parts; ++p) {
+    double goal = total * p / parts;
+    int64_t lo = bounds[p - 1], hi = batch;
+    while (lo < hi) { /* first b whose cost reaches the goal */
+      int64_t mid = lo + (hi - lo) / 2;
+      double cost = (double)mid * (double)all / (double)batch +
+                    (double)lookups_before(d, inputs, shapes, mid);
+      if (cost < goal)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    bounds[p] = all > 0 ? lo : batch * p / parts;
+  }
+  bounds[parts] = batch;
+  /* Keep every tile non-empty. */
+  for (int p = 1; p < parts; ++p)
+    if (bounds[p] <= bounds[p - 1])
+      bounds[p] = bounds[p - 1] + 1;
+  for (int p = parts - 1; p > 0; --p)
+    if (bounds[p] >= bounds[p + 1])
+      bounds[p] = bounds[p + 1] - 1;
+}
+
 typedef struct recq_slice_job {
   const recq_model *model;
   const void *const *inputs;
@@ -624,6 +686,7 @@ typedef struct recq_slice_job {
   float *out;
   int64_t out_cols, batch;
   int parts;
+  int64_t bounds[RECQ_MAX_PARTS + 1]; /* tile p is samples [bounds[p], bounds[p+1]) */
   int codes[RECQ_MAX_PARTS];
   char messages[RECQ_MAX_PARTS][256];
 } recq_slice_job;
@@ -634,8 +697,8 @@ static void run_part(void *arg, int part) {
   recq_slice_job *job = arg;
   const recq_model *m = job->model;
   const recq_model_desc *d = m->desc;
-  int64_t b0 = job->batch * part / job->parts;
-  int64_t b1 = job->batch * (part + 1) / job->parts;
+  int64_t b0 = job->bounds[part];
+  int64_t b1 = job->bounds[part + 1];
   int64_t n = b1 - b0;
   const void *inputs[RECQ_MAX_INPUTS];
   int64_t shape_store[RECQ_MAX_INPUTS][RECQ_MAX_RANK];
@@ -808,6 +871,7 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
   job.out_cols = out_cols;
   job.batch = batch;
   job.parts = parts;
+  split_batch(d, inputs, shapes, batch, parts, job.bounds);
   for (int p = 0; p < parts; ++p)
     job.codes[p] = RECQ_OK;
   pool_run(m->pool, parts, run_part, &job);

@@ -13,6 +13,17 @@ from .model import Dlrm, input_names
 from .train import predict, to_torch
 
 
+def export_module(module: torch.nn.Module, args, path, names, opset: int = 13) -> None:
+    """Any module (the tests' and benches' small bag models) with input
+    `names` whose first dimension is dynamic and one output `y`, torch's
+    export warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, tuple(args), str(path), input_names=list(names),
+                          output_names=["y"], opset_version=opset,
+                          dynamic_axes={n: {0: "n"} for n in names})
+
+
 def export_onnx(model: Dlrm, sample: Samples, path: str, opset: int = 13) -> None:
     if not 11 <= opset <= 17:
         raise ValueError(f"opset {opset} is outside the supported 11..17")

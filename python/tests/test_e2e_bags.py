@@ -6,7 +6,6 @@ model.weights. Needs RECQ_BIN (set by ctest)."""
 
 import os
 import subprocess
-import warnings
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ import torch
 from torch import nn
 
 import recq
+from recq.export import export_module
 
 BIN = os.environ.get("RECQ_BIN")
 pytestmark = pytest.mark.skipif(not BIN, reason="RECQ_BIN (the built recq tools) is not set")
@@ -81,11 +81,7 @@ def test_bag_matches_torch(name, kwargs, external, tmp_path):
         args = [torch.from_numpy(rng.integers(0, ROWS, (9, 3)))]
         names = ["indices"]
     path = tmp_path / "bag.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, tuple(args), str(path), input_names=names,
-                          output_names=["y"], opset_version=13,
-                          dynamic_axes={n: {0: "n"} for n in names})
+    export_module(module, args, path, names)
     so = tmp_path / "bag.so"
     cmd = [os.path.join(BIN, "recq-compile"), str(path), "-o", str(so)]
     if external:
@@ -105,11 +101,7 @@ def export_weighted(tmp_path):
     module = Bag("sum", weighted=True)
     args = (torch.tensor([0, 1, 2]), torch.tensor([0, 1]), torch.rand(3))
     path = tmp_path / "bag.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), input_names=["indices", "offsets", "weights"],
-                          output_names=["y"], opset_version=13,
-                          dynamic_axes={n: {0: "n"} for n in ["indices", "offsets", "weights"]})
+    export_module(module, args, path, ["indices", "offsets", "weights"])
     so = tmp_path / "bag.so"
     subprocess.run([os.path.join(BIN, "recq-compile"), str(path), "-o", str(so)], check=True)
     return module, so
@@ -150,11 +142,7 @@ def test_index_outside_the_table_is_an_error(bad, threads, tmp_path):
     module = Bag("sum")
     args = (torch.tensor([0, 1, 2]), torch.tensor([0, 1]))
     path = tmp_path / "bag.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), input_names=["indices", "offsets"],
-                          output_names=["y"], opset_version=13,
-                          dynamic_axes={"indices": {0: "n"}, "offsets": {0: "b"}})
+    export_module(module, args, path, ["indices", "offsets"])
     so = tmp_path / "bag.so"
     subprocess.run([os.path.join(BIN, "recq-compile"), str(path), "-o", str(so),
                     "--tables=int8"], check=True)

@@ -10,7 +10,6 @@ ctest)."""
 
 import os
 import subprocess
-import warnings
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 
 import recq
+from recq.export import export_module
 
 BIN = os.environ.get("RECQ_BIN")
 pytestmark = pytest.mark.skipif(not BIN, reason="RECQ_BIN (the built recq tools) is not set")
@@ -38,11 +38,7 @@ class Bag(nn.Module):
 
 def compile_bag(tmp_path, module, args, names, *flags):
     path = tmp_path / "bag.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, tuple(args), str(path), input_names=names,
-                          output_names=["y"], opset_version=13,
-                          dynamic_axes={n: {0: "n"} for n in names})
+    export_module(module, args, path, names)
     so = tmp_path / "bag.so"
     subprocess.run([os.path.join(BIN, "recq-compile"), str(path), "-o", str(so), *flags],
                    check=True, capture_output=True, text=True)
@@ -129,11 +125,8 @@ def test_fp16_table_is_the_rounded_table(tmp_path):
 def test_unknown_precision_is_refused(tmp_path):
     module = Bag("sum")
     path = tmp_path / "bag.onnx"
-    args = (torch.tensor([0, 1]), torch.tensor([0]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), input_names=["indices", "offsets"],
-                          opset_version=13)
+    export_module(module, (torch.tensor([0, 1]), torch.tensor([0])), path,
+                  ["indices", "offsets"])
     r = subprocess.run([os.path.join(BIN, "recq-compile"), str(path), "-o",
                         str(tmp_path / "bag.so"), "--tables=int2"],
                        capture_output=True, text=True)

@@ -275,3 +275,31 @@ func.func @embedding_bags(%t0: tensor<10x4xf32>, %t1: tensor<20x4xf32>, %i0: ten
       : (tensor<10x4xf32>, tensor<20x4xf32>, tensor<?xi64>, tensor<?xi64>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x2x4xf32>
   return %0 : tensor<?x2x4xf32>
 }
+
+// -----
+
+// Rows wider than 64 columns are pooled in blocks of 64 (here 64, 64 and
+// 2), each block by its own loop over the bag's rows, so its accumulator
+// stays in registers; only the first block's loop checks the indices and is
+// marked for prefetching.
+// CHECK-LABEL: func @wide_rows
+// CHECK: scf.for
+// CHECK:   scf.for {{.*}} -> (vector<64xf32>, i1)
+// CHECK:     arith.cmpi ne
+// CHECK:     vector.transfer_read %arg0[%{{.*}}, %c0{{.*}}]{{.*}} : tensor<10x130xf32>, vector<64xf32>
+// CHECK:   } {recq.bag_rows}
+// CHECK:   vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %c0{{.*}}] {in_bounds = [true]} : vector<64xf32>
+// CHECK:   scf.for {{.*}} -> (vector<64xf32>, i1)
+// CHECK-NOT: arith.cmpi ne
+// CHECK:     vector.transfer_read %arg0[%{{.*}}, %c64{{.*}}]{{.*}} : tensor<10x130xf32>, vector<64xf32>
+// CHECK:   }
+// CHECK-NOT: recq.bag_rows
+// CHECK:   vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %c64{{.*}}] {in_bounds = [true]} : vector<64xf32>
+// CHECK:   scf.for {{.*}} -> (vector<2xf32>, i1)
+// CHECK:     vector.transfer_read %arg0[%{{.*}}, %c128{{.*}}]{{.*}} : tensor<10x130xf32>, vector<2xf32>
+// CHECK:   vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %c128{{.*}}] {in_bounds = [true]} : vector<2xf32>
+func.func @wide_rows(%t: tensor<10x130xf32>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x130xf32> {
+  %0 = recq.embedding_bag sum %t[%i, %o]
+      : (tensor<10x130xf32>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x130xf32>
+  return %0 : tensor<?x130xf32>
+}

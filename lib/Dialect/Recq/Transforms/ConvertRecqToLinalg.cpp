@@ -257,46 +257,76 @@ public:
     return cast<ShapedType>(storage_.getType()).getDimSize(0);
   }
 
-  /// Lanes of the values `read` returns: the table's columns, except for
-  /// int4 rows. Those are read as W = ceil(code bytes / 4) 32-bit words,
-  /// each holding 8 nibbles = 8 consecutive columns, and unpacked with a
-  /// shift and a mask per nibble position: lane `i * W + d` is column
-  /// `8 * d + i`. No per-row shuffles; pooling runs in that order and
-  /// `toColumns` puts the pooled row back in column order once per bag.
-  /// (The words may reach into the row's scale; those lanes are dropped.)
-  int64_t words() const { return (rowwise_.getCodeBytes() + 3) / 4; }
+  /// A block of at most kChunkColumns consecutive columns, pooled by its
+  /// own loop over the bag's rows so its accumulator stays in registers
+  /// (D = 128 f32 lanes would take every AVX2 register and spill): the
+  /// row is read once from memory by the first block's loop and from
+  /// cache by the others.
+  static constexpr int64_t kChunkColumns = 64;
+  struct Chunk {
+    int64_t column; ///< first column
+    int64_t columns; ///< columns it produces
+    int64_t lanes;   ///< lanes of its values (int4: 8 per word)
+    int64_t words;   ///< int4: 32-bit words it reads
+  };
+
+  /// The column blocks of a row. int4 rows are read as 32-bit words, each
+  /// holding 8 nibbles = 8 consecutive columns, and unpacked with a shift
+  /// and a mask per nibble position: lane `i * words + d` of a block is its
+  /// column `8 * d + i`. No per-row shuffles; pooling runs in that order
+  /// and `toColumns` puts the pooled block back in column order once per
+  /// bag. (The last word may reach into the row's scale; those lanes are
+  /// dropped.)
+  SmallVector<Chunk> chunks() const {
+    SmallVector<Chunk> out;
+    if (nibbleMajor()) {
+      int64_t words = (rowwise_.getCodeBytes() + 3) / 4;
+      for (int64_t w = 0; w < words; w += kChunkColumns / 8) {
+        int64_t n = std::min(kChunkColumns / 8, words - w);
+        out.push_back({8 * w, std::min(8 * n, dim_ - 8 * w), 8 * n, n});
+      }
+      return out;
+    }
+    for (int64_t c = 0; c < dim_; c += kChunkColumns) {
+      int64_t n = std::min(kChunkColumns, dim_ - c);
+      out.push_back({c, n, n, 0});
+    }
+    return out;
+  }
+
   bool nibbleMajor() const {
     return rowwise_ && rowwise_.getBitsPerCode() == 4;
   }
-  int64_t width() const { return nibbleMajor() ? 8 * words() : dim_; }
 
-  /// A pooled vector<width()> in column order, vector<dim>.
-  Value toColumns(OpBuilder &b, Location l, Value pooled) const {
+  /// A pooled block (vector<lanes>) in column order (vector<columns>).
+  Value toColumns(OpBuilder &b, Location l, const Chunk &chunk,
+                  Value pooled) const {
     if (!nibbleMajor())
       return pooled;
     SmallVector<int64_t> mask;
-    for (int64_t j = 0; j < dim_; ++j)
-      mask.push_back((j % 8) * words() + j / 8);
+    for (int64_t j = 0; j < chunk.columns; ++j)
+      mask.push_back((j % 8) * chunk.words + j / 8);
     return b.create<vector::ShuffleOp>(l, pooled, pooled, mask);
   }
 
-  /// One table row in registers: `values` (f32), or for a row-wise table
-  /// its codes as f32 with the row's scale and bias (f32 scalars).
+  /// One block of a table row in registers: `values` (f32), or for a
+  /// row-wise table its codes as f32 with the row's scale and bias (f32
+  /// scalars).
   struct Row {
     Value values, scale, bias;
   };
 
-  /// Reads row `row` of the table.
-  Row read(OpBuilder &b, Location l, Value row) const {
+  /// Reads block `chunk` of row `row` of the table.
+  Row read(OpBuilder &b, Location l, Value row, const Chunk &chunk) const {
     Type f32 = b.getF32Type();
-    auto vecType = VectorType::get({dim_}, f32);
-    Value c0 = b.create<arith::ConstantIndexOp>(l, 0);
+    auto vecType = VectorType::get({chunk.lanes}, f32);
+    Value first = b.create<arith::ConstantIndexOp>(l, chunk.column);
     if (!rowwise_) {
       Type element = cast<RankedTensorType>(storage_.getType()).getElementType();
       Value pad = b.create<arith::ConstantOp>(l, b.getZeroAttr(element));
       Value values = b.create<vector::TransferReadOp>(
-          l, VectorType::get({dim_}, element), storage_, ValueRange{row, c0},
-          pad, ArrayRef<bool>{true});
+          l, VectorType::get({chunk.lanes}, element), storage_,
+          ValueRange{row, first}, pad, ArrayRef<bool>{true});
       if (!element.isF32())
         values = b.create<arith::ExtFOp>(l, vecType, values);
       return {values, Value(), Value()};
@@ -326,9 +356,9 @@ public:
 
     if (nibbleMajor()) {
       Type i32 = b.getI32Type();
-      auto wordVec = VectorType::get({words()}, i32);
-      Value packed = b.create<vector::BitCastOp>(l, wordVec,
-                                                 readBytes(4 * words(), 0));
+      auto wordVec = VectorType::get({chunk.words}, i32);
+      Value packed = b.create<vector::BitCastOp>(
+          l, wordVec, readBytes(4 * chunk.words, chunk.column / 2));
       auto splat = [&](int64_t v) -> Value {
         return b.create<arith::ConstantOp>(
             l, DenseElementsAttr::get(wordVec, b.getIntegerAttr(i32, v)));
@@ -353,11 +383,9 @@ public:
         }
         parts = std::move(joined);
       }
-      return {b.create<arith::UIToFPOp>(
-                  l, VectorType::get({width()}, f32), parts[0]),
-              scale, bias};
+      return {b.create<arith::UIToFPOp>(l, vecType, parts[0]), scale, bias};
     }
-    Value codes = readBytes(codeBytes, 0);
+    Value codes = readBytes(chunk.lanes, chunk.column);
     return {b.create<arith::UIToFPOp>(l, vecType, codes), scale, bias};
   }
 
@@ -393,8 +421,6 @@ poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
   if (!reader || failed(requireF32(op, type, "result")))
     return failure();
     Type f32 = rewriter.getF32Type();
-    // Pooling runs on the reader's lanes (see RowReader::width).
-    auto vecType = VectorType::get({reader->width()}, f32);
     bool fixed = !offsets;
 
     Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
@@ -415,14 +441,21 @@ poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
           loc, type.getShape(), f32,
           type.isDynamicDim(0) ? ValueRange{numBags} : ValueRange{});
     Value zero = rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(f32));
-    Value zeroVec = rewriter.create<vector::SplatOp>(loc, vecType, zero);
-    Value startVec = zeroVec;
-    if (mode == recq::PoolingMode::max)
-      startVec = rewriter.create<vector::SplatOp>(
-          loc, vecType,
-          rewriter.create<arith::ConstantOp>(
-              loc, rewriter.getFloatAttr(
-                       f32, -std::numeric_limits<float>::infinity())));
+    Value negInf = rewriter.create<arith::ConstantOp>(
+        loc,
+        rewriter.getFloatAttr(f32, -std::numeric_limits<float>::infinity()));
+    // Per column block: zeros, and where its pooling starts (-inf for max).
+    SmallVector<RowReader::Chunk> chunks = reader->chunks();
+    SmallVector<Value> zeroVecs, startVecs;
+    for (const RowReader::Chunk &chunk : chunks) {
+      auto vecType = VectorType::get({chunk.lanes}, f32);
+      zeroVecs.push_back(rewriter.create<vector::SplatOp>(loc, vecType, zero));
+      startVecs.push_back(mode == recq::PoolingMode::max
+                              ? rewriter.create<vector::SplatOp>(loc, vecType,
+                                                                 negInf)
+                                    .getResult()
+                              : zeroVecs.back());
+    }
 
     auto readIndex = [&](OpBuilder &b, Location l, Value tensor,
                          ValueRange at) -> Value {
@@ -469,97 +502,120 @@ poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
           // accumulate as fma(code, scale [* w], acc) and the biases
           // [* w] as one scalar, added once per bag.
           bool factored = reader->isRowwise() && mode != recq::PoolingMode::max;
-          SmallVector<Value> start{startVec, iterArgs[1]};
-          if (factored)
-            start.push_back(zero);
-          auto inner = b.create<scf::ForOp>(
-              l, begin, end, c1, start,
-              [&](OpBuilder &ib, Location il, Value k, ValueRange acc) {
-                SmallVector<Value> at = fixed ? SmallVector<Value>{bag, k}
-                                              : SmallVector<Value>{k};
-                Value index = readIndex(ib, il, indices, at);
-                Value clamped = ib.create<arith::MinUIOp>(il, index, lastRow);
-                Value bad = ib.create<arith::OrIOp>(
-                    il, acc[1],
-                    ib.create<arith::CmpIOp>(il, arith::CmpIPredicate::ne,
-                                             clamped, index));
-                RowReader::Row row = reader->read(ib, il, clamped);
-                Value w = weights ? ib.create<tensor::ExtractOp>(il, weights, at)
-                                        .getResult()
-                                  : Value();
-                SmallVector<Value> next;
-                if (factored) {
-                  // acc: pooled codes, the bad flag, the biases.
-                  Value scale = row.scale, bias = row.bias;
-                  if (w) {
-                    scale = ib.create<arith::MulFOp>(il, scale, w);
-                    bias = ib.create<arith::MulFOp>(il, bias, w);
-                  }
-                  next.push_back(ib.create<math::FmaOp>(
-                      il, row.values,
-                      ib.create<vector::SplatOp>(il, vecType, scale), acc[0]));
-                  next.push_back(bad);
-                  next.push_back(ib.create<arith::AddFOp>(il, acc[2], bias));
-                } else {
-                  Value values = RowReader::dequantize(ib, il, row);
-                  if (w)
+          Value dest = iterArgs[0], badOut;
+          for (auto [c, chunk] : llvm::enumerate(chunks)) {
+            // Pooling runs on the block's lanes (see RowReader::chunks).
+            auto vecType = VectorType::get({chunk.lanes}, f32);
+            Value zeroVec = zeroVecs[c], startVec = startVecs[c];
+            // The first block's loop checks the indices (and is the one
+            // recq-prefetch-rows prefetches whole rows in).
+            bool firstChunk = chunk.column == 0;
+            SmallVector<Value> start{startVec, iterArgs[1]};
+            if (factored)
+              start.push_back(zero);
+            auto inner = b.create<scf::ForOp>(
+                l, begin, end, c1, start,
+                [&](OpBuilder &ib, Location il, Value k, ValueRange acc) {
+                  SmallVector<Value> at = fixed ? SmallVector<Value>{bag, k}
+                                                : SmallVector<Value>{k};
+                  Value index = readIndex(ib, il, indices, at);
+                  Value clamped =
+                      ib.create<arith::MinUIOp>(il, index, lastRow);
+                  Value bad = acc[1];
+                  if (firstChunk)
+                    bad = ib.create<arith::OrIOp>(
+                        il, acc[1],
+                        ib.create<arith::CmpIOp>(il, arith::CmpIPredicate::ne,
+                                                 clamped, index));
+                  RowReader::Row row = reader->read(ib, il, clamped, chunk);
+                  Value w = weights
+                                ? ib.create<tensor::ExtractOp>(il, weights, at)
+                                      .getResult()
+                                : Value();
+                  SmallVector<Value> next;
+                  if (factored) {
+                    // acc: pooled codes, the bad flag, the biases.
+                    Value scale = row.scale, bias = row.bias;
+                    if (w) {
+                      scale = ib.create<arith::MulFOp>(il, scale, w);
+                      bias = ib.create<arith::MulFOp>(il, bias, w);
+                    }
                     next.push_back(ib.create<math::FmaOp>(
-                        il, values, ib.create<vector::SplatOp>(il, vecType, w),
+                        il, row.values,
+                        ib.create<vector::SplatOp>(il, vecType, scale),
                         acc[0]));
-                  else if (mode == recq::PoolingMode::max)
-                    next.push_back(
-                        ib.create<arith::MaximumFOp>(il, acc[0], values));
-                  else
-                    next.push_back(
-                        ib.create<arith::AddFOp>(il, acc[0], values));
-                  next.push_back(bad);
-                }
-                ib.create<scf::YieldOp>(il, next);
-              });
-          // recq-prefetch-rows finds the loop by this mark after
-          // bufferization.
-          inner->setAttr("recq.bag_rows", b.getUnitAttr());
-          Value pooled = inner.getResult(0);
-          if (factored)
-            pooled = b.create<arith::AddFOp>(
-                l, pooled, b.create<vector::SplatOp>(l, vecType,
-                                                     inner.getResult(2)));
-          Value count = b.create<arith::SubIOp>(l, end, begin);
-          Value empty = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sle,
-                                                count, c0);
-          if (mode == recq::PoolingMode::mean) {
-            Value n = b.create<arith::UIToFPOp>(
-                l, f32,
-                b.create<arith::IndexCastOp>(
-                    l, b.getI64Type(),
-                    b.create<arith::MaxSIOp>(l, count, c1)));
-            pooled = b.create<arith::DivFOp>(
-                l, pooled, b.create<vector::SplatOp>(l, vecType, n));
-          } else if (mode == recq::PoolingMode::max) {
-            pooled = b.create<arith::SelectOp>(l, empty, zeroVec, pooled);
+                    next.push_back(bad);
+                    next.push_back(ib.create<arith::AddFOp>(il, acc[2], bias));
+                  } else {
+                    Value values = RowReader::dequantize(ib, il, row);
+                    if (w)
+                      next.push_back(ib.create<math::FmaOp>(
+                          il, values,
+                          ib.create<vector::SplatOp>(il, vecType, w), acc[0]));
+                    else if (mode == recq::PoolingMode::max)
+                      next.push_back(
+                          ib.create<arith::MaximumFOp>(il, acc[0], values));
+                    else
+                      next.push_back(
+                          ib.create<arith::AddFOp>(il, acc[0], values));
+                    next.push_back(bad);
+                  }
+                  ib.create<scf::YieldOp>(il, next);
+                });
+            // recq-prefetch-rows finds the loop by this mark after
+            // bufferization.
+            if (firstChunk) {
+              inner->setAttr("recq.bag_rows", b.getUnitAttr());
+              badOut = inner.getResult(1);
+            }
+            Value pooled = inner.getResult(0);
+            if (factored)
+              pooled = b.create<arith::AddFOp>(
+                  l, pooled,
+                  b.create<vector::SplatOp>(l, vecType, inner.getResult(2)));
+            Value count = b.create<arith::SubIOp>(l, end, begin);
+            Value empty = b.create<arith::CmpIOp>(
+                l, arith::CmpIPredicate::sle, count, c0);
+            if (mode == recq::PoolingMode::mean) {
+              Value n = b.create<arith::UIToFPOp>(
+                  l, f32,
+                  b.create<arith::IndexCastOp>(
+                      l, b.getI64Type(),
+                      b.create<arith::MaxSIOp>(l, count, c1)));
+              pooled = b.create<arith::DivFOp>(
+                  l, pooled, b.create<vector::SplatOp>(l, vecType, n));
+            } else if (mode == recq::PoolingMode::max) {
+              pooled = b.create<arith::SelectOp>(l, empty, zeroVec, pooled);
+            }
+            pooled = reader->toColumns(b, l, chunk, pooled);
+            SmallVector<Value> at{
+                bag, b.create<arith::ConstantIndexOp>(l, chunk.column)};
+            if (slot >= 0)
+              at.insert(at.begin() + 1,
+                        b.create<arith::ConstantIndexOp>(l, slot));
+            AffineMap minor = AffineMap::getMinorIdentityMap(
+                type.getRank(), 1, b.getContext());
+            dest = b.create<vector::TransferWriteOp>(
+                        l, pooled, dest, at, AffineMapAttr::get(minor),
+                        Value(), b.getBoolArrayAttr({true}))
+                       .getResult();
           }
-          pooled = reader->toColumns(b, l, pooled);
-          SmallVector<Value> at{bag, c0};
-          if (slot >= 0)
-            at.insert(at.begin() + 1,
-                      b.create<arith::ConstantIndexOp>(l, slot));
-          AffineMap minor = AffineMap::getMinorIdentityMap(
-              type.getRank(), 1, b.getContext());
-          Value written = b.create<vector::TransferWriteOp>(
-                               l, pooled, iterArgs[0], at,
-                               AffineMapAttr::get(minor), Value(),
-                               b.getBoolArrayAttr({true}))
-                              .getResult();
-          b.create<scf::YieldOp>(l, ValueRange{written, inner.getResult(1)});
+          b.create<scf::YieldOp>(l, ValueRange{dest, badOut});
         });
   return std::make_pair(outer.getResult(0), outer.getResult(1));
 }
 
-struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
-  /// Each lowered bag appends its i1 "an index was outside the table".
-  EmbeddingBagLowering(MLIRContext *ctx, SmallVectorImpl<Value> &statuses)
-      : OpRewritePattern(ctx), statuses(statuses) {}
+/// A bag lowering: each table it lowers appends its i1 "an index was
+/// outside the table" to `statuses`, which the pass returns.
+template <typename OpTy>
+struct BagLowering : OpRewritePattern<OpTy> {
+  BagLowering(MLIRContext *ctx, SmallVectorImpl<Value> &statuses)
+      : OpRewritePattern<OpTy>(ctx), statuses(statuses) {}
   SmallVectorImpl<Value> &statuses;
+};
+
+struct EmbeddingBagLowering : BagLowering<recq::EmbeddingBagOp> {
+  using BagLowering::BagLowering;
 
   LogicalResult matchAndRewrite(recq::EmbeddingBagOp op,
                                 PatternRewriter &rewriter) const override {
@@ -578,10 +634,8 @@ struct EmbeddingBagLowering : OpRewritePattern<recq::EmbeddingBagOp> {
 
 /// One loop nest per table, all writing their slot of one [B, T, D]
 /// tensor (which the interaction reads without a copy).
-struct EmbeddingBagsLowering : OpRewritePattern<recq::EmbeddingBagsOp> {
-  EmbeddingBagsLowering(MLIRContext *ctx, SmallVectorImpl<Value> &statuses)
-      : OpRewritePattern(ctx), statuses(statuses) {}
-  SmallVectorImpl<Value> &statuses;
+struct EmbeddingBagsLowering : BagLowering<recq::EmbeddingBagsOp> {
+  using BagLowering::BagLowering;
 
   LogicalResult matchAndRewrite(recq::EmbeddingBagsOp op,
                                 PatternRewriter &rewriter) const override {

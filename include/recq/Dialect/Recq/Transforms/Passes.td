@@ -367,8 +367,13 @@ def ConvertRecqToLinalgPass
       lengths): it becomes an `scf.for` over bags around an `scf.for` over
       the bag's indices, accumulating one `vector<D x f32>` by add or max
       (`fma(row, weight, acc)` with per-sample weights); `mean` divides by
-      the bag length and an empty bag gives zeros. The row is read whole
-      with one `vector.transfer_read` and turned into f32 in registers:
+      the bag length and an empty bag gives zeros. Rows wider than 64
+      columns are pooled in blocks of 64, each by its own loop over the
+      bag's rows, so a block's accumulator stays in registers (a D = 128
+      f32 accumulator alone fills AVX2's 16 registers); the first block's
+      loop reads the rows from memory, the others from cache. A block of a
+      row is read with one `vector.transfer_read` and turned into f32 in
+      registers:
       - f32 as is, f16 with `arith.extf`;
       - `!recq.rowwise` tables (through `recq.rowwise_cast`, their bytes
         `[rows, row bytes]`): scale and bias from the row's end
