@@ -27,6 +27,7 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
@@ -208,9 +209,10 @@ Importer::valueType(const onnx::ValueInfoProto &info) {
 
 /// The bytes of an initializer stored outside the model file (ONNX's
 /// external data: `location` relative to the model's directory, optional
-/// `offset` and `length`).
-static Expected<std::string> readExternalData(const onnx::TensorProto &tensor,
-                                              StringRef directory) {
+/// `offset` and `length`), mapped rather than read: the only copy the
+/// import makes of a table is its constant.
+static Expected<std::unique_ptr<llvm::MemoryBuffer>>
+readExternalData(const onnx::TensorProto &tensor, StringRef directory) {
   std::string location;
   uint64_t offset = 0, length = 0;
   bool hasLength = false;
@@ -234,26 +236,28 @@ static Expected<std::string> readExternalData(const onnx::TensorProto &tensor,
                      "' must be a relative path inside the model's directory");
   SmallString<256> path(directory);
   llvm::sys::path::append(path, location);
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer)
+  uint64_t size;
+  if (std::error_code ec = llvm::sys::fs::file_size(path, size))
     return makeError("initializer '" + tensor.name() + "': cannot read '" +
-                     path + "': " + buffer.getError().message());
-  uint64_t size = (*buffer)->getBufferSize();
+                     path + "': " + ec.message());
   if (!hasLength)
     length = offset <= size ? size - offset : 0;
   if (offset > size || length > size - offset)
     return makeError("initializer '" + tensor.name() + "': '" + path +
                      "' holds " + Twine(size) + " bytes, fewer than offset " +
                      Twine(offset) + " + length " + Twine(length));
-  return std::string((*buffer)->getBufferStart() + offset, length);
+  auto buffer = llvm::MemoryBuffer::getFileSlice(path, length, offset);
+  if (!buffer)
+    return makeError("initializer '" + tensor.name() + "': cannot read '" +
+                     path + "': " + buffer.getError().message());
+  return std::move(*buffer);
 }
 
 Expected<DenseElementsAttr>
 Importer::tensorAttr(const onnx::TensorProto &tensor) {
-  std::string external;
+  std::unique_ptr<llvm::MemoryBuffer> external;
   if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
-    Expected<std::string> bytes = readExternalData(tensor, directory);
+    auto bytes = readExternalData(tensor, directory);
     if (!bytes)
       return bytes.takeError();
     external = std::move(*bytes);
@@ -265,7 +269,7 @@ Importer::tensorAttr(const onnx::TensorProto &tensor) {
   SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
   auto type = RankedTensorType::get(shape, *element);
   int64_t count = type.getNumElements();
-  const std::string &raw = external.empty() ? tensor.raw_data() : external;
+  StringRef raw = external ? external->getBuffer() : StringRef(tensor.raw_data());
 
   auto fromValues = [&](auto values) -> Expected<DenseElementsAttr> {
     if (static_cast<int64_t>(values.size()) != count)
@@ -280,9 +284,10 @@ Importer::tensorAttr(const onnx::TensorProto &tensor) {
       return makeError("initializer '" + tensor.name() + "' holds " +
                        Twine(raw.size()) + " bytes but its shape needs " +
                        Twine(count * sizeof(T)));
-    std::vector<T> values(count);
-    std::memcpy(values.data(), raw.data(), raw.size());
-    return fromValues(values);
+    // Straight into the constant (ONNX raw data is little-endian, as the
+    // hosts recq targets are).
+    return DenseElementsAttr::getFromRawBuffer(
+        type, ArrayRef<char>(raw.data(), raw.size()));
   };
 
   switch (tensor.data_type()) {
