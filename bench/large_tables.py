@@ -36,7 +36,7 @@ class Bags(nn.Module):
 
     def forward(self, *args):
         outs = [e(args[2 * t], args[2 * t + 1]) for t, e in enumerate(self.e)]
-        return torch.cat(outs, dim=1).sum(dim=1, keepdim=True)
+        return torch.cat(outs, dim=1)
 
 
 def run(cmd):
@@ -77,7 +77,8 @@ def main(argv=None):
             want = model(*inputs).numpy()
         del model
         for precision in ["fp32", "int8"]:
-            so = os.path.join(args.dir, f"model-{precision}.so")
+            # A name per size: dlopen returns an already loaded library by path.
+            so = os.path.join(args.dir, f"model-{gb}-{precision}.so")
             seconds, peak = run([os.path.join(args.bin, "recq-compile"), path, "-o", so,
                                  f"--tables={precision}"])
             weights = so[:-3] + ".weights"

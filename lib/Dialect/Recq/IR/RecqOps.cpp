@@ -465,16 +465,10 @@ LogicalResult RowwiseQuantizeOp::verify() {
   return success();
 }
 
-/// The float values of a constant table, row-major.
+/// The float values of a constant f16 (or splat) table, row-major.
 static std::vector<float> tableValues(DenseElementsAttr values) {
   std::vector<float> out;
   out.reserve(values.getNumElements());
-  if (values.getElementType().isF32() && !values.isSplat()) {
-    ArrayRef<char> raw = values.getRawData();
-    out.resize(values.getNumElements());
-    std::memcpy(out.data(), raw.data(), raw.size());
-    return out;
-  }
   for (APFloat v : values.getValues<APFloat>()) {
     bool lost;
     v.convert(APFloat::IEEEsingle(), APFloat::rmNearestTiesToEven, &lost);
@@ -492,10 +486,18 @@ LogicalResult RowwiseQuantizeOp::canonicalize(RowwiseQuantizeOp op,
   int64_t rows = type.getRows(), cols = type.getCols();
   int64_t rowBytes = type.getRowBytes();
   bool half = type.getScaleType().isF16();
-  std::vector<float> table = tableValues(values);
+  // An f32 table is read in place; others are converted first.
+  std::vector<float> converted;
+  const float *table;
+  if (values.getElementType().isF32() && !values.isSplat()) {
+    table = reinterpret_cast<const float *>(values.getRawData().data());
+  } else {
+    converted = tableValues(values);
+    table = converted.data();
+  }
   std::vector<char> bytes(rows * rowBytes);
   for (int64_t r = 0; r < rows; ++r)
-    quantizeRowwise(table.data() + r * cols, cols, type.getBitsPerCode(), half,
+    quantizeRowwise(table + r * cols, cols, type.getBitsPerCode(), half,
                     reinterpret_cast<uint8_t *>(bytes.data() + r * rowBytes));
   auto bytesType =
       RankedTensorType::get({rows, rowBytes}, rewriter.getIntegerType(8));
