@@ -112,10 +112,27 @@ public:
       }
     }
   }
+  /// Points `data` (what the kernel-only call and the gather loop read) at
+  /// a copy in anonymous memory advised for transparent huge pages, to see
+  /// how much of the time is TLB misses. The runtime's run keeps reading
+  /// the memfd mapping (file mappings get no huge pages without shmem THP).
+  void useHugePages() {
+    void *m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+      fail("cannot map the huge-page copy");
+    madvise(m, bytes, MADV_HUGEPAGE);
+    std::memcpy(m, data, bytes);
+    huge = static_cast<char *>(m);
+    std::swap(data, huge);
+  }
   ~Table() {
     munmap(data, bytes);
+    if (huge)
+      munmap(huge, bytes);
     close(fd);
   }
+  char *huge = nullptr;
   std::string path() const { return "/proc/self/fd/" + std::to_string(fd); }
 
   int64_t bytes;
@@ -220,7 +237,7 @@ public:
     freeFn = reinterpret_cast<void (*)(void *)>(dlsym(lib, "recq_bench_free"));
     if (!kernel || !freeFn)
       fail("the benchmark model lacks its kernel entry points");
-    tableData = table.data;
+    tableData = &table.data;
     tableShape[0] = rows;
     tableShape[1] = table.bytes / rows / (p.bits == 32 ? 4 : p.bits == 16 ? 2 : 1);
     recq_status st;
@@ -251,7 +268,7 @@ public:
   void kernelOnly(const int64_t *indices, int64_t n, const int64_t *offsets,
                   int64_t batch) {
     Desc1 in{indices, indices, 0, n, 1}, off{offsets, offsets, 0, batch, 1};
-    Desc2 t{tableData, tableData, 0, {tableShape[0], tableShape[1]},
+    Desc2 t{*tableData, *tableData, 0, {tableShape[0], tableShape[1]},
             {tableShape[1], 1}};
     struct {
       Desc2 out;
@@ -274,7 +291,7 @@ private:
   using Kernel = void (*)(void *, Desc1 *, Desc1 *, Desc2 *);
   Kernel kernel = nullptr;
   void (*freeFn)(void *) = nullptr;
-  const char *tableData = nullptr;
+  char *const *tableData = nullptr; // the table's current `data`
   int64_t tableShape[2] = {0, 0};
   llvm::SmallString<128> so;
   void *lib = nullptr;
@@ -362,12 +379,14 @@ template <typename Fn> double medianSeconds(Fn fn) {
 } // namespace
 
 int main(int argc, char **argv) {
-  bool quick = false;
+  bool quick = false, hugePages = false;
   int64_t prefetch = -1;
   std::vector<int64_t> rowCounts = {10000, 100000, 1000000, 10000000};
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
+    } else if (std::strcmp(argv[i], "--huge-pages") == 0) {
+      hugePages = true;
     } else if (std::strncmp(argv[i], "--prefetch-distance=", 20) == 0) {
       prefetch = std::strtoll(argv[i] + 20, nullptr, 10);
     } else if (std::strncmp(argv[i], "--rows=", 7) == 0) {
@@ -380,7 +399,7 @@ int main(int argc, char **argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--quick] [--rows=10000,1000000] "
-                   "[--prefetch-distance=N]\n"
+                   "[--prefetch-distance=N] [--huge-pages]\n"
                    "  --quick: D=64 and bags of 10 in batches of 512 only\n",
                    argv[0]);
       return 2;
@@ -411,6 +430,8 @@ int main(int argc, char **argv) {
       for (const Precision &p : kPrecisions) {
         Table table(rows, dim, p);
         RecqBag bag(rows, dim, p, table, target);
+        if (hugePages)
+          table.useHugePages();
         int64_t stride = rowBytes(p, dim);
         for (int64_t batch : batches)
           for (int64_t length : lengths) {
