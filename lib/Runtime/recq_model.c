@@ -393,6 +393,44 @@ static int64_t int_at(const void *data, int32_t dtype, int64_t k) {
                                  : ((const int32_t *)data)[k];
 }
 
+/* How many indices table t reads (every element of its indices input). */
+static int64_t indices_count(const recq_model_desc *d, int t,
+                             const int64_t *const *shapes) {
+  const recq_table_desc *table = &d->tables[t];
+  const recq_tensor_desc *in = &d->inputs[table->indices_input];
+  int64_t count = 1;
+  for (int r = 0; r < in->rank; ++r)
+    count *= shapes[table->indices_input][r];
+  return count;
+}
+
+/* Table t's offsets: entry b is int_at(data, dtype, base + b), b < n (a
+   1-D input, or row offsets_row of a [T, B] one). Only for tables with
+   offsets. */
+typedef struct offsets_view {
+  const void *data;
+  int32_t dtype;
+  int64_t base, n;
+} offsets_view;
+
+static offsets_view offsets_of(const recq_model_desc *d, int t,
+                               const void *const *inputs,
+                               const int64_t *const *shapes) {
+  const recq_table_desc *table = &d->tables[t];
+  const recq_tensor_desc *od = &d->inputs[table->offsets_input];
+  const int64_t *oshape = shapes[table->offsets_input];
+  offsets_view v;
+  v.data = inputs ? inputs[table->offsets_input] : NULL;
+  v.dtype = od->dtype;
+  v.n = od->rank == 2 ? oshape[1] : oshape[0];
+  v.base = table->offsets_row >= 0 ? table->offsets_row * v.n : 0;
+  return v;
+}
+
+static int64_t offset_at(offsets_view v, int64_t b) {
+  return int_at(v.data, v.dtype, v.base + b);
+}
+
 /// Checks table t's offsets (once per call) and its per-sample weights'
 /// shape. The indices themselves are checked by the compiled code, in the
 /// pooling loop, which reports a table that met a bad one (index_error).
@@ -401,9 +439,7 @@ static int check_table(const recq_model_desc *d, int t,
                        recq_status *st) {
   const recq_table_desc *table = &d->tables[t];
   const recq_tensor_desc *in = &d->inputs[table->indices_input];
-  int64_t count = 1;
-  for (int r = 0; r < in->rank; ++r)
-    count *= shapes[table->indices_input][r];
+  int64_t count = indices_count(d, t, shapes);
   if (table->weights_input >= 0) {
     const recq_tensor_desc *wd = &d->inputs[table->weights_input];
     for (int r = 0; r < in->rank; ++r)
@@ -417,33 +453,27 @@ static int check_table(const recq_model_desc *d, int t,
                           (long long)shapes[table->weights_input][r],
                           (long long)shapes[table->indices_input][r]);
   }
-
-  if (table->offsets_input >= 0) {
-    const recq_tensor_desc *od = &d->inputs[table->offsets_input];
-    const int64_t *oshape = shapes[table->offsets_input];
-    int64_t n = od->rank == 2 ? oshape[1] : oshape[0];
-    const void *offsets = inputs[table->offsets_input];
-    int64_t base = table->offsets_row >= 0 ? table->offsets_row * n : 0;
-    int64_t prev = 0;
-    for (int64_t b = 0; b < n; ++b) {
-      int64_t o = int_at(offsets, od->dtype, base + b);
-      if ((b == 0 && o != 0) || o < prev || o > count)
-        return set_status(st, RECQ_ERR_INDEX,
-                          "table %d: offset %lld of sample %lld is out of "
-                          "order or outside [0, %lld] (input '%s')",
-                          t, (long long)o, (long long)b, (long long)count,
-                          od->name);
-      prev = o;
-    }
-    if (table->include_last_offset && n > 0 &&
-        int_at(offsets, od->dtype, base + n - 1) != count)
-      return set_status(st, RECQ_ERR_INDEX,
-                        "table %d: the last offset is %lld, not the number "
-                        "of indices %lld",
-                        t, (long long)int_at(offsets, od->dtype, base + n - 1),
-                        (long long)count);
+  if (table->offsets_input < 0)
     return RECQ_OK;
+
+  offsets_view v = offsets_of(d, t, inputs, shapes);
+  const char *name = d->inputs[table->offsets_input].name;
+  int64_t prev = 0;
+  for (int64_t b = 0; b < v.n; ++b) {
+    int64_t o = offset_at(v, b);
+    if ((b == 0 && o != 0) || o < prev || o > count)
+      return set_status(st, RECQ_ERR_INDEX,
+                        "table %d: offset %lld of sample %lld is out of "
+                        "order or outside [0, %lld] (input '%s')",
+                        t, (long long)o, (long long)b, (long long)count,
+                        name);
+    prev = o;
   }
+  if (table->include_last_offset && v.n > 0 && offset_at(v, v.n - 1) != count)
+    return set_status(st, RECQ_ERR_INDEX,
+                      "table %d: the last offset is %lld, not the number "
+                      "of indices %lld",
+                      t, (long long)offset_at(v, v.n - 1), (long long)count);
   return RECQ_OK;
 }
 
@@ -457,13 +487,9 @@ static int64_t sample_of(const recq_model_desc *d, int t,
     int64_t length = in->rank == 2 ? shapes[table->indices_input][1] : 1;
     return length > 0 ? k / length : 0;
   }
-  const recq_tensor_desc *od = &d->inputs[table->offsets_input];
-  const int64_t *oshape = shapes[table->offsets_input];
-  int64_t n = od->rank == 2 ? oshape[1] : oshape[0];
-  int64_t base = table->offsets_row >= 0 ? table->offsets_row * n : 0;
+  offsets_view v = offsets_of(d, t, inputs, shapes);
   int64_t b = 0;
-  while (b + 1 < n &&
-         int_at(inputs[table->offsets_input], od->dtype, base + b + 1) <= k)
+  while (b + 1 < v.n && offset_at(v, b + 1) <= k)
     ++b;
   return b;
 }
@@ -477,9 +503,7 @@ static int index_error(const recq_model_desc *d, int t,
                        int64_t index_base, recq_status *st) {
   const recq_table_desc *table = &d->tables[t];
   const recq_tensor_desc *in = &d->inputs[table->indices_input];
-  int64_t count = 1;
-  for (int r = 0; r < in->rank; ++r)
-    count *= shapes[table->indices_input][r];
+  int64_t count = indices_count(d, t, shapes);
   for (int64_t k = 0; k < count; ++k) {
     int64_t v = int_at(inputs[table->indices_input], in->dtype, k);
     if (v < 0 || v >= table->rows)
@@ -591,9 +615,7 @@ static int64_t bags_of(const recq_model_desc *d, int t,
   const recq_table_desc *table = &d->tables[t];
   if (table->offsets_input < 0)
     return shapes[table->indices_input][0];
-  const recq_tensor_desc *od = &d->inputs[table->offsets_input];
-  const int64_t *oshape = shapes[table->offsets_input];
-  return (od->rank == 2 ? oshape[1] : oshape[0]) -
+  return offsets_of(d, t, NULL, shapes).n -
          (table->include_last_offset ? 1 : 0);
 }
 
@@ -624,22 +646,10 @@ static int64_t lookups_before(const recq_model_desc *d,
                               const int64_t *const *shapes, int64_t b) {
   int64_t total = 0;
   for (int t = 0; t < d->num_tables; ++t) {
-    const recq_table_desc *table = &d->tables[t];
-    if (table->offsets_input < 0)
+    if (d->tables[t].offsets_input < 0)
       continue;
-    const recq_tensor_desc *od = &d->inputs[table->offsets_input];
-    const int64_t *oshape = shapes[table->offsets_input];
-    int64_t n = od->rank == 2 ? oshape[1] : oshape[0];
-    int64_t base = table->offsets_row >= 0 ? table->offsets_row * n : 0;
-    if (b < n) {
-      total += int_at(inputs[table->offsets_input], od->dtype, base + b);
-    } else {
-      const recq_tensor_desc *in = &d->inputs[table->indices_input];
-      int64_t count = 1;
-      for (int r = 0; r < in->rank; ++r)
-        count *= shapes[table->indices_input][r];
-      total += count;
-    }
+    offsets_view v = offsets_of(d, t, inputs, shapes);
+    total += b < v.n ? offset_at(v, b) : indices_count(d, t, shapes);
   }
   return total;
 }
@@ -722,14 +732,9 @@ static void run_part(void *arg, int part) {
       inputs[i] = data + (size_t)(b0 * full[1]) * elt;
       shape[0] = n;
     } else if (m->role[i] == ROLE_INDICES || m->role[i] == ROLE_WEIGHTS) {
-      const recq_table_desc *table = &d->tables[m->table_of[i]];
-      const recq_tensor_desc *od = &d->inputs[table->offsets_input];
-      const int64_t *oshape = job->shapes[table->offsets_input];
-      int64_t cols = od->rank == 2 ? oshape[1] : oshape[0];
-      int64_t base = table->offsets_row >= 0 ? table->offsets_row * cols : 0;
-      const void *off = job->inputs[table->offsets_input];
-      int64_t begin = int_at(off, od->dtype, base + b0);
-      int64_t end = b1 < cols ? int_at(off, od->dtype, base + b1) : full[0];
+      offsets_view v = offsets_of(d, m->table_of[i], job->inputs, job->shapes);
+      int64_t begin = offset_at(v, b0);
+      int64_t end = b1 < v.n ? offset_at(v, b1) : full[0];
       inputs[i] = data + (size_t)begin * elt;
       shape[0] = end - begin;
     } else if (m->role[i] == ROLE_OFFSETS) {

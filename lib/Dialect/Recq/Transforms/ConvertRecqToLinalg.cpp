@@ -252,7 +252,6 @@ public:
 
   /// The storage the kernel reads: the float table, or its bytes.
   Value storage() const { return storage_; }
-  int64_t dim() const { return dim_; }
   int64_t rows() const {
     return cast<ShapedType>(storage_.getType()).getDimSize(0);
   }
