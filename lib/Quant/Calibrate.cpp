@@ -2,26 +2,17 @@
 
 #include "recq/Quant/Calibrate.h"
 
+#include "ModelRunner.h"
+
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
-#include "recq/Runtime/recq.h"
-#include "recq/Runtime/recq_abi.h"
-#include "recq/Support/ModelApi.h"
 #include "recq/Support/Npz.h"
-#include "recq/Support/Samples.h"
-#include "recq/Target/Codegen.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/ScopeExit.h"
-#include "llvm/IR/LLVMContext.h"
-#include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/Path.h"
-#include "llvm/Support/raw_ostream.h"
-
-#include <dlfcn.h>
 
 #include <chrono>
 #include <cmath>
@@ -94,146 +85,6 @@ exposeFcInputs(ModuleOp module) {
   return stats;
 }
 
-/// Compiles `module` (in the LLVM dialect path) to `dir`/calibration.so.
-static Expected<std::string> compile(ModuleOp module, StringRef dir,
-                                     const recq::CodegenTarget &target) {
-  SmallString<256> so(dir), weights(dir), object(dir);
-  llvm::sys::path::append(so, "calibration.so");
-  llvm::sys::path::append(weights, "calibration.weights");
-  llvm::sys::path::append(object, "calibration.o");
-  if (auto moved = recq::externalizeWeights(module, 1 << 20, false, weights);
-      !moved)
-    return moved.takeError();
-  auto description = recq::describeModelAsC(module, target);
-  if (!description)
-    return description.takeError();
-  if (Error e = recq::lowerToLLVMDialect(module, target))
-    return std::move(e);
-  llvm::LLVMContext context;
-  auto llvmModule = recq::translateAndOptimize(module, context, target);
-  if (!llvmModule)
-    return llvmModule.takeError();
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(object, ec);
-    if (ec)
-      return llvm::createStringError("cannot write " + object + ": " + ec.message());
-    if (Error e = recq::emitObject(**llvmModule, target, os))
-      return std::move(e);
-  }
-  if (Error e = recq::linkSharedLibrary(object, *description, so))
-    return std::move(e);
-  return std::string(so);
-}
-
-namespace {
-/// The loaded calibration library and the calibration inputs, run on any
-/// range of samples.
-class Runner {
-public:
-  static Expected<std::unique_ptr<Runner>> create(StringRef so,
-                                                  const recq::Npz &npz,
-                                                  StringRef npzPath) {
-    std::unique_ptr<Runner> r(new Runner);
-    r->lib = dlopen(so.str().c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!r->lib)
-      return llvm::createStringError(
-          llvm::Twine("cannot load the calibration model: ") + dlerror());
-    if (!recq::lookupModelApi(r->lib, r->api))
-      return llvm::createStringError("the calibration model lacks the C API");
-    recq_status st;
-    r->model = r->api.load(nullptr, &st);
-    if (!r->model)
-      return llvm::createStringError(llvm::Twine("calibration model: ") +
-                                     st.message);
-    if (Error e = recq::readModelInputs(r->api, r->model, npz, npzPath,
-                                        r->inputs, r->tables))
-      return std::move(e);
-    for (auto [i, in] : llvm::enumerate(r->inputs)) {
-      int dtype, rank;
-      int64_t shape[8];
-      r->api.inputInfo(r->model, int(i), &dtype, &rank, shape);
-      if (static_cast<int>(in.shape.size()) != rank)
-        return llvm::createStringError(npzPath + ": '" + in.name + "' has rank " +
-                                       llvm::Twine(in.shape.size()) +
-                                       ", the model takes " + llvm::Twine(rank));
-    }
-    return std::move(r);
-  }
-  ~Runner() {
-    if (model)
-      api.free(model);
-    if (lib)
-      dlclose(lib);
-  }
-
-  int64_t samples() const { return recq::countSamples(inputs, tables); }
-
-  /// Output 0 for samples [begin, end) (all of them when the inputs cannot
-  /// be cut by sample: begin 0, end samples()).
-  Expected<std::vector<float>> run(int64_t begin, int64_t end) {
-    std::vector<recq::SampleArray> cut;
-    const std::vector<recq::SampleArray> *use = &inputs;
-    if (begin != 0 || end != samples()) {
-      auto sliced = recq::sliceSamples(inputs, tables, begin, end);
-      if (!sliced)
-        return sliced.takeError();
-      cut = std::move(*sliced);
-      use = &cut;
-    }
-    size_t n = use->size();
-    std::vector<std::vector<int32_t>> i32(n);
-    std::vector<const void *> data(n);
-    std::vector<const int64_t *> shapes(n);
-    for (size_t i = 0; i < n; ++i) {
-      const recq::SampleArray &in = (*use)[i];
-      shapes[i] = in.shape.data();
-      if (in.dtype == RECQ_DTYPE_F32) {
-        data[i] = in.f32.data();
-      } else if (in.dtype == RECQ_DTYPE_I64) {
-        data[i] = in.i64.data();
-      } else {
-        i32[i].assign(in.i64.begin(), in.i64.end());
-        data[i] = i32[i].data();
-      }
-    }
-    int64_t size = api.outputSize(model, shapes.data());
-    if (size < 0)
-      return llvm::createStringError("calibration model: bad input shapes");
-    std::vector<float> out(std::max<int64_t>(size, 1));
-    int64_t outShape[8];
-    recq_status st;
-    if (api.run(model, data.data(), shapes.data(), out.data(), out.size(),
-                outShape, &st) != RECQ_OK)
-      return llvm::createStringError(llvm::Twine("calibration inputs: ") + st.message);
-    out.resize(size);
-    return out;
-  }
-
-  /// Whether run() can take any range (false: the inputs include one that
-  /// sliceSamples cannot cut, e.g. per-sample weights).
-  bool cuttable() const {
-    int64_t n = samples();
-    if (n < 2)
-      return false;
-    auto cut = recq::sliceSamples(inputs, tables, 0, 1);
-    if (!cut) {
-      llvm::consumeError(cut.takeError());
-      return false;
-    }
-    return true;
-  }
-
-private:
-  Runner() = default;
-  void *lib = nullptr;
-  recq::ModelApi api{};
-  recq_model *model = nullptr;
-  std::vector<recq::SampleArray> inputs;
-  std::vector<recq::TableBinding> tables;
-};
-} // namespace
-
 Expected<std::vector<recq::quant::ActivationStats>>
 recq::quant::calibrate(ModuleOp module, StringRef npzPath,
                        const CodegenTarget &target,
@@ -262,16 +113,16 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
               .str());
   };
   auto start = clock::now();
-  auto so = compile(*copy, dir, target);
+  auto so = compileModule(*copy, dir, "calibration", target);
   if (!so)
     return so.takeError();
   report("compiled the fp32 model with its " + llvm::Twine(stats->size()) +
              " FC inputs as outputs",
          start);
-  auto runner = Runner::create(*so, *npz, npzPath);
+  auto runner = ModelRunner::create(so->so, *npz, npzPath);
   if (!runner)
     return runner.takeError();
-  Runner &r = **runner;
+  ModelRunner &r = **runner;
 
   // Chunks of samples, so memory stays bounded whatever the calibration
   // set's size: pass 1 finds each activation's range and mean |x|, pass 2

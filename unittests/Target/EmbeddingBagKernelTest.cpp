@@ -388,9 +388,15 @@ TEST(RowwiseQuantizerTest, BytesMatchTheReference) {
           std::memcpy(&s, &bytes[codeBytes], 4);
           std::memcpy(&b, &bytes[codeBytes + 4], 4);
         }
+        std::vector<float> back(dim);
+        recq::dequantizeRowwise(bytes.data(), dim, p.bits, p.halfScale,
+                                back.data());
         for (int64_t j = 0; j < dim; ++j) {
           int code = p.bits == 8 ? bytes[j] : (bytes[j / 2] >> (4 * (j % 2))) & 15;
           ASSERT_EQ(std::fma(float(code), s, b), want.at(0, j))
+              << p.name << " D=" << dim << " trial " << trial << " col " << j;
+          // What the planner's simulated tables hold.
+          ASSERT_EQ(back[j], want.at(0, j))
               << p.name << " D=" << dim << " trial " << trial << " col " << j;
         }
         if (p.bits == 4 && dim % 2) {

@@ -104,3 +104,23 @@ void recq::quantizeRowwise(const float *row, int64_t cols, unsigned bits,
   std::memcpy(out + codeBytes, &scaleBits, 2);
   std::memcpy(out + codeBytes + 2, &biasBits, 2);
 }
+
+void recq::dequantizeRowwise(const uint8_t *in, int64_t cols, unsigned bits,
+                             bool halfScale, float *row) {
+  int64_t codeBytes = bits == 8 ? cols : (cols + 1) / 2;
+  float scale, bias;
+  if (halfScale) {
+    uint16_t s, b;
+    std::memcpy(&s, in + codeBytes, 2);
+    std::memcpy(&b, in + codeBytes + 2, 2);
+    scale = halfToFloat(s);
+    bias = halfToFloat(b);
+  } else {
+    std::memcpy(&scale, in + codeBytes, 4);
+    std::memcpy(&bias, in + codeBytes + 4, 4);
+  }
+  for (int64_t j = 0; j < cols; ++j) {
+    unsigned code = bits == 8 ? in[j] : (in[j / 2] >> ((j % 2) * 4)) & 15;
+    row[j] = std::fma(float(code), scale, bias);
+  }
+}

@@ -27,6 +27,10 @@ using namespace mlir;
 
 namespace {
 
+/// A bag's own storage choice (the precision planner sets it), over the
+/// pass's `precision` option.
+constexpr llvm::StringLiteral kTablePrecision = "recq.table_precision";
+
 /// The f16 constant of an f32 constant table.
 DenseElementsAttr toHalf(DenseElementsAttr values) {
   auto type = cast<RankedTensorType>(values.getType());
@@ -71,8 +75,7 @@ struct RecqQuantizeTablesPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (precision != "fp32" && precision != "fp16" && precision != "int8" &&
-        precision != "int4") {
+    if (!isPrecision(precision)) {
       getOperation().emitError()
           << "recq-quantize-tables: unknown precision '" << precision
           << "' (fp32, fp16, int8, int4)";
@@ -83,39 +86,74 @@ struct RecqQuantizeTablesPass
                                  << scaleType << "' (f32, f16)";
       return signalPassFailure();
     }
-    if (precision == "fp32")
-      return;
-    llvm::DenseMap<Value, Value> converted;
-    getOperation().walk([&](Operation *op) {
-      if (auto bag = dyn_cast<recq::EmbeddingBagOp>(op))
-        convert(bag.getTableMutable(), converted);
-      else if (auto bags = dyn_cast<recq::EmbeddingBagsOp>(op))
+    llvm::DenseMap<Value, Converted> converted;
+    WalkResult result = getOperation().walk([&](Operation *op) {
+      if (auto bag = dyn_cast<recq::EmbeddingBagOp>(op)) {
+        std::string want = precision;
+        if (Attribute attr = bag->getAttr(kTablePrecision)) {
+          auto name = dyn_cast<StringAttr>(attr);
+          if (!name || !isPrecision(name.getValue())) {
+            bag->emitOpError() << "'" << kTablePrecision
+                               << "' must be \"fp32\", \"fp16\", \"int8\" or "
+                                  "\"int4\"";
+            return WalkResult::interrupt();
+          }
+          want = name.str();
+        }
+        if (failed(convert(bag.getTableMutable(), want, converted)))
+          return WalkResult::interrupt();
+      } else if (auto bags = dyn_cast<recq::EmbeddingBagsOp>(op)) {
         for (OpOperand &table : bags.getTablesMutable())
-          convert(table, converted);
+          if (failed(convert(table, precision, converted)))
+            return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
     });
+    if (result.wasInterrupted())
+      signalPassFailure();
   }
 
-  void convert(OpOperand &table, llvm::DenseMap<Value, Value> &converted) {
+  /// A table's new value and the precision it was stored in.
+  struct Converted {
+    Value value;
+    std::string precision;
+  };
+
+  static bool isPrecision(llvm::StringRef p) {
+    return p == "fp32" || p == "fp16" || p == "int8" || p == "int4";
+  }
+
+  LogicalResult convert(OpOperand &table, llvm::StringRef want,
+                        llvm::DenseMap<Value, Converted> &converted) {
     Value value = table.get();
-    if (Value done = converted.lookup(value)) {
-      table.set(done);
-      return;
+    auto done = converted.find(value);
+    if (done != converted.end()) {
+      if (done->second.precision != want)
+        return table.getOwner()->emitOpError()
+               << "shares its table with a bag stored in "
+               << done->second.precision << ", but asks for " << want;
+      table.set(done->second.value);
+      return success();
     }
     auto type = dyn_cast<RankedTensorType>(value.getType());
     DenseElementsAttr values;
     if (!type || !type.getElementType().isF32() ||
         !matchPattern(value, m_Constant(&values)))
-      return;
-    bool int4 = precision == "int4";
+      return success();
+    if (want == "fp32") {
+      converted[value] = {value, want.str()};
+      return success();
+    }
+    bool int4 = want == "int4";
     bool halfScale = scaleType.empty() ? int4 : scaleType == "f16";
-    if ((precision == "fp16" || halfScale) && failed(checkHalfRange(
-                                                  table.getOwner(), values)))
-      return signalPassFailure();
+    if ((want == "fp16" || halfScale) &&
+        failed(checkHalfRange(table.getOwner(), values)))
+      return failure();
     OpBuilder b(value.getContext());
     b.setInsertionPointAfterValue(value);
     Location loc = value.getLoc();
     Value replacement;
-    if (precision == "fp16") {
+    if (want == "fp16") {
       replacement = b.create<arith::ConstantOp>(loc, toHalf(values));
     } else {
       auto rowwise = recq::RowwiseTableType::get(
@@ -124,8 +162,9 @@ struct RecqQuantizeTablesPass
           halfScale ? FloatType(b.getF16Type()) : FloatType(b.getF32Type()));
       replacement = b.create<recq::RowwiseQuantizeOp>(loc, rowwise, value);
     }
-    converted[value] = replacement;
+    converted[value] = {replacement, want.str()};
     table.set(replacement);
+    return success();
   }
 };
 

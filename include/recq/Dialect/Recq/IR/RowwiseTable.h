@@ -35,6 +35,10 @@ float halfToFloat(uint16_t bits);
 void quantizeRowwise(const float *row, int64_t cols, unsigned bits,
                      bool halfScale, uint8_t *out);
 
+/// The floats one quantized row (as quantizeRowwise writes it) reads back
+/// as: `fma(code, scale, bias)` per element.
+void dequantizeRowwise(const uint8_t *in, int64_t cols, unsigned bits,
+                       bool halfScale, float *row);
 /// Bytes of one quantized row.
 int64_t rowwiseRowBytes(int64_t cols, unsigned bits, bool halfScale);
 

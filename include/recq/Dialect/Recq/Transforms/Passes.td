@@ -102,7 +102,10 @@ def RecqQuantizeTablesPass
       `recq-canonicalize` then quantizes the constant at compile time;
     - `fp32`: nothing changes.
 
-    Tables that are not constants are left alone.
+    Tables that are not constants are left alone. A `recq.embedding_bag`
+    with a `recq.table_precision = "fp32" | "fp16" | "int8" | "int4"`
+    attribute (the precision planner's choice for that table) gets that
+    storage instead of the option's; two bags sharing one table must agree.
 
     ```mlir
     %e = recq.embedding_bag sum %t[%i, %o] : (tensor<1000x64xf32>, ...) -> tensor<?x64xf32>

@@ -1,0 +1,183 @@
+//===- ModelRunner.cpp - Compile a module variant, load it, run it --------===//
+
+#include "ModelRunner.h"
+
+#include "recq/Runtime/recq_abi.h"
+#include "recq/Target/Codegen.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <chrono>
+
+using namespace mlir;
+using llvm::Error;
+using llvm::Expected;
+
+Expected<recq::quant::CompiledModel>
+recq::quant::compileModule(ModuleOp module, StringRef dir, StringRef stem,
+                           const CodegenTarget &target,
+                           bool allTablesExternal) {
+  SmallString<256> so(dir), weights(dir), object(dir);
+  llvm::sys::path::append(so, stem + ".so");
+  llvm::sys::path::append(weights, stem + ".weights");
+  llvm::sys::path::append(object, stem + ".o");
+  auto moved = recq::externalizeWeights(module, 1 << 20, allTablesExternal,
+                                        weights);
+  if (!moved)
+    return moved.takeError();
+  auto description = recq::describeModelAsC(module, target);
+  if (!description)
+    return description.takeError();
+  if (Error e = recq::lowerToLLVMDialect(module, target))
+    return std::move(e);
+  llvm::LLVMContext context;
+  auto llvmModule = recq::translateAndOptimize(module, context, target);
+  if (!llvmModule)
+    return llvmModule.takeError();
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(object, ec);
+    if (ec)
+      return llvm::createStringError("cannot write " + object + ": " +
+                                     ec.message());
+    if (Error e = recq::emitObject(**llvmModule, target, os))
+      return std::move(e);
+  }
+  if (Error e = recq::linkSharedLibrary(object, *description, so))
+    return std::move(e);
+  llvm::sys::fs::remove(object);
+  return CompiledModel{std::string(so), *moved ? std::string(weights) : ""};
+}
+
+Expected<std::unique_ptr<recq::quant::ModelRunner>>
+recq::quant::ModelRunner::create(StringRef so, const Npz &npz,
+                                 StringRef npzPath) {
+  std::unique_ptr<ModelRunner> r(new ModelRunner);
+  r->lib = dlopen(so.str().c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!r->lib)
+    return llvm::createStringError(llvm::Twine("cannot load ") + so + ": " +
+                                   dlerror());
+  if (!lookupModelApi(r->lib, r->api))
+    return llvm::createStringError(so + " lacks the C API");
+  recq_status st;
+  r->model = r->api.load(nullptr, &st);
+  if (!r->model)
+    return llvm::createStringError(so + ": " + st.message);
+  if (Error e = readModelInputs(r->api, r->model, npz, npzPath, r->inputs,
+                                r->tables))
+    return std::move(e);
+  for (auto [i, in] : llvm::enumerate(r->inputs)) {
+    int dtype, rank;
+    int64_t shape[8];
+    r->api.inputInfo(r->model, int(i), &dtype, &rank, shape);
+    if (static_cast<int>(in.shape.size()) != rank)
+      return llvm::createStringError(npzPath + ": '" + in.name + "' has rank " +
+                                     llvm::Twine(in.shape.size()) +
+                                     ", the model takes " + llvm::Twine(rank));
+  }
+  return std::move(r);
+}
+
+recq::quant::ModelRunner::~ModelRunner() {
+  if (model)
+    api.free(model);
+  if (lib)
+    dlclose(lib);
+}
+
+bool recq::quant::ModelRunner::cuttable() const {
+  if (samples() < 2)
+    return false;
+  auto cut = sliceSamples(inputs, tables, 0, 1);
+  if (!cut) {
+    llvm::consumeError(cut.takeError());
+    return false;
+  }
+  return true;
+}
+
+namespace {
+/// The pointers recq_model_run takes for `arrays` (i32 inputs converted
+/// once, here).
+struct Bound {
+  explicit Bound(const std::vector<recq::SampleArray> &arrays)
+      : i32(arrays.size()), data(arrays.size()), shapes(arrays.size()) {
+    for (size_t i = 0; i < arrays.size(); ++i) {
+      const recq::SampleArray &in = arrays[i];
+      shapes[i] = in.shape.data();
+      if (in.dtype == RECQ_DTYPE_F32) {
+        data[i] = in.f32.data();
+      } else if (in.dtype == RECQ_DTYPE_I64) {
+        data[i] = in.i64.data();
+      } else {
+        i32[i].assign(in.i64.begin(), in.i64.end());
+        data[i] = i32[i].data();
+      }
+    }
+  }
+  std::vector<std::vector<int32_t>> i32;
+  std::vector<const void *> data;
+  std::vector<const int64_t *> shapes;
+};
+} // namespace
+
+Expected<std::vector<float>> recq::quant::ModelRunner::run(int64_t begin,
+                                                           int64_t end) {
+  std::vector<SampleArray> cut;
+  const std::vector<SampleArray> *use = &inputs;
+  if (begin != 0 || end != samples()) {
+    auto sliced = sliceSamples(inputs, tables, begin, end);
+    if (!sliced)
+      return sliced.takeError();
+    cut = std::move(*sliced);
+    use = &cut;
+  }
+  Bound bound(*use);
+  int64_t size = api.outputSize(model, bound.shapes.data());
+  if (size < 0)
+    return llvm::createStringError("bad input shapes for the model");
+  std::vector<float> out(std::max<int64_t>(size, 1));
+  int64_t outShape[8];
+  recq_status st;
+  if (api.run(model, bound.data.data(), bound.shapes.data(), out.data(),
+              out.size(), outShape, &st) != RECQ_OK)
+    return llvm::createStringError(st.message);
+  out.resize(size);
+  return out;
+}
+
+Expected<double> recq::quant::ModelRunner::time(int64_t batch, int repeats) {
+  batch = std::min(batch, samples());
+  auto sliced = sliceSamples(inputs, tables, 0, batch);
+  if (!sliced)
+    return sliced.takeError();
+  Bound bound(*sliced);
+  int64_t size = api.outputSize(model, bound.shapes.data());
+  if (size < 0)
+    return llvm::createStringError("bad input shapes for the model");
+  std::vector<float> out(std::max<int64_t>(size, 1));
+  int64_t outShape[8];
+  std::vector<double> seconds;
+  for (int i = 0; i <= repeats; ++i) {
+    recq_status st;
+    auto start = std::chrono::steady_clock::now();
+    if (api.run(model, bound.data.data(), bound.shapes.data(), out.data(),
+                out.size(), outShape, &st) != RECQ_OK)
+      return llvm::createStringError(st.message);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                             start)
+                   .count();
+    if (i > 0) // the first run warms caches and pages
+      seconds.push_back(s);
+  }
+  std::nth_element(seconds.begin(), seconds.begin() + seconds.size() / 2,
+                   seconds.end());
+  return seconds[seconds.size() / 2];
+}

@@ -1,0 +1,76 @@
+//===- ModelRunner.h - Compile a module variant, load it, run it -*- C++ -*-===//
+//
+// What calibration and the precision planner share: a module compiled with
+// the real lowering to a temporary model.so (its tables, optionally all of
+// them, in model.weights), loaded through the C API, and run on the
+// arrays of an .npz named as the model's inputs, on any range of samples.
+// Internal to lib/Quant.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RECQ_LIB_QUANT_MODELRUNNER_H
+#define RECQ_LIB_QUANT_MODELRUNNER_H
+
+#include "recq/Support/ModelApi.h"
+#include "recq/Support/Npz.h"
+#include "recq/Support/Samples.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace recq {
+struct CodegenTarget;
+}
+
+namespace recq::quant {
+
+/// A compiled variant: `dir`/`stem`.so and, when it has any, .weights.
+struct CompiledModel {
+  std::string so, weights;
+};
+
+/// Compiles `module` (consumed: it is lowered in place) to `dir`/`stem`.so.
+/// Tables above 1 MiB, or all of them with `allTablesExternal`, go to
+/// `dir`/`stem`.weights.
+llvm::Expected<CompiledModel> compileModule(mlir::ModuleOp module,
+                                            llvm::StringRef dir,
+                                            llvm::StringRef stem,
+                                            const CodegenTarget &target,
+                                            bool allTablesExternal = false);
+
+/// A loaded model.so and the inputs it runs on.
+class ModelRunner {
+public:
+  static llvm::Expected<std::unique_ptr<ModelRunner>>
+  create(llvm::StringRef so, const Npz &npz, llvm::StringRef npzPath);
+  ~ModelRunner();
+
+  int64_t samples() const { return countSamples(inputs, tables); }
+  /// Whether run() can take any range (false: an input sliceSamples cannot
+  /// cut, e.g. per-sample weights).
+  bool cuttable() const;
+  void setThreads(int threads) { api.setThreads(model, threads); }
+
+  /// Output 0 for samples [begin, end) (begin 0, end samples(): all).
+  llvm::Expected<std::vector<float>> run(int64_t begin, int64_t end);
+
+  /// Median seconds of `repeats` runs on samples [0, batch), after a
+  /// warm-up run.
+  llvm::Expected<double> time(int64_t batch, int repeats);
+
+private:
+  ModelRunner() = default;
+  void *lib = nullptr;
+  ModelApi api{};
+  recq_model *model = nullptr;
+  std::vector<SampleArray> inputs;
+  std::vector<TableBinding> tables;
+};
+
+} // namespace recq::quant
+
+#endif // RECQ_LIB_QUANT_MODELRUNNER_H
