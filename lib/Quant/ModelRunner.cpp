@@ -2,9 +2,12 @@
 
 #include "ModelRunner.h"
 
+#include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Runtime/recq_abi.h"
 #include "recq/Target/Codegen.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
@@ -32,6 +35,28 @@ recq::quant::compileModule(ModuleOp module, StringRef dir, StringRef stem,
                                         weights);
   if (!moved)
     return moved.takeError();
+  // Each distinct table in program order (recq-fuse's batching keeps it),
+  // whether one bag or an embedding_bags op reads it.
+  std::vector<uint64_t> offsets;
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  SmallVector<Value> tables;
+  main.walk([&](Operation *op) {
+    if (auto bag = dyn_cast<recq::EmbeddingBagOp>(op))
+      tables.push_back(bag.getTable());
+    else if (auto bags = dyn_cast<recq::EmbeddingBagsOp>(op))
+      llvm::append_range(tables, bags.getTables());
+  });
+  llvm::SmallPtrSet<void *, 16> seen;
+  for (Value table : tables) {
+    if (!seen.insert(table.getAsOpaquePointer()).second)
+      continue;
+    uint64_t offset = ~uint64_t(0);
+    if (auto arg = dyn_cast<BlockArgument>(table))
+      if (auto info = main.getArgAttrOfType<DictionaryAttr>(arg.getArgNumber(),
+                                                            "recq.weight"))
+        offset = info.getAs<IntegerAttr>("offset").getInt();
+    offsets.push_back(offset);
+  }
   auto description = recq::describeModelAsC(module, target);
   if (!description)
     return description.takeError();
@@ -53,7 +78,8 @@ recq::quant::compileModule(ModuleOp module, StringRef dir, StringRef stem,
   if (Error e = recq::linkSharedLibrary(object, *description, so))
     return std::move(e);
   llvm::sys::fs::remove(object);
-  return CompiledModel{std::string(so), *moved ? std::string(weights) : ""};
+  return CompiledModel{std::string(so), *moved ? std::string(weights) : "",
+                       std::move(offsets)};
 }
 
 Expected<std::unique_ptr<recq::quant::ModelRunner>>
@@ -90,6 +116,16 @@ recq::quant::ModelRunner::~ModelRunner() {
     api.free(model);
   if (lib)
     dlclose(lib);
+}
+
+std::vector<double> recq::quant::ModelRunner::lookupsPerSample() const {
+  std::vector<double> lookups;
+  double n = std::max<int64_t>(samples(), 1);
+  for (const TableBinding &t : tables)
+    lookups.push_back(t.indices >= 0
+                          ? double(inputs[t.indices].i64.size()) / n
+                          : 0.0);
+  return lookups;
 }
 
 bool recq::quant::ModelRunner::cuttable() const {

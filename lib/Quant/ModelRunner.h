@@ -31,6 +31,9 @@ namespace recq::quant {
 /// A compiled variant: `dir`/`stem`.so and, when it has any, .weights.
 struct CompiledModel {
   std::string so, weights;
+  /// Where each table (findPlanSites order) starts in `weights`; ~0 for a
+  /// table kept in the library.
+  std::vector<uint64_t> tableOffsets;
 };
 
 /// Compiles `module` (consumed: it is lowered in place) to `dir`/`stem`.so.
@@ -50,6 +53,8 @@ public:
   ~ModelRunner();
 
   int64_t samples() const { return countSamples(inputs, tables); }
+  /// Indices per sample each of the model's bags reads (artifact order).
+  std::vector<double> lookupsPerSample() const;
   /// Whether run() can take any range (false: an input sliceSamples cannot
   /// cut, e.g. per-sample weights).
   bool cuttable() const;

@@ -73,24 +73,29 @@ llvm::Expected<int> recq::quant::quantizeTables(ModuleOp module,
 }
 
 llvm::Expected<int>
-recq::quant::quantizeToInt8(ModuleOp module,
-                            llvm::ArrayRef<ActivationStats> stats) {
+recq::quant::quantizeFcs(ModuleOp module,
+                         llvm::ArrayRef<std::optional<QuantParams>> inputs) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)
     return llvm::createStringError("the module has no @main");
   SmallVector<recq::FcOp> fcs;
   main.walk([&](recq::FcOp fc) { fcs.push_back(fc); });
-  if (fcs.size() != stats.size())
-    return llvm::createStringError("calibration measured " + llvm::Twine(stats.size()) +
-                     " FC inputs but the model has " +
-                     llvm::Twine(fcs.size()) + " FCs");
+  if (fcs.size() != inputs.size())
+    return llvm::createStringError("int8 parameters for " +
+                                   llvm::Twine(inputs.size()) +
+                                   " FC inputs but the model has " +
+                                   llvm::Twine(fcs.size()) + " FCs");
+  if (llvm::none_of(inputs, [](auto &in) { return in.has_value(); }))
+    return 0;
   MLIRContext *ctx = module.getContext();
   ctx->loadDialect<mlir::quant::QuantizationDialect>();
   Builder b(ctx);
-  for (auto [fc, s] : llvm::zip(fcs, stats)) {
+  for (auto [fc, in] : llvm::zip(fcs, inputs)) {
+    if (!in)
+      continue;
     auto type = mlir::quant::UniformQuantizedType::get(
-        /*flags=*/0, b.getIntegerType(8), b.getF32Type(), s.params.scale,
-        s.params.zeroPoint, 0, s.params.qmax);
+        /*flags=*/0, b.getIntegerType(8), b.getF32Type(), in->scale,
+        in->zeroPoint, 0, in->qmax);
     fc->setAttr("recq.input_quant", TypeAttr::get(type));
   }
 
@@ -100,5 +105,19 @@ recq::quant::quantizeToInt8(ModuleOp module,
     return std::move(e);
   int count = 0;
   main.walk([&](recq::QfcOp) { ++count; });
+  return count;
+}
+
+llvm::Expected<int>
+recq::quant::quantizeToInt8(ModuleOp module,
+                            llvm::ArrayRef<ActivationStats> stats) {
+  std::vector<std::optional<QuantParams>> inputs;
+  for (const ActivationStats &s : stats)
+    inputs.push_back(s.params);
+  auto count = quantizeFcs(module, inputs);
+  if (!count)
+    return llvm::createStringError(
+        "calibration measured " + llvm::Twine(stats.size()) +
+        " FC inputs: " + llvm::toString(count.takeError()));
   return count;
 }

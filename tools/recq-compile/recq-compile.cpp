@@ -20,6 +20,7 @@
 #include "recq/Dialect/Recq/Transforms/Passes.h"
 #include "recq/Import/OnnxImporter.h"
 #include "recq/Quant/Calibrate.h"
+#include "recq/Quant/Planner.h"
 #include "recq/Quant/Quantize.h"
 #include "recq/Runtime/recq_cpu.h"
 #include "recq/Target/Codegen.h"
@@ -98,6 +99,47 @@ cl::opt<std::string> tablePrecision(
              "f32 scale and bias per row), int4 (row-wise, f16 scale and "
              "bias)"),
     cl::init("fp32"));
+cl::opt<std::string> accuracyBudget(
+    "accuracy-budget",
+    cl::desc("Plan the precision of each FC and table: the cheapest plan "
+             "whose accuracy change on --calibration stays within this "
+             "budget (e.g. 0.1%, or 0.001; 0: all fp32). --tables and "
+             "--quantize then cap the precision the search may use"),
+    cl::value_desc("budget"));
+cl::opt<std::string> metric(
+    "metric",
+    cl::desc("The budget's metric: logloss (relative log-loss increase; "
+             "without labels, relative cross-entropy against the fp32 "
+             "outputs; default), auc (relative AUC drop), max-abs (max "
+             "|p - p_fp32|)"),
+    cl::init("logloss"));
+cl::opt<std::string> evalFile(
+    "eval",
+    cl::desc("Measure the plan, compiled, against fp32 on this held-out set "
+             "(.npz) too"),
+    cl::value_desc("eval.npz"));
+cl::opt<int64_t> planBatch(
+    "plan-batch",
+    cl::desc("Deployment batch the planner measures costs at (default 512)"),
+    cl::init(512));
+cl::opt<std::string> costModel(
+    "cost-model",
+    cl::desc("Planner costs: measured (time variants on this CPU; default) "
+             "or static (nominal rates: the same plan on any machine)"),
+    cl::init("measured"));
+cl::opt<std::string> emitPlan("emit-plan",
+                              cl::desc("Write the precision plan as JSON"),
+                              cl::value_desc("plan.json"));
+cl::opt<std::string> planFile(
+    "plan",
+    cl::desc("Compile exactly this plan (from --emit-plan), without "
+             "calibrating"),
+    cl::value_desc("plan.json"));
+cl::opt<std::string> recalibrateFile(
+    "recalibrate",
+    cl::desc("With --plan: keep its precisions, derive the int8 FCs' input "
+             "scales again on these inputs (.npz)"),
+    cl::value_desc("new.npz"));
 cl::opt<bool> printTarget("print-target",
                           cl::desc("Print the default target and exit"));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
@@ -125,6 +167,209 @@ int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs()) << inputFile << ": " << message << "\n";
   return 1;
 }
+
+
+void progress(llvm::StringRef line) { llvm::errs() << "  " << line << "\n"; }
+
+/// Calibration as the flags ask, with scales chosen by `method`.
+llvm::Expected<recq::quant::CalibrationOptions>
+calibrationOptions(llvm::StringRef method) {
+  recq::quant::CalibrationOptions options;
+  auto parsed = recq::quant::parseScaleMethod(method);
+  if (!parsed)
+    return llvm::createStringError("unknown --calibration-method '" + method +
+                                   "' (l2, minmax, percentile)");
+  options.method = *parsed;
+  options.percentile = calibrationPercentile;
+  options.chunkSamples = calibrationChunk;
+  if (reduceRange)
+    options.qmax = 127;
+  options.progress = progress;
+  return options;
+}
+
+/// "5 int8, 3 fp32" for the pieces of one kind.
+std::string countPrecisions(const std::vector<recq::quant::Piece> &pieces,
+                            llvm::ArrayRef<llvm::StringRef> precisions) {
+  std::string out;
+  for (llvm::StringRef p : precisions) {
+    auto n = llvm::count_if(pieces, [&](const recq::quant::Piece &piece) {
+      return piece.precision == p;
+    });
+    if (n)
+      out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + p.str();
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string describeAccuracy(const recq::quant::Accuracy &a) {
+  std::string out = llvm::formatv("{0} {1:e3}", metric.getValue(), a.loss);
+  if (!std::isnan(a.logLoss))
+    out += llvm::formatv(", log-loss {0:f5} (fp32 {1:f5}), AUC {2:f5} (fp32 "
+                         "{3:f5})",
+                         a.logLoss, a.fp32LogLoss, a.auc, a.fp32Auc);
+  out += llvm::formatv(", max |dp| {0:e2}, {1} samples", a.maxAbsDelta,
+                       a.samples);
+  return out;
+}
+
+/// The plan --plan names (rescaled by --recalibrate), or the one the
+/// planner finds under --accuracy-budget; measured on --eval.
+llvm::Expected<recq::quant::Plan>
+planPrecision(mlir::ModuleOp module, const recq::CodegenTarget &target) {
+  recq::quant::Plan plan;
+  if (!planFile.empty()) {
+    if (!accuracyBudget.empty())
+      return llvm::createStringError(
+          "--plan compiles a plan, --accuracy-budget searches one: give one");
+    if (tablePrecision != "fp32" || quantizeMode != "none" ||
+        !calibrationFile.empty() || reduceRange)
+      return llvm::createStringError(
+          "--plan fixes every precision and scale: drop --tables, "
+          "--quantize, --calibration and --reduce-range (--recalibrate "
+          "new.npz derives new scales)");
+    auto read = recq::quant::readPlan(planFile);
+    if (!read)
+      return read.takeError();
+    plan = std::move(*read);
+    if (!recalibrateFile.empty()) {
+      std::string method = calibrationMethod.getNumOccurrences() ||
+                                   plan.calibrationMethod.empty()
+                               ? calibrationMethod.getValue()
+                               : plan.calibrationMethod;
+      auto options = calibrationOptions(method);
+      if (!options)
+        return options.takeError();
+      for (const recq::quant::Piece &fc : plan.fcs)
+        if (fc.input)
+          options->qmax = fc.input->qmax;
+      llvm::errs() << "recalibrating on " << recalibrateFile << " ...\n";
+      auto stats =
+          recq::quant::calibrate(module, recalibrateFile, target, *options);
+      if (!stats)
+        return stats.takeError();
+      if (stats->size() != plan.fcs.size())
+        return llvm::createStringError(
+            planFile + " has " + llvm::Twine(plan.fcs.size()) +
+            " FCs, the model " + llvm::Twine(stats->size()));
+      for (auto [fc, s] : llvm::zip(plan.fcs, *stats))
+        fc.input = s.params;
+      plan.calibrationMethod = method;
+      plan.calibration = recq::quant::Accuracy();
+    }
+    llvm::errs() << "compiling the plan of " << planFile << "\n";
+  } else {
+    if (!recalibrateFile.empty())
+      return llvm::createStringError("--recalibrate needs --plan plan.json");
+    auto budget = recq::quant::parseBudget(accuracyBudget);
+    if (!budget)
+      return llvm::createStringError(
+          "--accuracy-budget '" + accuracyBudget +
+          "' is not a non-negative number (0.1% or 0.001)");
+    if (calibrationFile.empty())
+      return llvm::createStringError(
+          "--accuracy-budget needs --calibration calib.npz (the data the "
+          "search measures on)");
+    if (quantizeMode != "none" && quantizeMode != "int8")
+      return llvm::createStringError("unknown --quantize '" + quantizeMode +
+                                     "' (int8, none)");
+    auto calibration = calibrationOptions(calibrationMethod);
+    if (!calibration)
+      return calibration.takeError();
+    recq::quant::PlannerOptions options;
+    options.metric = metric;
+    options.budget = *budget;
+    options.batch = planBatch;
+    options.costModel = costModel;
+    options.fcCeiling = quantizeMode == "int8" ? "int8" : "fp32";
+    options.tableCeiling = tablePrecision;
+    options.calibration = *calibration;
+    options.calibration.progress = nullptr;
+    options.progress = progress;
+    llvm::errs() << "planning precisions on " << calibrationFile
+                 << " (budget " << metric << " " << *budget << ") ...\n";
+    auto searched =
+        recq::quant::searchPlan(module, calibrationFile, target, options);
+    if (!searched)
+      return searched.takeError();
+    plan = std::move(*searched);
+    plan.calibrationMethod = calibrationMethod;
+  }
+  if (!evalFile.empty()) {
+    auto accuracy = recq::quant::measurePlan(
+        module, plan, evalFile, target,
+        plan.metric.empty() ? metric.getValue() : plan.metric);
+    if (!accuracy)
+      return accuracy.takeError();
+    plan.eval = *accuracy;
+  }
+  llvm::errs() << "plan: FCs " << countPrecisions(plan.fcs,
+                                                  recq::quant::fcPrecisions())
+               << "; tables "
+               << countPrecisions(plan.tables, recq::quant::tablePrecisions())
+               << "\n";
+  if (!std::isnan(plan.calibration.loss) && plan.calibration.samples)
+    llvm::errs() << "  calibration set: "
+                 << describeAccuracy(plan.calibration) << "\n";
+  if (plan.eval.samples)
+    llvm::errs() << "  eval set:        " << describeAccuracy(plan.eval)
+                 << "\n";
+  return plan;
+}
+
+/// The precisions --tables and --quantize name, for every table and FC.
+int quantizeByFlags(mlir::ModuleOp module, const recq::CodegenTarget &target) {
+  // Tables first, so calibration sees the activations the deployed model
+  // will compute.
+  if (tablePrecision != "fp32") {
+    auto count = recq::quant::quantizeTables(module, tablePrecision);
+    if (!count)
+      return fail(llvm::toString(count.takeError()));
+    llvm::errs() << "stored " << *count << " embedding tables in "
+                 << tablePrecision << "\n";
+  }
+
+  if (quantizeMode != "none" && quantizeMode != "int8")
+    return fail("unknown --quantize '" + quantizeMode + "' (int8, none)");
+  if (quantizeMode == "int8" && calibrationFile.empty())
+    return fail("--quantize=int8 needs --calibration calib.npz (the "
+                "activation scales come from calibration)");
+  if (reduceRange && quantizeMode != "int8")
+    return fail("--reduce-range applies to --quantize=int8");
+  if (!calibrationFile.empty()) {
+    auto calibration = calibrationOptions(calibrationMethod);
+    if (!calibration)
+      return fail(llvm::toString(calibration.takeError()));
+    recq::quant::CalibrationOptions &options = *calibration;
+    llvm::errs() << "calibrating on " << calibrationFile << " ...\n";
+    auto stats =
+        recq::quant::calibrate(module, calibrationFile, target, options);
+    if (!stats)
+      return fail(llvm::toString(stats.takeError()));
+    llvm::errs() << "calibrated " << stats->size() << " activations on "
+                 << (stats->empty() ? 0 : stats->front().samples)
+                 << " samples\n";
+    if (!emitCalibration.empty()) {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(emitCalibration, ec);
+      if (ec)
+        return fail("cannot write " + emitCalibration + ": " + ec.message());
+      os << llvm::formatv("{0:2}", recq::quant::toJSON(*stats, options))
+         << "\n";
+    }
+    if (quantizeMode == "int8") {
+      auto count = recq::quant::quantizeToInt8(module, *stats);
+      if (!count)
+        return fail(llvm::toString(count.takeError()));
+      llvm::errs() << "quantized " << *count << " FCs to int8\n";
+    }
+  } else if (!emitCalibration.empty()) {
+    return fail("--emit-calibration needs --calibration calib.npz");
+  }
+
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -163,61 +408,29 @@ int main(int argc, char **argv) {
   if (!module)
     return fail(llvm::toString(module.takeError()));
 
-  // Tables first, so calibration sees the activations the deployed model
-  // will compute.
-  if (tablePrecision != "fp32") {
-    auto count = recq::quant::quantizeTables(**module, tablePrecision);
-    if (!count)
-      return fail(llvm::toString(count.takeError()));
-    llvm::errs() << "stored " << *count << " embedding tables in "
-                 << tablePrecision << "\n";
+  std::optional<recq::quant::Plan> plan;
+  if (!planFile.empty() || !accuracyBudget.empty()) {
+    auto planned = planPrecision(**module, *target);
+    if (!planned)
+      return fail(llvm::toString(planned.takeError()));
+    plan = std::move(*planned);
+  } else {
+    if (int status = quantizeByFlags(**module, *target))
+      return status;
   }
-
-  if (quantizeMode != "none" && quantizeMode != "int8")
-    return fail("unknown --quantize '" + quantizeMode + "' (int8, none)");
-  if (quantizeMode == "int8" && calibrationFile.empty())
-    return fail("--quantize=int8 needs --calibration calib.npz (the "
-                "activation scales come from calibration)");
-  if (reduceRange && quantizeMode != "int8")
-    return fail("--reduce-range applies to --quantize=int8");
-  if (!calibrationFile.empty()) {
-    recq::quant::CalibrationOptions options;
-    auto method = recq::quant::parseScaleMethod(calibrationMethod);
-    if (!method)
-      return fail("unknown --calibration-method '" + calibrationMethod +
-                  "' (l2, minmax, percentile)");
-    options.method = *method;
-    options.percentile = calibrationPercentile;
-    options.chunkSamples = calibrationChunk;
-    if (reduceRange)
-      options.qmax = 127;
-    options.progress = [](llvm::StringRef line) {
-      llvm::errs() << "  " << line << "\n";
-    };
-    llvm::errs() << "calibrating on " << calibrationFile << " ...\n";
-    auto stats =
-        recq::quant::calibrate(**module, calibrationFile, *target, options);
-    if (!stats)
-      return fail(llvm::toString(stats.takeError()));
-    llvm::errs() << "calibrated " << stats->size() << " activations on "
-                 << (stats->empty() ? 0 : stats->front().samples)
-                 << " samples\n";
-    if (!emitCalibration.empty()) {
-      std::error_code ec;
-      llvm::raw_fd_ostream os(emitCalibration, ec);
-      if (ec)
-        return fail("cannot write " + emitCalibration + ": " + ec.message());
-      os << llvm::formatv("{0:2}", recq::quant::toJSON(*stats, options))
-         << "\n";
-    }
-    if (quantizeMode == "int8") {
-      auto count = recq::quant::quantizeToInt8(**module, *stats);
-      if (!count)
-        return fail(llvm::toString(count.takeError()));
-      llvm::errs() << "quantized " << *count << " FCs to int8\n";
-    }
-  } else if (!emitCalibration.empty()) {
-    return fail("--emit-calibration needs --calibration calib.npz");
+  if (plan) {
+    if (llvm::Error e = recq::quant::applyPlan(**module, *plan))
+      return fail(llvm::toString(std::move(e)));
+    std::string json;
+    llvm::raw_string_ostream os(json);
+    os << recq::quant::toJSON(*plan);
+    (**module)->setAttr("recq.plan",
+                        mlir::StringAttr::get(&context, os.str()));
+    if (!emitPlan.empty())
+      if (llvm::Error e = recq::quant::writePlan(*plan, emitPlan))
+        return fail(llvm::toString(std::move(e)));
+  } else if (!emitPlan.empty()) {
+    return fail("--emit-plan needs --accuracy-budget or --plan");
   }
 
   EmitStage stage = emit;
@@ -246,6 +459,11 @@ int main(int argc, char **argv) {
       return fail(llvm::toString(moved.takeError()));
     if (llvm::Error e = recq::writeModelHeader(**module, (stem + ".h").str()))
       return fail(llvm::toString(std::move(e)));
+    std::string planPath = (stem + ".plan.json").str();
+    llvm::sys::fs::remove(planPath);
+    if (plan)
+      if (llvm::Error e = recq::quant::writePlan(*plan, planPath))
+        return fail(llvm::toString(std::move(e)));
     auto desc = recq::describeModelAsC(**module, *target);
     if (!desc)
       return fail(llvm::toString(desc.takeError()));

@@ -15,11 +15,10 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
+#include <optional>
+
 namespace recq::quant {
 
-/// Quantizes the FCs of @main in `module` to int8 with the input parameters
-/// of `stats` (from calibrate() on the same module: one per FC, in order).
-/// Returns how many FCs became recq.qfc.
 /// recq-fuse: the interaction's embedding bags into recq.embedding_bags
 /// (and int8 FCs into qfc, when there are any). Returns how many tables
 /// the embedding_bags ops hold.
@@ -31,8 +30,18 @@ llvm::Expected<int> batchEmbeddingBags(mlir::ModuleOp module);
 llvm::Expected<int> quantizeTables(mlir::ModuleOp module,
                                    llvm::StringRef precision);
 
+/// Quantizes the FCs of @main in `module` to int8 with the input parameters
+/// of `stats` (from calibrate() on the same module: one per FC, in order).
+/// Returns how many FCs became recq.qfc.
 llvm::Expected<int> quantizeToInt8(mlir::ModuleOp module,
                                    llvm::ArrayRef<ActivationStats> stats);
+
+/// Quantizes to int8 the FCs of @main whose entry in `inputs` (one per FC,
+/// in program order) holds their input's u8 parameters; the others stay
+/// fp32. Returns how many FCs became recq.qfc.
+llvm::Expected<int>
+quantizeFcs(mlir::ModuleOp module,
+            llvm::ArrayRef<std::optional<QuantParams>> inputs);
 
 } // namespace recq::quant
 
