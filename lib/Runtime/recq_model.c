@@ -336,6 +336,10 @@ int recq_model_num_outputs(const recq_model *m) { return m->desc->num_outputs; }
 int recq_model_num_tables(const recq_model *m) { return m->desc->num_tables; }
 const char *recq_model_target(const recq_model *m) { return m->desc->target; }
 
+const char *recq_model_plan(const recq_model *m) {
+  return m ? m->desc->plan_json : NULL;
+}
+
 int64_t recq_model_table_rows(const recq_model *m, int t) {
   return t >= 0 && t < m->desc->num_tables ? m->desc->tables[t].rows : -1;
 }

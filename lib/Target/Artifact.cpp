@@ -18,6 +18,7 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Path.h"
@@ -51,9 +52,33 @@ static int dtypeOf(Type type) {
   return 0;
 }
 
+/// `text` as a C string literal: quotes, backslashes and bytes outside
+/// printable ASCII escaped (octal), split into lines of about 100 bytes.
+static void writeCString(llvm::raw_ostream &os, llvm::StringRef text) {
+  os << '"';
+  size_t line = 0;
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      os << '\\' << c;
+    } else if (u < 32 || u > 126) {
+      os << llvm::format("\\%03o", u);
+    } else {
+      os << c;
+    }
+    if (++line == 100) {
+      os << "\"\n  \"";
+      line = 0;
+    }
+  }
+  os << '"';
+}
+
 static void writeTensor(llvm::raw_ostream &os, llvm::StringRef name,
                         RankedTensorType type, llvm::StringRef shapeVar) {
-  os << "  {\"" << name << "\", " << dtypeOf(type.getElementType()) << ", "
+  os << "  {";
+  writeCString(os, name);
+  os << ", " << dtypeOf(type.getElementType()) << ", "
      << type.getRank() << ", " << shapeVar << "},\n";
 }
 
@@ -233,7 +258,12 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
      << "  " << numTables << ", " << (numTables ? "tables" : "0") << ",\n"
      << "  " << weightArgs.size() << ", "
      << (weightArgs.empty() ? "0" : "weights") << ", " << fileBytes
-     << "u,\n  entry,\n};\n";
+     << "u,\n  entry,\n  ";
+  if (auto plan = module->getAttrOfType<StringAttr>("recq.plan"))
+    writeCString(os, plan.getValue());
+  else
+    os << "0";
+  os << ",\n};\n";
   return text;
 }
 

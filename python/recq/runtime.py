@@ -10,6 +10,7 @@ index, and a bad input raises recq.RecqError with the runtime's message.
 """
 
 import ctypes
+import json
 import os
 from typing import Dict, List, Optional, Tuple
 
@@ -50,6 +51,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.recq_model_table_rows.argtypes = [p, i]
     lib.recq_model_target.restype = ctypes.c_char_p
     lib.recq_model_target.argtypes = [p]
+    lib.recq_model_plan.restype = ctypes.c_char_p
+    lib.recq_model_plan.argtypes = [p]
     lib.recq_model_set_threads.restype = i
     lib.recq_model_set_threads.argtypes = [p, i]
     lib.recq_model_threads.restype = i
@@ -81,6 +84,10 @@ class Model:
         self.outputs = [self._info("output", k)
                         for k in range(self._lib.recq_model_num_outputs(self._handle))]
         self.target = self._lib.recq_model_target(self._handle).decode()
+        plan = self._lib.recq_model_plan(self._handle)
+        # The precision plan compiled in (recq-compile --accuracy-budget or
+        # --plan), as --emit-plan writes it; None without one.
+        self.plan = json.loads(plan.decode()) if plan else None
         if threads is not None:
             self._lib.recq_model_set_threads(self._handle, threads)
         self.threads = self._lib.recq_model_threads(self._handle)

@@ -23,6 +23,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -76,6 +77,35 @@ double percentile(std::vector<double> v, double p) {
   return v[k];
 }
 } // namespace
+
+/// The precision plan compiled into the model, one line per piece.
+static void printPlan(const char *text) {
+  if (!text) {
+    outs() << "plan: none (precisions from recq-compile's flags)\n";
+    return;
+  }
+  auto plan = llvm::json::parse(text);
+  const llvm::json::Object *root = plan ? plan->getAsObject() : nullptr;
+  if (!root) {
+    if (!plan)
+      llvm::consumeError(plan.takeError());
+    outs() << "plan: unreadable\n";
+    return;
+  }
+  outs() << "plan: metric " << root->getString("metric").value_or("?");
+  if (auto budget = root->getNumber("budget"))
+    outs() << ", budget " << *budget;
+  if (auto batch = root->getInteger("batch"))
+    outs() << ", costs at batch " << *batch;
+  outs() << "\n";
+  for (llvm::StringRef kind : {"fcs", "tables"})
+    if (const llvm::json::Array *pieces = root->getArray(kind))
+      for (const llvm::json::Value &v : *pieces)
+        if (const llvm::json::Object *piece = v.getAsObject())
+          outs() << (kind == "fcs" ? "  fc    " : "  table ")
+                 << piece->getString("name").value_or("?") << ": "
+                 << piece->getString("precision").value_or("?") << "\n";
+}
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
@@ -133,6 +163,7 @@ int main(int argc, char **argv) {
                << (last ? " (include_last_offset)" : "");
       outs() << "\n";
     }
+    printPlan(api.plan(model));
     return 0;
   }
   if (inputsPath.empty())

@@ -80,6 +80,10 @@ RECQ_EXPORT int recq_model_table_info(const recq_model *m, int t,
                                       int64_t *offsets_row,
                                       int *include_last_offset);
 RECQ_EXPORT const char *recq_model_target(const recq_model *m);
+/// The precision plan the model was compiled with (recq-compile
+/// --accuracy-budget or --plan) as JSON, the format of --emit-plan; NULL
+/// when it was compiled without one.
+RECQ_EXPORT const char *recq_model_plan(const recq_model *m);
 
 /// Number of floats output 0 has for inputs of these shapes (its batch
 /// comes from the dense inputs or the bags), to size `out`; -1 on NULL.

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define RECQ_ABI_VERSION 3
+#define RECQ_ABI_VERSION 4
 
 /// Element types of inputs and outputs.
 typedef enum recq_dtype {
@@ -80,6 +80,7 @@ typedef struct recq_model_desc {
   const recq_weight_desc *weights;
   uint64_t weights_file_bytes; /* size of model.weights, 0: none */
   recq_entry_fn entry;
+  const char *plan_json; /* the precision plan compiled in (JSON), 0: none */
 } recq_model_desc;
 
 /// Defined by the generated C next to each model's code.

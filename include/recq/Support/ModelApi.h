@@ -28,6 +28,7 @@ struct ModelApi {
   decltype(&recq_model_table_rows) tableRows;
   decltype(&recq_model_table_info) tableInfo;
   decltype(&recq_model_target) target;
+  decltype(&recq_model_plan) plan;
   decltype(&recq_model_run) run;
   decltype(&recq_model_set_threads) setThreads;
   decltype(&recq_model_threads) threads;
@@ -53,6 +54,7 @@ inline bool lookupModelApi(void *lib, ModelApi &api) {
   RECQ_SYM(tableRows, recq_model_table_rows)
   RECQ_SYM(tableInfo, recq_model_table_info)
   RECQ_SYM(target, recq_model_target)
+  RECQ_SYM(plan, recq_model_plan)
   RECQ_SYM(run, recq_model_run)
   RECQ_SYM(setThreads, recq_model_set_threads)
   RECQ_SYM(threads, recq_model_threads)
