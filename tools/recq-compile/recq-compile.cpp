@@ -415,6 +415,13 @@ int main(int argc, char **argv) {
       return fail(llvm::toString(planned.takeError()));
     plan = std::move(*planned);
   } else {
+    for (const cl::Option *planning :
+         std::initializer_list<const cl::Option *>{&recalibrateFile, &evalFile,
+                                                   &metric, &costModel,
+                                                   &planBatch})
+      if (planning->getNumOccurrences())
+        return fail("--" + planning->ArgStr +
+                    " applies to --accuracy-budget or --plan");
     if (int status = quantizeByFlags(**module, *target))
       return status;
   }

@@ -1,0 +1,165 @@
+"""The precision planner (recq-compile --accuracy-budget, --plan,
+--recalibrate): plans round-trip through JSON and the artifact, budget 0 is
+all fp32, an infeasible budget is an error, and the search's answer meets
+its budget when compiled. Needs RECQ_BIN (set by ctest)."""
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from recq.make_model import main as make_model
+from recq.runtime import load
+
+BIN = os.environ.get("RECQ_BIN")
+pytestmark = pytest.mark.skipif(not BIN, reason="RECQ_BIN (the built recq tools) is not set")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny")
+    make_model(["--config", "tiny", "--out", str(out), "--train-samples", "4096",
+                "--calib-samples", "1024", "--eval-samples", "1024"])
+    return out
+
+
+def compile_model(out, so, *flags, check=True):
+    result = subprocess.run([os.path.join(BIN, "recq-compile"), str(out / "model.onnx"),
+                             *flags, "-o", str(so)], capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def run(so, npz):
+    m = load(str(so), threads=1)
+    z = np.load(npz)
+    return m.run(**{name: z[name] for name, _, _ in m.inputs}), m
+
+
+def precisions(plan):
+    return [(p["name"], p["precision"]) for p in plan["fcs"] + plan["tables"]]
+
+
+def test_search_meets_its_budget_and_the_plan_compiles_again(tiny, tmp_path):
+    # Static costs: the same plan whatever the machine's load.
+    budget = 0.0005
+    first = compile_model(tiny, tmp_path / "a.so", "--calibration", str(tiny / "calib.npz"),
+                          f"--accuracy-budget={budget * 100}%", "--cost-model=static",
+                          "--eval", str(tiny / "eval.npz"),
+                          "--emit-plan", str(tmp_path / "plan.json"))
+    assert "sensitivity" in first.stderr and "step  0" in first.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["recq_plan"] == 1 and plan["metric"] == "logloss"
+    assert plan["budget"] == pytest.approx(budget)
+    names = [n for n, _ in precisions(plan)]
+    assert len(plan["fcs"]) == 4 and len(plan["tables"]) == 3 and len(set(names)) == 7
+    # Every piece was measured in each precision; the search started from
+    # the cheapest plan and the chosen plan, compiled, is within budget.
+    for piece in plan["fcs"] + plan["tables"]:
+        measured = [c["precision"] for c in piece["candidates"]]
+        assert measured == (["fp32", "int8"] if piece in plan["fcs"]
+                            else ["fp32", "fp16", "int8", "int4"])
+        assert all(c["loss"] is not None for c in piece["candidates"])
+        assert "input" in piece or piece in plan["tables"]
+    assert plan["visited"][0]["change"].startswith("start")
+    assert plan["accuracy"]["calibration"]["loss"] <= budget
+    assert plan["accuracy"]["eval"]["samples"] == 1024
+    assert any(p != "fp32" for _, p in precisions(plan)), "the search quantized nothing"
+
+    # The artifact carries the plan; --plan compiles exactly it again,
+    # without calibrating, to the same outputs.
+    again = compile_model(tiny, tmp_path / "b.so", "--plan", str(tmp_path / "plan.json"),
+                          "--emit-plan", str(tmp_path / "plan2.json"))
+    assert "calibrat" not in again.stderr.replace("calibration set", "")
+    plan2 = json.loads((tmp_path / "plan2.json").read_text())
+    assert precisions(plan2) == precisions(plan)
+    assert [p.get("input") for p in plan2["fcs"]] == [p.get("input") for p in plan["fcs"]]
+    a, ma = run(tmp_path / "a.so", tiny / "eval.npz")
+    b, mb = run(tmp_path / "b.so", tiny / "eval.npz")
+    np.testing.assert_array_equal(a, b)
+    assert precisions(ma.plan) == precisions(plan)
+    assert json.loads((tmp_path / "a.plan.json").read_text())["fcs"] == plan["fcs"]
+    info = subprocess.run([os.path.join(BIN, "recq-run"), str(tmp_path / "b.so"), "--info"],
+                          capture_output=True, text=True, check=True).stdout
+    for name, p in precisions(plan):
+        assert f"{name}: {p}" in info
+
+
+def test_budget_zero_is_all_fp32(tiny, tmp_path):
+    compile_model(tiny, tmp_path / "z.so", "--calibration", str(tiny / "calib.npz"),
+                  "--accuracy-budget=0", "--emit-plan", str(tmp_path / "z.json"))
+    compile_model(tiny, tmp_path / "f.so")
+    plan = json.loads((tmp_path / "z.json").read_text())
+    assert all(p == "fp32" for _, p in precisions(plan))
+    z, mz = run(tmp_path / "z.so", tiny / "eval.npz")
+    f, mf = run(tmp_path / "f.so", tiny / "eval.npz")
+    np.testing.assert_array_equal(z, f)
+    assert mf.plan is None and mz.plan is not None
+
+
+def test_an_infeasible_budget_is_an_error(tiny, tmp_path):
+    # int4 tables at most, and not even 1e-6 of max |dp|.
+    result = compile_model(tiny, tmp_path / "x.so", "--calibration", str(tiny / "calib.npz"),
+                           "--tables=int4", "--metric=max-abs", "--accuracy-budget=0.000001",
+                           "--cost-model=static", check=False)
+    assert result.returncode == 1
+    assert "no plan meets the budget" in result.stderr
+    assert "tables int4" in result.stderr
+    assert not (tmp_path / "x.so").exists()
+
+
+def test_recalibrate_keeps_precisions_and_moves_scales(tiny, tmp_path):
+    compile_model(tiny, tmp_path / "a.so", "--calibration", str(tiny / "calib.npz"),
+                  "--accuracy-budget=10%", "--cost-model=static", "--quantize=int8",
+                  "--emit-plan", str(tmp_path / "plan.json"))
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert all(p["precision"] == "int8" for p in plan["fcs"])
+    # New data: dense features drifted up (x3).
+    z = dict(np.load(tiny / "calib.npz"))
+    z["dense_x"] = z["dense_x"] * 3.0
+    np.savez(tmp_path / "new.npz", **z)
+    compile_model(tiny, tmp_path / "b.so", "--plan", str(tmp_path / "plan.json"),
+                  "--recalibrate", str(tmp_path / "new.npz"),
+                  "--emit-plan", str(tmp_path / "new.json"))
+    new = json.loads((tmp_path / "new.json").read_text())
+    assert precisions(new) == precisions(plan)
+    first = plan["fcs"][0]["input"]["scale"], new["fcs"][0]["input"]["scale"]
+    assert first[1] > 2 * first[0], first
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p.update(recq_plan=7), "plan version 7"),
+    (lambda p: p["tables"][0].update(precision="int2"), "tables[0].precision 'int2'"),
+    (lambda p: p["fcs"][0].update(name="/nope/Gemm"), "names FC '/nope/Gemm', which the model lacks"),
+    (lambda p: p["tables"].pop(), "is not in the plan"),
+    (lambda p: p["fcs"][0].update(precision="int8", input={"scale": -1, "zero_point": 0, "qmax": 255}),
+     "fcs[0].input needs a positive scale"),
+])
+def test_bad_plans_are_refused(tiny, tmp_path, edit, message):
+    compile_model(tiny, tmp_path / "z.so", "--calibration", str(tiny / "calib.npz"),
+                  "--accuracy-budget=0", "--emit-plan", str(tmp_path / "plan.json"))
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    edit(plan)
+    (tmp_path / "bad.json").write_text(json.dumps(plan))
+    result = compile_model(tiny, tmp_path / "bad.so", "--plan", str(tmp_path / "bad.json"),
+                           check=False)
+    assert result.returncode == 1 and message in result.stderr, result.stderr
+
+
+def test_flag_conflicts(tiny, tmp_path):
+    plan = tmp_path / "p.json"
+    compile_model(tiny, tmp_path / "z.so", "--calibration", str(tiny / "calib.npz"),
+                  "--accuracy-budget=0", "--emit-plan", str(plan))
+    for flags, message in [
+        (["--plan", str(plan), "--tables=int8"], "--plan fixes every precision"),
+        (["--accuracy-budget=1%"], "needs --calibration"),
+        (["--calibration", str(tiny / "calib.npz"), "--accuracy-budget=lots"], "not a non-negative number"),
+        (["--calibration", str(tiny / "calib.npz"), "--accuracy-budget=1%", "--metric=f1"], "unknown metric 'f1'"),
+        (["--recalibrate", str(tiny / "calib.npz")], "--recalibrate applies to"),
+        (["--eval", str(tiny / "eval.npz")], "--eval applies to"),
+    ]:
+        result = compile_model(tiny, tmp_path / "c.so", *flags, check=False)
+        assert result.returncode == 1 and message in result.stderr, (flags, result.stderr)
