@@ -163,3 +163,37 @@ def test_flag_conflicts(tiny, tmp_path):
     ]:
         result = compile_model(tiny, tmp_path / "c.so", *flags, check=False)
         assert result.returncode == 1 and message in result.stderr, (flags, result.stderr)
+
+
+def test_drift_check_passes_on_the_original_data_and_fails_on_shifted(tiny, tmp_path):
+    budget = "0.05%"
+    compile_model(tiny, tmp_path / "q.so", "--calibration", str(tiny / "calib.npz"),
+                  f"--accuracy-budget={budget}", "--cost-model=static")
+    compile_model(tiny, tmp_path / "f.so")
+    plan = load(str(tmp_path / "q.so")).plan
+    assert any(p != "fp32" for _, p in precisions(plan))
+    run_tool = os.path.join(BIN, "recq-run")
+    # The data the plan was made on: within budget (calib.npz carries
+    # torch's fp32 outputs as 'reference'; the budget is the plan's).
+    ok = subprocess.run([run_tool, str(tmp_path / "q.so"), "--check", str(tiny / "calib.npz")],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "within budget" in ok.stdout
+    # Dense features drifted (x4 + 1): the int8 activation ranges no longer
+    # fit, the outputs leave fp32's; the check fails and names the pieces.
+    z = dict(np.load(tiny / "eval.npz"))
+    z["dense_x"] = z["dense_x"] * 4 + 1
+    del z["reference"]
+    np.savez(tmp_path / "shift.npz", **z)
+    bad = subprocess.run([run_tool, str(tmp_path / "q.so"), "--check", str(tmp_path / "shift.npz"),
+                          "--fp32", str(tmp_path / "f.so")], capture_output=True, text=True)
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "BUDGET BROKEN" in bad.stdout
+    for name, p in precisions(plan):
+        if p != "fp32":
+            assert name in bad.stdout
+    assert "--recalibrate" in bad.stdout
+    # No fp32 reference at all: a clear error.
+    missing = subprocess.run([run_tool, str(tmp_path / "q.so"), "--check", str(tmp_path / "shift.npz")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and "no 'reference' array" in missing.stderr

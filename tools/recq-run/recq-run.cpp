@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "recq/Quant/Accuracy.h"
 #include "recq/Runtime/recq.h"
 #include "recq/Support/ModelApi.h"
 #include "recq/Support/Npz.h"
@@ -58,6 +59,24 @@ cl::opt<int> iters("iters", cl::desc("Runs to time with --bench"),
 cl::opt<double> tolerance("atol", cl::desc("Largest accepted |output - reference|"),
                      cl::init(1e-5));
 cl::opt<bool> info("info", cl::desc("Print the model's interface and exit"));
+cl::opt<std::string> checkPath(
+    "check",
+    cl::desc("Drift check: run on these inputs (.npz) and compare with the "
+             "fp32 outputs (its 'reference' array, or --fp32) under the "
+             "plan's metric; exit 2 when the budget is broken"),
+    cl::value_desc("new.npz"));
+cl::opt<std::string> budgetText(
+    "accuracy-budget",
+    cl::desc("With --check: the budget (default: the plan's), e.g. 0.1%"),
+    cl::value_desc("budget"));
+cl::opt<std::string> metricName(
+    "metric",
+    cl::desc("With --check: logloss, auc or max-abs (default: the plan's)"));
+cl::opt<std::string> fp32Path(
+    "fp32",
+    cl::desc("With --check: the fp32 model.so whose outputs are the "
+             "reference (default: the inputs' 'reference' array)"),
+    cl::value_desc("model-fp32.so"));
 
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(errs()) << message << "\n";
@@ -105,6 +124,191 @@ static void printPlan(const char *text) {
           outs() << (kind == "fcs" ? "  fc    " : "  table ")
                  << piece->getString("name").value_or("?") << ": "
                  << piece->getString("precision").value_or("?") << "\n";
+}
+
+/// Output 0 of the fp32 model for the drift check: --fp32's model run on
+/// `inputs`, else the --check file's 'reference' array.
+static llvm::Expected<std::vector<float>>
+fp32Outputs(const std::vector<recq::SampleArray> &inputs, int64_t count) {
+  if (fp32Path.empty()) {
+    auto npz = recq::readNpz(checkPath);
+    if (!npz)
+      return npz.takeError();
+    auto ref = npz->find("reference");
+    if (ref == npz->end())
+      return llvm::createStringError(
+          checkPath + " has no 'reference' array (the fp32 model's outputs): "
+                      "add one, or give --fp32 model-fp32.so");
+    std::vector<float> values = ref->second.asF32();
+    if (static_cast<int64_t>(values.size()) < count)
+      return llvm::createStringError(
+          checkPath + ": 'reference' holds " + llvm::Twine(values.size()) +
+          " values, the output " + llvm::Twine(count));
+    values.resize(count);
+    return values;
+  }
+  // A bare name would be searched on the library path.
+  llvm::SmallString<256> path(fp32Path);
+  llvm::sys::fs::make_absolute(path);
+  void *lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib)
+    return llvm::createStringError(llvm::Twine("cannot load ") + fp32Path +
+                                   ": " + dlerror());
+  auto closeLib = llvm::make_scope_exit([&] { dlclose(lib); });
+  recq::ModelApi api;
+  if (!recq::lookupModelApi(lib, api))
+    return llvm::createStringError(fp32Path + " is not a recq model");
+  recq_status st;
+  recq_model *model = api.load(nullptr, &st);
+  if (!model)
+    return llvm::createStringError(fp32Path + ": " + st.message);
+  auto release = llvm::make_scope_exit([&] { api.free(model); });
+  if (api.numInputs(model) != static_cast<int>(inputs.size()))
+    return llvm::createStringError(fp32Path + " takes " +
+                                   llvm::Twine(api.numInputs(model)) +
+                                   " inputs, the model " +
+                                   llvm::Twine(inputs.size()));
+  std::vector<std::vector<int32_t>> i32(inputs.size());
+  std::vector<const void *> data;
+  std::vector<const int64_t *> shapes;
+  for (auto [i, in] : llvm::enumerate(inputs)) {
+    if (in.dtype != 1 && in.dtype != 2)
+      i32[i].assign(in.i64.begin(), in.i64.end());
+    data.push_back(in.dtype == 1   ? static_cast<const void *>(in.f32.data())
+                   : in.dtype == 2 ? static_cast<const void *>(in.i64.data())
+                                   : static_cast<const void *>(i32[i].data()));
+    shapes.push_back(in.shape.data());
+  }
+  int64_t size = api.outputSize(model, shapes.data());
+  if (size != count)
+    return llvm::createStringError(fp32Path + " gives " + llvm::Twine(size) +
+                                   " outputs, the model " + llvm::Twine(count));
+  std::vector<float> out(std::max<int64_t>(size, 1));
+  int64_t shape[8];
+  if (api.run(model, data.data(), shapes.data(), out.data(), out.size(), shape,
+              &st) != RECQ_OK)
+    return llvm::createStringError(fp32Path + ": " + st.message);
+  out.resize(size);
+  return out;
+}
+
+/// The drift check: `out` against the fp32 outputs under the budget.
+/// Returns the exit status: 0 within budget, 2 broken (naming the plan's
+/// quantized pieces by their measured sensitivity), 1 on an error.
+static int checkDrift(const char *planText, const std::vector<float> &all,
+                      std::vector<float> fp32, const recq::Npz &npz,
+                      int64_t count) {
+  std::vector<float> out(all.begin(), all.begin() + count);
+  const llvm::json::Object *plan = nullptr;
+  std::optional<llvm::json::Value> parsed;
+  if (planText) {
+    auto value = llvm::json::parse(planText);
+    if (value) {
+      parsed = std::move(*value);
+      plan = parsed->getAsObject();
+    } else {
+      llvm::consumeError(value.takeError());
+    }
+  }
+  std::string metric = metricName;
+  if (metric.empty())
+    metric = plan ? plan->getString("metric").value_or("logloss").str()
+                  : "logloss";
+  std::optional<double> budget;
+  if (!budgetText.empty()) {
+    budget = recq::quant::parseBudget(budgetText);
+    if (!budget)
+      return fail("--accuracy-budget '" + budgetText +
+                  "' is not a non-negative number (0.1% or 0.001)");
+  } else if (plan) {
+    budget = plan->getNumber("budget");
+  }
+  if (!budget)
+    return fail("--check needs --accuracy-budget (the model carries no "
+                "plan with one)");
+  std::vector<float> labels;
+  if (auto it = npz.find("labels"); it != npz.end()) {
+    labels = it->second.asF32();
+    if (static_cast<int64_t>(labels.size()) != count)
+      return fail(checkPath + ": 'labels' has " + llvm::Twine(labels.size()) +
+                  " values for " + llvm::Twine(count) + " outputs");
+  }
+  if (llvm::Error e =
+          recq::quant::checkMetric(metric, !labels.empty(), checkPath))
+    return fail(llvm::toString(std::move(e)));
+  recq::quant::Scorer scorer(std::move(fp32), std::move(labels), metric);
+  recq::quant::Accuracy a = scorer.score(out);
+  bool ok = a.loss <= *budget;
+  outs() << llvm::format("drift check on %s, %lld samples: %s %.3e, budget "
+                         "%.3e: %s\n",
+                         checkPath.c_str(), (long long)a.samples,
+                         metric.c_str(), a.loss, *budget,
+                         ok ? static_cast<const char *>("within budget")
+                            : static_cast<const char *>("BUDGET BROKEN"));
+  if (scorer.hasLabels())
+    outs() << llvm::format("  log-loss %.5f (fp32 %.5f), AUC %.5f (fp32 "
+                           "%.5f), mean |dp| %.2e, max |dp| %.2e\n",
+                           a.logLoss, a.fp32LogLoss, a.auc, a.fp32Auc,
+                           a.meanAbsDelta, a.maxAbsDelta);
+  else
+    outs() << llvm::format("  mean |dp| %.2e, max |dp| %.2e (no labels)\n",
+                           a.meanAbsDelta, a.maxAbsDelta);
+  if (ok)
+    return 0;
+
+  // The plan's quantized pieces, the most sensitive (alone, on the
+  // calibration data) first: where to look, and what to do.
+  if (plan) {
+    if (const llvm::json::Object *acc = plan->getObject("accuracy"))
+      if (const llvm::json::Object *cal = acc->getObject("calibration"))
+        if (auto loss = cal->getNumber("loss"))
+          outs() << llvm::format("  the plan measured %.3e on its "
+                                 "calibration set\n",
+                                 *loss);
+    struct Suspect {
+      std::string kind, name, precision;
+      double loss;
+    };
+    std::vector<Suspect> suspects;
+    for (llvm::StringRef kind : {"fcs", "tables"})
+      if (const llvm::json::Array *pieces = plan->getArray(kind))
+        for (const llvm::json::Value &v : *pieces) {
+          const llvm::json::Object *piece = v.getAsObject();
+          if (!piece)
+            continue;
+          std::string precision =
+              piece->getString("precision").value_or("fp32").str();
+          if (precision == "fp32")
+            continue;
+          double loss = NAN;
+          if (const llvm::json::Array *cands = piece->getArray("candidates"))
+            for (const llvm::json::Value &c : *cands)
+              if (const llvm::json::Object *co = c.getAsObject())
+                if (co->getString("precision") == precision)
+                  loss = co->getNumber("loss").value_or(NAN);
+          suspects.push_back({kind == "fcs" ? "fc" : "table",
+                              piece->getString("name").value_or("?").str(),
+                              precision, loss});
+        }
+    std::stable_sort(suspects.begin(), suspects.end(),
+                     [](const Suspect &a, const Suspect &b) {
+                       return (std::isnan(b.loss) ? -INFINITY : b.loss) <
+                              (std::isnan(a.loss) ? -INFINITY : a.loss);
+                     });
+    if (!suspects.empty())
+      outs() << "  quantized pieces, most sensitive on the calibration data "
+                "first:\n";
+    for (const Suspect &s : suspects)
+      outs() << llvm::format("    %-5s %-32s %-5s alone: %.3e\n",
+                             s.kind.c_str(), s.name.c_str(),
+                             s.precision.c_str(), s.loss);
+  }
+  outs() << "  new scales, same precisions: recq-compile model.onnx --plan "
+            "<model>.plan.json --recalibrate "
+         << checkPath << " -o <model>.so\n"
+         << "  a new plan: recq-compile model.onnx --calibration " << checkPath
+         << " --accuracy-budget <budget> -o <model>.so\n";
+  return 2;
 }
 
 int main(int argc, char **argv) {
@@ -166,8 +370,17 @@ int main(int argc, char **argv) {
     printPlan(api.plan(model));
     return 0;
   }
+  bool checking = !checkPath.empty();
+  if (checking) {
+    if (!inputsPath.empty() || !referencePath.empty() || bench)
+      return fail("--check runs on its own inputs: drop --inputs, "
+                  "--reference and --bench");
+    inputsPath = checkPath.getValue();
+  } else if (!budgetText.empty() || !metricName.empty() || !fp32Path.empty()) {
+    return fail("--accuracy-budget, --metric and --fp32 apply to --check");
+  }
   if (inputsPath.empty())
-    return fail("--inputs is required (or --info)");
+    return fail("--inputs is required (or --info, --check)");
   if (threads > 0)
     api.setThreads(model, threads);
   int usedThreads = api.threads(model);
@@ -225,6 +438,13 @@ int main(int argc, char **argv) {
     count *= d;
   std::string outName = api.outputName(model, 0);
   outs() << "output '" << outName << "' " << shapeString(shape) << "\n";
+
+  if (checking) {
+    auto fp32 = fp32Outputs(inputs, count);
+    if (!fp32)
+      return fail(llvm::toString(fp32.takeError()));
+    return checkDrift(api.plan(model), out, *fp32, *npz, count);
+  }
 
   int exitCode = 0;
   std::string refFile = referencePath.empty() ? inputsPath.getValue()

@@ -17,6 +17,7 @@
 #ifndef RECQ_QUANT_PLAN_H
 #define RECQ_QUANT_PLAN_H
 
+#include "recq/Quant/Accuracy.h"
 #include "recq/Quant/Calibration.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -30,23 +31,9 @@
 
 namespace recq::quant {
 
-constexpr double kUnmeasured = NAN;
-
 /// The precisions a piece can take, most precise first.
 llvm::ArrayRef<llvm::StringRef> fcPrecisions();    // fp32, int8
 llvm::ArrayRef<llvm::StringRef> tablePrecisions(); // fp32, fp16, int8, int4
-
-/// How far a model's outputs moved from the fp32 model's on one data set.
-struct Accuracy {
-  double loss = kUnmeasured;       // the planner's metric (see Metric)
-  double logLoss = kUnmeasured;    // with labels: mean log-loss
-  double fp32LogLoss = kUnmeasured;
-  double auc = kUnmeasured;        // with labels
-  double fp32Auc = kUnmeasured;
-  double meanAbsDelta = kUnmeasured; // mean |p - p_fp32|
-  double maxAbsDelta = kUnmeasured;  // max |p - p_fp32|
-  int64_t samples = 0;
-};
 
 /// One precision a piece was measured in.
 struct Candidate {

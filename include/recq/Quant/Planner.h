@@ -77,9 +77,6 @@ llvm::Expected<Accuracy> measurePlan(mlir::ModuleOp module, const Plan &plan,
                                      const CodegenTarget &target,
                                      llvm::StringRef metric);
 
-/// Parses "0.1%" (a percentage) or "0.001" (a fraction).
-std::optional<double> parseBudget(llvm::StringRef text);
-
 } // namespace recq::quant
 
 #endif // RECQ_QUANT_PLANNER_H
