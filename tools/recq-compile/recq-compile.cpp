@@ -39,10 +39,14 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 
 namespace cl = llvm::cl;
+
+extern char **environ;
 
 namespace {
 enum class EmitStage { Default, Mlir, LlvmDialect, LlvmIr, Obj, So };
@@ -130,6 +134,12 @@ cl::opt<std::string> costModel(
 cl::opt<std::string> emitPlan("emit-plan",
                               cl::desc("Write the precision plan as JSON"),
                               cl::value_desc("plan.json"));
+cl::opt<std::string> reportDir(
+    "report",
+    cl::desc("Write the plan's report here: report.md with the sensitivity "
+             "table and the visited plans, sensitivity.png, frontier.png "
+             "(needs python3-matplotlib)"),
+    cl::value_desc("dir"));
 cl::opt<std::string> planFile(
     "plan",
     cl::desc("Compile exactly this plan (from --emit-plan), without "
@@ -211,6 +221,36 @@ std::string describeAccuracy(const recq::quant::Accuracy &a) {
   out += llvm::formatv(", max |dp| {0:e2}, {1} samples", a.maxAbsDelta,
                        a.samples);
   return out;
+}
+
+/// --report: the plan as JSON in the directory, then python -m recq.report.
+llvm::Error writeReport(const recq::quant::Plan &plan) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(reportDir))
+    return llvm::createStringError("cannot create " + reportDir + ": " +
+                                   ec.message());
+  llvm::SmallString<256> planPath(reportDir);
+  llvm::sys::path::append(planPath, "plan.json");
+  if (llvm::Error e = recq::quant::writePlan(plan, planPath))
+    return e;
+  std::string pythonPath = std::string("PYTHONPATH=") + RECQ_PYTHON_DIR;
+  llvm::StringRef args[] = {RECQ_PYTHON, "-m",  "recq.report",
+                            planPath,    "--out", reportDir};
+  std::vector<llvm::StringRef> env;
+  std::vector<std::string> keep;
+  for (char **e = environ; *e; ++e)
+    if (!llvm::StringRef(*e).starts_with("PYTHONPATH="))
+      keep.push_back(*e);
+  keep.push_back(pythonPath);
+  for (const std::string &e : keep)
+    env.push_back(e);
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(RECQ_PYTHON, args, env, {}, 0, 0,
+                                         &message);
+  if (status != 0)
+    return llvm::createStringError(
+        "the report (" RECQ_PYTHON " -m recq.report) failed" +
+        (message.empty() ? std::string() : ": " + message));
+  return llvm::Error::success();
 }
 
 /// The plan --plan names (rescaled by --recalibrate), or the one the
@@ -436,8 +476,11 @@ int main(int argc, char **argv) {
     if (!emitPlan.empty())
       if (llvm::Error e = recq::quant::writePlan(*plan, emitPlan))
         return fail(llvm::toString(std::move(e)));
-  } else if (!emitPlan.empty()) {
-    return fail("--emit-plan needs --accuracy-budget or --plan");
+    if (!reportDir.empty())
+      if (llvm::Error e = writeReport(*plan))
+        return fail(llvm::toString(std::move(e)));
+  } else if (!emitPlan.empty() || !reportDir.empty()) {
+    return fail("--emit-plan and --report need --accuracy-budget or --plan");
   }
 
   EmitStage stage = emit;
