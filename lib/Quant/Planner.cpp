@@ -515,19 +515,35 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
     if (!base)
       return base.takeError();
     std::vector<double> baseSeconds;
-    // FCs, each alone in int8.
-    std::vector<double> fcRatio(plan.fcs.size(), 1.0);
-    for (auto [i, fc] : llvm::enumerate(plan.fcs)) {
-      Plan one = plan;
-      one.fcs[i].precision = "int8";
-      auto variant = sim.load(one);
-      if (!variant)
-        return variant.takeError();
-      auto ratio = timeRatio(**base, **variant, options.batch, options.rounds,
-                             baseSeconds);
-      if (!ratio)
-        return ratio.takeError();
-      fcRatio[i] = *ratio;
+    // FCs: what each one's int8 saves where the search starts, among
+    // int8 neighbours (all FCs int8 against all but that one). Alone, an
+    // int8 FC pays a quantize and a dequantize at its edges that a chain
+    // of int8 layers does not, so "alone" would undersell it.
+    std::vector<double> fcSaving(plan.fcs.size(), 0.0);
+    if (!plan.fcs.empty()) {
+      Plan allInt8 = plan;
+      for (Piece &fc : allInt8.fcs)
+        fc.precision = "int8";
+      auto base8 = sim.load(allInt8);
+      if (!base8)
+        return base8.takeError();
+      std::vector<double> base8Seconds;
+      std::vector<double> fcRatio(plan.fcs.size(), 1.0);
+      for (size_t i = 0; i < plan.fcs.size(); ++i) {
+        Plan but = allInt8;
+        but.fcs[i].precision = "fp32";
+        auto variant = sim.load(but);
+        if (!variant)
+          return variant.takeError();
+        auto ratio = timeRatio(**base8, **variant, options.batch,
+                               options.rounds, base8Seconds);
+        if (!ratio)
+          return ratio.takeError();
+        fcRatio[i] = *ratio;
+      }
+      double t8 = median(base8Seconds);
+      for (size_t i = 0; i < plan.fcs.size(); ++i)
+        fcSaving[i] = t8 * (fcRatio[i] - 1);
     }
     // Tables, all in each precision, compiled for real.
     std::map<std::string, double> tableRatio;
@@ -554,8 +570,7 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
     plan.fp32Seconds = median(baseSeconds);
     for (auto [i, fc] : llvm::enumerate(plan.fcs))
       for (Candidate &c : fc.candidates)
-        c.saving =
-            c.precision == "fp32" ? 0 : plan.fp32Seconds * (1 - fcRatio[i]);
+        c.saving = c.precision == "fp32" ? 0 : fcSaving[i];
     tablesSaving["fp32"] = 0;
     for (auto &[p, ratio] : tableRatio)
       tablesSaving[p] = plan.fp32Seconds * (1 - ratio);

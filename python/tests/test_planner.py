@@ -197,3 +197,17 @@ def test_drift_check_passes_on_the_original_data_and_fails_on_shifted(tiny, tmp_
     missing = subprocess.run([run_tool, str(tmp_path / "q.so"), "--check", str(tmp_path / "shift.npz")],
                              capture_output=True, text=True)
     assert missing.returncode == 1 and "no 'reference' array" in missing.stderr
+
+
+def test_report_has_the_table_and_both_plots(tiny, tmp_path):
+    pytest.importorskip("matplotlib", reason="the report's plots need python3-matplotlib")
+    report = tmp_path / "report"
+    compile_model(tiny, tmp_path / "r.so", "--calibration", str(tiny / "calib.npz"),
+                  "--accuracy-budget=0.05%", "--cost-model=static", "--report", str(report))
+    text = (report / "report.md").read_text()
+    plan = json.loads((report / "plan.json").read_text())
+    for name, precision in precisions(plan):
+        assert f"| `{name}` |" in text and f"**{precision}**" in text
+    assert "## Plans the search visited" in text and "start: the cheapest plan" in text
+    for png in ("sensitivity.png", "frontier.png"):
+        assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -12,9 +12,11 @@
 //    summation order), so no table needs a compile of its own.
 // 2. Cost: what each candidate saves per deployment batch. `measured`
 //    times compiled variants on this CPU against the fp32 model (A/B
-//    interleaved, medians): each FC alone in int8; all tables in each
-//    precision, the saving shared out over tables by the bytes their
-//    lookups read. A candidate that saves nothing here is excluded.
+//    interleaved, medians): each FC's int8 among int8 neighbours (all
+//    FCs int8 against all but that one, where the search starts); all
+//    tables in each precision, the saving shared out over tables by the
+//    bytes their lookups read. A candidate that saves nothing here is
+//    excluded.
 //    `static` uses nominal rates (bytes and flops), for plans that must
 //    not depend on the machine's load.
 // 3. Search: start from the cheapest plan; while the budget is broken,
