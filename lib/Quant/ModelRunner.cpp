@@ -201,7 +201,7 @@ Expected<double> recq::quant::ModelRunner::time(int64_t batch, int repeats) {
   std::vector<float> out(std::max<int64_t>(size, 1));
   int64_t outShape[8];
   std::vector<double> seconds;
-  for (int i = 0; i <= repeats; ++i) {
+  for (int i = 0; i <= std::max(repeats, 1); ++i) {
     recq_status st;
     auto start = std::chrono::steady_clock::now();
     if (api.run(model, bound.data.data(), bound.shapes.data(), out.data(),
@@ -213,7 +213,5 @@ Expected<double> recq::quant::ModelRunner::time(int64_t batch, int repeats) {
     if (i > 0) // the first run warms caches and pages
       seconds.push_back(s);
   }
-  std::nth_element(seconds.begin(), seconds.begin() + seconds.size() / 2,
-                   seconds.end());
-  return seconds[seconds.size() / 2];
+  return *std::min_element(seconds.begin(), seconds.end());
 }

@@ -63,8 +63,8 @@ public:
   /// Output 0 for samples [begin, end) (begin 0, end samples(): all).
   llvm::Expected<std::vector<float>> run(int64_t begin, int64_t end);
 
-  /// Median seconds of `repeats` runs on samples [0, batch), after a
-  /// warm-up run.
+  /// Seconds of the fastest of `repeats` runs on samples [0, batch), after
+  /// a warm-up run (interference on a shared machine only adds time).
   llvm::Expected<double> time(int64_t batch, int repeats);
 
 private:

@@ -315,10 +315,10 @@ static Expected<double> timeRatio(ModelRunner &base, ModelRunner &variant,
   variant.setThreads(1);
   std::vector<double> ratios;
   for (int r = 0; r < rounds; ++r) {
-    auto tb = base.time(batch, 3);
+    auto tb = base.time(batch, 5);
     if (!tb)
       return tb.takeError();
-    auto tv = variant.time(batch, 3);
+    auto tv = variant.time(batch, 5);
     if (!tv)
       return tv.takeError();
     ratios.push_back(*tv / *tb);

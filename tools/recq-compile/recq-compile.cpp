@@ -37,6 +37,7 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -327,7 +328,8 @@ planPrecision(mlir::ModuleOp module, const recq::CodegenTarget &target) {
     options.calibration.progress = nullptr;
     options.progress = progress;
     llvm::errs() << "planning precisions on " << calibrationFile
-                 << " (budget " << metric << " " << *budget << ") ...\n";
+                 << llvm::format(" (budget: %s change <= %g) ...\n",
+                                 metric.getValue().c_str(), *budget);
     auto searched =
         recq::quant::searchPlan(module, calibrationFile, target, options);
     if (!searched)

@@ -113,7 +113,7 @@ static void printPlan(const char *text) {
   }
   outs() << "plan: metric " << root->getString("metric").value_or("?");
   if (auto budget = root->getNumber("budget"))
-    outs() << ", budget " << *budget;
+    outs() << llvm::format(", budget %g", *budget);
   if (auto batch = root->getInteger("batch"))
     outs() << ", costs at batch " << *batch;
   outs() << "\n";

@@ -12,7 +12,7 @@
 //    summation order), so no table needs a compile of its own.
 // 2. Cost: what each candidate saves per deployment batch. `measured`
 //    times compiled variants on this CPU against the fp32 model (A/B
-//    interleaved, medians): each FC's int8 among int8 neighbours (all
+//    interleaved, median ratio of fastest runs): each FC's int8 among int8 neighbours (all
 //    FCs int8 against all but that one, where the search starts); all
 //    tables in each precision, the saving shared out over tables by the
 //    bytes their lookups read. A candidate that saves nothing here is
