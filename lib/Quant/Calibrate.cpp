@@ -37,7 +37,6 @@ exposeFcInputs(ModuleOp module) {
     return llvm::createStringError("the model has no fully connected layer to calibrate");
 
   std::vector<recq::quant::ActivationStats> stats;
-  int64_t total = 0;
   for (auto [i, fc] : llvm::enumerate(fcs)) {
     auto type = cast<RankedTensorType>(fc.getInput().getType());
     if (type.isDynamicDim(1))
@@ -47,41 +46,14 @@ exposeFcInputs(ModuleOp module) {
     s.name = (name ? name.getName().str() : "fc" + std::to_string(i)) +
              ":input";
     s.width = type.getDimSize(1);
-    total += s.width;
     stats.push_back(s);
   }
 
-  auto ret = cast<func::ReturnOp>(main.getBody().front().getTerminator());
-  OpBuilder b(ret);
-  Location loc = ret.getLoc();
-  Value first = fcs[0].getInput();
-  auto firstType = cast<RankedTensorType>(first.getType());
-  SmallVector<Value> dynamic;
-  OpFoldResult batch = b.getIndexAttr(firstType.getDimSize(0));
-  if (firstType.isDynamicDim(0)) {
-    Value dim = b.create<tensor::DimOp>(loc, first, 0);
-    dynamic.push_back(dim);
-    batch = dim;
-  }
-  auto type = RankedTensorType::get({firstType.getDimSize(0), total},
-                                    b.getF32Type());
-  Value all = b.create<tensor::EmptyOp>(loc, type.getShape(), b.getF32Type(),
-                                        dynamic);
-  int64_t column = 0;
-  for (recq::FcOp fc : fcs) {
-    int64_t width = cast<RankedTensorType>(fc.getInput().getType()).getDimSize(1);
-    all = b.create<tensor::InsertSliceOp>(
-        loc, fc.getInput(), all,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(column)},
-        ArrayRef<OpFoldResult>{batch, b.getIndexAttr(width)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-    column += width;
-  }
-  b.create<func::ReturnOp>(loc, all);
-  ret.erase();
-  main.setType(b.getFunctionType(main.getArgumentTypes(), {type}));
-  main.setAllResultAttrs(ArrayRef<DictionaryAttr>{b.getDictionaryAttr(
-      b.getNamedAttr("onnx.name", b.getStringAttr("calibration")))});
+  SmallVector<Value> inputs;
+  for (recq::FcOp fc : fcs)
+    inputs.push_back(fc.getInput());
+  if (Error e = recq::quant::returnSideBySide(module, inputs, "calibration"))
+    return std::move(e);
   return stats;
 }
 

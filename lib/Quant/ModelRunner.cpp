@@ -7,6 +7,9 @@
 #include "recq/Target/Codegen.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -22,6 +25,67 @@
 using namespace mlir;
 using llvm::Error;
 using llvm::Expected;
+
+Error recq::quant::returnSideBySide(ModuleOp module, ArrayRef<Value> values,
+                                    StringRef name) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return llvm::createStringError("the module has no @main");
+  if (values.empty())
+    return llvm::createStringError("nothing to return");
+  int64_t total = 0;
+  for (Value v : values) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type || type.getRank() != 2 || type.isDynamicDim(1) ||
+        !type.getElementType().isF32())
+      return llvm::createStringError(
+          "a value to return is not a [batch, width] f32 tensor");
+    total += type.getDimSize(1);
+  }
+  auto ret = cast<func::ReturnOp>(main.getBody().front().getTerminator());
+  OpBuilder b(ret);
+  Location loc = ret.getLoc();
+  auto firstType = cast<RankedTensorType>(values[0].getType());
+  SmallVector<Value> dynamic;
+  OpFoldResult batch = b.getIndexAttr(firstType.getDimSize(0));
+  if (firstType.isDynamicDim(0)) {
+    Value dim = b.create<tensor::DimOp>(loc, values[0], 0);
+    dynamic.push_back(dim);
+    batch = dim;
+  }
+  auto type = RankedTensorType::get({firstType.getDimSize(0), total},
+                                    b.getF32Type());
+  Value all = b.create<tensor::EmptyOp>(loc, type.getShape(), b.getF32Type(),
+                                        dynamic);
+  int64_t column = 0;
+  for (Value v : values) {
+    int64_t width = cast<RankedTensorType>(v.getType()).getDimSize(1);
+    all = b.create<tensor::InsertSliceOp>(
+        loc, v, all,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(column)},
+        ArrayRef<OpFoldResult>{batch, b.getIndexAttr(width)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+    column += width;
+  }
+  b.create<func::ReturnOp>(loc, all);
+  ret.erase();
+  main.setType(b.getFunctionType(main.getArgumentTypes(), {type}));
+  main.setAllResultAttrs(ArrayRef<DictionaryAttr>{
+      b.getDictionaryAttr(b.getNamedAttr("onnx.name", b.getStringAttr(name)))});
+  // What fed only the old outputs (recq's ops are Pure).
+  for (bool changed = true; changed;) {
+    changed = false;
+    SmallVector<Operation *> dead;
+    for (Operation &op : main.getBody().front())
+      if (isOpTriviallyDead(&op))
+        dead.push_back(&op);
+    for (Operation *op : llvm::reverse(dead)) {
+      op->erase();
+      changed = true;
+    }
+  }
+  return Error::success();
+}
 
 Expected<recq::quant::CompiledModel>
 recq::quant::compileModule(ModuleOp module, StringRef dir, StringRef stem,

@@ -28,6 +28,13 @@ struct CodegenTarget;
 
 namespace recq::quant {
 
+/// Makes @main of `module` return `values` (each [batch, width] f32, width
+/// static) side by side as one [batch, sum of widths] output named `name`,
+/// and erases what no longer contributes to it.
+llvm::Error returnSideBySide(mlir::ModuleOp module,
+                             llvm::ArrayRef<mlir::Value> values,
+                             llvm::StringRef name);
+
 /// A compiled variant: `dir`/`stem`.so and, when it has any, .weights.
 struct CompiledModel {
   std::string so, weights;

@@ -4,6 +4,7 @@
 
 #include "ModelRunner.h"
 
+#include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Dialect/Recq/IR/RowwiseTable.h"
 #include "recq/Quant/Quantize.h"
 #include "recq/Target/Codegen.h"
@@ -545,35 +546,64 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
       for (size_t i = 0; i < plan.fcs.size(); ++i)
         fcSaving[i] = t8 * (fcRatio[i] - 1);
     }
-    // Tables, all in each precision, compiled for real.
-    std::map<std::string, double> tableRatio;
-    for (llvm::StringRef p : tablePrecisions().drop_front()) {
+    // The fp32 model's run time.
+    for (int r = 0; r < options.rounds; ++r) {
+      auto t = (*base)->time(options.batch, 5);
+      if (!t)
+        return t.takeError();
+      baseSeconds.push_back(*t);
+    }
+    // Tables: the embedding bags alone (the model cut after them, so the
+    // FCs' time and its noise are not in the comparison), fp32 against
+    // all tables in each precision, compiled for real.
+    auto bagsOnly = [&](llvm::StringRef p)
+        -> Expected<std::unique_ptr<ModelRunner>> {
       Plan all = plan;
       for (Piece &t : all.tables)
         t.precision = p.str();
+      for (Piece &fc : all.fcs)
+        fc.precision = "fp32";
       OwningOpRef<ModuleOp> copy = module.clone();
       if (Error e = applyPlan(*copy, all))
         return std::move(e);
-      auto compiled = compileModule(*copy, *dir, ("tables-" + p).str(), target,
+      SmallVector<Value> pooled;
+      copy->walk([&](recq::EmbeddingBagOp bag) {
+        pooled.push_back(bag.getResult());
+      });
+      if (Error e = returnSideBySide(*copy, pooled, "bags"))
+        return std::move(e);
+      auto compiled = compileModule(*copy, *dir, ("bags-" + p).str(), target,
                                     /*allTablesExternal=*/true);
       if (!compiled)
         return compiled.takeError();
-      auto variant = ModelRunner::create(compiled->so, *npz, calibrationPath);
-      if (!variant)
-        return variant.takeError();
-      auto ratio = timeRatio(**base, **variant, options.batch, options.rounds,
-                             baseSeconds);
-      if (!ratio)
-        return ratio.takeError();
-      tableRatio[p.str()] = *ratio;
+      auto runner = ModelRunner::create(compiled->so, *npz, calibrationPath);
+      if (runner)
+        (*runner)->setThreads(1);
+      return runner;
+    };
+    std::map<std::string, double> tablesOnlySaving;
+    if (!plan.tables.empty()) {
+      auto bags32 = bagsOnly("fp32");
+      if (!bags32)
+        return bags32.takeError();
+      for (llvm::StringRef p : tablePrecisions().drop_front()) {
+        auto variant = bagsOnly(p);
+        if (!variant)
+          return variant.takeError();
+        std::vector<double> bagSeconds;
+        auto ratio = timeRatio(**bags32, **variant, options.batch,
+                               options.rounds, bagSeconds);
+        if (!ratio)
+          return ratio.takeError();
+        tablesOnlySaving[p.str()] = median(bagSeconds) * (1 - *ratio);
+      }
     }
     plan.fp32Seconds = median(baseSeconds);
     for (auto [i, fc] : llvm::enumerate(plan.fcs))
       for (Candidate &c : fc.candidates)
         c.saving = c.precision == "fp32" ? 0 : fcSaving[i];
+    tablesSaving = tablesOnlySaving;
     tablesSaving["fp32"] = 0;
-    for (auto &[p, ratio] : tableRatio)
-      tablesSaving[p] = plan.fp32Seconds * (1 - ratio);
     say(llvm::formatv("costs (measured on this CPU, batch {0}, one thread): "
                       "fp32 {1:f3} ms ({2:f1} s)",
                       options.batch, plan.fp32Seconds * 1e3,
