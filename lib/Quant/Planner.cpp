@@ -547,6 +547,7 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
         fcSaving[i] = t8 * (fcRatio[i] - 1);
     }
     // The fp32 model's run time.
+    (*base)->setThreads(1);
     for (int r = 0; r < options.rounds; ++r) {
       auto t = (*base)->time(options.batch, 5);
       if (!t)
