@@ -10,6 +10,7 @@
 #include "recq/Target/Codegen.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/ScopeExit.h"
@@ -265,6 +266,127 @@ Expected<Accuracy> measurePlan(ModuleOp module, const Plan &plan,
     return outputs.takeError();
   Scorer scorer(std::move(*reference), std::move(*labels), metric.str());
   return scorer.score(*outputs);
+}
+
+Expected<std::vector<LayerError>>
+compareLayers(ModuleOp module, const Plan &plan, llvm::StringRef npzPath,
+              const CodegenTarget &target) {
+  auto npz = readNpz(npzPath);
+  if (!npz)
+    return npz.takeError();
+  auto dir = temporaryDirectory();
+  if (!dir)
+    return dir.takeError();
+  auto cleanup =
+      llvm::make_scope_exit([&] { llvm::sys::fs::remove_directories(*dir); });
+  auto names = listPieces(module);
+  if (!names)
+    return names.takeError();
+  auto sites = findPlanSites(module);
+  if (!sites)
+    return sites.takeError();
+
+  // The layers, in program order, and what the plan makes of each.
+  std::vector<LayerError> layers;
+  size_t fc = 0, bag = 0;
+  module.walk([&](Operation *op) {
+    if (isa<recq::FcOp>(op)) {
+      LayerError l;
+      l.kind = "fc";
+      l.name = names->fcs[fc++].name;
+      layers.push_back(l);
+    } else if (isa<recq::EmbeddingBagOp>(op)) {
+      LayerError l;
+      l.kind = "table";
+      l.name = names->tables[sites->bagTable[bag++]].name;
+      layers.push_back(l);
+    }
+  });
+  auto precisionOf = [&](const LayerError &l) {
+    const std::vector<Piece> &pieces = l.kind == "fc" ? plan.fcs : plan.tables;
+    for (const Piece &p : pieces)
+      if (p.name == l.name)
+        return p.precision;
+    return std::string("fp32");
+  };
+  LayerError output;
+  output.kind = "output";
+  output.name = "(the model's output)";
+  output.precision = "";
+
+  // One variant: the module returning [output, every layer] side by side.
+  auto run = [&](const Plan *applied,
+                 llvm::StringRef stem) -> Expected<std::vector<float>> {
+    OwningOpRef<ModuleOp> copy = module.clone();
+    auto main = copy->lookupSymbol<func::FuncOp>("main");
+    SmallVector<Value> values;
+    values.push_back(main.getBody().front().getTerminator()->getOperand(0));
+    copy->walk([&](Operation *op) {
+      if (isa<recq::FcOp, recq::EmbeddingBagOp>(op))
+        values.push_back(op->getResult(0));
+    });
+    if (Error e = returnSideBySide(*copy, values, "layers"))
+      return std::move(e);
+    if (applied)
+      if (Error e = applyPlan(*copy, *applied))
+        return std::move(e);
+    auto compiled = compileModule(*copy, *dir, stem, target);
+    if (!compiled)
+      return compiled.takeError();
+    auto runner = ModelRunner::create(compiled->so, *npz, npzPath);
+    if (!runner)
+      return runner.takeError();
+    return (*runner)->run(0, (*runner)->samples());
+  };
+  auto fp32 = run(nullptr, "fp32");
+  if (!fp32)
+    return fp32.takeError();
+  auto planned = run(&plan, "plan");
+  if (!planned)
+    return planned.takeError();
+
+  // Widths: each exposed value's columns.
+  std::vector<int64_t> widths;
+  {
+    auto main = module.lookupSymbol<func::FuncOp>("main");
+    auto outType = dyn_cast<RankedTensorType>(
+        main.getBody().front().getTerminator()->getOperand(0).getType());
+    widths.push_back(outType ? outType.getDimSize(1) : 0);
+    module.walk([&](Operation *op) {
+      if (isa<recq::FcOp, recq::EmbeddingBagOp>(op))
+        widths.push_back(
+            cast<RankedTensorType>(op->getResult(0).getType()).getDimSize(1));
+    });
+  }
+  int64_t total = 0;
+  for (int64_t w : widths)
+    total += w;
+  if (total == 0 || fp32->size() != planned->size() ||
+      fp32->size() % total)
+    return llvm::createStringError("the layer outputs do not line up (a recq "
+                                   "bug)");
+  int64_t rows = fp32->size() / total;
+  std::vector<LayerError> result;
+  int64_t column = 0;
+  for (size_t k = 0; k < widths.size(); ++k) {
+    LayerError l = k == 0 ? output : layers[k - 1];
+    if (k)
+      l.precision = precisionOf(l);
+    l.width = widths[k];
+    double signal = 0, noise = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = column; c < column + widths[k]; ++c) {
+        double ref = (*fp32)[r * total + c], x = (*planned)[r * total + c];
+        signal += ref * ref;
+        noise += (x - ref) * (x - ref);
+      }
+    l.sqnr = noise == 0 ? INFINITY : 10 * std::log10(signal / noise);
+    column += widths[k];
+    result.push_back(l);
+  }
+  // The model's output last.
+  std::rotate(result.begin(), result.begin() + 1, result.end());
+  return result;
 }
 
 //===----------------------------------------------------------------------===//

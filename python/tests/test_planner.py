@@ -211,3 +211,36 @@ def test_report_has_the_table_and_both_plots(tiny, tmp_path):
     assert "## Plans the search visited" in text and "start: the cheapest plan" in text
     for png in ("sensitivity.png", "frontier.png"):
         assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_fp32_shows_where_error_appears(tiny, tmp_path):
+    plan = tmp_path / "plan.json"
+    compile_model(tiny, tmp_path / "q.so", "--calibration", str(tiny / "calib.npz"),
+                  "--accuracy-budget=0.05%", "--cost-model=static", "--emit-plan", str(plan))
+    p = json.loads(plan.read_text())
+    result = compile_model(tiny, tmp_path / "d.so", "--plan", str(plan),
+                           "--compare-fp32", str(tiny / "eval.npz"))
+    lines = [l.split() for l in result.stderr.splitlines() if l.startswith("  fc ")
+             or l.startswith("  table ") or l.startswith("  output ")]
+    # Every FC and every bag (one per table here), then the output.
+    assert [l[1] for l in lines[:-1] if l[0] == "fc"] == [x["name"] for x in p["fcs"]]
+    assert sorted(l[1] for l in lines if l[0] == "table") == sorted(x["name"] for x in p["tables"])
+    assert lines[-1][0] == "output"
+    by_name = {l[1]: l for l in lines}
+    for piece in p["fcs"] + p["tables"]:
+        row = by_name[piece["name"]]
+        assert row[2] == piece["precision"]
+        sqnr = float(row[4])
+        # An fp32 bag reads its table exactly; a quantized piece is finite.
+        if piece in p["tables"] and piece["precision"] == "fp32":
+            assert sqnr == float("inf")
+        if piece["precision"] != "fp32":
+            assert 5 < sqnr < 200, row
+    assert "error first appears" in result.stderr
+    # The fp32 plan: every layer exact.
+    zero = tmp_path / "zero.json"
+    compile_model(tiny, tmp_path / "z.so", "--calibration", str(tiny / "calib.npz"),
+                  "--accuracy-budget=0", "--emit-plan", str(zero))
+    exact = compile_model(tiny, tmp_path / "z2.so", "--plan", str(zero),
+                          "--compare-fp32", str(tiny / "eval.npz"))
+    assert "every layer matches fp32 exactly" in exact.stderr

@@ -45,6 +45,8 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 
+#include <cmath>
+
 namespace cl = llvm::cl;
 
 extern char **environ;
@@ -141,6 +143,12 @@ cl::opt<std::string> reportDir(
              "table and the visited plans, sensitivity.png, frontier.png "
              "(needs python3-matplotlib)"),
     cl::value_desc("dir"));
+cl::opt<std::string> compareFile(
+    "compare-fp32",
+    cl::desc("Numerical debugger: run the plan and the fp32 model on these "
+             "inputs (.npz) and print each FC's and bag's output SQNR "
+             "against fp32, and where error first grows"),
+    cl::value_desc("x.npz"));
 cl::opt<std::string> planFile(
     "plan",
     cl::desc("Compile exactly this plan (from --emit-plan), without "
@@ -251,6 +259,46 @@ llvm::Error writeReport(const recq::quant::Plan &plan) {
     return llvm::createStringError(
         "the report (" RECQ_PYTHON " -m recq.report) failed" +
         (message.empty() ? std::string() : ": " + message));
+  return llvm::Error::success();
+}
+
+/// --compare-fp32: each layer's output SQNR, in program order.
+llvm::Error printLayerErrors(mlir::ModuleOp module,
+                             const recq::quant::Plan &plan,
+                             const recq::CodegenTarget &target) {
+  auto layers = recq::quant::compareLayers(module, plan, compareFile, target);
+  if (!layers)
+    return layers.takeError();
+  llvm::errs() << "layer outputs against fp32 on " << compareFile
+               << " (SQNR in dB, higher is closer; program order):\n";
+  double upstream = INFINITY, worstDrop = 0;
+  const recq::quant::LayerError *first = nullptr, *worst = nullptr;
+  for (const recq::quant::LayerError &l : *layers) {
+    bool isOutput = l.kind == "output";
+    llvm::errs() << llvm::format("  %-6s %-34s %-5s %6lld %8.2f", l.kind.c_str(),
+                                 l.name.c_str(), l.precision.c_str(),
+                                 (long long)l.width, l.sqnr);
+    if (!isOutput && std::isfinite(l.sqnr)) {
+      if (!first) {
+        first = &l;
+        llvm::errs() << "  <- error first appears";
+      }
+      double drop = upstream - l.sqnr;
+      if (std::isfinite(upstream) && drop > worstDrop) {
+        worstDrop = drop;
+        worst = &l;
+      }
+      upstream = std::min(upstream, l.sqnr);
+    }
+    llvm::errs() << "\n";
+  }
+  if (worst)
+    llvm::errs() << llvm::format("  largest drop: %s (%s), %.1f dB below "
+                                 "every layer before it\n",
+                                 worst->name.c_str(), worst->precision.c_str(),
+                                 worstDrop);
+  else if (!first)
+    llvm::errs() << "  every layer matches fp32 exactly\n";
   return llvm::Error::success();
 }
 
@@ -467,6 +515,9 @@ int main(int argc, char **argv) {
     if (int status = quantizeByFlags(**module, *target))
       return status;
   }
+  if (plan && !compareFile.empty())
+    if (llvm::Error e = printLayerErrors(**module, *plan, *target))
+      return fail(llvm::toString(std::move(e)));
   if (plan) {
     if (llvm::Error e = recq::quant::applyPlan(**module, *plan))
       return fail(llvm::toString(std::move(e)));
@@ -481,8 +532,9 @@ int main(int argc, char **argv) {
     if (!reportDir.empty())
       if (llvm::Error e = writeReport(*plan))
         return fail(llvm::toString(std::move(e)));
-  } else if (!emitPlan.empty() || !reportDir.empty()) {
-    return fail("--emit-plan and --report need --accuracy-budget or --plan");
+  } else if (!emitPlan.empty() || !reportDir.empty() || !compareFile.empty()) {
+    return fail("--emit-plan, --report and --compare-fp32 need "
+                "--accuracy-budget or --plan");
   }
 
   EmitStage stage = emit;

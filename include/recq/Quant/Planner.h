@@ -79,6 +79,25 @@ llvm::Expected<Accuracy> measurePlan(mlir::ModuleOp module, const Plan &plan,
                                      const CodegenTarget &target,
                                      llvm::StringRef metric);
 
+/// One FC's or embedding bag's output in a plan against fp32.
+struct LayerError {
+  std::string kind;      // fc, table, output
+  std::string name;      // the piece (a bag by its table's name)
+  std::string precision; // the piece's precision in the plan
+  int64_t width = 0;
+  double sqnr = 0;       // dB: 10 log10(sum ref^2 / sum (x - ref)^2)
+};
+
+/// The numerical debugger (recq-compile --compare-fp32 x.npz): `plan` and
+/// the fp32 model, each compiled to also return every FC's and every bag's
+/// output, run on `npzPath`; each output's SQNR against fp32, in program
+/// order, then the model's output. (An exposed FC output is used twice, so
+/// its int8 successor requantizes it from f32 instead of taking u8
+/// straight from the GEMM: the same values up to one rounding.)
+llvm::Expected<std::vector<LayerError>>
+compareLayers(mlir::ModuleOp module, const Plan &plan, llvm::StringRef npzPath,
+              const CodegenTarget &target);
+
 } // namespace recq::quant
 
 #endif // RECQ_QUANT_PLANNER_H
