@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 using namespace mlir;
 using llvm::Error;
@@ -203,30 +204,23 @@ bool recq::quant::ModelRunner::cuttable() const {
   return true;
 }
 
-namespace {
-/// The pointers recq_model_run takes for `arrays` (i32 inputs converted
-/// once, here).
-struct Bound {
-  explicit Bound(const std::vector<recq::SampleArray> &arrays)
-      : i32(arrays.size()), data(arrays.size()), shapes(arrays.size()) {
-    for (size_t i = 0; i < arrays.size(); ++i) {
-      const recq::SampleArray &in = arrays[i];
-      shapes[i] = in.shape.data();
-      if (in.dtype == RECQ_DTYPE_F32) {
-        data[i] = in.f32.data();
-      } else if (in.dtype == RECQ_DTYPE_I64) {
-        data[i] = in.i64.data();
-      } else {
-        i32[i].assign(in.i64.begin(), in.i64.end());
-        data[i] = i32[i].data();
-      }
-    }
-  }
-  std::vector<std::vector<int32_t>> i32;
-  std::vector<const void *> data;
-  std::vector<const int64_t *> shapes;
-};
-} // namespace
+
+/// Runs `model` once on `bound` into `out` (sized here).
+static Error runBound(const recq::ModelApi &api, recq_model *model,
+                      const recq::BoundInputs &bound,
+                      std::vector<float> &out) {
+  int64_t size = api.outputSize(model, bound.shapes.data());
+  if (size < 0)
+    return llvm::createStringError("bad input shapes for the model");
+  out.resize(std::max<int64_t>(size, 1));
+  int64_t outShape[8];
+  recq_status st;
+  if (api.run(model, bound.data.data(), bound.shapes.data(), out.data(),
+              out.size(), outShape, &st) != RECQ_OK)
+    return llvm::createStringError(st.message);
+  out.resize(size);
+  return Error::success();
+}
 
 Expected<std::vector<float>> recq::quant::ModelRunner::run(int64_t begin,
                                                            int64_t end) {
@@ -239,17 +233,9 @@ Expected<std::vector<float>> recq::quant::ModelRunner::run(int64_t begin,
     cut = std::move(*sliced);
     use = &cut;
   }
-  Bound bound(*use);
-  int64_t size = api.outputSize(model, bound.shapes.data());
-  if (size < 0)
-    return llvm::createStringError("bad input shapes for the model");
-  std::vector<float> out(std::max<int64_t>(size, 1));
-  int64_t outShape[8];
-  recq_status st;
-  if (api.run(model, bound.data.data(), bound.shapes.data(), out.data(),
-              out.size(), outShape, &st) != RECQ_OK)
-    return llvm::createStringError(st.message);
-  out.resize(size);
+  std::vector<float> out;
+  if (Error e = runBound(api, model, BoundInputs(*use), out))
+    return std::move(e);
   return out;
 }
 
@@ -258,24 +244,19 @@ Expected<double> recq::quant::ModelRunner::time(int64_t batch, int repeats) {
   auto sliced = sliceSamples(inputs, tables, 0, batch);
   if (!sliced)
     return sliced.takeError();
-  Bound bound(*sliced);
-  int64_t size = api.outputSize(model, bound.shapes.data());
-  if (size < 0)
-    return llvm::createStringError("bad input shapes for the model");
-  std::vector<float> out(std::max<int64_t>(size, 1));
-  int64_t outShape[8];
-  std::vector<double> seconds;
+  BoundInputs bound(*sliced);
+  std::vector<float> out;
+  double best = INFINITY;
+  // The first run warms caches and pages.
   for (int i = 0; i <= std::max(repeats, 1); ++i) {
-    recq_status st;
     auto start = std::chrono::steady_clock::now();
-    if (api.run(model, bound.data.data(), bound.shapes.data(), out.data(),
-                out.size(), outShape, &st) != RECQ_OK)
-      return llvm::createStringError(st.message);
+    if (Error e = runBound(api, model, bound, out))
+      return std::move(e);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                              start)
                    .count();
-    if (i > 0) // the first run warms caches and pages
-      seconds.push_back(s);
+    if (i > 0)
+      best = std::min(best, s);
   }
-  return *std::min_element(seconds.begin(), seconds.end());
+  return best;
 }

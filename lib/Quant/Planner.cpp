@@ -228,27 +228,38 @@ runRealPlan(ModuleOp module, const Plan &plan, llvm::StringRef dir,
   return (*runner)->run(0, (*runner)->samples());
 }
 
-static Expected<std::string> temporaryDirectory() {
-  SmallString<128> dir;
-  if (std::error_code ec =
-          llvm::sys::fs::createUniqueDirectory("recq-plan", dir))
-    return llvm::createStringError("cannot create a temporary directory: " +
-                                   ec.message());
-  return std::string(dir);
-}
+namespace {
+/// A data set and a temporary directory for compiled variants, removed
+/// with this.
+struct Workspace {
+  static Expected<std::unique_ptr<Workspace>> create(llvm::StringRef npzPath) {
+    auto npz = readNpz(npzPath);
+    if (!npz)
+      return npz.takeError();
+    SmallString<128> dir;
+    if (std::error_code ec =
+            llvm::sys::fs::createUniqueDirectory("recq-plan", dir))
+      return llvm::createStringError("cannot create a temporary directory: " +
+                                     ec.message());
+    return std::unique_ptr<Workspace>(
+        new Workspace{std::move(*npz), npzPath.str(), std::string(dir)});
+  }
+  ~Workspace() { llvm::sys::fs::remove_directories(dir); }
+
+  Npz npz;
+  std::string npzPath, dir;
+};
+} // namespace
 
 Expected<Accuracy> measurePlan(ModuleOp module, const Plan &plan,
                                llvm::StringRef npzPath,
                                const CodegenTarget &target,
                                llvm::StringRef metric) {
-  auto npz = readNpz(npzPath);
-  if (!npz)
-    return npz.takeError();
-  auto dir = temporaryDirectory();
-  if (!dir)
-    return dir.takeError();
-  auto cleanup =
-      llvm::make_scope_exit([&] { llvm::sys::fs::remove_directories(*dir); });
+  auto ws = Workspace::create(npzPath);
+  if (!ws)
+    return ws.takeError();
+  const Npz *npz = &(*ws)->npz;
+  const std::string *dir = &(*ws)->dir;
   auto fp32Plan = listPieces(module);
   if (!fp32Plan)
     return fp32Plan.takeError();
@@ -271,14 +282,11 @@ Expected<Accuracy> measurePlan(ModuleOp module, const Plan &plan,
 Expected<std::vector<LayerError>>
 compareLayers(ModuleOp module, const Plan &plan, llvm::StringRef npzPath,
               const CodegenTarget &target) {
-  auto npz = readNpz(npzPath);
-  if (!npz)
-    return npz.takeError();
-  auto dir = temporaryDirectory();
-  if (!dir)
-    return dir.takeError();
-  auto cleanup =
-      llvm::make_scope_exit([&] { llvm::sys::fs::remove_directories(*dir); });
+  auto ws = Workspace::create(npzPath);
+  if (!ws)
+    return ws.takeError();
+  const Npz *npz = &(*ws)->npz;
+  const std::string *dir = &(*ws)->dir;
   auto names = listPieces(module);
   if (!names)
     return names.takeError();
@@ -479,16 +487,12 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
           int(tablePrecisions().size()))
     return llvm::createStringError("unknown precision ceiling");
 
-  auto npz = readNpz(calibrationPath);
-  if (!npz)
-    return npz.takeError();
-  auto labelsProbe = readLabels(*npz, calibrationPath,
-                                npz->count("labels")
-                                    ? npz->at("labels").numElements()
-                                    : 0);
-  if (!labelsProbe)
-    return labelsProbe.takeError();
-  if (Error e = checkMetric(options.metric, !labelsProbe->empty(),
+  auto ws = Workspace::create(calibrationPath);
+  if (!ws)
+    return ws.takeError();
+  const Npz *npz = &(*ws)->npz;
+  const std::string *dir = &(*ws)->dir;
+  if (Error e = checkMetric(options.metric, npz->count("labels") != 0,
                             calibrationPath))
     return std::move(e);
 
@@ -500,11 +504,6 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
     return plan;
   }
 
-  auto dir = temporaryDirectory();
-  if (!dir)
-    return dir.takeError();
-  auto cleanup =
-      llvm::make_scope_exit([&] { llvm::sys::fs::remove_directories(*dir); });
   auto sites = findPlanSites(module);
   if (!sites)
     return sites.takeError();

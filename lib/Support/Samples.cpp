@@ -129,3 +129,19 @@ llvm::Error recq::readModelInputs(const ModelApi &api, const recq_model *model,
   }
   return llvm::Error::success();
 }
+
+recq::BoundInputs::BoundInputs(const std::vector<SampleArray> &inputs)
+    : i32(inputs.size()) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const SampleArray &in = inputs[i];
+    shapes.push_back(in.shape.data());
+    if (in.dtype == RECQ_DTYPE_F32) {
+      data.push_back(in.f32.data());
+    } else if (in.dtype == RECQ_DTYPE_I64) {
+      data.push_back(in.i64.data());
+    } else {
+      i32[i].assign(in.i64.begin(), in.i64.end());
+      data.push_back(i32[i].data());
+    }
+  }
+}

@@ -168,17 +168,9 @@ fp32Outputs(const std::vector<recq::SampleArray> &inputs, int64_t count) {
                                    llvm::Twine(api.numInputs(model)) +
                                    " inputs, the model " +
                                    llvm::Twine(inputs.size()));
-  std::vector<std::vector<int32_t>> i32(inputs.size());
-  std::vector<const void *> data;
-  std::vector<const int64_t *> shapes;
-  for (auto [i, in] : llvm::enumerate(inputs)) {
-    if (in.dtype != 1 && in.dtype != 2)
-      i32[i].assign(in.i64.begin(), in.i64.end());
-    data.push_back(in.dtype == 1   ? static_cast<const void *>(in.f32.data())
-                   : in.dtype == 2 ? static_cast<const void *>(in.i64.data())
-                                   : static_cast<const void *>(i32[i].data()));
-    shapes.push_back(in.shape.data());
-  }
+  recq::BoundInputs bound(inputs);
+  std::vector<const void *> &data = bound.data;
+  std::vector<const int64_t *> &shapes = bound.shapes;
   int64_t size = api.outputSize(model, shapes.data());
   if (size != count)
     return llvm::createStringError(fp32Path + " gives " + llvm::Twine(size) +
@@ -405,20 +397,9 @@ int main(int argc, char **argv) {
     batch = batchSize;
   }
   // i32 inputs are held as i64 until here.
-  std::vector<std::vector<int32_t>> i32(numInputs);
-  for (int i = 0; i < numInputs; ++i)
-    if (inputs[i].dtype != 1 && inputs[i].dtype != 2)
-      i32[i].assign(inputs[i].i64.begin(), inputs[i].i64.end());
-
-  std::vector<const void *> data;
-  std::vector<const int64_t *> shapes;
-  for (int i = 0; i < numInputs; ++i) {
-    const recq::SampleArray &in = inputs[i];
-    data.push_back(in.dtype == 1   ? static_cast<const void *>(in.f32.data())
-                   : in.dtype == 2 ? static_cast<const void *>(in.i64.data())
-                                   : static_cast<const void *>(i32[i].data()));
-    shapes.push_back(in.shape.data());
-  }
+  recq::BoundInputs bound(inputs);
+  std::vector<const void *> &data = bound.data;
+  std::vector<const int64_t *> &shapes = bound.shapes;
   int outRank, outDtype;
   int64_t outShapeDecl[8];
   api.outputInfo(model, 0, &outDtype, &outRank, outShapeDecl);

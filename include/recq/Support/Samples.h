@@ -40,6 +40,15 @@ struct TableBinding {
   bool includeLast = false;
 };
 
+/// The pointers recq_model_run takes for `inputs`, in input order (i32
+/// inputs converted here); valid while this and `inputs` live.
+struct BoundInputs {
+  explicit BoundInputs(const std::vector<SampleArray> &inputs);
+  std::vector<std::vector<int32_t>> i32;
+  std::vector<const void *> data;
+  std::vector<const int64_t *> shapes;
+};
+
 /// The number of samples: the rows of the first 2-D f32 input, or of the
 /// first fixed-length indices input; -1 when there is neither.
 int64_t countSamples(const std::vector<SampleArray> &inputs,
