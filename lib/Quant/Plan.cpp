@@ -381,18 +381,14 @@ Expected<PlanSites> findPlanSites(ModuleOp module) {
   if (!pieces)
     return pieces.takeError();
   PlanSites sites;
-  for (recq::FcOp fc : pieces->fcs)
-    sites.fcs.push_back(fc);
   sites.tables.assign(pieces->tables.begin(), pieces->tables.end());
   for (auto &bag : pieces->bags)
     sites.bagTable.push_back(bag.second);
   return sites;
 }
 
-Expected<Plan> listPieces(ModuleOp module) {
-  auto pieces = collect(module);
-  if (!pieces)
-    return pieces.takeError();
+/// Every piece of `pieces`, all fp32, named and shaped.
+static Plan listPieces(const ModulePieces &pieces) {
   Plan plan;
   llvm::StringSet<> seen;
   auto unique = [&](std::string name) {
@@ -401,7 +397,8 @@ Expected<Plan> listPieces(ModuleOp module) {
       name = base + "#" + std::to_string(i);
     return name;
   };
-  for (auto [i, fc] : llvm::enumerate(pieces->fcs)) {
+  for (auto [i, fcRef] : llvm::enumerate(pieces.fcs)) {
+    recq::FcOp fc = fcRef; // op handles are used by value
     Piece p;
     p.kind = Piece::Fc;
     p.name = unique(nodeName(fc.getLoc()).value_or("fc" + std::to_string(i)));
@@ -410,11 +407,11 @@ Expected<Plan> listPieces(ModuleOp module) {
     p.dim1 = w.getDimSize(1);
     plan.fcs.push_back(std::move(p));
   }
-  for (auto [i, table] : llvm::enumerate(pieces->tables)) {
+  for (auto [i, table] : llvm::enumerate(pieces.tables)) {
     Piece p;
     p.kind = Piece::Table;
     recq::EmbeddingBagOp first;
-    for (auto &[bag, index] : pieces->bags)
+    for (auto &[bag, index] : pieces.bags)
       if (index == i) {
         first = bag;
         break;
@@ -433,13 +430,18 @@ Expected<Plan> listPieces(ModuleOp module) {
   return plan;
 }
 
+Expected<Plan> listPieces(ModuleOp module) {
+  auto pieces = collect(module);
+  if (!pieces)
+    return pieces.takeError();
+  return listPieces(*pieces);
+}
+
 Error applyPlan(ModuleOp module, const Plan &plan) {
   auto pieces = collect(module);
   if (!pieces)
     return pieces.takeError();
-  auto names = listPieces(module);
-  if (!names)
-    return names.takeError();
+  Plan names = listPieces(*pieces);
   auto match = [&](const std::vector<Piece> &model,
                    const std::vector<Piece> &planned,
                    llvm::StringRef what) -> Error {
@@ -453,9 +455,9 @@ Error applyPlan(ModuleOp module, const Plan &plan) {
                                        "' is not in the plan");
     return Error::success();
   };
-  if (Error e = match(names->fcs, plan.fcs, "FC"))
+  if (Error e = match(names.fcs, plan.fcs, "FC"))
     return e;
-  if (Error e = match(names->tables, plan.tables, "table"))
+  if (Error e = match(names.tables, plan.tables, "table"))
     return e;
   auto find = [](const std::vector<Piece> &planned, llvm::StringRef name) {
     return llvm::find_if(planned,
@@ -465,7 +467,7 @@ Error applyPlan(ModuleOp module, const Plan &plan) {
   // Tables: each bag gets its table's precision.
   Builder b(module.getContext());
   for (auto &[bag, index] : pieces->bags) {
-    const Piece &p = *find(plan.tables, names->tables[index].name);
+    const Piece &p = *find(plan.tables, names.tables[index].name);
     bag->setAttr("recq.table_precision", b.getStringAttr(p.precision));
   }
   auto tables = quantizeTables(module, "fp32");
@@ -474,7 +476,7 @@ Error applyPlan(ModuleOp module, const Plan &plan) {
 
   // FCs: int8 ones with their input parameters.
   std::vector<std::optional<QuantParams>> inputs;
-  for (auto [fc, named] : llvm::zip(pieces->fcs, names->fcs)) {
+  for (auto [fc, named] : llvm::zip(pieces->fcs, names.fcs)) {
     const Piece &p = *find(plan.fcs, named.name);
     if (p.precision == "int8" && !p.input)
       return llvm::createStringError("the plan's int8 FC '" + p.name +

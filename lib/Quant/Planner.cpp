@@ -60,11 +60,14 @@ namespace {
 /// back over its fp32 values there.
 class Simulator {
 public:
+  /// `fcInputs`: each FC's int8 input parameters, for FC variants.
   Simulator(ModuleOp module, const PlanSites &sites, const Plan &pieces,
+            std::vector<std::optional<QuantParams>> fcInputs,
             const CodegenTarget &target, llvm::StringRef dir, const Npz &npz,
             llvm::StringRef npzPath)
-      : module(module), sites(sites), pieces(pieces), target(target),
-        dir(dir.str()), npz(npz), npzPath(npzPath.str()) {
+      : module(module), sites(sites), pieces(pieces),
+        fcInputs(std::move(fcInputs)), target(target), dir(dir.str()),
+        npz(npz), npzPath(npzPath.str()) {
     for (Value table : sites.tables) {
       DenseElementsAttr values;
       if (!matchPattern(table, m_Constant(&values)) ||
@@ -86,11 +89,6 @@ public:
 
   /// Whether table `t`'s precision can be simulated (a constant f32 table).
   bool simulates(unsigned t) const { return !data[t].empty(); }
-
-  /// The int8 inputs of FCs, for compiling FC variants.
-  void setFcInputs(std::vector<std::optional<QuantParams>> inputs) {
-    fcInputs = std::move(inputs);
-  }
 
   /// The outputs of `plan` on every sample.
   Expected<std::vector<float>> outputs(const Plan &plan) {
@@ -193,11 +191,11 @@ private:
   ModuleOp module;
   const PlanSites &sites;
   const Plan &pieces;
+  std::vector<std::optional<QuantParams>> fcInputs;
   const CodegenTarget &target;
   std::string dir;
   const Npz &npz;
   std::string npzPath;
-  std::vector<std::optional<QuantParams>> fcInputs;
   std::vector<ArrayRef<float>> data;
   std::list<std::vector<float>> splats;
   std::map<std::string, Artifact> artifacts;
@@ -211,6 +209,26 @@ int rank(const Piece &p, llvm::StringRef precision) {
 }
 } // namespace
 
+/// Compiles `module` (a copy, consumed) to `dir`/`stem`.so and loads it on
+/// the inputs of `npz`.
+static Expected<std::unique_ptr<ModelRunner>>
+compileAndLoad(ModuleOp module, llvm::StringRef dir, llvm::StringRef stem,
+               const CodegenTarget &target, const Npz &npz,
+               llvm::StringRef npzPath, bool allTablesExternal = false) {
+  auto compiled = compileModule(module, dir, stem, target, allTablesExternal);
+  if (!compiled)
+    return compiled.takeError();
+  return ModelRunner::create(compiled->so, npz, npzPath);
+}
+
+/// Output 0 of `runner` on all its samples.
+static Expected<std::vector<float>>
+runAll(Expected<std::unique_ptr<ModelRunner>> runner) {
+  if (!runner)
+    return runner.takeError();
+  return (*runner)->run(0, (*runner)->samples());
+}
+
 /// Compiles `plan` for real and runs it on all samples of `npz`.
 static Expected<std::vector<float>>
 runRealPlan(ModuleOp module, const Plan &plan, llvm::StringRef dir,
@@ -219,13 +237,7 @@ runRealPlan(ModuleOp module, const Plan &plan, llvm::StringRef dir,
   OwningOpRef<ModuleOp> copy = module.clone();
   if (Error e = applyPlan(*copy, plan))
     return std::move(e);
-  auto compiled = compileModule(*copy, dir, stem, target);
-  if (!compiled)
-    return compiled.takeError();
-  auto runner = ModelRunner::create(compiled->so, npz, npzPath);
-  if (!runner)
-    return runner.takeError();
-  return (*runner)->run(0, (*runner)->samples());
+  return runAll(compileAndLoad(*copy, dir, stem, target, npz, npzPath));
 }
 
 namespace {
@@ -294,33 +306,39 @@ compareLayers(ModuleOp module, const Plan &plan, llvm::StringRef npzPath,
   if (!sites)
     return sites.takeError();
 
-  // The layers, in program order, and what the plan makes of each.
-  std::vector<LayerError> layers;
-  size_t fc = 0, bag = 0;
-  module.walk([&](Operation *op) {
-    if (isa<recq::FcOp>(op)) {
-      LayerError l;
-      l.kind = "fc";
-      l.name = names->fcs[fc++].name;
-      layers.push_back(l);
-    } else if (isa<recq::EmbeddingBagOp>(op)) {
-      LayerError l;
-      l.kind = "table";
-      l.name = names->tables[sites->bagTable[bag++]].name;
-      layers.push_back(l);
-    }
-  });
-  auto precisionOf = [&](const LayerError &l) {
-    const std::vector<Piece> &pieces = l.kind == "fc" ? plan.fcs : plan.tables;
+  // The model's output, then the layers in program order: their columns
+  // in the outputs below, and what the plan makes of each.
+  auto precisionOf = [&](llvm::StringRef kind, llvm::StringRef name) {
+    const std::vector<Piece> &pieces = kind == "fc" ? plan.fcs : plan.tables;
     for (const Piece &p : pieces)
-      if (p.name == l.name)
+      if (p.name == name)
         return p.precision;
     return std::string("fp32");
   };
-  LayerError output;
-  output.kind = "output";
-  output.name = "(the model's output)";
-  output.precision = "";
+  auto widthOf = [](Value v) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    return type && type.getRank() == 2 ? type.getDimSize(1) : int64_t(0);
+  };
+  std::vector<LayerError> layers(1);
+  layers[0].kind = "output";
+  layers[0].name = "(the model's output)";
+  layers[0].width = widthOf(module.lookupSymbol<func::FuncOp>("main")
+                                .getBody()
+                                .front()
+                                .getTerminator()
+                                ->getOperand(0));
+  size_t fc = 0, bag = 0;
+  module.walk([&](Operation *op) {
+    if (!isa<recq::FcOp, recq::EmbeddingBagOp>(op))
+      return;
+    LayerError l;
+    l.kind = isa<recq::FcOp>(op) ? "fc" : "table";
+    l.name = isa<recq::FcOp>(op) ? names->fcs[fc++].name
+                                 : names->tables[sites->bagTable[bag++]].name;
+    l.precision = precisionOf(l.kind, l.name);
+    l.width = widthOf(op->getResult(0));
+    layers.push_back(l);
+  });
 
   // One variant: the module returning [output, every layer] side by side.
   auto run = [&](const Plan *applied,
@@ -338,13 +356,7 @@ compareLayers(ModuleOp module, const Plan &plan, llvm::StringRef npzPath,
     if (applied)
       if (Error e = applyPlan(*copy, *applied))
         return std::move(e);
-    auto compiled = compileModule(*copy, *dir, stem, target);
-    if (!compiled)
-      return compiled.takeError();
-    auto runner = ModelRunner::create(compiled->so, *npz, npzPath);
-    if (!runner)
-      return runner.takeError();
-    return (*runner)->run(0, (*runner)->samples());
+    return runAll(compileAndLoad(*copy, *dir, stem, target, *npz, npzPath));
   };
   auto fp32 = run(nullptr, "fp32");
   if (!fp32)
@@ -353,48 +365,29 @@ compareLayers(ModuleOp module, const Plan &plan, llvm::StringRef npzPath,
   if (!planned)
     return planned.takeError();
 
-  // Widths: each exposed value's columns.
-  std::vector<int64_t> widths;
-  {
-    auto main = module.lookupSymbol<func::FuncOp>("main");
-    auto outType = dyn_cast<RankedTensorType>(
-        main.getBody().front().getTerminator()->getOperand(0).getType());
-    widths.push_back(outType ? outType.getDimSize(1) : 0);
-    module.walk([&](Operation *op) {
-      if (isa<recq::FcOp, recq::EmbeddingBagOp>(op))
-        widths.push_back(
-            cast<RankedTensorType>(op->getResult(0).getType()).getDimSize(1));
-    });
-  }
   int64_t total = 0;
-  for (int64_t w : widths)
-    total += w;
+  for (const LayerError &l : layers)
+    total += l.width;
   if (total == 0 || fp32->size() != planned->size() ||
       fp32->size() % total)
     return llvm::createStringError("the layer outputs do not line up (a recq "
                                    "bug)");
   int64_t rows = fp32->size() / total;
-  std::vector<LayerError> result;
   int64_t column = 0;
-  for (size_t k = 0; k < widths.size(); ++k) {
-    LayerError l = k == 0 ? output : layers[k - 1];
-    if (k)
-      l.precision = precisionOf(l);
-    l.width = widths[k];
+  for (LayerError &l : layers) {
     double signal = 0, noise = 0;
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = column; c < column + widths[k]; ++c) {
+      for (int64_t c = column; c < column + l.width; ++c) {
         double ref = (*fp32)[r * total + c], x = (*planned)[r * total + c];
         signal += ref * ref;
         noise += (x - ref) * (x - ref);
       }
     l.sqnr = noise == 0 ? INFINITY : 10 * std::log10(signal / noise);
-    column += widths[k];
-    result.push_back(l);
+    column += l.width;
   }
   // The model's output last.
-  std::rotate(result.begin(), result.begin() + 1, result.end());
-  return result;
+  std::rotate(layers.begin(), layers.begin() + 1, layers.end());
+  return layers;
 }
 
 //===----------------------------------------------------------------------===//
@@ -521,8 +514,8 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
   say(llvm::formatv("calibrated {0} FC inputs ({1:f1} s)", stats->size(),
                     std::chrono::duration<double>(clock::now() - start).count()));
 
-  Simulator sim(module, *sites, plan, target, *dir, *npz, calibrationPath);
-  sim.setFcInputs(fcInputs);
+  Simulator sim(module, *sites, plan, std::move(fcInputs), target, *dir, *npz,
+                calibrationPath);
   start = clock::now();
   auto reference = sim.outputs(plan);
   if (!reference)
@@ -583,21 +576,15 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
       record(table, p, scorer.score(*out));
     }
   }
-  // Leave the simulator's tables fp32 again.
-  if (auto out = sim.outputs(plan); !out)
-    return out.takeError();
-
-  // 2. Costs.
+  // 2. Costs. The fp32 model (loading it writes its tables back to fp32).
+  auto base = sim.load(plan);
+  if (!base)
+    return base.takeError();
   std::vector<double> lookups(plan.tables.size(), 0.0);
-  {
-    auto runner = sim.load(plan);
-    if (!runner)
-      return runner.takeError();
-    std::vector<double> perBag = (*runner)->lookupsPerSample();
-    for (auto [bag, table] : llvm::enumerate(sites->bagTable))
-      if (bag < perBag.size())
-        lookups[table] += perBag[bag];
-  }
+  std::vector<double> perBag = (*base)->lookupsPerSample();
+  for (auto [bag, table] : llvm::enumerate(sites->bagTable))
+    if (bag < perBag.size())
+      lookups[table] += perBag[bag];
   double fp32TableBytes = 0;
   for (auto [t, table] : llvm::enumerate(plan.tables))
     fp32TableBytes += lookups[t] * rowBytes("fp32", table.dim1);
@@ -611,10 +598,10 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
   std::map<std::string, double> tablesSaving;
   if (options.costModel == "static") {
     double seconds = 0;
-    for (const Piece &fc : plan.fcs) {
+    for (Piece &fc : plan.fcs) {
       double fp32 = staticFcSeconds(fc, "fp32", options.batch);
       seconds += fp32;
-      for (Candidate &c : const_cast<Piece &>(fc).candidates)
+      for (Candidate &c : fc.candidates)
         c.saving = fp32 - staticFcSeconds(fc, c.precision, options.batch);
     }
     for (auto [t, table] : llvm::enumerate(plan.tables))
@@ -633,9 +620,6 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
                       options.batch, plan.fp32Seconds * 1e3));
   } else {
     start = clock::now();
-    auto base = sim.load(plan);
-    if (!base)
-      return base.takeError();
     std::vector<double> baseSeconds;
     // FCs: what each one's int8 saves where the search starts, among
     // int8 neighbours (all FCs int8 against all but that one). Alone, an
@@ -694,16 +678,9 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
       });
       if (Error e = returnSideBySide(*copy, pooled, "bags"))
         return std::move(e);
-      auto compiled = compileModule(*copy, *dir, ("bags-" + p).str(), target,
-                                    /*allTablesExternal=*/true);
-      if (!compiled)
-        return compiled.takeError();
-      auto runner = ModelRunner::create(compiled->so, *npz, calibrationPath);
-      if (runner)
-        (*runner)->setThreads(1);
-      return runner;
+      return compileAndLoad(*copy, *dir, ("bags-" + p).str(), target, *npz,
+                            calibrationPath, /*allTablesExternal=*/true);
     };
-    std::map<std::string, double> tablesOnlySaving;
     if (!plan.tables.empty()) {
       auto bags32 = bagsOnly("fp32");
       if (!bags32)
@@ -717,14 +694,13 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
                                options.rounds, bagSeconds);
         if (!ratio)
           return ratio.takeError();
-        tablesOnlySaving[p.str()] = median(bagSeconds) * (1 - *ratio);
+        tablesSaving[p.str()] = median(bagSeconds) * (1 - *ratio);
       }
     }
     plan.fp32Seconds = median(baseSeconds);
     for (auto [i, fc] : llvm::enumerate(plan.fcs))
       for (Candidate &c : fc.candidates)
         c.saving = c.precision == "fp32" ? 0 : fcSaving[i];
-    tablesSaving = tablesOnlySaving;
     tablesSaving["fp32"] = 0;
     say(llvm::formatv("costs (measured on this CPU, batch {0}, one thread): "
                       "fp32 {1:f3} ms ({2:f1} s)",

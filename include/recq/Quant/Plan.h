@@ -96,11 +96,10 @@ llvm::Expected<Plan> planFromJSON(const llvm::json::Value &value,
 llvm::Expected<Plan> readPlan(llvm::StringRef path);
 llvm::Error writePlan(const Plan &plan, llvm::StringRef path);
 
-/// Where a plan's pieces are in a module: the FCs and the distinct tables
-/// of @main in program order, and which table each embedding bag reads
-/// (bags in program order, as the artifact lists them).
+/// Where a plan's tables are in a module: the distinct tables of @main in
+/// program order, and which table each embedding bag reads (bags in
+/// program order, as the artifact lists them).
 struct PlanSites {
-  std::vector<mlir::Operation *> fcs;
   std::vector<mlir::Value> tables;
   std::vector<unsigned> bagTable;
 };
