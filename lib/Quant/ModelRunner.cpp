@@ -17,8 +17,6 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -151,36 +149,24 @@ Expected<std::unique_ptr<recq::quant::ModelRunner>>
 recq::quant::ModelRunner::create(StringRef so, const Npz &npz,
                                  StringRef npzPath) {
   std::unique_ptr<ModelRunner> r(new ModelRunner);
-  r->lib = dlopen(so.str().c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!r->lib)
-    return llvm::createStringError(llvm::Twine("cannot load ") + so + ": " +
-                                   dlerror());
-  if (!lookupModelApi(r->lib, r->api))
-    return llvm::createStringError(so + " lacks the C API");
-  recq_status st;
-  r->model = r->api.load(nullptr, &st);
-  if (!r->model)
-    return llvm::createStringError(so + ": " + st.message);
-  if (Error e = readModelInputs(r->api, r->model, npz, npzPath, r->inputs,
+  auto loaded = LoadedModel::open(so);
+  if (!loaded)
+    return loaded.takeError();
+  r->loaded = std::move(*loaded);
+  const ModelApi &api = r->loaded->api;
+  if (Error e = readModelInputs(api, r->loaded->model, npz, npzPath, r->inputs,
                                 r->tables))
     return std::move(e);
   for (auto [i, in] : llvm::enumerate(r->inputs)) {
     int dtype, rank;
     int64_t shape[8];
-    r->api.inputInfo(r->model, int(i), &dtype, &rank, shape);
+    api.inputInfo(r->loaded->model, int(i), &dtype, &rank, shape);
     if (static_cast<int>(in.shape.size()) != rank)
       return llvm::createStringError(npzPath + ": '" + in.name + "' has rank " +
                                      llvm::Twine(in.shape.size()) +
                                      ", the model takes " + llvm::Twine(rank));
   }
   return std::move(r);
-}
-
-recq::quant::ModelRunner::~ModelRunner() {
-  if (model)
-    api.free(model);
-  if (lib)
-    dlclose(lib);
 }
 
 std::vector<double> recq::quant::ModelRunner::lookupsPerSample() const {
@@ -234,7 +220,7 @@ Expected<std::vector<float>> recq::quant::ModelRunner::run(int64_t begin,
     use = &cut;
   }
   std::vector<float> out;
-  if (Error e = runBound(api, model, BoundInputs(*use), out))
+  if (Error e = runBound(loaded->api, loaded->model, BoundInputs(*use), out))
     return std::move(e);
   return out;
 }
@@ -250,7 +236,7 @@ Expected<double> recq::quant::ModelRunner::time(int64_t batch, int repeats) {
   // The first run warms caches and pages.
   for (int i = 0; i <= std::max(repeats, 1); ++i) {
     auto start = std::chrono::steady_clock::now();
-    if (Error e = runBound(api, model, bound, out))
+    if (Error e = runBound(loaded->api, loaded->model, bound, out))
       return std::move(e);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                              start)

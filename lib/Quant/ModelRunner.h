@@ -57,7 +57,6 @@ class ModelRunner {
 public:
   static llvm::Expected<std::unique_ptr<ModelRunner>>
   create(llvm::StringRef so, const Npz &npz, llvm::StringRef npzPath);
-  ~ModelRunner();
 
   int64_t samples() const { return countSamples(inputs, tables); }
   /// Indices per sample each of the model's bags reads (artifact order).
@@ -65,7 +64,9 @@ public:
   /// Whether run() can take any range (false: an input sliceSamples cannot
   /// cut, e.g. per-sample weights).
   bool cuttable() const;
-  void setThreads(int threads) { api.setThreads(model, threads); }
+  void setThreads(int threads) {
+    loaded->api.setThreads(loaded->model, threads);
+  }
 
   /// Output 0 for samples [begin, end) (begin 0, end samples(): all).
   llvm::Expected<std::vector<float>> run(int64_t begin, int64_t end);
@@ -76,9 +77,7 @@ public:
 
 private:
   ModelRunner() = default;
-  void *lib = nullptr;
-  ModelApi api{};
-  recq_model *model = nullptr;
+  std::unique_ptr<LoadedModel> loaded;
   std::vector<SampleArray> inputs;
   std::vector<TableBinding> tables;
 };

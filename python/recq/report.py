@@ -27,11 +27,16 @@ def _pct(v):
     return "–" if v is None else f"{100 * v:.4f}%"
 
 
-def sensitivity_plot(plan, path):
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
 
+
+def sensitivity_plot(plan, path):
+    plt = _pyplot()
     pieces = plan["fcs"] + plan["tables"]
     names = [p["name"] for p in pieces]
     fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(pieces) + 2), 4.5))
@@ -60,10 +65,7 @@ def sensitivity_plot(plan, path):
 
 
 def frontier_plot(plan, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fp32 = plan.get("fp32_seconds")
     visited = [v for v in plan["visited"] if v["loss"] is not None and v["seconds"]]
     fig, ax = plt.subplots(figsize=(6.5, 4.5))

@@ -359,9 +359,6 @@ planPrecision(mlir::ModuleOp module, const recq::CodegenTarget &target) {
       return llvm::createStringError(
           "--accuracy-budget needs --calibration calib.npz (the data the "
           "search measures on)");
-    if (quantizeMode != "none" && quantizeMode != "int8")
-      return llvm::createStringError("unknown --quantize '" + quantizeMode +
-                                     "' (int8, none)");
     auto calibration = calibrationOptions(calibrationMethod);
     if (!calibration)
       return calibration.takeError();
@@ -419,8 +416,6 @@ int quantizeByFlags(mlir::ModuleOp module, const recq::CodegenTarget &target) {
                  << tablePrecision << "\n";
   }
 
-  if (quantizeMode != "none" && quantizeMode != "int8")
-    return fail("unknown --quantize '" + quantizeMode + "' (int8, none)");
   if (quantizeMode == "int8" && calibrationFile.empty())
     return fail("--quantize=int8 needs --calibration calib.npz (the "
                 "activation scales come from calibration)");
@@ -498,6 +493,8 @@ int main(int argc, char **argv) {
   if (!module)
     return fail(llvm::toString(module.takeError()));
 
+  if (quantizeMode != "none" && quantizeMode != "int8")
+    return fail("unknown --quantize '" + quantizeMode + "' (int8, none)");
   std::optional<recq::quant::Plan> plan;
   if (!planFile.empty() || !accuracyBudget.empty()) {
     auto planned = planPrecision(**module, *target);

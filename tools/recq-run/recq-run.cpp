@@ -19,16 +19,13 @@
 #include "recq/Support/Samples.h"
 
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
@@ -147,22 +144,12 @@ fp32Outputs(const std::vector<recq::SampleArray> &inputs, int64_t count) {
     values.resize(count);
     return values;
   }
-  // A bare name would be searched on the library path.
-  llvm::SmallString<256> path(fp32Path);
-  llvm::sys::fs::make_absolute(path);
-  void *lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!lib)
-    return llvm::createStringError(llvm::Twine("cannot load ") + fp32Path +
-                                   ": " + dlerror());
-  auto closeLib = llvm::make_scope_exit([&] { dlclose(lib); });
-  recq::ModelApi api;
-  if (!recq::lookupModelApi(lib, api))
-    return llvm::createStringError(fp32Path + " is not a recq model");
+  auto loaded = recq::LoadedModel::open(fp32Path);
+  if (!loaded)
+    return loaded.takeError();
+  const recq::ModelApi &api = (*loaded)->api;
+  recq_model *model = (*loaded)->model;
   recq_status st;
-  recq_model *model = api.load(nullptr, &st);
-  if (!model)
-    return llvm::createStringError(fp32Path + ": " + st.message);
-  auto release = llvm::make_scope_exit([&] { api.free(model); });
   if (api.numInputs(model) != static_cast<int>(inputs.size()))
     return llvm::createStringError(fp32Path + " takes " +
                                    llvm::Twine(api.numInputs(model)) +
@@ -314,20 +301,12 @@ int main(int argc, char **argv) {
       cl::init(0));
   cl::ParseCommandLineOptions(argc, argv, "recq model runner\n");
 
-  // dlopen searches the library path for a name without a slash.
-  llvm::SmallString<256> absolute(modelPath);
-  llvm::sys::fs::make_absolute(absolute);
-  void *lib = dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!lib)
-    return fail(llvm::Twine("cannot load ") + modelPath + ": " + dlerror());
-  recq::ModelApi api;
-  if (!recq::lookupModelApi(lib, api))
-    return fail(modelPath + ": not a recq model (no recq_model_* API)");
+  auto loaded = recq::LoadedModel::open(modelPath);
+  if (!loaded)
+    return fail(llvm::toString(loaded.takeError()));
+  const recq::ModelApi &api = (*loaded)->api;
+  recq_model *model = (*loaded)->model;
   recq_status status;
-  recq_model *model = api.load(nullptr, &status);
-  if (!model)
-    return fail(modelPath + ": " + status.message);
-  auto release = llvm::make_scope_exit([&] { api.free(model); });
 
   int numInputs = api.numInputs(model);
   if (info) {

@@ -10,7 +10,12 @@
 
 #include "recq/Runtime/recq.h"
 
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
 #include <dlfcn.h>
+
+#include <memory>
 
 namespace recq {
 
@@ -62,6 +67,24 @@ inline bool lookupModelApi(void *lib, ModelApi &api) {
 #undef RECQ_SYM
   return true;
 }
+
+/// A model.so opened with dlopen (a relative path made absolute, so the
+/// library path is not searched) and its model loaded; freed and closed
+/// with this.
+class LoadedModel {
+public:
+  static llvm::Expected<std::unique_ptr<LoadedModel>> open(llvm::StringRef path);
+  ~LoadedModel();
+  LoadedModel(const LoadedModel &) = delete;
+  LoadedModel &operator=(const LoadedModel &) = delete;
+
+  ModelApi api{};
+  recq_model *model = nullptr;
+
+private:
+  LoadedModel() = default;
+  void *lib = nullptr;
+};
 
 } // namespace recq
 

@@ -1,0 +1,33 @@
+//===- ModelApi.cpp - A model.so opened with dlopen -----------------------===//
+
+#include "recq/Support/ModelApi.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/Twine.h"
+#include "llvm/Support/FileSystem.h"
+
+llvm::Expected<std::unique_ptr<recq::LoadedModel>>
+recq::LoadedModel::open(llvm::StringRef path) {
+  std::unique_ptr<LoadedModel> m(new LoadedModel);
+  llvm::SmallString<256> absolute(path);
+  llvm::sys::fs::make_absolute(absolute);
+  m->lib = dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!m->lib)
+    return llvm::createStringError(llvm::Twine("cannot load ") + path + ": " +
+                                   dlerror());
+  if (!lookupModelApi(m->lib, m->api))
+    return llvm::createStringError(path +
+                                   ": not a recq model (no recq_model_* API)");
+  recq_status st;
+  m->model = m->api.load(nullptr, &st);
+  if (!m->model)
+    return llvm::createStringError(path + ": " + st.message);
+  return std::move(m);
+}
+
+recq::LoadedModel::~LoadedModel() {
+  if (model)
+    api.free(model);
+  if (lib)
+    dlclose(lib);
+}
