@@ -18,6 +18,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <cmath>
 #include <optional>
 
 namespace recq {
@@ -315,8 +316,14 @@ public:
     Value values, scale, bias;
   };
 
-  /// Reads block `chunk` of row `row` of the table.
-  Row read(OpBuilder &b, Location l, Value row, const Chunk &chunk) const {
+  /// Reads block `chunk` of row `row` of the table. With `shiftedNibbles`
+  /// an int4 block's nibble `i` (i < 7) is left in place, `code << 4i`, for
+  /// a sum that `unshift` scales back once per bag: one AND per nibble
+  /// position instead of a shift and an AND. (`code << 4i` is exact in f32
+  /// and below 2^31, and so is every product and sum scaled by 16^i, so the
+  /// pooled result is bit for bit the one of unshifted codes.)
+  Row read(OpBuilder &b, Location l, Value row, const Chunk &chunk,
+           bool shiftedNibbles) const {
     Type f32 = b.getF32Type();
     auto vecType = VectorType::get({chunk.lanes}, f32);
     Value first = b.create<arith::ConstantIndexOp>(l, chunk.column);
@@ -362,13 +369,20 @@ public:
         return b.create<arith::ConstantOp>(
             l, DenseElementsAttr::get(wordVec, b.getIntegerAttr(i32, v)));
       };
-      // Nibble i of every word, then all of them side by side.
+      // Nibble i of every word, then all of them side by side. The top
+      // nibble is always shifted down (in place it would be negative).
       SmallVector<Value> parts;
       for (int64_t i = 0; i < 8; ++i) {
-        Value shifted = i ? b.create<arith::ShRUIOp>(l, packed, splat(4 * i))
-                                .getResult()
-                          : packed;
-        parts.push_back(b.create<arith::AndIOp>(l, shifted, splat(15)));
+        if (i == 7)
+          parts.push_back(b.create<arith::ShRUIOp>(l, packed, splat(28)));
+        else if (shiftedNibbles)
+          parts.push_back(
+              b.create<arith::AndIOp>(l, packed, splat(int64_t(15) << 4 * i)));
+        else
+          parts.push_back(b.create<arith::AndIOp>(
+              l, i ? b.create<arith::ShRUIOp>(l, packed, splat(4 * i))
+                   : packed,
+              splat(15)));
       }
       while (parts.size() > 1) {
         SmallVector<Value> joined;
@@ -386,6 +400,24 @@ public:
     }
     Value codes = readBytes(chunk.lanes, chunk.column);
     return {b.create<arith::UIToFPOp>(l, vecType, codes), scale, bias};
+  }
+
+  /// Scales a block pooled from `read(..., shiftedNibbles=true)` back:
+  /// lane `i * words + d` holds nibble `i`, summed as `code << 4i`.
+  Value unshift(OpBuilder &b, Location l, const Chunk &chunk,
+                Value pooled) const {
+    if (!nibbleMajor())
+      return pooled;
+    SmallVector<float> factors;
+    for (int64_t lane = 0; lane < chunk.lanes; ++lane) {
+      int64_t i = lane / chunk.words;
+      factors.push_back(i == 7 ? 1.0f : std::ldexp(1.0f, -4 * int(i)));
+    }
+    auto type = VectorType::get({chunk.lanes}, b.getF32Type());
+    return b.create<arith::MulFOp>(
+        l, pooled,
+        b.create<arith::ConstantOp>(
+            l, DenseElementsAttr::get(type, ArrayRef<float>(factors))));
   }
 
   /// The row's f32 values: `fma(code, scale, bias)` for a row-wise row.
@@ -526,7 +558,8 @@ poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
                         il, acc[1],
                         ib.create<arith::CmpIOp>(il, arith::CmpIPredicate::ne,
                                                  clamped, index));
-                  RowReader::Row row = reader->read(ib, il, clamped, chunk);
+                  RowReader::Row row =
+                      reader->read(ib, il, clamped, chunk, factored);
                   Value w = weights
                                 ? ib.create<tensor::ExtractOp>(il, weights, at)
                                       .getResult()
@@ -570,7 +603,7 @@ poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
             Value pooled = inner.getResult(0);
             if (factored)
               pooled = b.create<arith::AddFOp>(
-                  l, pooled,
+                  l, reader->unshift(b, l, chunk, pooled),
                   b.create<vector::SplatOp>(l, vecType, inner.getResult(2)));
             Value count = b.create<arith::SubIOp>(l, end, begin);
             Value empty = b.create<arith::CmpIOp>(
