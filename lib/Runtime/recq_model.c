@@ -152,6 +152,11 @@ struct recq_model {
   const recq_model_desc *desc;
   char *weights;  /* the mmapped model.weights (read-only), or NULL */
   size_t weights_bytes;
+  /* RECQ_GUARD_WEIGHTS: each weight's own copy between inaccessible
+     pages (see guard_weights); NULL when off. */
+  const char *guarded[RECQ_MAX_INPUTS];
+  char *guard_maps[RECQ_MAX_INPUTS];
+  size_t guard_bytes[RECQ_MAX_INPUTS];
   recq_pool *pool;
   int threads;
   int splittable;
@@ -269,6 +274,52 @@ static int map_weights(recq_model *m, const char *path, recq_status *st) {
   return RECQ_OK;
 }
 
+/* RECQ_GUARD_WEIGHTS=end (or start) copies every weight into its own
+   mapping with an inaccessible page right after its last byte (or right
+   before its first) and one on the other side, so that generated code
+   reading outside a table faults at once instead of reading its
+   neighbour. A debugging and test aid (AddressSanitizer cannot see these
+   reads: the generated code is not instrumented, and mmapped memory is
+   all addressable to it); costs a copy of the weights at load. */
+static int guard_weights(recq_model *m, const char *where, recq_status *st) {
+  int at_end = strcmp(where, "end") == 0;
+  if (!at_end && strcmp(where, "start") != 0)
+    return set_status(st, RECQ_ERR_ARGUMENT,
+                      "RECQ_GUARD_WEIGHTS is '%s'; it takes 'end' or 'start'",
+                      where);
+  const recq_model_desc *d = m->desc;
+  if (d->num_weights > RECQ_MAX_INPUTS)
+    return set_status(st, RECQ_ERR_ARGUMENT, "too many weights to guard");
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  for (int w = 0; w < d->num_weights; ++w) {
+    size_t n = (size_t)d->weights[w].bytes;
+    size_t body = (n + page - 1) / page * page;
+    size_t total = body + 2 * page;
+    char *map = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                     0);
+    if (map == MAP_FAILED)
+      return set_status(st, RECQ_ERR_MEMORY, "cannot map guarded weights");
+    m->guard_maps[w] = map;
+    m->guard_bytes[w] = total;
+    char *data = map + page + (at_end ? body - n : 0);
+    if (body && mprotect(map + page, body, PROT_READ | PROT_WRITE) != 0)
+      return set_status(st, RECQ_ERR_MEMORY, "cannot protect guarded weights");
+    memcpy(data, m->weights + d->weights[w].offset, n);
+    if (body && mprotect(map + page, body, PROT_READ) != 0)
+      return set_status(st, RECQ_ERR_MEMORY, "cannot protect guarded weights");
+    m->guarded[w] = data;
+  }
+  return RECQ_OK;
+}
+
+static void unmap_weights(recq_model *m) {
+  for (int w = 0; w < RECQ_MAX_INPUTS; ++w)
+    if (m->guard_maps[w])
+      munmap(m->guard_maps[w], m->guard_bytes[w]);
+  if (m->weights)
+    munmap(m->weights, m->weights_bytes);
+}
+
 recq_model *recq_model_load(const char *path, recq_status *st) {
   const recq_model_desc *desc = &recq_model_description;
   if (desc->abi_version != RECQ_ABI_VERSION) {
@@ -295,6 +346,12 @@ recq_model *recq_model_load(const char *path, recq_status *st) {
     free(m);
     return NULL;
   }
+  const char *guard = getenv("RECQ_GUARD_WEIGHTS");
+  if (guard && *guard && guard_weights(m, guard, st) != RECQ_OK) {
+    unmap_weights(m);
+    free(m);
+    return NULL;
+  }
   classify_inputs(m);
   int threads = 0;
   const char *env = getenv("RECQ_NUM_THREADS");
@@ -311,8 +368,7 @@ void recq_model_free(recq_model *m) {
   if (!m)
     return;
   pool_destroy(m->pool);
-  if (m->weights)
-    munmap(m->weights, m->weights_bytes);
+  unmap_weights(m);
   free(m);
 }
 
@@ -557,7 +613,8 @@ static int run_slice(const recq_model *m, const void *const *inputs,
   for (int w = 0; w < d->num_weights; ++w) {
     const recq_weight_desc *wd = &d->weights[w];
     int64_t *desc = wdescs[w];
-    const void *data = m->weights + wd->offset;
+    const void *data =
+        m->guarded[w] ? m->guarded[w] : m->weights + wd->offset;
     memcpy(&desc[0], &data, sizeof data);
     memcpy(&desc[1], &data, sizeof data);
     desc[2] = 0;

@@ -43,7 +43,23 @@ inline std::vector<std::string> runnableTargets() {
 /// A compiled, loaded model; unloads and deletes its files when destroyed.
 class LoadedModel {
 public:
-  LoadedModel(mlir::ModuleOp module, const CodegenTarget &target) {
+  /// With `externalTables`, every table moves to model.weights (mmapped
+  /// at load) as recq-compile does with large ones.
+  LoadedModel(mlir::ModuleOp module, const CodegenTarget &target,
+              bool externalTables = false) {
+    llvm::sys::fs::createTemporaryFile("recq-test", "so", so);
+    if (externalTables) {
+      weights = llvm::StringRef(so).drop_back(3).str() + ".weights";
+      auto moved = externalizeWeights(module, 0, /*all=*/true, weights);
+      if (!moved) {
+        ADD_FAILURE() << llvm::toString(moved.takeError());
+        return;
+      }
+      if (*moved == 0) {
+        ADD_FAILURE() << "no table moved to " << weights;
+        return;
+      }
+    }
     auto description = describeModelAsC(module, target);
     if (!description) {
       ADD_FAILURE() << llvm::toString(description.takeError());
@@ -61,7 +77,6 @@ public:
     }
     llvm::SmallString<128> obj;
     llvm::sys::fs::createTemporaryFile("recq-test", "o", obj);
-    llvm::sys::fs::createTemporaryFile("recq-test", "so", so);
     {
       std::error_code ec;
       llvm::raw_fd_ostream os(obj, ec);
@@ -85,8 +100,15 @@ public:
         dlsym(lib, "recq_model_run"));
     release = reinterpret_cast<decltype(&recq_model_free)>(
         dlsym(lib, "recq_model_free"));
-    auto load = reinterpret_cast<decltype(&recq_model_load)>(
+    load = reinterpret_cast<decltype(&recq_model_load)>(
         dlsym(lib, "recq_model_load"));
+    reload();
+  }
+  /// Frees the model and loads it again (the runtime reads its
+  /// environment, e.g. RECQ_GUARD_WEIGHTS, at load).
+  void reload() {
+    if (model)
+      release(model);
     recq_status st;
     model = load(nullptr, &st);
     if (!model)
@@ -99,6 +121,8 @@ public:
       dlclose(lib);
     if (!so.empty())
       llvm::sys::fs::remove(so);
+    if (!weights.empty())
+      llvm::sys::fs::remove(weights);
   }
   explicit operator bool() const { return model != nullptr; }
 
@@ -107,8 +131,10 @@ public:
 
 private:
   llvm::SmallString<128> so;
+  std::string weights;
   void *lib = nullptr;
   decltype(&recq_model_free) release = nullptr;
+  decltype(&recq_model_load) load = nullptr;
 };
 
 } // namespace recq::testing

@@ -39,7 +39,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -311,6 +313,105 @@ TEST_P(EmbeddingBagKernelTest, MatchesPlainLoops) {
               << (slot > 4 ? " include_last_offset" : "") << ", bag " << bag
               << " of length " << lengths[bag] << ", column " << j;
         }
+  }
+}
+
+/// Sets an environment variable for its lifetime.
+class ScopedEnv {
+public:
+  ScopedEnv(const char *name, const char *value) : name(name) {
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() { unsetenv(name); }
+
+private:
+  const char *name;
+};
+
+// Every table in model.weights, loaded with RECQ_GUARD_WEIGHTS (each
+// table's own copy with an inaccessible page right after its last byte,
+// then right before its first): bags full of the first and last rows give
+// the same bits as unguarded, so no read of any precision, D or pooling
+// mode strays past either end of a table; and indices outside the table
+// (the row count, -1, the extremes of int64) come back as an error naming
+// the value, not a fault. (AddressSanitizer cannot check this: the
+// generated code is not instrumented, and mapped memory is all addressable
+// to it.)
+TEST_P(EmbeddingBagKernelTest, NeverReadsOutsideItsTable) {
+  const Precision &p = kPrecisions[GetParam().precision];
+  const int64_t dim = GetParam().dim, rows = 37;
+  std::mt19937 rng(unsigned(dim * 7 + GetParam().precision));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> table(rows * dim);
+  for (float &v : table)
+    v = normal(rng);
+  // Bags of lengths 0..20; most indices are the first or the last row.
+  std::vector<int64_t> offsets(22, 0), indices;
+  std::vector<float> weights;
+  std::uniform_int_distribution<int64_t> pick(0, 3);
+  for (int64_t bag = 0; bag < 21; ++bag) {
+    offsets[bag + 1] = offsets[bag] + bag;
+    for (int64_t k = 0; k < bag; ++k) {
+      int64_t r = pick(rng);
+      indices.push_back(r == 0 ? 0 : r == 1 ? rows / 2 : rows - 1);
+      weights.push_back(0.5f);
+    }
+  }
+  const int64_t batch = 21, n = indices.size();
+  std::vector<float> dense(batch * dim, 0.0f);
+
+  for (const std::string &name : recq::testing::runnableTargets()) {
+    SCOPED_TRACE("target " + name);
+    DialectRegistry registry;
+    registerAllDialects(registry);
+    registerAllExtensions(registry);
+    MLIRContext context(registry);
+    context.loadDialect<recq::RecqDialect, func::FuncDialect,
+                        arith::ArithDialect>();
+    OwningOpRef<ModuleOp> module = buildBags(context, rows, dim, table);
+    ASSERT_TRUE(succeeded(quantizeTables(*module, p)));
+    recq::testing::LoadedModel model(*module, *recq::lookupTarget(name),
+                                     /*externalTables=*/true);
+    ASSERT_TRUE(model);
+
+    int64_t denseShape[] = {batch, dim}, indexShape[] = {n},
+            offsetShape[] = {batch}, lastShape[] = {batch + 1},
+            weightShape[] = {n};
+    const int64_t *shapes[] = {denseShape, indexShape, offsetShape, lastShape,
+                               weightShape};
+    auto run = [&](const std::vector<int64_t> &ids, std::vector<float> &out,
+                   recq_status &st) {
+      const void *inputs[] = {dense.data(), ids.data(), offsets.data(),
+                              offsets.data(), weights.data()};
+      out.assign(batch * 9 * dim, 0.0f);
+      int64_t outShape[2];
+      return model.run(model.model, inputs, shapes, out.data(), out.size(),
+                       outShape, &st);
+    };
+    recq_status st;
+    std::vector<float> want, got;
+    ASSERT_EQ(run(indices, want, st), RECQ_OK) << st.message;
+    for (const char *where : {"end", "start"}) {
+      SCOPED_TRACE(std::string("guard at the ") + where);
+      ScopedEnv guard("RECQ_GUARD_WEIGHTS", where);
+      model.reload();
+      ASSERT_TRUE(model);
+      ASSERT_EQ(run(indices, got, st), RECQ_OK) << st.message;
+      ASSERT_EQ(0, std::memcmp(got.data(), want.data(),
+                               want.size() * sizeof(float)));
+      for (int64_t bad : {rows, int64_t(-1), rows + 4096,
+                          std::numeric_limits<int64_t>::max(),
+                          std::numeric_limits<int64_t>::min()}) {
+        std::vector<int64_t> ids = indices;
+        ids[n - 3] = bad; // in the last bag
+        EXPECT_EQ(run(ids, got, st), RECQ_ERR_INDEX) << bad;
+        EXPECT_NE(std::string(st.message)
+                      .find("index " + std::to_string(bad) + " of sample 20"),
+                  std::string::npos)
+            << st.message;
+      }
+    }
+    model.reload();
   }
 }
 
