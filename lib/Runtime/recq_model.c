@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,11 +218,40 @@ static void classify_inputs(recq_model *m) {
       m->splittable = 0;
 }
 
+/* RECQ_HUGEPAGES=1: the weights move from the file mapping to anonymous
+   memory, 2 MiB aligned and advised for transparent huge pages, so that
+   random rows of a large table cost far fewer TLB misses (a 4 KiB-page
+   mapping of a table past a few MiB misses the TLB on nearly every row).
+   The price: load copies the file (time and resident memory grow with the
+   tables; the pages are no longer shared with the page cache). Page-cache
+   files get no huge pages from Linux unless its file THP is on. */
+static int copy_to_huge_pages(recq_model *m, recq_status *st) {
+  const size_t huge = (size_t)2 << 20;
+  size_t len = (m->weights_bytes + huge - 1) / huge * huge;
+  char *raw = mmap(NULL, len + huge, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED)
+    return set_status(st, RECQ_ERR_MEMORY,
+                      "RECQ_HUGEPAGES: cannot map %zu bytes", len);
+  char *start = (char *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
+  if (start > raw)
+    munmap(raw, (size_t)(start - raw));
+  if (start + len < raw + len + huge)
+    munmap(start + len, (size_t)(raw + len + huge - (start + len)));
+  madvise(start, len, MADV_HUGEPAGE);
+  memcpy(start, m->weights, m->weights_bytes);
+  mprotect(start, len, PROT_READ);
+  munmap(m->weights, m->weights_bytes);
+  m->weights = start;
+  m->weights_bytes = len;
+  return RECQ_OK;
+}
+
 /* mmaps the model's .weights file: `path`, or the library's own path with
    ".so" replaced by ".weights". Read-only and shared with the page cache,
    so load time does not grow with the tables; RECQ_MMAP_POPULATE=1 reads
-   it all in at load instead of on first use, RECQ_MMAP_HUGEPAGES=1 asks for
-   huge pages. */
+   it all in at load instead of on first use; RECQ_HUGEPAGES=1 copies it
+   to huge pages (copy_to_huge_pages). */
 static int map_weights(recq_model *m, const char *path, recq_status *st) {
   char buf[4096];
   if (!path) {
@@ -263,14 +293,11 @@ static int map_weights(recq_model *m, const char *path, recq_status *st) {
   close(fd);
   if (base == MAP_FAILED)
     return set_status(st, RECQ_ERR_MEMORY, "cannot mmap '%s'", path);
-  /* RECQ_MMAP_HUGEPAGES=1 asks for transparent huge pages (fewer TLB
-     misses on random rows of large tables); advisory, the kernel may not
-     back a file mapping with them. */
-  const char *huge = getenv("RECQ_MMAP_HUGEPAGES");
-  if (huge && *huge == '1')
-    madvise(base, (size_t)sb.st_size, MADV_HUGEPAGE);
   m->weights = base;
   m->weights_bytes = (size_t)sb.st_size;
+  const char *huge = getenv("RECQ_HUGEPAGES");
+  if (huge && *huge == '1' && m->weights_bytes > 0)
+    return copy_to_huge_pages(m, st);
   return RECQ_OK;
 }
 
@@ -343,6 +370,7 @@ recq_model *recq_model_load(const char *path, recq_status *st) {
   memset(m, 0, sizeof *m);
   m->desc = desc;
   if (desc->num_weights > 0 && map_weights(m, path, st) != RECQ_OK) {
+    unmap_weights(m);
     free(m);
     return NULL;
   }

@@ -25,7 +25,6 @@ using namespace mlir;
 using llvm::Error;
 using llvm::Expected;
 
-
 std::optional<recq::CodegenTarget> recq::lookupTarget(llvm::StringRef name) {
   // x86-64-v3 is Haswell's set (AVX2, FMA, F16C, BMI); v4 adds
   // AVX512F/BW/CD/DQ/VL. "-prefer-256-bit" lets LLVM's vectorizers use zmm

@@ -66,8 +66,8 @@ cl::opt<uint64_t> weightsThreshold(
 cl::opt<int64_t> prefetchDistance(
     "prefetch-rows",
     cl::desc("Prefetch embedding rows this many indices ahead (0: off; "
-             "default 16)"),
-    cl::init(16));
+             "default 32)"),
+    cl::init(recq::kDefaultPrefetchDistance));
 cl::opt<std::string> calibrationFile(
     "calibration",
     cl::desc("Calibrate the FC inputs on these inputs (.npz) with the fp32 "

@@ -44,6 +44,7 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <utility>
 
 using namespace mlir;
 
@@ -334,7 +335,8 @@ private:
 // the same bits as unguarded, so no read of any precision, D or pooling
 // mode strays past either end of a table; and indices outside the table
 // (the row count, -1, the extremes of int64) come back as an error naming
-// the value, not a fault. (AddressSanitizer cannot check this: the
+// the value, not a fault. The same holds with the weights copied to huge
+// pages (RECQ_HUGEPAGES=1). (AddressSanitizer cannot check this: the
 // generated code is not instrumented, and mapped memory is all addressable
 // to it.)
 TEST_P(EmbeddingBagKernelTest, NeverReadsOutsideItsTable) {
@@ -391,9 +393,13 @@ TEST_P(EmbeddingBagKernelTest, NeverReadsOutsideItsTable) {
     recq_status st;
     std::vector<float> want, got;
     ASSERT_EQ(run(indices, want, st), RECQ_OK) << st.message;
-    for (const char *where : {"end", "start"}) {
-      SCOPED_TRACE(std::string("guard at the ") + where);
-      ScopedEnv guard("RECQ_GUARD_WEIGHTS", where);
+    const std::pair<const char *, const char *> loads[] = {
+        {"RECQ_GUARD_WEIGHTS", "end"},
+        {"RECQ_GUARD_WEIGHTS", "start"},
+        {"RECQ_HUGEPAGES", "1"}};
+    for (auto [variable, value] : loads) {
+      SCOPED_TRACE(std::string(variable) + "=" + value);
+      ScopedEnv env(variable, value);
       model.reload();
       ASSERT_TRUE(model);
       ASSERT_EQ(run(indices, got, st), RECQ_OK) << st.message;

@@ -30,7 +30,7 @@ struct CodegenTarget {
   std::string cpu;      // LLVM CPU name
   std::string features; // LLVM feature string
   /// Embedding rows prefetched this many indices ahead (0: off).
-  int64_t prefetchDistance = 16;
+  int64_t prefetchDistance = 32; // recq::kDefaultPrefetchDistance (Passes.h)
   /// The int8 kernel variant when it is not `name`'s own (tests set
   /// "avx512-vnni-emulated" to run the VNNI layout on any CPU).
   std::string qfcKernel;

@@ -70,7 +70,7 @@ struct LowerToLLVMOptions : PassPipelineOptions<LowerToLLVMOptions> {
   Option<int64_t> prefetchDistance{
       *this, "prefetch-distance",
       llvm::cl::desc("Indices ahead to prefetch table rows (0: off)"),
-      llvm::cl::init(16)};
+      llvm::cl::init(recq::kDefaultPrefetchDistance)};
 };
 } // namespace
 

@@ -13,6 +13,10 @@
 
 namespace recq {
 
+/// How many indices ahead embedding rows are prefetched unless told
+/// (recq-prefetch-rows, recq-lower-to-llvm, recq-compile --prefetch-rows).
+inline constexpr int64_t kDefaultPrefetchDistance = 32;
+
 #define GEN_PASS_DECL
 #include "recq/Dialect/Recq/Transforms/Passes.h.inc"
 
@@ -24,7 +28,7 @@ namespace recq {
 /// `qfcKernel` overrides the int8 kernel variant (empty: `target`'s).
 mlir::LogicalResult buildLowerToLLVMPipeline(mlir::OpPassManager &pm,
                                              llvm::StringRef target,
-                                             int64_t prefetchDistance = 16,
+                                             int64_t prefetchDistance = kDefaultPrefetchDistance,
                                              llvm::StringRef qfcKernel = "");
 
 /// Registers recq's named pipelines (recq-lower-to-llvm) for -pass-pipeline.

@@ -318,7 +318,8 @@ def RecqPrefetchRowsPass : Pass<"recq-prefetch-rows", "::mlir::func::FuncOp"> {
     ```
   }];
   let options = [
-    Option<"distance", "distance", "int64_t", /*default=*/"16",
+    Option<"distance", "distance", "int64_t",
+           /*default=*/"::recq::kDefaultPrefetchDistance",
            "How many indices ahead to prefetch (0: off)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
