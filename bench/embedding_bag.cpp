@@ -114,8 +114,8 @@ public:
   }
   /// Points `data` (what the kernel-only call and the gather loop read) at
   /// a copy in anonymous memory advised for transparent huge pages, to see
-  /// how much of the time is TLB misses. The runtime's run keeps reading
-  /// the memfd mapping (file mappings get no huge pages without shmem THP).
+  /// how much of the time is TLB misses. (The model's own run reads its
+  /// copy from RECQ_HUGEPAGES=1, which --huge-pages sets.)
   void useHugePages() {
     void *m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -350,36 +350,83 @@ gatherRows(const char *table, int64_t stride, const int64_t *indices,
 // Timing
 //===----------------------------------------------------------------------===//
 
-/// Median seconds per call of `fn(call)` over 7 samples of enough calls to
-/// take ~20 ms each.
-template <typename Fn> double medianSeconds(Fn fn) {
-  using clock = std::chrono::steady_clock;
-  int64_t calls = 1, call = 0;
-  for (;;) {
-    auto t0 = clock::now();
+using Clock = std::chrono::steady_clock;
+
+/// Calls of `fn(call)` that take ~20 ms, counting calls from `call`.
+template <typename Fn> int64_t callsFor(Fn &fn, int64_t &call) {
+  for (int64_t calls = 1;; calls *= 2) {
+    auto t0 = Clock::now();
     for (int64_t c = 0; c < calls; ++c)
       fn(call++);
-    double s = std::chrono::duration<double>(clock::now() - t0).count();
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
     if (s > 0.02 || calls > (1 << 20))
-      break;
-    calls *= 2;
+      return calls;
   }
+}
+
+/// Seconds per call of `calls` calls of `fn`.
+template <typename Fn> double sampleSeconds(Fn &fn, int64_t calls,
+                                            int64_t &call) {
+  auto t0 = Clock::now();
+  for (int64_t c = 0; c < calls; ++c)
+    fn(call++);
+  return std::chrono::duration<double>(Clock::now() - t0).count() / calls;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+/// Median seconds per call of `fn(call)` over 7 samples of ~20 ms.
+template <typename Fn> double medianSeconds(Fn fn) {
+  int64_t call = 0, calls = callsFor(fn, call);
   std::vector<double> samples;
-  for (int r = 0; r < 7; ++r) {
-    auto t0 = clock::now();
-    for (int64_t c = 0; c < calls; ++c)
-      fn(call++);
-    samples.push_back(
-        std::chrono::duration<double>(clock::now() - t0).count() / calls);
+  for (int r = 0; r < 7; ++r)
+    samples.push_back(sampleSeconds(fn, calls, call));
+  return median(samples);
+}
+
+/// Times `fns` in 9 interleaved rounds of one ~20 ms sample each, so a
+/// change in the machine's load (it is shared) falls on all of them
+/// alike: each one's median seconds per call, and the median over rounds
+/// of each one's time relative to the last one's.
+template <typename... Fns>
+std::pair<std::vector<double>, std::vector<double>> interleaved(Fns... fns) {
+  constexpr size_t n = sizeof...(Fns);
+  int64_t call = 0;
+  int64_t calls[n] = {callsFor(fns, call)...};
+  std::vector<double> rounds[n];
+  for (int r = 0; r < 9; ++r) {
+    size_t k = 0;
+    ((rounds[k].push_back(sampleSeconds(fns, calls[k], call)), ++k), ...);
   }
-  std::sort(samples.begin(), samples.end());
-  return samples[3];
+  std::vector<double> medians, relative;
+  for (size_t k = 0; k < n; ++k) {
+    medians.push_back(median(rounds[k]));
+    std::vector<double> ratio;
+    for (int r = 0; r < 9; ++r)
+      ratio.push_back(rounds[k][r] / rounds[n - 1][r]);
+    relative.push_back(median(ratio));
+  }
+  return {medians, relative};
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
   bool quick = false, hugePages = false;
+  std::vector<int64_t> dimList;
+  std::string precisionList;
+  auto parseList = [](char *s) {
+    std::vector<int64_t> out;
+    while (*s) {
+      out.push_back(std::strtoll(s, &s, 10));
+      if (*s == ',')
+        ++s;
+    }
+    return out;
+  };
   int64_t prefetch = -1;
   std::vector<int64_t> rowCounts = {10000, 100000, 1000000, 10000000};
   for (int i = 1; i < argc; ++i) {
@@ -390,28 +437,36 @@ int main(int argc, char **argv) {
     } else if (std::strncmp(argv[i], "--prefetch-distance=", 20) == 0) {
       prefetch = std::strtoll(argv[i] + 20, nullptr, 10);
     } else if (std::strncmp(argv[i], "--rows=", 7) == 0) {
-      rowCounts.clear();
-      for (char *s = argv[i] + 7; *s;) {
-        rowCounts.push_back(std::strtoll(s, &s, 10));
-        if (*s == ',')
-          ++s;
-      }
+      rowCounts = parseList(argv[i] + 7);
+    } else if (std::strncmp(argv[i], "--dims=", 7) == 0) {
+      dimList = parseList(argv[i] + 7);
+    } else if (std::strncmp(argv[i], "--precisions=", 13) == 0) {
+      precisionList = argv[i] + 13;
     } else {
       std::fprintf(stderr,
                    "usage: %s [--quick] [--rows=10000,1000000] "
+                   "[--dims=16,64] [--precisions=int8,int4] "
                    "[--prefetch-distance=N] [--huge-pages]\n"
-                   "  --quick: D=64 and bags of 10 in batches of 512 only\n",
+                   "  --quick: D=64 (or --dims) and bags of 10 in batches "
+                   "of 512 only\n",
                    argv[0]);
       return 2;
     }
   }
+  // Steady state: the model's mapping of the table is faulted in at load
+  // (a fresh model's first touch of each page is docs/performance.md's
+  // separate point).
+  setenv("RECQ_MMAP_POPULATE", "1", 0);
+  if (hugePages)
+    setenv("RECQ_HUGEPAGES", "1", 1);
   registerAllPasses();
   recq::registerRecqPasses();
   recq::CodegenTarget target = recq::hostTarget();
   if (prefetch >= 0)
     target.prefetchDistance = prefetch;
-  std::vector<int64_t> dims = quick ? std::vector<int64_t>{64}
-                                    : std::vector<int64_t>{16, 64, 128};
+  std::vector<int64_t> dims = !dimList.empty() ? dimList
+                              : quick           ? std::vector<int64_t>{64}
+                                      : std::vector<int64_t>{16, 64, 128};
   std::vector<int64_t> lengths = quick ? std::vector<int64_t>{10}
                                        : std::vector<int64_t>{1, 10, 100};
   std::vector<int64_t> batches = quick ? std::vector<int64_t>{512}
@@ -428,6 +483,10 @@ int main(int argc, char **argv) {
       v = pick(rng);
     for (int64_t dim : dims)
       for (const Precision &p : kPrecisions) {
+        if (!precisionList.empty() &&
+            ("," + precisionList + ",").find(std::string(",") + p.name +
+                                             ",") == std::string::npos)
+          continue;
         Table table(rows, dim, p);
         RecqBag bag(rows, dim, p, table, target);
         if (hugePages)
@@ -444,26 +503,39 @@ int main(int argc, char **argv) {
             auto window = [&](int64_t call) {
               return pool.data() + (call % windows) * std::min(n, kPool);
             };
-            double recqS = medianSeconds([&](int64_t call) {
-              bag(window(call), n, offsets.data(), batch, out.data(), dim);
-            });
-            double kernelS = medianSeconds([&](int64_t call) {
-              bag.kernelOnly(window(call), n, offsets.data(), batch);
-            });
             volatile uint64_t sink = 0;
-            double gatherS = 1e30;
-            for (int prefetch : {0, 4, 8, 16, 32})
-              gatherS = std::min(gatherS, medianSeconds([&](int64_t call) {
-                                   sink = sink + gatherRows(table.data, stride,
-                                                            window(call), n,
-                                                            prefetch);
-                                 }));
+            // The gather loop's best prefetch distance, then the three
+            // timed in interleaved rounds.
+            int best = 0;
+            double bestS = 1e30;
+            for (int prefetch : {0, 4, 8, 16, 32}) {
+              double t = medianSeconds([&](int64_t call) {
+                sink = sink + gatherRows(table.data, stride, window(call), n,
+                                         prefetch);
+              });
+              if (t < bestS)
+                bestS = t, best = prefetch;
+            }
+            auto [seconds, relative] = interleaved(
+                [&](int64_t call) {
+                  bag(window(call), n, offsets.data(), batch, out.data(), dim);
+                },
+                [&](int64_t call) {
+                  bag.kernelOnly(window(call), n, offsets.data(), batch);
+                },
+                [&](int64_t call) {
+                  sink = sink + gatherRows(table.data, stride, window(call), n,
+                                           best);
+                });
             std::printf(
                 "{\"rows\": %lld, \"dim\": %lld, \"precision\": \"%s\", "
                 "\"row_bytes\": %lld, \"batch\": %lld, \"length\": %lld, "
-                "\"recq_s\": %.4e, \"kernel_s\": %.4e, \"gather_s\": %.4e}\n",
+                "\"recq_s\": %.4e, \"kernel_s\": %.4e, \"gather_s\": %.4e, "
+                "\"gather_prefetch\": %d, \"recq_vs_gather\": %.4f, "
+                "\"kernel_vs_gather\": %.4f}\n",
                 (long long)rows, (long long)dim, p.name, (long long)stride,
-                (long long)batch, (long long)length, recqS, kernelS, gatherS);
+                (long long)batch, (long long)length, seconds[0], seconds[1],
+                seconds[2], best, 1.0 / relative[0], 1.0 / relative[1]);
             std::fflush(stdout);
           }
       }
