@@ -416,7 +416,7 @@ std::pair<std::vector<double>, std::vector<double>> interleaved(Fns... fns) {
 
 int main(int argc, char **argv) {
   bool quick = false, hugePages = false;
-  std::vector<int64_t> dimList;
+  std::vector<int64_t> dimList, lengthList, batchList;
   std::string precisionList;
   auto parseList = [](char *s) {
     std::vector<int64_t> out;
@@ -440,15 +440,20 @@ int main(int argc, char **argv) {
       rowCounts = parseList(argv[i] + 7);
     } else if (std::strncmp(argv[i], "--dims=", 7) == 0) {
       dimList = parseList(argv[i] + 7);
+    } else if (std::strncmp(argv[i], "--lengths=", 10) == 0) {
+      lengthList = parseList(argv[i] + 10);
+    } else if (std::strncmp(argv[i], "--batches=", 10) == 0) {
+      batchList = parseList(argv[i] + 10);
     } else if (std::strncmp(argv[i], "--precisions=", 13) == 0) {
       precisionList = argv[i] + 13;
     } else {
       std::fprintf(stderr,
                    "usage: %s [--quick] [--rows=10000,1000000] "
-                   "[--dims=16,64] [--precisions=int8,int4] "
+                   "[--dims=16,64] [--lengths=1,10] [--batches=512] "
+                   "[--precisions=int8,int4] "
                    "[--prefetch-distance=N] [--huge-pages]\n"
-                   "  --quick: D=64 (or --dims) and bags of 10 in batches "
-                   "of 512 only\n",
+                   "  --quick: D=64, bags of 10, batches of 512 only (unless "
+                   "--dims, --lengths, --batches say otherwise)\n",
                    argv[0]);
       return 2;
     }
@@ -467,10 +472,12 @@ int main(int argc, char **argv) {
   std::vector<int64_t> dims = !dimList.empty() ? dimList
                               : quick           ? std::vector<int64_t>{64}
                                       : std::vector<int64_t>{16, 64, 128};
-  std::vector<int64_t> lengths = quick ? std::vector<int64_t>{10}
-                                       : std::vector<int64_t>{1, 10, 100};
-  std::vector<int64_t> batches = quick ? std::vector<int64_t>{512}
-                                       : std::vector<int64_t>{1, 512, 2048};
+  std::vector<int64_t> lengths = !lengthList.empty() ? lengthList
+                                 : quick ? std::vector<int64_t>{10}
+                                         : std::vector<int64_t>{1, 10, 100};
+  std::vector<int64_t> batches = !batchList.empty() ? batchList
+                                 : quick ? std::vector<int64_t>{512}
+                                         : std::vector<int64_t>{1, 512, 2048};
   std::fprintf(stderr, "target %s, 1 thread\n", target.name.c_str());
 
   // A pool of index streams, each call takes the next window.

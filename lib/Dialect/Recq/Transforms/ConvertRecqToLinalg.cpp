@@ -299,10 +299,50 @@ public:
   }
 
   /// A pooled block (vector<lanes>) in column order (vector<columns>).
+  /// A block of 8 words is an 8 x 8 transpose (nibble i of word d is
+  /// column 8d + i), written as AVX's three rounds of two-input shuffles
+  /// (unpack, shufps, vperm2f128: 24 instructions); left as one
+  /// 64-lane shuffle, LLVM lowered it to about three times as many.
   Value toColumns(OpBuilder &b, Location l, const Chunk &chunk,
                   Value pooled) const {
     if (!nibbleMajor())
       return pooled;
+    if (chunk.words == 8) {
+      SmallVector<Value> rows;
+      for (int64_t i = 0; i < 8; ++i)
+        rows.push_back(b.create<vector::ExtractStridedSliceOp>(
+            l, pooled, ArrayRef<int64_t>{8 * i}, ArrayRef<int64_t>{8},
+            ArrayRef<int64_t>{1}));
+      auto shuffle = [&](Value x, Value y, ArrayRef<int64_t> mask) -> Value {
+        return b.create<vector::ShuffleOp>(l, x, y, mask);
+      };
+      const int64_t unpackLo[] = {0, 8, 1, 9, 4, 12, 5, 13},
+                    unpackHi[] = {2, 10, 3, 11, 6, 14, 7, 15},
+                    pairsLo[] = {0, 1, 8, 9, 4, 5, 12, 13},
+                    pairsHi[] = {2, 3, 10, 11, 6, 7, 14, 15},
+                    halvesLo[] = {0, 1, 2, 3, 8, 9, 10, 11},
+                    halvesHi[] = {4, 5, 6, 7, 12, 13, 14, 15};
+      SmallVector<Value> t(8), u(8), q(8);
+      for (int k = 0; k < 8; k += 2) {
+        t[k] = shuffle(rows[k], rows[k + 1], unpackLo);
+        t[k + 1] = shuffle(rows[k], rows[k + 1], unpackHi);
+      }
+      for (int k : {0, 4})
+        for (int j : {0, 1}) {
+          u[k + 2 * j] = shuffle(t[k + j], t[k + j + 2], pairsLo);
+          u[k + 2 * j + 1] = shuffle(t[k + j], t[k + j + 2], pairsHi);
+        }
+      for (int d = 0; d < 4; ++d) {
+        q[d] = shuffle(u[d], u[d + 4], halvesLo);
+        q[d + 4] = shuffle(u[d], u[d + 4], halvesHi);
+      }
+      Value columns = concat(b, l, q);
+      if (chunk.columns == 64)
+        return columns;
+      return b.create<vector::ExtractStridedSliceOp>(
+          l, columns, ArrayRef<int64_t>{0}, ArrayRef<int64_t>{chunk.columns},
+          ArrayRef<int64_t>{1});
+    }
     SmallVector<int64_t> mask;
     for (int64_t j = 0; j < chunk.columns; ++j)
       mask.push_back((j % 8) * chunk.words + j / 8);
@@ -384,19 +424,8 @@ public:
                    : packed,
               splat(15)));
       }
-      while (parts.size() > 1) {
-        SmallVector<Value> joined;
-        for (size_t k = 0; k < parts.size(); k += 2) {
-          int64_t n = cast<VectorType>(parts[k].getType()).getNumElements();
-          SmallVector<int64_t> both;
-          for (int64_t j = 0; j < 2 * n; ++j)
-            both.push_back(j);
-          joined.push_back(
-              b.create<vector::ShuffleOp>(l, parts[k], parts[k + 1], both));
-        }
-        parts = std::move(joined);
-      }
-      return {b.create<arith::UIToFPOp>(l, vecType, parts[0]), scale, bias};
+      return {b.create<arith::UIToFPOp>(l, vecType, concat(b, l, parts)),
+              scale, bias};
     }
     Value codes = readBytes(chunk.lanes, chunk.column);
     return {b.create<arith::UIToFPOp>(l, vecType, codes), scale, bias};
@@ -431,6 +460,23 @@ public:
   }
 
   bool isRowwise() const { return static_cast<bool>(rowwise_); }
+
+  /// `parts` (a power of two of vectors of one type) side by side.
+  static Value concat(OpBuilder &b, Location l, SmallVector<Value> parts) {
+    while (parts.size() > 1) {
+      SmallVector<Value> joined;
+      for (size_t k = 0; k < parts.size(); k += 2) {
+        int64_t n = cast<VectorType>(parts[k].getType()).getNumElements();
+        SmallVector<int64_t> both;
+        for (int64_t j = 0; j < 2 * n; ++j)
+          both.push_back(j);
+        joined.push_back(
+            b.create<vector::ShuffleOp>(l, parts[k], parts[k + 1], both));
+      }
+      parts = std::move(joined);
+    }
+    return parts[0];
+  }
 
 private:
   RowReader(Value storage, int64_t dim, recq::RowwiseTableType rowwise)
