@@ -301,8 +301,8 @@ public:
   /// A pooled block (vector<lanes>) in column order (vector<columns>).
   /// A block of 8 words is an 8 x 8 transpose (nibble i of word d is
   /// column 8d + i), written as AVX's three rounds of two-input shuffles
-  /// (unpack, shufps, vperm2f128: 24 instructions); left as one
-  /// 64-lane shuffle, LLVM lowered it to about three times as many.
+  /// (unpack, shufps, vperm2f128: 24 instructions per bag on AVX2); left
+  /// as one 64-lane shuffle, LLVM 19 made 76 of it.
   Value toColumns(OpBuilder &b, Location l, const Chunk &chunk,
                   Value pooled) const {
     if (!nibbleMajor())
