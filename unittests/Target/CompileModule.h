@@ -9,11 +9,16 @@
 #ifndef RECQ_UNITTESTS_TARGET_COMPILEMODULE_H
 #define RECQ_UNITTESTS_TARGET_COMPILEMODULE_H
 
+#include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Runtime/recq.h"
 #include "recq/Runtime/recq_cpu.h"
 #include "recq/Target/Codegen.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
@@ -23,10 +28,24 @@
 
 #include <dlfcn.h>
 
+#include <memory>
+
 #include <string>
 #include <vector>
 
 namespace recq::testing {
+
+/// A context with every upstream dialect and extension registered (the
+/// lowering needs them) and recq, func and arith loaded (to build @main).
+inline std::unique_ptr<mlir::MLIRContext> makeContext() {
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  auto context = std::make_unique<mlir::MLIRContext>(registry);
+  context->loadDialect<recq::RecqDialect, mlir::func::FuncDialect,
+                       mlir::arith::ArithDialect>();
+  return context;
+}
 
 /// The targets this CPU runs, among generic, avx2 and avx512.
 inline std::vector<std::string> runnableTargets() {

@@ -276,13 +276,8 @@ TEST_P(EmbeddingBagKernelTest, MatchesPlainLoops) {
 
   for (const std::string &name : recq::testing::runnableTargets()) {
     SCOPED_TRACE("target " + name);
-    DialectRegistry registry;
-    registerAllDialects(registry);
-    registerAllExtensions(registry);
-    MLIRContext context(registry);
-    context.loadDialect<recq::RecqDialect, func::FuncDialect,
-                        arith::ArithDialect>();
-    OwningOpRef<ModuleOp> module = buildBags(context, rows, dim, table);
+    auto context = recq::testing::makeContext();
+    OwningOpRef<ModuleOp> module = buildBags(*context, rows, dim, table);
     ASSERT_TRUE(succeeded(quantizeTables(*module, p)));
     recq::testing::LoadedModel model(*module, *recq::lookupTarget(name));
     ASSERT_TRUE(model);
@@ -364,13 +359,8 @@ TEST_P(EmbeddingBagKernelTest, NeverReadsOutsideItsTable) {
 
   for (const std::string &name : recq::testing::runnableTargets()) {
     SCOPED_TRACE("target " + name);
-    DialectRegistry registry;
-    registerAllDialects(registry);
-    registerAllExtensions(registry);
-    MLIRContext context(registry);
-    context.loadDialect<recq::RecqDialect, func::FuncDialect,
-                        arith::ArithDialect>();
-    OwningOpRef<ModuleOp> module = buildBags(context, rows, dim, table);
+    auto context = recq::testing::makeContext();
+    OwningOpRef<ModuleOp> module = buildBags(*context, rows, dim, table);
     ASSERT_TRUE(succeeded(quantizeTables(*module, p)));
     recq::testing::LoadedModel model(*module, *recq::lookupTarget(name),
                                      /*externalTables=*/true);

@@ -106,13 +106,8 @@ TEST_P(FcKernelTest, MatchesPlainLoops) {
 
   for (const std::string &name : recq::testing::runnableTargets()) {
     SCOPED_TRACE("target " + name);
-    DialectRegistry registry;
-    registerAllDialects(registry);
-    registerAllExtensions(registry);
-    MLIRContext context(registry);
-    context.loadDialect<recq::RecqDialect, func::FuncDialect,
-                        arith::ArithDialect>();
-    OwningOpRef<ModuleOp> module = buildFc(context, c, weight, bias);
+    auto context = recq::testing::makeContext();
+    OwningOpRef<ModuleOp> module = buildFc(*context, c, weight, bias);
     recq::testing::LoadedModel model(*module, *recq::lookupTarget(name));
     ASSERT_TRUE(model);
     recq_status st;

@@ -237,14 +237,9 @@ void checkShape(int64_t n, int64_t k, int64_t qmax) {
       continue;
     SCOPED_TRACE("target " + cpu + ", kernel " + kernel + ", codes 0.." +
                  std::to_string(qmax));
-    DialectRegistry registry;
-    registerAllDialects(registry);
-    registerAllExtensions(registry);
-    MLIRContext context(registry);
-    context.loadDialect<recq::RecqDialect, func::FuncDialect,
-                        arith::ArithDialect, tensor::TensorDialect,
-                        quant::QuantizationDialect>();
-    OwningOpRef<ModuleOp> module = buildModule(context, n, k, p);
+    auto context = recq::testing::makeContext();
+    context->loadDialect<tensor::TensorDialect, quant::QuantizationDialect>();
+    OwningOpRef<ModuleOp> module = buildModule(*context, n, k, p);
     recq::CodegenTarget target = *recq::lookupTarget(cpu);
     target.qfcKernel = kernel;
     recq::testing::LoadedModel model(*module, target);

@@ -36,12 +36,9 @@ protected:
   /// Runs `text` (an @main from [?, cols] f32 to the same) on `x`.
   std::vector<float> runModule(StringRef text, const std::string &target,
                                const std::vector<float> &x, int64_t cols) {
-    DialectRegistry registry;
-    registerAllDialects(registry);
-    registerAllExtensions(registry);
-    MLIRContext context(registry);
-    context.loadDialect<recq::RecqDialect>();
-    OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(text, &context);
+    auto context = recq::testing::makeContext();
+    OwningOpRef<ModuleOp> module =
+        parseSourceString<ModuleOp>(text, context.get());
     EXPECT_TRUE(module);
     if (!module)
       return {};
