@@ -224,11 +224,11 @@ func.func @embedding_bag_int8(%b: tensor<10x13xi8>, %i: tensor<?xi64>, %o: tenso
 // -----
 
 // Row-wise int4 with f16 scale and bias: 3 bytes hold 5 codes, low nibble
-// first. The codes are read as 32-bit words (here one, reaching into the
-// scale's first byte, which is dropped) and unpacked into 8 lanes per
-// word, nibble-major: nibble i < 7 masked in place (code << 4i), the top
-// one shifted down. The bag is pooled in that order, scaled back by 16^-i
-// per nibble position and put back into column order once per bag.
+// first. The codes are read rounded up to 4 bytes (reaching into the
+// scale's first byte, whose lanes are dropped), zero-extended to 32-bit
+// lanes and split into low nibbles (even columns) and high nibbles (odd
+// columns). The bag is pooled in that order and interleaved back into
+// column order once per bag.
 // CHECK-LABEL: func @embedding_bag_int4
 // CHECK: %[[SB:.*]] = vector.transfer_read %arg0[%{{.*}}, %c3{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<2xi8>
 // CHECK: %[[H:.*]] = vector.bitcast %[[SB]] : vector<2xi8> to vector<1xf16>
@@ -236,25 +236,22 @@ func.func @embedding_bag_int8(%b: tensor<10x13xi8>, %i: tensor<?xi64>, %o: tenso
 // CHECK: arith.extf %[[HS]] : f16 to f32
 // CHECK: vector.transfer_read %arg0[%{{.*}}, %c5{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<2xi8>
 // CHECK: %[[C:.*]] = vector.transfer_read %arg0[%{{.*}}, %c0{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<4xi8>
-// CHECK: %[[W:.*]] = vector.bitcast %[[C]] : vector<4xi8> to vector<1xi32>
-// CHECK: %[[M0:.*]] = arith.constant dense<15> : vector<1xi32>
-// CHECK: arith.andi %[[W]], %[[M0]] : vector<1xi32>
-// CHECK: %[[M1:.*]] = arith.constant dense<240> : vector<1xi32>
-// CHECK: arith.andi %[[W]], %[[M1]] : vector<1xi32>
-// CHECK: %[[M6:.*]] = arith.constant dense<251658240> : vector<1xi32>
-// CHECK: arith.andi %[[W]], %[[M6]] : vector<1xi32>
-// CHECK: %[[S7:.*]] = arith.constant dense<28> : vector<1xi32>
-// CHECK: arith.shrui %[[W]], %[[S7]] : vector<1xi32>
-// CHECK-COUNT-7: vector.shuffle
-// CHECK: %[[F:.*]] = arith.uitofp %{{.*}} : vector<8xi32> to vector<8xf32>
+// CHECK: %[[W:.*]] = arith.extui %[[C]] : vector<4xi8> to vector<4xi32>
+// CHECK: %[[M:.*]] = arith.constant dense<15> : vector<4xi32>
+// CHECK: %[[LO:.*]] = arith.andi %[[W]], %[[M]] : vector<4xi32>
+// CHECK: %[[S:.*]] = arith.constant dense<4> : vector<4xi32>
+// CHECK: %[[HI:.*]] = arith.shrui %[[W]], %[[S]] : vector<4xi32>
+// CHECK: %[[CODES:.*]] = vector.shuffle %[[LO]], %[[HI]] [0, 1, 2, 3, 4, 5, 6, 7] : vector<4xi32>, vector<4xi32>
+// CHECK: %[[F:.*]] = arith.uitofp %[[CODES]] : vector<8xi32> to vector<8xf32>
 // CHECK: math.fma %[[F]], %{{.*}} : vector<8xf32>
 // CHECK: arith.addf
 // CHECK: } {recq.bag_rows}
-// CHECK: %[[UNSHIFT:.*]] = arith.constant dense<[1.000000e+00, 6.250000e-02, 3.906250e-03, 2.44140625E-4, 1.52587891E-5, 9.53674316E-7, 5.96046448E-8, 1.000000e+00]> : vector<8xf32>
-// CHECK: %[[CODES:.*]] = arith.mulf %{{.*}}, %[[UNSHIFT]] : vector<8xf32>
-// CHECK: arith.addf %[[CODES]], %{{.*}} : vector<8xf32>
+// CHECK-NOT: arith.mulf
 // CHECK: %[[MEAN:.*]] = arith.divf %{{.*}} : vector<8xf32>
-// CHECK: %[[COLS:.*]] = vector.shuffle %[[MEAN]], %[[MEAN]] [0, 1, 2, 3, 4] : vector<8xf32>, vector<8xf32>
+// CHECK: %[[EVEN:.*]] = vector.extract_strided_slice %[[MEAN]] {offsets = [0], sizes = [4], strides = [1]}
+// CHECK: %[[ODD:.*]] = vector.extract_strided_slice %[[MEAN]] {offsets = [4], sizes = [4], strides = [1]}
+// CHECK: %[[ALL:.*]] = vector.shuffle %[[EVEN]], %[[ODD]] [0, 4, 1, 5, 2, 6, 3, 7] : vector<4xf32>, vector<4xf32>
+// CHECK: %[[COLS:.*]] = vector.extract_strided_slice %[[ALL]] {offsets = [0], sizes = [5], strides = [1]}
 // CHECK: vector.transfer_write %[[COLS]]
 func.func @embedding_bag_int4(%b: tensor<10x7xi8>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x5xf32> {
   %t = recq.rowwise_cast %b : tensor<10x7xi8> -> !recq.rowwise<10x5xui4, f16>
@@ -265,18 +262,21 @@ func.func @embedding_bag_int4(%b: tensor<10x7xi8>, %i: tensor<?xi64>, %o: tensor
 
 // -----
 
-// A full 64-column int4 block (8 words) goes back to column order as an
-// 8 x 8 transpose in three rounds of two-input shuffles of 8 lanes
-// (AVX's unpack, shufps and vperm2f128), then side by side.
+// A full 64-column int4 block: four 8-byte groups, each zero-extended
+// (one vpmovzxbd from memory on x86) and split; per group, the pooled even
+// and odd columns are interleaved by unpack and 128-bit-half shuffles of 8
+// lanes (AVX's unpcklps/unpckhps and vperm2f128), then side by side.
 // CHECK-LABEL: func @embedding_bag_int4_64
+// CHECK-COUNT-4: arith.extui %{{.*}} : vector<8xi8> to vector<8xi32>
+// CHECK: arith.uitofp %{{.*}} : vector<64xi32> to vector<64xf32>
 // CHECK: } {recq.bag_rows}
-// CHECK-COUNT-8: vector.extract_strided_slice %{{.*}} {offsets = [{{[0-9]+}}], sizes = [8], strides = [1]} : vector<64xf32> to vector<8xf32>
-// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 8, 1, 9, 4, 12, 5, 13] : vector<8xf32>, vector<8xf32>
-// CHECK: vector.shuffle %{{.*}}, %{{.*}} [2, 10, 3, 11, 6, 14, 7, 15] : vector<8xf32>, vector<8xf32>
-// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 1, 8, 9, 4, 5, 12, 13] : vector<8xf32>, vector<8xf32>
-// CHECK: vector.shuffle %{{.*}}, %{{.*}} [2, 3, 10, 11, 6, 7, 14, 15] : vector<8xf32>, vector<8xf32>
-// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 1, 2, 3, 8, 9, 10, 11] : vector<8xf32>, vector<8xf32>
-// CHECK: vector.shuffle %{{.*}}, %{{.*}} [4, 5, 6, 7, 12, 13, 14, 15] : vector<8xf32>, vector<8xf32>
+// CHECK: vector.extract_strided_slice %{{.*}} {offsets = [0], sizes = [8], strides = [1]} : vector<64xf32> to vector<8xf32>
+// CHECK: vector.extract_strided_slice %{{.*}} {offsets = [8], sizes = [8], strides = [1]} : vector<64xf32> to vector<8xf32>
+// CHECK: %[[LO:.*]] = vector.shuffle %{{.*}}, %{{.*}} [0, 8, 1, 9, 4, 12, 5, 13] : vector<8xf32>, vector<8xf32>
+// CHECK: %[[HI:.*]] = vector.shuffle %{{.*}}, %{{.*}} [2, 10, 3, 11, 6, 14, 7, 15] : vector<8xf32>, vector<8xf32>
+// CHECK: vector.shuffle %[[LO]], %[[HI]] [0, 1, 2, 3, 8, 9, 10, 11] : vector<8xf32>, vector<8xf32>
+// CHECK: vector.shuffle %[[LO]], %[[HI]] [4, 5, 6, 7, 12, 13, 14, 15] : vector<8xf32>, vector<8xf32>
+// CHECK-COUNT-3: vector.extract_strided_slice %{{.*}} {offsets = [{{[0-9]+}}], sizes = [8], strides = [1]} : vector<64xf32> to vector<8xf32>
 // CHECK: %[[ROW:.*]] = vector.shuffle %{{.*}} : vector<32xf32>, vector<32xf32>
 // CHECK: vector.transfer_write %[[ROW]]
 func.func @embedding_bag_int4_64(%b: tensor<10x36xi8>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x64xf32> {

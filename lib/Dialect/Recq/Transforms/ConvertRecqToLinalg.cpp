@@ -264,26 +264,32 @@ public:
   /// cache by the others.
   static constexpr int64_t kChunkColumns = 64;
   struct Chunk {
-    int64_t column; ///< first column
+    int64_t column;  ///< first column
     int64_t columns; ///< columns it produces
-    int64_t lanes;   ///< lanes of its values (int4: 8 per word)
-    int64_t words;   ///< int4: 32-bit words it reads
+    int64_t lanes;   ///< lanes of its values (int4: two per byte read)
+    int64_t bytes;   ///< int4: code bytes it reads
   };
 
-  /// The column blocks of a row. int4 rows are read as 32-bit words, each
-  /// holding 8 nibbles = 8 consecutive columns, and unpacked with a shift
-  /// and a mask per nibble position: lane `i * words + d` of a block is its
-  /// column `8 * d + i`. No per-row shuffles; pooling runs in that order
-  /// and `toColumns` puts the pooled block back in column order once per
-  /// bag. (The last word may reach into the row's scale; those lanes are
-  /// dropped.)
+  /// int4 codes are read in groups of kNibbleGroupBytes bytes, each
+  /// zero-extended to 32-bit lanes (one vpmovzxbd from memory on x86) and
+  /// split into its low nibbles (`& 15`) and high nibbles (`>> 4`).
+  static constexpr int64_t kNibbleGroupBytes = 8;
+
+  /// The column blocks of a row. An int4 block is pooled group by group
+  /// in "low nibbles, then high nibbles" order: lanes `[2g, 2g + n)` of a
+  /// group of `n` bytes starting at byte `g` hold its even columns
+  /// `2g + 2j` and lanes `[2g + n, 2g + 2n)` its odd ones. No per-row
+  /// shuffles; `toColumns` interleaves the pooled block once per bag. A
+  /// block reads the codes rounded up to 4 bytes (the row's f16 scale and
+  /// bias follow them, so this stays inside the row); lanes past the last
+  /// column are dropped.
   SmallVector<Chunk> chunks() const {
     SmallVector<Chunk> out;
-    if (nibbleMajor()) {
-      int64_t words = (rowwise_.getCodeBytes() + 3) / 4;
-      for (int64_t w = 0; w < words; w += kChunkColumns / 8) {
-        int64_t n = std::min(kChunkColumns / 8, words - w);
-        out.push_back({8 * w, std::min(8 * n, dim_ - 8 * w), 8 * n, n});
+    if (isInt4()) {
+      int64_t bytes = (rowwise_.getCodeBytes() + 3) / 4 * 4;
+      for (int64_t at = 0; at < bytes; at += kChunkColumns / 2) {
+        int64_t n = std::min(kChunkColumns / 2, bytes - at);
+        out.push_back({2 * at, std::min(2 * n, dim_ - 2 * at), 2 * n, n});
       }
       return out;
     }
@@ -294,59 +300,54 @@ public:
     return out;
   }
 
-  bool nibbleMajor() const {
-    return rowwise_ && rowwise_.getBitsPerCode() == 4;
+  bool isInt4() const { return rowwise_ && rowwise_.getBitsPerCode() == 4; }
+
+  /// The byte groups of an int4 block: (first byte in the block, bytes).
+  static SmallVector<std::pair<int64_t, int64_t>> groups(const Chunk &chunk) {
+    SmallVector<std::pair<int64_t, int64_t>> out;
+    for (int64_t g = 0; g < chunk.bytes; g += kNibbleGroupBytes)
+      out.push_back({g, std::min(kNibbleGroupBytes, chunk.bytes - g)});
+    return out;
   }
 
   /// A pooled block (vector<lanes>) in column order (vector<columns>).
-  /// A block of 8 words is an 8 x 8 transpose (nibble i of word d is
-  /// column 8d + i), written as AVX's three rounds of two-input shuffles
-  /// (unpack, shufps, vperm2f128: 24 instructions per bag on AVX2); left
-  /// as one 64-lane shuffle, LLVM 19 made 76 of it.
+  /// Per int4 group of 8 bytes: unpack low/high (even and odd columns
+  /// side by side within each 128-bit half), then the two halves
+  /// exchanged: 4 shuffles per 16 columns on AVX2.
   Value toColumns(OpBuilder &b, Location l, const Chunk &chunk,
                   Value pooled) const {
-    if (!nibbleMajor())
+    if (!isInt4())
       return pooled;
-    if (chunk.words == 8) {
-      SmallVector<Value> rows;
-      for (int64_t i = 0; i < 8; ++i)
-        rows.push_back(b.create<vector::ExtractStridedSliceOp>(
-            l, pooled, ArrayRef<int64_t>{8 * i}, ArrayRef<int64_t>{8},
-            ArrayRef<int64_t>{1}));
-      auto shuffle = [&](Value x, Value y, ArrayRef<int64_t> mask) -> Value {
-        return b.create<vector::ShuffleOp>(l, x, y, mask);
-      };
-      const int64_t unpackLo[] = {0, 8, 1, 9, 4, 12, 5, 13},
-                    unpackHi[] = {2, 10, 3, 11, 6, 14, 7, 15},
-                    pairsLo[] = {0, 1, 8, 9, 4, 5, 12, 13},
-                    pairsHi[] = {2, 3, 10, 11, 6, 7, 14, 15},
-                    halvesLo[] = {0, 1, 2, 3, 8, 9, 10, 11},
-                    halvesHi[] = {4, 5, 6, 7, 12, 13, 14, 15};
-      SmallVector<Value> t(8), u(8), q(8);
-      for (int k = 0; k < 8; k += 2) {
-        t[k] = shuffle(rows[k], rows[k + 1], unpackLo);
-        t[k + 1] = shuffle(rows[k], rows[k + 1], unpackHi);
-      }
-      for (int k : {0, 4})
-        for (int j : {0, 1}) {
-          u[k + 2 * j] = shuffle(t[k + j], t[k + j + 2], pairsLo);
-          u[k + 2 * j + 1] = shuffle(t[k + j], t[k + j + 2], pairsHi);
-        }
-      for (int d = 0; d < 4; ++d) {
-        q[d] = shuffle(u[d], u[d + 4], halvesLo);
-        q[d + 4] = shuffle(u[d], u[d + 4], halvesHi);
-      }
-      Value columns = concat(b, l, q);
-      if (chunk.columns == 64)
-        return columns;
+    auto slice = [&](int64_t at, int64_t n) -> Value {
       return b.create<vector::ExtractStridedSliceOp>(
-          l, columns, ArrayRef<int64_t>{0}, ArrayRef<int64_t>{chunk.columns},
+          l, pooled, ArrayRef<int64_t>{at}, ArrayRef<int64_t>{n},
           ArrayRef<int64_t>{1});
+    };
+    SmallVector<Value> parts;
+    for (auto [g, n] : groups(chunk)) {
+      Value even = slice(2 * g, n), odd = slice(2 * g + n, n);
+      if (n == 8) {
+        Value lo = b.create<vector::ShuffleOp>(
+            l, even, odd, ArrayRef<int64_t>{0, 8, 1, 9, 4, 12, 5, 13});
+        Value hi = b.create<vector::ShuffleOp>(
+            l, even, odd, ArrayRef<int64_t>{2, 10, 3, 11, 6, 14, 7, 15});
+        parts.push_back(b.create<vector::ShuffleOp>(
+            l, lo, hi, ArrayRef<int64_t>{0, 1, 2, 3, 8, 9, 10, 11}));
+        parts.push_back(b.create<vector::ShuffleOp>(
+            l, lo, hi, ArrayRef<int64_t>{4, 5, 6, 7, 12, 13, 14, 15}));
+        continue;
+      }
+      SmallVector<int64_t> mask;
+      for (int64_t j = 0; j < n; ++j)
+        mask.append({j, n + j});
+      parts.push_back(b.create<vector::ShuffleOp>(l, even, odd, mask));
     }
-    SmallVector<int64_t> mask;
-    for (int64_t j = 0; j < chunk.columns; ++j)
-      mask.push_back((j % 8) * chunk.words + j / 8);
-    return b.create<vector::ShuffleOp>(l, pooled, pooled, mask);
+    Value columns = concat(b, l, parts);
+    if (chunk.columns == chunk.lanes)
+      return columns;
+    return b.create<vector::ExtractStridedSliceOp>(
+        l, columns, ArrayRef<int64_t>{0}, ArrayRef<int64_t>{chunk.columns},
+        ArrayRef<int64_t>{1});
   }
 
   /// One block of a table row in registers: `values` (f32), or for a
@@ -356,14 +357,8 @@ public:
     Value values, scale, bias;
   };
 
-  /// Reads block `chunk` of row `row` of the table. With `shiftedNibbles`
-  /// an int4 block's nibble `i` (i < 7) is left in place, `code << 4i`, for
-  /// a sum that `unshift` scales back once per bag: one AND per nibble
-  /// position instead of a shift and an AND. (`code << 4i` is exact in f32
-  /// and below 2^31, and so is every product and sum scaled by 16^i, so the
-  /// pooled result is bit for bit the one of unshifted codes.)
-  Row read(OpBuilder &b, Location l, Value row, const Chunk &chunk,
-           bool shiftedNibbles) const {
+  /// Reads block `chunk` of row `row` of the table.
+  Row read(OpBuilder &b, Location l, Value row, const Chunk &chunk) const {
     Type f32 = b.getF32Type();
     auto vecType = VectorType::get({chunk.lanes}, f32);
     Value first = b.create<arith::ConstantIndexOp>(l, chunk.column);
@@ -400,53 +395,26 @@ public:
     Value scale = readScalar(codeBytes);
     Value bias = readScalar(codeBytes + scaleBytes);
 
-    if (nibbleMajor()) {
+    if (isInt4()) {
+      // Per group: its bytes as 32-bit lanes, then low and high nibbles.
       Type i32 = b.getI32Type();
-      auto wordVec = VectorType::get({chunk.words}, i32);
-      Value packed = b.create<vector::BitCastOp>(
-          l, wordVec, readBytes(4 * chunk.words, chunk.column / 2));
-      auto splat = [&](int64_t v) -> Value {
-        return b.create<arith::ConstantOp>(
-            l, DenseElementsAttr::get(wordVec, b.getIntegerAttr(i32, v)));
-      };
-      // Nibble i of every word, then all of them side by side. The top
-      // nibble is always shifted down (in place it would be negative).
       SmallVector<Value> parts;
-      for (int64_t i = 0; i < 8; ++i) {
-        if (i == 7)
-          parts.push_back(b.create<arith::ShRUIOp>(l, packed, splat(28)));
-        else if (shiftedNibbles)
-          parts.push_back(
-              b.create<arith::AndIOp>(l, packed, splat(int64_t(15) << 4 * i)));
-        else
-          parts.push_back(b.create<arith::AndIOp>(
-              l, i ? b.create<arith::ShRUIOp>(l, packed, splat(4 * i))
-                   : packed,
-              splat(15)));
+      for (auto [g, n] : groups(chunk)) {
+        auto laneType = VectorType::get({n}, i32);
+        Value bytes = b.create<arith::ExtUIOp>(
+            l, laneType, readBytes(n, chunk.column / 2 + g));
+        auto splat = [&](int64_t v) -> Value {
+          return b.create<arith::ConstantOp>(
+              l, DenseElementsAttr::get(laneType, b.getIntegerAttr(i32, v)));
+        };
+        parts.push_back(b.create<arith::AndIOp>(l, bytes, splat(15)));
+        parts.push_back(b.create<arith::ShRUIOp>(l, bytes, splat(4)));
       }
       return {b.create<arith::UIToFPOp>(l, vecType, concat(b, l, parts)),
               scale, bias};
     }
     Value codes = readBytes(chunk.lanes, chunk.column);
     return {b.create<arith::UIToFPOp>(l, vecType, codes), scale, bias};
-  }
-
-  /// Scales a block pooled from `read(..., shiftedNibbles=true)` back:
-  /// lane `i * words + d` holds nibble `i`, summed as `code << 4i`.
-  Value unshift(OpBuilder &b, Location l, const Chunk &chunk,
-                Value pooled) const {
-    if (!nibbleMajor())
-      return pooled;
-    SmallVector<float> factors;
-    for (int64_t lane = 0; lane < chunk.lanes; ++lane) {
-      int64_t i = lane / chunk.words;
-      factors.push_back(i == 7 ? 1.0f : std::ldexp(1.0f, -4 * int(i)));
-    }
-    auto type = VectorType::get({chunk.lanes}, b.getF32Type());
-    return b.create<arith::MulFOp>(
-        l, pooled,
-        b.create<arith::ConstantOp>(
-            l, DenseElementsAttr::get(type, ArrayRef<float>(factors))));
   }
 
   /// The row's f32 values: `fma(code, scale, bias)` for a row-wise row.
@@ -461,18 +429,19 @@ public:
 
   bool isRowwise() const { return static_cast<bool>(rowwise_); }
 
-  /// `parts` (a power of two of vectors of one type) side by side.
+  /// `parts` (1-D vectors of one element type) side by side.
   static Value concat(OpBuilder &b, Location l, SmallVector<Value> parts) {
     while (parts.size() > 1) {
       SmallVector<Value> joined;
-      for (size_t k = 0; k < parts.size(); k += 2) {
-        int64_t n = cast<VectorType>(parts[k].getType()).getNumElements();
-        SmallVector<int64_t> both;
-        for (int64_t j = 0; j < 2 * n; ++j)
-          both.push_back(j);
-        joined.push_back(
-            b.create<vector::ShuffleOp>(l, parts[k], parts[k + 1], both));
+      for (size_t k = 0; k + 1 < parts.size(); k += 2) {
+        int64_t n = cast<VectorType>(parts[k].getType()).getNumElements() +
+                    cast<VectorType>(parts[k + 1].getType()).getNumElements();
+        joined.push_back(b.create<vector::ShuffleOp>(
+            l, parts[k], parts[k + 1],
+            llvm::to_vector(llvm::seq<int64_t>(0, n))));
       }
+      if (parts.size() % 2)
+        joined.push_back(parts.back());
       parts = std::move(joined);
     }
     return parts[0];
@@ -605,7 +574,7 @@ poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
                         ib.create<arith::CmpIOp>(il, arith::CmpIPredicate::ne,
                                                  clamped, index));
                   RowReader::Row row =
-                      reader->read(ib, il, clamped, chunk, factored);
+                      reader->read(ib, il, clamped, chunk);
                   Value w = weights
                                 ? ib.create<tensor::ExtractOp>(il, weights, at)
                                       .getResult()
@@ -649,7 +618,7 @@ poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
             Value pooled = inner.getResult(0);
             if (factored)
               pooled = b.create<arith::AddFOp>(
-                  l, reader->unshift(b, l, chunk, pooled),
+                  l, pooled,
                   b.create<vector::SplatOp>(l, vecType, inner.getResult(2)));
             Value count = b.create<arith::SubIOp>(l, end, begin);
             Value empty = b.create<arith::CmpIOp>(
