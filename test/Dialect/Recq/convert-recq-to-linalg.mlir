@@ -207,9 +207,9 @@ func.func @embedding_bag_f16(%t: tensor<10x5xf16>, %i: tensor<?xi64>, %o: tensor
 // CHECK: %[[F:.*]] = arith.uitofp %[[C]] : vector<5xi8> to vector<5xf32>
 // CHECK: %[[W:.*]] = tensor.extract %arg3
 // CHECK: %[[SW:.*]] = arith.mulf %[[S]], %[[W]] : f32
-// CHECK: %[[BW:.*]] = arith.mulf %[[BI]], %[[W]] : f32
 // CHECK: %[[SWV:.*]] = vector.splat %[[SW]] : vector<5xf32>
 // CHECK: math.fma %[[F]], %[[SWV]], %{{.*}} : vector<5xf32>
+// CHECK: %[[BW:.*]] = arith.mulf %[[BI]], %[[W]] : f32
 // CHECK: arith.addf %{{.*}}, %[[BW]] : f32
 // CHECK: } {recq.bag_rows}
 // CHECK: vector.splat %{{.*}}#2 : vector<5xf32>
@@ -284,6 +284,29 @@ func.func @embedding_bag_int4_64(%b: tensor<10x36xi8>, %i: tensor<?xi64>, %o: te
   %0 = recq.embedding_bag sum %t[%i, %o]
       : (!recq.rowwise<10x64xui4, f16>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x64xf32>
   return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+// A row-wise row of more than 64 columns is pooled in column blocks, each by
+// its own loop over the bag; the biases are summed by the first block's loop
+// only, and every block adds that sum once per bag.
+// CHECK-LABEL: func @embedding_bag_int8_72
+// CHECK: %[[FIRST:.*]]:3 = scf.for {{.*}} -> (vector<64xf32>, i1, f32) {
+// CHECK:   arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK: } {recq.bag_rows}
+// CHECK: %[[B0:.*]] = vector.splat %[[FIRST]]#2 : vector<64xf32>
+// CHECK: arith.addf %[[FIRST]]#0, %[[B0]] : vector<64xf32>
+// CHECK: %[[SECOND:.*]]:2 = scf.for {{.*}} -> (vector<8xf32>, i1) {
+// CHECK-NOT: arith.addf
+// CHECK: }
+// CHECK: %[[B1:.*]] = vector.splat %[[FIRST]]#2 : vector<8xf32>
+// CHECK: arith.addf %[[SECOND]]#0, %[[B1]] : vector<8xf32>
+func.func @embedding_bag_int8_72(%b: tensor<10x80xi8>, %i: tensor<?xi64>, %o: tensor<?xi64>) -> tensor<?x72xf32> {
+  %t = recq.rowwise_cast %b : tensor<10x80xi8> -> !recq.rowwise<10x72xui8, f32>
+  %0 = recq.embedding_bag sum %t[%i, %o]
+      : (!recq.rowwise<10x72xui8, f32>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x72xf32>
+  return %0 : tensor<?x72xf32>
 }
 
 // -----

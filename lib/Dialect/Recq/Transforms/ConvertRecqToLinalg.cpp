@@ -546,9 +546,10 @@ poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
           }
           // Row-wise sums take the bias out of the vector work: the codes
           // accumulate as fma(code, scale [* w], acc) and the biases
-          // [* w] as one scalar, added once per bag.
+          // [* w] as one scalar (summed by the first block's loop), added
+          // once per bag.
           bool factored = reader->isRowwise() && mode != recq::PoolingMode::max;
-          Value dest = iterArgs[0], badOut;
+          Value dest = iterArgs[0], badOut, biasSum;
           for (auto [c, chunk] : llvm::enumerate(chunks)) {
             // Pooling runs on the block's lanes (see RowReader::chunks).
             auto vecType = VectorType::get({chunk.lanes}, f32);
@@ -556,8 +557,9 @@ poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
             // The first block's loop checks the indices (and is the one
             // recq-prefetch-rows prefetches whole rows in).
             bool firstChunk = chunk.column == 0;
+            bool sumsBias = factored && firstChunk;
             SmallVector<Value> start{startVec, iterArgs[1]};
-            if (factored)
+            if (sumsBias)
               start.push_back(zero);
             auto inner = b.create<scf::ForOp>(
                 l, begin, end, c1, start,
@@ -581,18 +583,22 @@ poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
                                 : Value();
                   SmallVector<Value> next;
                   if (factored) {
-                    // acc: pooled codes, the bad flag, the biases.
-                    Value scale = row.scale, bias = row.bias;
-                    if (w) {
+                    // acc: pooled codes, the bad flag[, the biases].
+                    Value scale = row.scale;
+                    if (w)
                       scale = ib.create<arith::MulFOp>(il, scale, w);
-                      bias = ib.create<arith::MulFOp>(il, bias, w);
-                    }
                     next.push_back(ib.create<math::FmaOp>(
                         il, row.values,
                         ib.create<vector::SplatOp>(il, vecType, scale),
                         acc[0]));
                     next.push_back(bad);
-                    next.push_back(ib.create<arith::AddFOp>(il, acc[2], bias));
+                    if (sumsBias) {
+                      Value bias = row.bias;
+                      if (w)
+                        bias = ib.create<arith::MulFOp>(il, bias, w);
+                      next.push_back(
+                          ib.create<arith::AddFOp>(il, acc[2], bias));
+                    }
                   } else {
                     Value values = RowReader::dequantize(ib, il, row);
                     if (w)
@@ -615,11 +621,12 @@ poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
               inner->setAttr("recq.bag_rows", b.getUnitAttr());
               badOut = inner.getResult(1);
             }
+            if (sumsBias)
+              biasSum = inner.getResult(2);
             Value pooled = inner.getResult(0);
             if (factored)
               pooled = b.create<arith::AddFOp>(
-                  l, pooled,
-                  b.create<vector::SplatOp>(l, vecType, inner.getResult(2)));
+                  l, pooled, b.create<vector::SplatOp>(l, vecType, biasSum));
             Value count = b.create<arith::SubIOp>(l, end, begin);
             Value empty = b.create<arith::CmpIOp>(
                 l, arith::CmpIPredicate::sle, count, c0);
