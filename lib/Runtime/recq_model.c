@@ -13,6 +13,7 @@
 #include "recq/Runtime/recq.h"
 #include "recq/Runtime/recq_abi.h"
 #include "recq/Runtime/recq_cpu.h"
+#include "recq/Runtime/recq_host.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -226,6 +227,17 @@ static void classify_inputs(recq_model *m) {
    tables; the pages are no longer shared with the page cache). Page-cache
    files get no huge pages from Linux unless its file THP is on. */
 static int copy_to_huge_pages(recq_model *m, recq_status *st) {
+  /* Asked for and not available is an error, not a silent copy for
+     nothing. */
+  int thp = recq_thp_mode(NULL);
+  if (thp != RECQ_THP_ALWAYS && thp != RECQ_THP_MADVISE)
+    return set_status(st, RECQ_ERR_ARGUMENT,
+                      "RECQ_HUGEPAGES=1, but this kernel's transparent huge "
+                      "pages are %s (/sys/kernel/mm/transparent_hugepage/"
+                      "enabled); unset RECQ_HUGEPAGES or set them to "
+                      "'madvise'",
+                      thp == RECQ_THP_NEVER ? "off ('never')"
+                                            : "unavailable");
   const size_t huge = (size_t)2 << 20;
   size_t len = (m->weights_bytes + huge - 1) / huge * huge;
   char *raw = mmap(NULL, len + huge, PROT_READ | PROT_WRITE,
@@ -238,7 +250,11 @@ static int copy_to_huge_pages(recq_model *m, recq_status *st) {
     munmap(raw, (size_t)(start - raw));
   if (start + len < raw + len + huge)
     munmap(start + len, (size_t)(raw + len + huge - (start + len)));
-  madvise(start, len, MADV_HUGEPAGE);
+  if (madvise(start, len, MADV_HUGEPAGE) != 0) {
+    munmap(start, len);
+    return set_status(st, RECQ_ERR_MEMORY,
+                      "RECQ_HUGEPAGES=1: madvise(MADV_HUGEPAGE) failed");
+  }
   memcpy(start, m->weights, m->weights_bytes);
   mprotect(start, len, PROT_READ);
   munmap(m->weights, m->weights_bytes);

@@ -126,12 +126,18 @@ public:
   /// Frees the model and loads it again (the runtime reads its
   /// environment, e.g. RECQ_GUARD_WEIGHTS, at load).
   void reload() {
+    std::string error = tryReload();
+    if (!model)
+      ADD_FAILURE() << error;
+  }
+  /// reload() that leaves a failed load to the caller: its message, or
+  /// empty when it loaded.
+  std::string tryReload() {
     if (model)
       release(model);
     recq_status st;
     model = load(nullptr, &st);
-    if (!model)
-      ADD_FAILURE() << st.message;
+    return model ? std::string() : std::string(st.message);
   }
   ~LoadedModel() {
     if (model)

@@ -1,0 +1,36 @@
+/*===- recq_host.h - What the operating system offers the runtime ---------===*
+ *
+ * C11, no LLVM/MLIR dependency (part of every model.so's runtime).
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef RECQ_RUNTIME_RECQ_HOST_H
+#define RECQ_RUNTIME_RECQ_HOST_H
+
+#include "recq/Runtime/recq_cpu.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Linux's transparent huge pages setting. */
+enum {
+  RECQ_THP_UNKNOWN = 0, /* no such file (a kernel without THP), or unreadable */
+  RECQ_THP_NEVER = 1,
+  RECQ_THP_MADVISE = 2, /* only for memory advised with MADV_HUGEPAGE */
+  RECQ_THP_ALWAYS = 3,
+};
+
+/* The bracketed choice in `path` (NULL:
+   /sys/kernel/mm/transparent_hugepage/enabled), e.g. "always [madvise]
+   never" is RECQ_THP_MADVISE. */
+RECQ_EXPORT int recq_thp_mode(const char *path);
+
+/* "always", "madvise", "never" or "unknown". */
+RECQ_EXPORT const char *recq_thp_mode_name(int mode);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RECQ_RUNTIME_RECQ_HOST_H */
