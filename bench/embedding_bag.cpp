@@ -304,42 +304,50 @@ private:
 // The gather ceiling
 //===----------------------------------------------------------------------===//
 
-/// Touches every 64-byte line of each row (one 32-byte load per line, and
-/// one ending at the row's last byte), OR-ing into four accumulators;
-/// rows are requested `prefetch` indices ahead when it is not 0. Memory
-/// traffic is exactly the kernel's; work per row is the least possible.
+/// Requests row `indices[min(k + prefetch, n - 1)]`: every 64-byte line
+/// and the one holding its last byte.
+__attribute__((target("avx2"), always_inline)) inline void
+prefetchRow(const char *table, int64_t stride, const int64_t *indices,
+            int64_t k, int64_t n, int prefetch) {
+  const char *ahead = table + indices[std::min(k + prefetch, n - 1)] * stride;
+  for (int64_t line = 0; line < stride; line += 64)
+    _mm_prefetch(ahead + line, _MM_HINT_T0);
+  _mm_prefetch(ahead + stride - 1, _MM_HINT_T0);
+}
+
+/// ORs every 64-byte line of `row` into `a` (one 32-byte load per line,
+/// and one ending at the row's last byte: rows here are at least 12 bytes,
+/// int4 at D = 16).
+__attribute__((target("avx2"), always_inline)) inline __m256i
+touchRow(const char *row, int64_t stride, __m256i a) {
+  int64_t last = std::max<int64_t>(stride - 32, 0);
+  for (int64_t line = 0; line < last; line += 64)
+    a = _mm256_or_si256(
+        a, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + line)));
+  if (stride >= 32)
+    return _mm256_or_si256(
+        a, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + last)));
+  if (stride >= 16)
+    return _mm256_or_si256(
+        a, _mm256_castsi128_si256(_mm_loadu_si128(
+               reinterpret_cast<const __m128i *>(row + stride - 16))));
+  return _mm256_or_si256(
+      a, _mm256_castsi128_si256(_mm_loadl_epi64(
+             reinterpret_cast<const __m128i *>(row + stride - 8))));
+}
+
+/// Touches every line of each row, OR-ing into four accumulators; rows
+/// are requested `prefetch` indices ahead when it is not 0. Memory traffic
+/// is exactly the kernel's reads; work per row is the least possible.
 __attribute__((target("avx2"), noinline)) uint64_t
 gatherRows(const char *table, int64_t stride, const int64_t *indices,
            int64_t n, int prefetch) {
   __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(),
                     _mm256_setzero_si256(), _mm256_setzero_si256()};
-  int64_t last = std::max<int64_t>(stride - 32, 0);
   for (int64_t k = 0; k < n; ++k) {
-    if (prefetch) {
-      const char *ahead =
-          table + indices[std::min(k + prefetch, n - 1)] * stride;
-      for (int64_t line = 0; line < stride; line += 64)
-        _mm_prefetch(ahead + line, _MM_HINT_T0);
-      _mm_prefetch(ahead + stride - 1, _MM_HINT_T0);
-    }
-    const char *row = table + indices[k] * stride;
-    __m256i &a = acc[k & 3];
-    for (int64_t line = 0; line < last; line += 64)
-      a = _mm256_or_si256(
-          a, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + line)));
-    // The row's end: a load ending at its last byte (rows here are at
-    // least 12 bytes: int4, D = 16).
-    if (stride >= 32)
-      a = _mm256_or_si256(
-          a, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + last)));
-    else if (stride >= 16)
-      a = _mm256_or_si256(
-          a, _mm256_castsi128_si256(_mm_loadu_si128(
-                 reinterpret_cast<const __m128i *>(row + stride - 16))));
-    else
-      a = _mm256_or_si256(
-          a, _mm256_castsi128_si256(_mm_loadl_epi64(
-                 reinterpret_cast<const __m128i *>(row + stride - 8))));
+    if (prefetch)
+      prefetchRow(table, stride, indices, k, n, prefetch);
+    acc[k & 3] = touchRow(table + indices[k] * stride, stride, acc[k & 3]);
   }
   __m256i all = _mm256_or_si256(_mm256_or_si256(acc[0], acc[1]),
                                 _mm256_or_si256(acc[2], acc[3]));
@@ -347,7 +355,7 @@ gatherRows(const char *table, int64_t stride, const int64_t *indices,
 }
 
 /// gatherRows over bags of `length` rows, writing each bag's `dim` floats
-/// (the row bits OR-ed, as 32-byte stores) to `out`: the same row reads
+/// (its rows' bits OR-ed, as 32-byte stores) to `out`: the same row reads
 /// plus the [B, D] f32 output every pooling kernel writes. For short bags
 /// the output is most of the traffic (bags of one int8 row of D = 64: 72
 /// bytes read, 256 written).
@@ -359,20 +367,9 @@ gatherRowsAndWrite(const char *table, int64_t stride, const int64_t *indices,
   for (int64_t b = 0; b < batch; ++b) {
     __m256i acc = _mm256_setzero_si256();
     for (int64_t k = b * length; k < (b + 1) * length; ++k) {
-      if (prefetch) {
-        const char *ahead =
-            table + indices[std::min(k + prefetch, n - 1)] * stride;
-        for (int64_t line = 0; line < stride; line += 64)
-          _mm_prefetch(ahead + line, _MM_HINT_T0);
-        _mm_prefetch(ahead + stride - 1, _MM_HINT_T0);
-      }
-      const char *row = table + indices[k] * stride;
-      for (int64_t at = 0; at + 32 <= stride; at += 32)
-        acc = _mm256_or_si256(
-            acc, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + at)));
-      acc = _mm256_or_si256(
-          acc, _mm256_castsi128_si256(_mm_loadl_epi64(
-                   reinterpret_cast<const __m128i *>(row + stride - 8))));
+      if (prefetch)
+        prefetchRow(table, stride, indices, k, n, prefetch);
+      acc = touchRow(table + indices[k] * stride, stride, acc);
     }
     for (int64_t j = 0; j + 8 <= dim; j += 8)
       _mm256_storeu_ps(out + b * dim + j, _mm256_castsi256_ps(acc));
