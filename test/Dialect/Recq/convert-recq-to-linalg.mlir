@@ -229,12 +229,13 @@ func.func @embedding_bag_int8(%b: tensor<10x13xi8>, %i: tensor<?xi64>, %o: tenso
 // lanes and split into low nibbles (even columns) and high nibbles (odd
 // columns). The bag is pooled in that order and interleaved back into
 // column order once per bag.
+// The f16 scale and bias are one 4-byte read, converted together.
 // CHECK-LABEL: func @embedding_bag_int4
-// CHECK: %[[SB:.*]] = vector.transfer_read %arg0[%{{.*}}, %c3{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<2xi8>
-// CHECK: %[[H:.*]] = vector.bitcast %[[SB]] : vector<2xi8> to vector<1xf16>
-// CHECK: %[[HS:.*]] = vector.extract %[[H]][0] : f16 from vector<1xf16>
-// CHECK: arith.extf %[[HS]] : f16 to f32
-// CHECK: vector.transfer_read %arg0[%{{.*}}, %c5{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<2xi8>
+// CHECK: %[[SB:.*]] = vector.transfer_read %arg0[%{{.*}}, %c3{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<4xi8>
+// CHECK: %[[H:.*]] = vector.bitcast %[[SB]] : vector<4xi8> to vector<2xf16>
+// CHECK: %[[HS:.*]] = arith.extf %[[H]] : vector<2xf16> to vector<2xf32>
+// CHECK: vector.extract %[[HS]][0] : f32 from vector<2xf32>
+// CHECK: vector.extract %[[HS]][1] : f32 from vector<2xf32>
 // CHECK: %[[C:.*]] = vector.transfer_read %arg0[%{{.*}}, %c0{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<10x7xi8>, vector<4xi8>
 // CHECK: %[[W:.*]] = arith.extui %[[C]] : vector<4xi8> to vector<4xi32>
 // CHECK: %[[M:.*]] = arith.constant dense<15> : vector<4xi32>

@@ -381,19 +381,29 @@ public:
           ValueRange{row, b.create<arith::ConstantIndexOp>(l, at)}, pad,
           ArrayRef<bool>{true});
     };
-    // Scale and bias, each its own read after the codes (a broadcast load).
+    // Scale and bias after the codes: f32 ones each their own read (a
+    // broadcast load, a scalar add from memory); f16 ones one 4-byte read
+    // converted together (one vcvtph2ps for both).
     FloatType scaleType = rowwise_.getScaleType();
     int64_t scaleBytes = scaleType.getWidth() / 8;
-    auto readScalar = [&](int64_t at) -> Value {
-      Value one = b.create<vector::BitCastOp>(
-          l, VectorType::get({1}, scaleType), readBytes(scaleBytes, at));
-      Value v = b.create<vector::ExtractOp>(l, one, ArrayRef<int64_t>{0});
-      if (!scaleType.isF32())
-        v = b.create<arith::ExtFOp>(l, f32, v);
-      return v;
-    };
-    Value scale = readScalar(codeBytes);
-    Value bias = readScalar(codeBytes + scaleBytes);
+    Value scale, bias;
+    if (scaleType.isF32()) {
+      auto readScalar = [&](int64_t at) -> Value {
+        Value one = b.create<vector::BitCastOp>(
+            l, VectorType::get({1}, scaleType), readBytes(scaleBytes, at));
+        return b.create<vector::ExtractOp>(l, one, ArrayRef<int64_t>{0});
+      };
+      scale = readScalar(codeBytes);
+      bias = readScalar(codeBytes + scaleBytes);
+    } else {
+      Value both = b.create<arith::ExtFOp>(
+          l, VectorType::get({2}, f32),
+          b.create<vector::BitCastOp>(l, VectorType::get({2}, scaleType),
+                                      readBytes(2 * scaleBytes, codeBytes))
+              .getResult());
+      scale = b.create<vector::ExtractOp>(l, both, ArrayRef<int64_t>{0});
+      bias = b.create<vector::ExtractOp>(l, both, ArrayRef<int64_t>{1});
+    }
 
     if (isInt4()) {
       // Per group: its bytes as 32-bit lanes, then low and high nibbles.
