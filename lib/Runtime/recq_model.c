@@ -903,10 +903,20 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
   /* Shapes: static dimensions must match; dynamic ones are free here and
      tied together by the checks below and the generated code's loops. */
   int64_t batch = -1;
+  /* An input without elements (the indices of a batch whose bags are all
+     empty) may come as NULL, as an empty std::vector's data() does; the
+     generated code never reads it, but its descriptors get a real
+     address. */
+  const void *data[RECQ_MAX_INPUTS];
+  static const int64_t no_elements[1];
+  if (d->num_inputs > RECQ_MAX_INPUTS)
+    return set_status(st, RECQ_ERR_ARGUMENT, "too many inputs");
   for (int i = 0; i < d->num_inputs; ++i) {
     const recq_tensor_desc *in = &d->inputs[i];
-    if (!inputs[i] || !shapes[i])
-      return set_status(st, RECQ_ERR_ARGUMENT, "input '%s' is NULL", in->name);
+    if (!shapes[i])
+      return set_status(st, RECQ_ERR_ARGUMENT, "input '%s': NULL shape",
+                        in->name);
+    int64_t count = 1;
     for (int r = 0; r < in->rank; ++r) {
       int64_t got = shapes[i][r];
       if (got < 0 || (in->shape[r] >= 0 && got != in->shape[r]))
@@ -915,7 +925,13 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
                           "takes %lld",
                           in->name, r, (long long)got,
                           (long long)in->shape[r]);
+      count *= got;
     }
+    if (!inputs[i] && count > 0)
+      return set_status(st, RECQ_ERR_ARGUMENT,
+                        "input '%s' is NULL but has %lld elements", in->name,
+                        (long long)count);
+    data[i] = inputs[i] ? inputs[i] : (const void *)no_elements;
     if (in->dtype == RECQ_DTYPE_F32 && in->rank == 2) {
       if (batch >= 0 && shapes[i][0] != batch)
         return set_status(st, RECQ_ERR_SHAPE,
@@ -924,6 +940,7 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
       batch = shapes[i][0];
     }
   }
+  inputs = data;
   for (int t = 0; t < d->num_tables; ++t) {
     int64_t bags = bags_of(d, t, shapes);
     if (batch >= 0 && bags != batch)

@@ -421,6 +421,57 @@ TEST_P(EmbeddingBagKernelTest, NeverReadsOutsideItsTable) {
   }
 }
 
+// A batch whose bags are all empty has no indices; the caller may pass
+// such an input as NULL (an empty std::vector's data() is NULL), and gets
+// zeros, as PyTorch's EmbeddingBag gives for empty bags. NULL for an input
+// with elements is an error, not a read of address 0.
+TEST(EmbeddingBagInputsTest, EmptyIndicesMayBeNull) {
+  registerAllPasses();
+  recq::registerRecqPasses();
+  const int64_t rows = 5, dim = 3;
+  std::vector<float> table(rows * dim, 1.5f);
+  auto context = recq::testing::makeContext();
+  OwningOpRef<ModuleOp> module = buildBags(*context, rows, dim, table);
+  ASSERT_TRUE(succeeded(quantizeTables(*module, kPrecisions[4]))); // int4
+  recq::testing::LoadedModel model(
+      *module, *recq::lookupTarget(recq::testing::runnableTargets().front()));
+  ASSERT_TRUE(model);
+  for (int64_t batch : {1, 40}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    std::vector<float> dense(batch * dim, 2.0f);
+    std::vector<int64_t> offsets(batch + 1, 0);
+    int64_t denseShape[] = {batch, dim}, emptyShape[] = {0},
+            offsetShape[] = {batch}, lastShape[] = {batch + 1};
+    const void *inputs[] = {dense.data(), nullptr, offsets.data(),
+                            offsets.data(), nullptr};
+    const int64_t *shapes[] = {denseShape, emptyShape, offsetShape, lastShape,
+                               emptyShape};
+    std::vector<float> out(batch * 9 * dim, -1.0f);
+    int64_t outShape[2];
+    recq_status st;
+    ASSERT_EQ(model.run(model.model, inputs, shapes, out.data(), out.size(),
+                        outShape, &st),
+              RECQ_OK)
+        << st.message;
+    for (int64_t bag = 0; bag < batch; ++bag)
+      for (int64_t j = 0; j < 9 * dim; ++j)
+        ASSERT_EQ(out[bag * 9 * dim + j], j < dim ? 2.0f : 0.0f)
+            << "bag " << bag << ", column " << j;
+
+    // One index, but its data NULL.
+    int64_t oneShape[] = {1};
+    offsets.back() = 1;
+    const int64_t *withOne[] = {denseShape, oneShape, offsetShape, lastShape,
+                                oneShape};
+    EXPECT_EQ(model.run(model.model, inputs, withOne, out.data(), out.size(),
+                        outShape, &st),
+              RECQ_ERR_ARGUMENT);
+    EXPECT_NE(std::string(st.message).find("'input_1' is NULL but has 1"),
+              std::string::npos)
+        << st.message;
+  }
+}
+
 std::vector<Case> allCases() {
   std::vector<Case> out;
   for (int p = 0; p < int(std::size(kPrecisions)); ++p)
