@@ -15,9 +15,15 @@ recq::LoadedModel::open(llvm::StringRef path) {
   if (!m->lib)
     return llvm::createStringError(llvm::Twine("cannot load ") + path + ": " +
                                    dlerror());
-  if (!lookupModelApi(m->lib, m->api))
-    return llvm::createStringError(path +
-                                   ": not a recq model (no recq_model_* API)");
+  if (const char *missing = lookupModelApi(m->lib, m->api)) {
+    // A library with part of the API is a model from another recq.
+    if (!m->api.load)
+      return llvm::createStringError(path +
+                                     ": not a recq model (no recq_model_load)");
+    return llvm::createStringError(
+        path + ": a model compiled by another version of recq (it has no " +
+        missing + "); compile it again with this recq-compile");
+  }
   recq_status st;
   m->model = m->api.load(nullptr, &st);
   if (!m->model)

@@ -54,130 +54,133 @@ extern char **environ;
 namespace {
 enum class EmitStage { Default, Mlir, LlvmDialect, LlvmIr, Obj, So };
 
-cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"));
+cl::OptionCategory toolOptions("recq-compile options");
+cl::opt<std::string> inputFile(cl::Positional, cl::cat(toolOptions),
+                               cl::desc("<model.onnx>"));
 cl::opt<bool> externalWeights(
-    "external-weights",
+    "external-weights", cl::cat(toolOptions),
     cl::desc("Put every embedding table in model.weights (mmapped at load)"));
 cl::opt<uint64_t> weightsThreshold(
-    "weights-threshold",
+    "weights-threshold", cl::cat(toolOptions),
     cl::desc("Tables larger than this many bytes go to model.weights "
              "(default 1 MiB)"),
     cl::init(1 << 20));
 cl::opt<int64_t> prefetchDistance(
-    "prefetch-rows",
+    "prefetch-rows", cl::cat(toolOptions),
     cl::desc("Prefetch embedding rows this many indices ahead (0: off; "
              "default 32)"),
     cl::init(recq::kDefaultPrefetchDistance));
 cl::opt<std::string> calibrationFile(
-    "calibration",
+    "calibration", cl::cat(toolOptions),
     cl::desc("Calibrate the FC inputs on these inputs (.npz) with the fp32 "
              "model"),
     cl::value_desc("calib.npz"));
 cl::opt<std::string> calibrationMethod(
-    "calibration-method",
-    cl::desc("Scale choice: l2 (default), minmax, percentile"),
-    cl::init("l2"));
+    "calibration-method", cl::cat(toolOptions),
+    cl::desc("Scale choice: l2 (default), minmax, percentile"), cl::init("l2"));
 cl::opt<double> calibrationPercentile(
-    "percentile", cl::desc("Percentile for --calibration-method=percentile"),
+    "percentile", cl::cat(toolOptions),
+    cl::desc("Percentile for --calibration-method=percentile"),
     cl::init(99.99));
 cl::opt<int64_t> calibrationChunk(
-    "calibration-chunk",
+    "calibration-chunk", cl::cat(toolOptions),
     cl::desc("Samples per calibration run (bounds memory; 0: all at once; "
              "default 4096)"),
     cl::init(4096));
 cl::opt<std::string> emitCalibration(
-    "emit-calibration",
+    "emit-calibration", cl::cat(toolOptions),
     cl::desc("Write what calibration found (ranges, scales) as JSON"),
     cl::value_desc("file.json"));
 cl::opt<std::string> quantizeMode(
-    "quantize",
+    "quantize", cl::cat(toolOptions),
     cl::desc("Quantize the FCs: int8 (u8 activations x s8 per-channel "
              "weights, needs --calibration), or none (default)"),
     cl::init("none"));
 cl::opt<bool> reduceRange(
-    "reduce-range",
+    "reduce-range", cl::cat(toolOptions),
     cl::desc("With --quantize=int8: 7-bit activations (codes 0..127), so "
              "AVX2's vpmaddubsw cannot saturate and the avx2/avx512 kernels "
              "use it (faster on CPUs without AVX512-VNNI; half the "
              "activation resolution; PyTorch's fbgemm reduce_range)"));
 cl::opt<std::string> tablePrecision(
-    "tables",
+    "tables", cl::cat(toolOptions),
     cl::desc("Embedding table storage: fp32 (default), fp16, int8 (row-wise, "
              "f32 scale and bias per row), int4 (row-wise, f16 scale and "
              "bias)"),
     cl::init("fp32"));
 cl::opt<std::string> accuracyBudget(
-    "accuracy-budget",
+    "accuracy-budget", cl::cat(toolOptions),
     cl::desc("Plan the precision of each FC and table: the cheapest plan "
              "whose accuracy change on --calibration stays within this "
              "budget (e.g. 0.1%, or 0.001; 0: all fp32). --tables and "
              "--quantize then cap the precision the search may use"),
     cl::value_desc("budget"));
-cl::opt<std::string> metric(
-    "metric",
-    cl::desc("The budget's metric: logloss (relative log-loss increase; "
-             "without labels, relative cross-entropy against the fp32 "
-             "outputs; default), auc (relative AUC drop), max-abs (max "
-             "|p - p_fp32|)"),
-    cl::init("logloss"));
+cl::opt<std::string>
+    metric("metric", cl::cat(toolOptions),
+           cl::desc("The budget's metric: logloss (relative log-loss increase; "
+                    "without labels, relative cross-entropy against the fp32 "
+                    "outputs; default), auc (relative AUC drop), max-abs (max "
+                    "|p - p_fp32|)"),
+           cl::init("logloss"));
 cl::opt<std::string> evalFile(
-    "eval",
+    "eval", cl::cat(toolOptions),
     cl::desc("Measure the plan, compiled, against fp32 on this held-out set "
              "(.npz) too"),
     cl::value_desc("eval.npz"));
 cl::opt<int64_t> planBatch(
-    "plan-batch",
+    "plan-batch", cl::cat(toolOptions),
     cl::desc("Deployment batch the planner measures costs at (default 512)"),
     cl::init(512));
 cl::opt<std::string> costModel(
-    "cost-model",
+    "cost-model", cl::cat(toolOptions),
     cl::desc("Planner costs: measured (time variants on this CPU; default) "
              "or static (nominal rates: the same plan on any machine)"),
     cl::init("measured"));
-cl::opt<std::string> emitPlan("emit-plan",
+cl::opt<std::string> emitPlan("emit-plan", cl::cat(toolOptions),
                               cl::desc("Write the precision plan as JSON"),
                               cl::value_desc("plan.json"));
 cl::opt<std::string> reportDir(
-    "report",
+    "report", cl::cat(toolOptions),
     cl::desc("Write the plan's report here: report.md with the sensitivity "
              "table and the visited plans, sensitivity.png, frontier.png "
              "(needs python3-matplotlib)"),
     cl::value_desc("dir"));
 cl::opt<std::string> compareFile(
-    "compare-fp32",
+    "compare-fp32", cl::cat(toolOptions),
     cl::desc("Numerical debugger: run the plan and the fp32 model on these "
              "inputs (.npz) and print each FC's and bag's output SQNR "
              "against fp32, and where error first grows"),
     cl::value_desc("x.npz"));
-cl::opt<std::string> planFile(
-    "plan",
-    cl::desc("Compile exactly this plan (from --emit-plan), without "
-             "calibrating"),
-    cl::value_desc("plan.json"));
+cl::opt<std::string>
+    planFile("plan", cl::cat(toolOptions),
+             cl::desc("Compile exactly this plan (from --emit-plan), without "
+                      "calibrating"),
+             cl::value_desc("plan.json"));
 cl::opt<std::string> recalibrateFile(
-    "recalibrate",
+    "recalibrate", cl::cat(toolOptions),
     cl::desc("With --plan: keep its precisions, derive the int8 FCs' input "
              "scales again on these inputs (.npz)"),
     cl::value_desc("new.npz"));
-cl::opt<bool> printTarget("print-target",
+cl::opt<bool> printTarget("print-target", cl::cat(toolOptions),
                           cl::desc("Print the default target and exit"));
-cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
+cl::opt<std::string> outputFile("o", cl::cat(toolOptions),
+                                cl::desc("Output file (default: stdout)"),
                                 cl::value_desc("file"), cl::init("-"));
-cl::opt<EmitStage> emit(
-    "emit", cl::desc("Stage to stop at and write"),
-    cl::init(EmitStage::Default),
-    cl::values(
-        clEnumValN(EmitStage::Mlir, "mlir",
-                   "the imported module in the recq dialect"),
-        clEnumValN(EmitStage::LlvmDialect, "llvm-dialect",
-                   "the module lowered to the LLVM dialect"),
-        clEnumValN(EmitStage::LlvmIr, "llvm-ir",
-                   "LLVM IR after -O3 for the target"),
-        clEnumValN(EmitStage::Obj, "obj", "an object file for the target"),
-        clEnumValN(EmitStage::So, "so",
-                   "a shared library with the C API (recq.h)")));
+cl::opt<EmitStage>
+    emit("emit", cl::cat(toolOptions), cl::desc("Stage to stop at and write"),
+         cl::init(EmitStage::Default),
+         cl::values(clEnumValN(EmitStage::Mlir, "mlir",
+                               "the imported module in the recq dialect"),
+                    clEnumValN(EmitStage::LlvmDialect, "llvm-dialect",
+                               "the module lowered to the LLVM dialect"),
+                    clEnumValN(EmitStage::LlvmIr, "llvm-ir",
+                               "LLVM IR after -O3 for the target"),
+                    clEnumValN(EmitStage::Obj, "obj",
+                               "an object file for the target"),
+                    clEnumValN(EmitStage::So, "so",
+                               "a shared library with the C API (recq.h)")));
 cl::opt<std::string>
-    targetName("target",
+    targetName("target", cl::cat(toolOptions),
                cl::desc("Code-generation target: generic, avx2, avx512, "
                         "avx512-vnni (default: the best this CPU runs)"),
                cl::value_desc("name"), cl::init(""));
@@ -461,6 +464,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   // --mlir-elide-elementsattrs-if-larger=N and friends.
   mlir::registerAsmPrinterCLOptions();
+  cl::HideUnrelatedOptions(toolOptions);
   cl::ParseCommandLineOptions(argc, argv, "recq compiler: ONNX -> recq\n");
 
   if (printTarget) {

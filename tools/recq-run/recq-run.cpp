@@ -37,43 +37,49 @@ using llvm::errs;
 using llvm::outs;
 
 namespace {
-cl::opt<std::string> modelPath(cl::Positional, cl::desc("<model.so>"),
-                               cl::Required);
-cl::opt<std::string> inputsPath("inputs", cl::desc("Inputs (.npz)"),
+cl::OptionCategory toolOptions("recq-run options");
+cl::opt<std::string> modelPath(cl::Positional, cl::cat(toolOptions),
+                               cl::desc("<model.so>"), cl::Required);
+cl::opt<std::string> inputsPath("inputs", cl::cat(toolOptions),
+                                cl::desc("Inputs (.npz)"),
                                 cl::value_desc("file"));
 cl::opt<std::string> referencePath(
-    "reference",
+    "reference", cl::cat(toolOptions),
     cl::desc("Reference outputs (.npz; default: --inputs when it holds them)"),
     cl::value_desc("file"));
-cl::opt<std::string> outputPath("output", cl::desc("Write the outputs (.npz)"),
+cl::opt<std::string> outputPath("output", cl::cat(toolOptions),
+                                cl::desc("Write the outputs (.npz)"),
                                 cl::value_desc("file"));
-cl::opt<int64_t> batchSize("batch",
+cl::opt<int64_t> batchSize("batch", cl::cat(toolOptions),
                            cl::desc("Use the first N samples (default: all)"),
                            cl::init(-1));
-cl::opt<bool> bench("bench", cl::desc("Time --iters runs"));
-cl::opt<int> iters("iters", cl::desc("Runs to time with --bench"),
-                   cl::init(100));
-cl::opt<double> tolerance("atol", cl::desc("Largest accepted |output - reference|"),
-                     cl::init(1e-5));
-cl::opt<bool> info("info", cl::desc("Print the model's interface and exit"));
+cl::opt<bool> bench("bench", cl::cat(toolOptions),
+                    cl::desc("Time --iters runs"));
+cl::opt<int> iters("iters", cl::cat(toolOptions),
+                   cl::desc("Runs to time with --bench"), cl::init(100));
+cl::opt<double> tolerance("atol", cl::cat(toolOptions),
+                          cl::desc("Largest accepted |output - reference|"),
+                          cl::init(1e-5));
+cl::opt<bool> info("info", cl::cat(toolOptions),
+                   cl::desc("Print the model's interface and exit"));
 cl::opt<std::string> checkPath(
-    "check",
+    "check", cl::cat(toolOptions),
     cl::desc("Drift check: run on these inputs (.npz) and compare with the "
              "fp32 outputs (its 'reference' array, or --fp32) under the "
              "plan's metric; exit 2 when the budget is broken"),
     cl::value_desc("new.npz"));
 cl::opt<std::string> budgetText(
-    "accuracy-budget",
+    "accuracy-budget", cl::cat(toolOptions),
     cl::desc("With --check: the budget (default: the plan's), e.g. 0.1%"),
     cl::value_desc("budget"));
 cl::opt<std::string> metricName(
-    "metric",
+    "metric", cl::cat(toolOptions),
     cl::desc("With --check: logloss, auc or max-abs (default: the plan's)"));
-cl::opt<std::string> fp32Path(
-    "fp32",
-    cl::desc("With --check: the fp32 model.so whose outputs are the "
-             "reference (default: the inputs' 'reference' array)"),
-    cl::value_desc("model-fp32.so"));
+cl::opt<std::string>
+    fp32Path("fp32", cl::cat(toolOptions),
+             cl::desc("With --check: the fp32 model.so whose outputs are the "
+                      "reference (default: the inputs' 'reference' array)"),
+             cl::value_desc("model-fp32.so"));
 
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(errs()) << message << "\n";
@@ -296,9 +302,10 @@ int main(int argc, char **argv) {
   if (cl::Option *llvmThreads = cl::getRegisteredOptions().lookup("threads"))
     llvmThreads->removeArgument();
   static cl::opt<int> threads(
-      "threads",
+      "threads", cl::cat(toolOptions),
       cl::desc("Threads per run (default: RECQ_NUM_THREADS, else all CPUs)"),
       cl::init(0));
+  cl::HideUnrelatedOptions(toolOptions);
   cl::ParseCommandLineOptions(argc, argv, "recq model runner\n");
 
   auto loaded = recq::LoadedModel::open(modelPath);

@@ -40,13 +40,13 @@ struct ModelApi {
   decltype(&recq_model_output_size) outputSize;
 };
 
-/// Looks up every function of ModelApi in `lib` (dlopen); false if one
-/// is missing.
-inline bool lookupModelApi(void *lib, ModelApi &api) {
+/// Looks up every function of ModelApi in `lib` (dlopen); returns the
+/// name of the first one missing, or nullptr when all are there.
+inline const char *lookupModelApi(void *lib, ModelApi &api) {
 #define RECQ_SYM(field, name)                                                  \
   api.field = reinterpret_cast<decltype(api.field)>(dlsym(lib, #name));        \
   if (!api.field)                                                              \
-    return false;
+    return #name;
   RECQ_SYM(load, recq_model_load)
   RECQ_SYM(free, recq_model_free)
   RECQ_SYM(numInputs, recq_model_num_inputs)
@@ -65,7 +65,7 @@ inline bool lookupModelApi(void *lib, ModelApi &api) {
   RECQ_SYM(threads, recq_model_threads)
   RECQ_SYM(outputSize, recq_model_output_size)
 #undef RECQ_SYM
-  return true;
+  return nullptr;
 }
 
 /// A model.so opened with dlopen (a relative path made absolute, so the
