@@ -562,13 +562,26 @@ static int check_table(const recq_model_desc *d, int t,
 
   offsets_view v = offsets_of(d, t, inputs, shapes);
   const char *name = d->inputs[table->offsets_input].name;
+  /* PyTorch's EmbeddingBag rules: the first offset is 0, none decreases,
+     none is past the indices. */
   int64_t prev = 0;
   for (int64_t b = 0; b < v.n; ++b) {
     int64_t o = offset_at(v, b);
-    if ((b == 0 && o != 0) || o < prev || o > count)
+    if (b == 0 && o != 0)
       return set_status(st, RECQ_ERR_INDEX,
-                        "table %d: offset %lld of sample %lld is out of "
-                        "order or outside [0, %lld] (input '%s')",
+                        "table %d: the first offset is %lld; offsets start "
+                        "at 0 (input '%s')",
+                        t, (long long)o, name);
+    if (o < prev)
+      return set_status(st, RECQ_ERR_INDEX,
+                        "table %d: offset %lld of sample %lld is below the "
+                        "previous one, %lld; offsets must not decrease "
+                        "(input '%s')",
+                        t, (long long)o, (long long)b, (long long)prev, name);
+    if (o > count)
+      return set_status(st, RECQ_ERR_INDEX,
+                        "table %d: offset %lld of sample %lld is past the "
+                        "table's %lld indices (input '%s')",
                         t, (long long)o, (long long)b, (long long)count,
                         name);
     prev = o;

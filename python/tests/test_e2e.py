@@ -119,7 +119,15 @@ def test_bad_index_is_an_error(model_dir):
     bad = dict(inputs)
     bad["offsets"] = inputs["offsets"].copy()
     bad["offsets"][0, 3] = bad["offsets"][0, 2] - 1
-    with pytest.raises(recq.RecqError, match="table 0: offset .* of sample 3 is out of order"):
+    with pytest.raises(recq.RecqError, match="table 0: offset .* of sample 3 is below the previous one"):
+        model.run(**bad)
+    bad["offsets"] = inputs["offsets"].copy()
+    bad["offsets"][1, 0] = 1
+    with pytest.raises(recq.RecqError, match="table 1: the first offset is 1; offsets start at 0"):
+        model.run(**bad)
+    bad["offsets"] = inputs["offsets"].copy()
+    bad["offsets"][2, 6] = len(inputs["indices_2"]) + 1
+    with pytest.raises(recq.RecqError, match=rf"table 2: offset {len(inputs['indices_2']) + 1} of sample 6 is past the table's {len(inputs['indices_2'])} indices"):
         model.run(**bad)
     bad = dict(inputs)
     bad["dense_x"] = np.zeros((7, 12), dtype=np.float32)
