@@ -31,6 +31,10 @@ mlir::LogicalResult buildLowerToLLVMPipeline(mlir::OpPassManager &pm,
                                              int64_t prefetchDistance = kDefaultPrefetchDistance,
                                              llvm::StringRef qfcKernel = "");
 
+/// The one recq.embedding_bags that recq-split-bags splits @main at, or
+/// null when it leaves the module as it is.
+mlir::Operation *splittableBags(mlir::func::FuncOp main);
+
 /// Registers recq's named pipelines (recq-lower-to-llvm) for -pass-pipeline.
 void registerRecqPipelines();
 

@@ -163,6 +163,51 @@ def RecqFusePass : Pass<"recq-fuse", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::recq::RecqDialect"];
 }
 
+def RecqSplitBagsPass : Pass<"recq-split-bags", "::mlir::ModuleOp"> {
+  let summary = "Replace @main by one function per embedding table and one "
+                "for the rest of the model, so the runtime can pool the "
+                "tables in parallel.";
+  let description = [{
+    When `@main` holds exactly one `recq.embedding_bags` (in its body, and
+    no `recq.embedding_bag` beside it) whose operands are `@main`'s
+    arguments or side-effect-free values made from them and constants, it
+    is replaced by:
+
+    - `@recq_bag_<t>` for each table t: `@main`'s arguments and the
+      `[B, T, D]` tensor, returning that tensor with slot t filled by the
+      table's `recq.embedding_bag` (`tensor.insert_slice`, which
+      `convert-recq-to-linalg` turns into pooling straight into the slot);
+    - `@recq_rest`: `@main` with the `[B, T, D]` tensor as one more
+      argument, read where the bags' result was.
+
+    The runtime calls the table functions, on its threads when the batch is
+    too small to cut into tiles, then `@recq_rest`; the bags' `[B, T, D]`
+    buffer is its own, written in place and read by the interaction without
+    a copy. Any other module is left as it is (`@main` stays whole).
+
+    ```mlir
+    func.func @main(%i0: tensor<?xi64>, %i1: tensor<?xi64>, ...) -> ... {
+      %e = recq.embedding_bags sum tables(%t0, %t1) indices(%i0, %i1) ...
+      %r = recq.interaction dot %d, [%e] : ...
+    }
+    // becomes
+    func.func @recq_bag_0(%i0: ..., %i1: ..., ..., %emb: tensor<?x2x4xf32>)
+        -> tensor<?x2x4xf32> {
+      %b = recq.embedding_bag sum %t0[%i0, %o0] : ... -> tensor<?x4xf32>
+      %s = tensor.insert_slice %b into %emb[0, 0, 0] [%n, 1, 4] [1, 1, 1]
+      return %s
+    }
+    func.func @recq_bag_1(...)   // table 1 into slot 1
+    func.func @recq_rest(%i0: ..., %i1: ..., ..., %emb: tensor<?x2x4xf32>) -> ... {
+      %r = recq.interaction dot %d, [%emb] : ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Lowering
 //===----------------------------------------------------------------------===//
