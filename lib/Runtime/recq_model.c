@@ -36,6 +36,9 @@ void _mlir_memref_to_llvm_free(void *p);
 #define RECQ_MAX_PARTS 64
 /* Fewer samples than this per tile do not pay for waking a worker. */
 #define RECQ_MIN_TILE 16
+/* Nor do tables whose lookups times D add up to less than this (a few
+   microseconds of pooling in cache). */
+#define RECQ_MIN_TABLE_WORK (1 << 16)
 
 /*===----------------------------------------------------------------------===*
  * Thread pool: `size` workers; the caller runs part 0 itself.
@@ -638,19 +641,46 @@ static int index_error(const recq_model_desc *d, int t,
                     t);
 }
 
+static int64_t bags_of(const recq_model_desc *d, int t,
+                       const int64_t *const *shapes);
+
+/* A split model's table functions on one batch (or tile): `order` lists
+   the tables, costliest first (so the pool's next free thread takes the
+   next costliest and the last ones to start are short). */
+typedef struct recq_bags_job {
+  const recq_model_desc *d;
+  void **args;
+  int order[RECQ_MAX_INPUTS];
+  int64_t flags[RECQ_MAX_INPUTS]; /* 1: an index outside table t */
+} recq_bags_job;
+
+static void run_bag(void *arg, int part) {
+  recq_bags_job *job = arg;
+  int t = job->order[part];
+  int64_t result[5]; /* i64 [1]: {alloc, aligned, offset, size, stride} */
+  job->d->bags[t](result, job->args);
+  void *alloc;
+  const int64_t *flag;
+  memcpy(&alloc, &result[0], sizeof alloc);
+  memcpy(&flag, &result[1], sizeof flag);
+  job->flags[t] = flag[result[2]];
+  _mlir_memref_to_llvm_free(alloc);
+}
+
 /* Runs the generated code on one whole batch (or tile) and copies output
    0 to `out`. The shapes and offsets are already checked; an index outside
    its table is reported here, placed in the caller's batch by
-   `sample_base` and `index_base[t]` (NULL: 0). */
+   `sample_base` and `index_base[t]` (NULL: 0). A split model's tables run
+   on `tables` (the caller holds its `busy`), or on this thread when NULL. */
 static int run_slice(const recq_model *m, const void *const *inputs,
                      const int64_t *const *shapes, float *out,
                      size_t out_capacity, int64_t *out_shape,
                      int64_t sample_base, const int64_t *index_base,
-                     recq_status *st) {
+                     recq_pool *tables, recq_status *st) {
   const recq_model_desc *d = m->desc;
   /* Memref descriptors over the caller's buffers (no copies). */
   int64_t descs[RECQ_MAX_INPUTS][3 + 2 * RECQ_MAX_RANK];
-  void *args[2 * RECQ_MAX_INPUTS];
+  void *args[2 * RECQ_MAX_INPUTS + 1]; /* + a split model's [B, T, D] */
   for (int i = 0; i < d->num_inputs; ++i) {
     const recq_tensor_desc *in = &d->inputs[i];
     int64_t *desc = descs[i];
@@ -683,9 +713,45 @@ static int run_slice(const recq_model *m, const void *const *inputs,
     }
     args[d->num_inputs + w] = desc;
   }
-  /* The outputs, then (with tables) the index status: i64 [T]. */
+  /* The outputs, then (with tables, unless split) the index status:
+     i64 [T]. */
   int64_t results[9 * (3 + 2 * RECQ_MAX_RANK)];
-  d->entry(results, args);
+  recq_bags_job job;
+  void *emb = NULL;
+  if (d->rest) {
+    /* The tables' pooled rows, [n, T, D] f32, which the interaction reads
+       in place. */
+    int64_t n = bags_of(d, 0, shapes), tables_n = d->num_tables;
+    int64_t dim = d->tables[0].dim;
+    emb = _mlir_memref_to_llvm_alloc(
+        (uint64_t)(n * tables_n * dim > 0 ? n * tables_n * dim : 1) *
+        sizeof(float));
+    if (!emb)
+      return set_status(st, RECQ_ERR_MEMORY, "out of memory");
+    int64_t emb_desc[9] = {0, 0, 0, n, tables_n, dim, tables_n * dim, dim, 1};
+    memcpy(&emb_desc[0], &emb, sizeof emb);
+    memcpy(&emb_desc[1], &emb, sizeof emb);
+    args[d->num_inputs + d->num_weights] = emb_desc;
+    job.d = d;
+    job.args = args;
+    /* Costliest first: lookups times D (insertion sort; T is small). */
+    int64_t cost[RECQ_MAX_INPUTS];
+    for (int t = 0; t < d->num_tables; ++t) {
+      cost[t] = indices_count(d, t, shapes) * d->tables[t].dim;
+      int k = t;
+      for (; k > 0 && cost[job.order[k - 1]] < cost[t]; --k)
+        job.order[k] = job.order[k - 1];
+      job.order[k] = t;
+    }
+    if (tables)
+      pool_run(tables, d->num_tables, run_bag, &job);
+    else
+      for (int p = 0; p < d->num_tables; ++p)
+        run_bag(&job, p);
+    d->rest(results, args);
+  } else {
+    d->entry(results, args);
+  }
 
   /* Output 0 to the caller; every result buffer freed. */
   int code = RECQ_OK;
@@ -713,17 +779,20 @@ static int run_slice(const recq_model *m, const void *const *inputs,
     r += 3 + 2 * rank;
   }
   if (d->num_tables > 0) {
-    void *alloc;
-    const int64_t *flags;
-    memcpy(&alloc, &r[0], sizeof alloc);
-    memcpy(&flags, &r[1], sizeof flags);
-    flags += r[2];
+    void *alloc = NULL;
+    const int64_t *flags = job.flags;
+    if (!d->rest) {
+      memcpy(&alloc, &r[0], sizeof alloc);
+      memcpy(&flags, &r[1], sizeof flags);
+      flags += r[2];
+    }
     for (int t = 0; t < d->num_tables && code == RECQ_OK; ++t)
       if (flags[t])
         code = index_error(d, t, inputs, shapes, sample_base,
                            index_base ? index_base[t] : 0, st);
     _mlir_memref_to_llvm_free(alloc);
   }
+  _mlir_memref_to_llvm_free(emb);
   return code;
 }
 
@@ -770,6 +839,15 @@ static int64_t lookups_before(const recq_model_desc *d,
     total += b < v.n ? offset_at(v, b) : indices_count(d, t, shapes);
   }
   return total;
+}
+
+/* The tables' work: lookups times D, over every table. */
+static int64_t table_work(const recq_model_desc *d,
+                          const int64_t *const *shapes) {
+  int64_t work = 0;
+  for (int t = 0; t < d->num_tables; ++t)
+    work += indices_count(d, t, shapes) * d->tables[t].dim;
+  return work;
 }
 
 /* Tile boundaries with about the same work in each tile: a sample costs
@@ -897,7 +975,8 @@ static void run_part(void *arg, int part) {
     int64_t out_shape[RECQ_MAX_RANK];
     job->codes[part] =
         run_slice(m, inputs, shapes, job->out + b0 * job->out_cols,
-                  (size_t)(n * job->out_cols), out_shape, b0, index_base, &st);
+                  (size_t)(n * job->out_cols), out_shape, b0, index_base,
+                  NULL, &st);
     if (job->codes[part] != RECQ_OK)
       memcpy(job->messages[part], st.message, sizeof st.message);
   }
@@ -967,6 +1046,7 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
   }
 
   if (d->num_inputs > RECQ_MAX_INPUTS || d->num_weights > RECQ_MAX_INPUTS ||
+      d->num_tables > RECQ_MAX_INPUTS ||
       d->num_outputs > 8)
     return set_status(st, RECQ_ERR_ARGUMENT, "too many inputs or outputs");
 
@@ -996,8 +1076,19 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
   if (parts > 1 && pthread_mutex_trylock(&m->pool->busy) != 0)
     parts = 1; /* another call has the workers: run on this thread */
   if (parts <= 1) {
+    /* A batch too small for tiles: a split model's tables on the workers
+       instead, when their lookups are enough work to pay for waking them.
+       Every table is computed exactly as alone, so again the thread count
+       never changes a result. */
+    recq_pool *tables = NULL;
+    if (m->pool && d->rest && d->num_tables >= 2 &&
+        table_work(d, shapes) >= RECQ_MIN_TABLE_WORK &&
+        pthread_mutex_trylock(&m->pool->busy) == 0)
+      tables = m->pool;
     int code = run_slice(m, inputs, shapes, out, out_capacity, out_shape, 0,
-                         NULL, st);
+                         NULL, tables, st);
+    if (tables)
+      pthread_mutex_unlock(&m->pool->busy);
     if (code == RECQ_OK)
       set_status(st, RECQ_OK, "ok");
     return code;

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "recq/Target/Codegen.h"
+#include "recq/Dialect/Recq/Transforms/Passes.h"
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Runtime/recq_abi.h"
@@ -242,15 +243,33 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
   uint32_t mask = 0;
   recq_target_features(target.name.c_str(), &mask);
   unsigned numArgs = type.getNumInputs();
-  os << "\nextern void _mlir_ciface_recq_entry(void *results";
-  for (unsigned i = 0; i < numArgs; ++i)
-    os << ", void *a" << i;
-  os << ");\nstatic void entry(void *results, void **args) {\n"
-     << "  _mlir_ciface_recq_entry(results";
-  for (unsigned i = 0; i < numArgs; ++i)
-    os << ", args[" << i << "]";
-  os << ");\n}\n\n"
-     << "__attribute__((visibility(\"default\")))\n"
+  // recq_model_desc's functions: each a C wrapper of a generated one
+  // taking `args` (the split functions: one more, the [B, T, D] buffer).
+  bool split = recq::splittableBags(main) != nullptr;
+  auto wrap = [&](llvm::StringRef wrapper, llvm::StringRef generated,
+                  unsigned count) {
+    os << "\nextern void _mlir_ciface_" << generated << "(void *results";
+    for (unsigned i = 0; i < count; ++i)
+      os << ", void *a" << i;
+    os << ");\nstatic void " << wrapper << "(void *results, void **args) {\n"
+       << "  _mlir_ciface_" << generated << "(results";
+    for (unsigned i = 0; i < count; ++i)
+      os << ", args[" << i << "]";
+    os << ");\n}\n";
+  };
+  if (split) {
+    wrap("rest", "recq_rest", numArgs + 1);
+    for (int t = 0; t < numTables; ++t)
+      wrap("bag_" + std::to_string(t), "recq_bag_" + std::to_string(t),
+           numArgs + 1);
+    os << "static const recq_entry_fn bags[] = {";
+    for (int t = 0; t < numTables; ++t)
+      os << (t ? ", " : "") << "bag_" << t;
+    os << "};\n";
+  } else {
+    wrap("entry", "recq_entry", numArgs);
+  }
+  os << "\n__attribute__((visibility(\"default\")))\n"
      << "const recq_model_desc recq_model_description = {\n"
      << "  RECQ_ABI_VERSION, \"" << target.name << "\", " << mask << "u,\n"
      << "  " << numInputs << ", inputs, " << type.getNumResults()
@@ -258,12 +277,12 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
      << "  " << numTables << ", " << (numTables ? "tables" : "0") << ",\n"
      << "  " << weightArgs.size() << ", "
      << (weightArgs.empty() ? "0" : "weights") << ", " << fileBytes
-     << "u,\n  entry,\n  ";
+     << "u,\n  " << (split ? "0" : "entry") << ",\n  ";
   if (auto plan = module->getAttrOfType<StringAttr>("recq.plan"))
     writeCString(os, plan.getValue());
   else
     os << "0";
-  os << ",\n};\n";
+  os << ",\n  " << (split ? "rest, bags" : "0, 0") << ",\n};\n";
   return text;
 }
 

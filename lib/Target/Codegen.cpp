@@ -70,6 +70,18 @@ static Error runCapturingDiagnostics(PassManager &pm, ModuleOp module) {
 }
 
 Error recq::lowerToLLVMDialect(ModuleOp module, const CodegenTarget &target) {
+  // A model whose tables are pooled by one recq.embedding_bags: a function
+  // per table and one for the rest (recq-split-bags), each with a C entry
+  // point, so the runtime can run the tables on its threads.
+  {
+    PassManager split(module.getContext());
+    split.addPass(createRecqSplitBagsPass());
+    if (Error e = runCapturingDiagnostics(split, module))
+      return e;
+  }
+  for (auto fn : module.getOps<func::FuncOp>())
+    if (fn.getSymName() == "recq_rest" || fn.getSymName().starts_with("recq_bag_"))
+      fn->setAttr("llvm.emit_c_interface", UnitAttr::get(module.getContext()));
   // @main becomes recq_entry (a shared library must not define `main`),
   // with a C entry point taking memref descriptors by pointer.
   if (auto main = module.lookupSymbol<func::FuncOp>("main")) {

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define RECQ_ABI_VERSION 4
+#define RECQ_ABI_VERSION 5
 
 /// Element types of inputs and outputs.
 typedef enum recq_dtype {
@@ -79,8 +79,16 @@ typedef struct recq_model_desc {
   int32_t num_weights;
   const recq_weight_desc *weights;
   uint64_t weights_file_bytes; /* size of model.weights, 0: none */
-  recq_entry_fn entry;
+  recq_entry_fn entry;   /* the whole model; 0 when split (below) */
   const char *plan_json; /* the precision plan compiled in (JSON), 0: none */
+  /* A model whose tables are pooled by one recq.embedding_bags is split
+     (recq-split-bags): `bags[t]` pools table t into slot t of a [B, T, D]
+     f32 buffer the caller passes after the weights, and results in its
+     index status (i64 [1]); `rest` then runs the rest of the model on the
+     same arguments and that buffer, and results in the outputs. 0: not
+     split. */
+  recq_entry_fn rest;
+  const recq_entry_fn *bags;
 } recq_model_desc;
 
 /// Defined by the generated C next to each model's code.
