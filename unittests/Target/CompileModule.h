@@ -121,6 +121,8 @@ public:
         dlsym(lib, "recq_model_free"));
     load = reinterpret_cast<decltype(&recq_model_load)>(
         dlsym(lib, "recq_model_load"));
+    setThreads = reinterpret_cast<decltype(&recq_model_set_threads)>(
+        dlsym(lib, "recq_model_set_threads"));
     reload();
   }
   /// Frees the model and loads it again (the runtime reads its
@@ -153,6 +155,7 @@ public:
 
   recq_model *model = nullptr;
   decltype(&recq_model_run) run = nullptr;
+  decltype(&recq_model_set_threads) setThreads = nullptr;
 
 private:
   llvm::SmallString<128> so;

@@ -472,6 +472,127 @@ TEST(EmbeddingBagInputsTest, EmptyIndicesMayBeNull) {
   }
 }
 
+// A model whose tables are pooled by one recq.embedding_bags is split
+// (recq-split-bags): a function per table writing its slot of the [B, T, D]
+// buffer, then the rest. With a batch too small for tiles and enough
+// lookups, the runtime runs the tables on its threads; the results are the
+// same bits as on one thread and as a plain loop, and an index outside a
+// table is still reported with its table and sample.
+TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
+  registerAllPasses();
+  recq::registerRecqPasses();
+  const int64_t dim = 64, batch = 3, tables = 3;
+  const int64_t rows[tables] = {1000, 37, 500};
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto context = recq::testing::makeContext();
+  OpBuilder b(context.get());
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  Type f32 = b.getF32Type(), i64 = b.getI64Type();
+  int64_t dyn = ShapedType::kDynamic;
+  auto vecI64 = RankedTensorType::get({dyn}, i64);
+  auto denseType = RankedTensorType::get({dyn, dim}, f32);
+  auto outType = RankedTensorType::get({dyn, (tables + 1) * dim}, f32);
+  SmallVector<Type> args{denseType};
+  for (int64_t t = 0; t < tables; ++t)
+    args.append({vecI64, vecI64});
+  auto func = b.create<func::FuncOp>(loc, "main",
+                                     b.getFunctionType(args, {outType}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToEnd(entry);
+  std::vector<std::vector<float>> data(tables);
+  SmallVector<Value> tableValues, indexValues, offsetValues;
+  for (int64_t t = 0; t < tables; ++t) {
+    data[t].resize(rows[t] * dim);
+    for (float &v : data[t])
+      v = normal(rng);
+    tableValues.push_back(b.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(
+                 RankedTensorType::get({rows[t], dim}, f32),
+                 llvm::ArrayRef(data[t]))));
+    indexValues.push_back(entry->getArgument(1 + 2 * t));
+    offsetValues.push_back(entry->getArgument(2 + 2 * t));
+  }
+  Value bags = b.create<recq::EmbeddingBagsOp>(
+      loc, RankedTensorType::get({dyn, tables, dim}, f32), tableValues,
+      indexValues, offsetValues, ValueRange{}, recq::PoolingMode::sum);
+  Value out = b.create<recq::InteractionOp>(loc, outType, entry->getArgument(0),
+                                            ValueRange{bags},
+                                            recq::InteractionMode::cat, false);
+  b.create<func::ReturnOp>(loc, out);
+  ASSERT_NE(recq::splittableBags(func), nullptr);
+
+  // Bags of up to 400 rows: lookups x D well past the runtime's threshold
+  // for waking its threads.
+  std::vector<float> dense(batch * dim, 0.5f);
+  std::vector<std::vector<int64_t>> indices(tables), offsets(tables);
+  for (int64_t t = 0; t < tables; ++t)
+    for (int64_t bag = 0; bag < batch; ++bag) {
+      offsets[t].push_back(indices[t].size());
+      std::uniform_int_distribution<int64_t> row(0, rows[t] - 1);
+      for (int64_t k = 0, n = (bag * 150 + t * 50) % 401; k < n; ++k)
+        indices[t].push_back(row(rng));
+    }
+  std::vector<float> want(batch * (tables + 1) * dim);
+  for (int64_t bag = 0; bag < batch; ++bag) {
+    for (int64_t j = 0; j < dim; ++j)
+      want[bag * (tables + 1) * dim + j] = 0.5f;
+    for (int64_t t = 0; t < tables; ++t) {
+      int64_t end = bag + 1 < batch ? offsets[t][bag + 1]
+                                    : int64_t(indices[t].size());
+      for (int64_t j = 0; j < dim; ++j) {
+        float sum = 0.0f;
+        for (int64_t k = offsets[t][bag]; k < end; ++k)
+          sum += data[t][indices[t][k] * dim + j];
+        want[(bag * (tables + 1) + t + 1) * dim + j] = sum;
+      }
+    }
+  }
+
+  recq::testing::LoadedModel model(
+      *module, *recq::lookupTarget(recq::testing::runnableTargets().back()));
+  ASSERT_TRUE(model);
+  int64_t denseShape[] = {batch, dim}, offsetShape[] = {batch};
+  int64_t indexShape[tables][1];
+  std::vector<const void *> inputs{dense.data()};
+  std::vector<const int64_t *> shapes{denseShape};
+  for (int64_t t = 0; t < tables; ++t) {
+    indexShape[t][0] = indices[t].size();
+    inputs.insert(inputs.end(), {indices[t].data(), offsets[t].data()});
+    shapes.insert(shapes.end(), {indexShape[t], offsetShape});
+  }
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(std::to_string(threads) + " thread(s)");
+    model.setThreads(model.model, threads);
+    for (int rep = 0; rep < 20; ++rep) {
+      std::vector<float> got(want.size(), -1.0f);
+      int64_t outShape[2];
+      recq_status st;
+      ASSERT_EQ(model.run(model.model, inputs.data(), shapes.data(),
+                          got.data(), got.size(), outShape, &st),
+                RECQ_OK)
+          << st.message;
+      for (size_t k = 0; k < want.size(); ++k)
+        ASSERT_EQ(got[k], want[k]) << "element " << k << ", run " << rep;
+    }
+    // Table 2's last index of sample 1 outside the table.
+    std::vector<int64_t> bad = indices[2];
+    bad[offsets[2][2] - 1] = rows[2];
+    inputs[1 + 2 * 2] = bad.data();
+    std::vector<float> got(want.size());
+    recq_status st;
+    EXPECT_EQ(model.run(model.model, inputs.data(), shapes.data(), got.data(),
+                        got.size(), nullptr, &st),
+              RECQ_ERR_INDEX);
+    EXPECT_NE(std::string(st.message).find("table 2: index 500 of sample 1 "),
+              std::string::npos)
+        << st.message;
+    inputs[1 + 2 * 2] = indices[2].data();
+  }
+}
+
 std::vector<Case> allCases() {
   std::vector<Case> out;
   for (int p = 0; p < int(std::size(kPrecisions)); ++p)
