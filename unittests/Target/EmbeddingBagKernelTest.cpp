@@ -481,7 +481,7 @@ TEST(EmbeddingBagInputsTest, EmptyIndicesMayBeNull) {
 TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
   registerAllPasses();
   recq::registerRecqPasses();
-  const int64_t dim = 64, batch = 3, tables = 3;
+  const int64_t dim = 64, batch = 4, tables = 3;
   const int64_t rows[tables] = {1000, 37, 500};
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -524,15 +524,16 @@ TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
   b.create<func::ReturnOp>(loc, out);
   ASSERT_NE(recq::splittableBags(func), nullptr);
 
-  // Bags of up to 400 rows: lookups x D well past the runtime's threshold
-  // for waking its threads.
+  // Bags of 1000-2500 rows (and one empty): lookups x D past the runtime's
+  // threshold for waking its threads (RECQ_MIN_TABLE_WORK).
   std::vector<float> dense(batch * dim, 0.5f);
   std::vector<std::vector<int64_t>> indices(tables), offsets(tables);
   for (int64_t t = 0; t < tables; ++t)
     for (int64_t bag = 0; bag < batch; ++bag) {
       offsets[t].push_back(indices[t].size());
       std::uniform_int_distribution<int64_t> row(0, rows[t] - 1);
-      for (int64_t k = 0, n = (bag * 150 + t * 50) % 401; k < n; ++k)
+      int64_t n = t == 1 && bag == 0 ? 0 : 1000 + (bag * 700 + t * 300) % 1500;
+      for (int64_t k = 0; k < n; ++k)
         indices[t].push_back(row(rng));
     }
   std::vector<float> want(batch * (tables + 1) * dim);
