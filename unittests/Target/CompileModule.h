@@ -153,6 +153,19 @@ public:
   }
   explicit operator bool() const { return model != nullptr; }
 
+  /// Runs the model into `out` (its shape to `outShape`, when given); a
+  /// failure carries the runtime's message.
+  ::testing::AssertionResult runs(const void *const *inputs,
+                                  const int64_t *const *shapes,
+                                  std::vector<float> &out,
+                                  int64_t *outShape = nullptr) {
+    recq_status st;
+    if (run(model, inputs, shapes, out.data(), out.size(), outShape, &st) ==
+        RECQ_OK)
+      return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << st.message;
+  }
+
   recq_model *model = nullptr;
   decltype(&recq_model_run) run = nullptr;
   decltype(&recq_model_set_threads) setThreads = nullptr;

@@ -293,11 +293,7 @@ TEST_P(EmbeddingBagKernelTest, MatchesPlainLoops) {
                                weightShape};
     std::vector<float> out(want.size());
     int64_t outShape[2];
-    recq_status st;
-    ASSERT_EQ(model.run(model.model, inputs, shapes, out.data(), out.size(),
-                        outShape, &st),
-              RECQ_OK)
-        << st.message;
+    ASSERT_TRUE(model.runs(inputs, shapes, out, outShape));
     ASSERT_EQ(outShape[0], batch);
     static const char *kSlots[] = {"sum", "weighted sum", "mean", "max"};
     for (int64_t bag = 0; bag < batch; ++bag)
@@ -449,10 +445,7 @@ TEST(EmbeddingBagInputsTest, EmptyIndicesMayBeNull) {
     std::vector<float> out(batch * 9 * dim, -1.0f);
     int64_t outShape[2];
     recq_status st;
-    ASSERT_EQ(model.run(model.model, inputs, shapes, out.data(), out.size(),
-                        outShape, &st),
-              RECQ_OK)
-        << st.message;
+    ASSERT_TRUE(model.runs(inputs, shapes, out, outShape));
     for (int64_t bag = 0; bag < batch; ++bag)
       for (int64_t j = 0; j < 9 * dim; ++j)
         ASSERT_EQ(out[bag * 9 * dim + j], j < dim ? 2.0f : 0.0f)
@@ -570,11 +563,7 @@ TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
     for (int rep = 0; rep < 20; ++rep) {
       std::vector<float> got(want.size(), -1.0f);
       int64_t outShape[2];
-      recq_status st;
-      ASSERT_EQ(model.run(model.model, inputs.data(), shapes.data(),
-                          got.data(), got.size(), outShape, &st),
-                RECQ_OK)
-          << st.message;
+      ASSERT_TRUE(model.runs(inputs.data(), shapes.data(), got, outShape));
       for (size_t k = 0; k < want.size(); ++k)
         ASSERT_EQ(got[k], want[k]) << "element " << k << ", run " << rep;
     }

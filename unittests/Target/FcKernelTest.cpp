@@ -110,7 +110,6 @@ TEST_P(FcKernelTest, MatchesPlainLoops) {
     OwningOpRef<ModuleOp> module = buildFc(*context, c, weight, bias);
     recq::testing::LoadedModel model(*module, *recq::lookupTarget(name));
     ASSERT_TRUE(model);
-    recq_status st;
     // M: below, at and past every row tile (6, 8), and a large batch.
     for (int64_t m : {1, 3, 6, 7, 13, 17, 100}) {
       std::vector<float> x(m * c.k), out(m * c.n);
@@ -120,10 +119,7 @@ TEST_P(FcKernelTest, MatchesPlainLoops) {
       const void *inputs[] = {x.data()};
       const int64_t *shapes[] = {shape};
       int64_t outShape[2];
-      ASSERT_EQ(model.run(model.model, inputs, shapes, out.data(), out.size(),
-                          outShape, &st),
-                RECQ_OK)
-          << st.message;
+      ASSERT_TRUE(model.runs(inputs, shapes, out, outShape));
       EXPECT_EQ(outShape[0], m);
       EXPECT_EQ(outShape[1], c.n);
       for (int64_t i = 0; i < m; ++i)

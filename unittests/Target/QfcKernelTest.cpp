@@ -252,11 +252,7 @@ void checkShape(int64_t n, int64_t k, int64_t qmax) {
       const void *inputs[] = {x.data()};
       const int64_t *shapes[] = {shape};
       int64_t outShape[2];
-      recq_status st;
-      ASSERT_EQ(model.run(model.model, inputs, shapes, out.data(), out.size(),
-                          outShape, &st),
-                RECQ_OK)
-          << st.message;
+      ASSERT_TRUE(model.runs(inputs, shapes, out, outShape));
       for (int64_t i = 0; i < m; ++i)
         for (auto [vi, v] : llvm::enumerate(kVariants))
           for (int64_t j = 0; j < n; ++j) {

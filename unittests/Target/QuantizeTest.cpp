@@ -51,11 +51,7 @@ protected:
     const int64_t *shapes[] = {shape};
     std::vector<float> out(x.size());
     int64_t outShape[2];
-    recq_status st;
-    EXPECT_EQ(model.run(model.model, inputs, shapes, out.data(), out.size(),
-                        outShape, &st),
-              RECQ_OK)
-        << st.message;
+    EXPECT_TRUE(model.runs(inputs, shapes, out, outShape));
     return out;
   }
 };
