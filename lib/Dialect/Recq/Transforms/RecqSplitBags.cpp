@@ -45,15 +45,17 @@ Operation *recq::splittableBags(func::FuncOp main) {
   if (!main || !main.getBody().hasOneBlock())
     return nullptr;
   Block *body = &main.getBody().front();
+  // One recq.embedding_bags and no lone bag (whose index status would
+  // fall outside the tables' order).
   Operation *found = nullptr;
-  int count = 0;
+  int batched = 0, lone = 0;
   main.walk([&](Operation *op) {
     if (isa<recq::EmbeddingBagOp>(op))
-      count += 2; // a lone bag: its status would be out of the tables' order
+      ++lone;
     else if (isa<recq::EmbeddingBagsOp>(op))
-      found = op, ++count;
+      found = op, ++batched;
   });
-  if (count != 1 || found->getBlock() != body)
+  if (batched != 1 || lone != 0 || found->getBlock() != body)
     return nullptr;
   llvm::SetVector<Operation *> slice;
   for (Value operand : found->getOperands())
@@ -69,7 +71,8 @@ struct RecqSplitBagsPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto main = module.lookupSymbol<func::FuncOp>("main");
-    auto bags = dyn_cast_or_null<recq::EmbeddingBagsOp>(recq::splittableBags(main));
+    auto bags =
+        dyn_cast_or_null<recq::EmbeddingBagsOp>(recq::splittableBags(main));
     if (!bags)
       return;
     OpBuilder b(module.getContext());
