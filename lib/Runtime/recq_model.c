@@ -587,8 +587,7 @@ static int check_table(const recq_model_desc *d, int t,
       return set_status(st, RECQ_ERR_INDEX,
                         "table %d: offset %lld of sample %lld is past the "
                         "table's %lld indices (input '%s')",
-                        t, (long long)o, (long long)b, (long long)count,
-                        name);
+                        t, (long long)o, (long long)b, (long long)count, name);
     prev = o;
   }
   if (table->include_last_offset && v.n > 0 && offset_at(v, v.n - 1) != count)
@@ -975,10 +974,9 @@ static void run_part(void *arg, int part) {
     }
     recq_status st = {RECQ_OK, ""};
     int64_t out_shape[RECQ_MAX_RANK];
-    job->codes[part] =
-        run_slice(m, inputs, shapes, job->out + b0 * job->out_cols,
-                  (size_t)(n * job->out_cols), out_shape, b0, index_base,
-                  NULL, &st);
+    job->codes[part] = run_slice(
+        m, inputs, shapes, job->out + b0 * job->out_cols,
+        (size_t)(n * job->out_cols), out_shape, b0, index_base, NULL, &st);
     if (job->codes[part] != RECQ_OK)
       memcpy(job->messages[part], st.message, sizeof st.message);
   }
@@ -1048,8 +1046,7 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
   }
 
   if (d->num_inputs > RECQ_MAX_INPUTS || d->num_weights > RECQ_MAX_INPUTS ||
-      d->num_tables > RECQ_MAX_INPUTS ||
-      d->num_outputs > 8)
+      d->num_tables > RECQ_MAX_INPUTS || d->num_outputs > 8)
     return set_status(st, RECQ_ERR_ARGUMENT, "too many inputs or outputs");
 
   int64_t out_count = 1, out_cols = 1;

@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "recq/Target/Codegen.h"
 #include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Target/Codegen.h"
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Runtime/recq_abi.h"
@@ -276,8 +276,8 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
      << ", outputs,\n"
      << "  " << numTables << ", " << (numTables ? "tables" : "0") << ",\n"
      << "  " << weightArgs.size() << ", "
-     << (weightArgs.empty() ? "0" : "weights") << ", " << fileBytes
-     << "u,\n  " << (split ? "0" : "entry") << ",\n  ";
+     << (weightArgs.empty() ? "0" : "weights") << ", " << fileBytes << "u,\n  "
+     << (split ? "0" : "entry") << ",\n  ";
   if (auto plan = module->getAttrOfType<StringAttr>("recq.plan"))
     writeCString(os, plan.getValue());
   else

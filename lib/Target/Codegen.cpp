@@ -80,7 +80,8 @@ Error recq::lowerToLLVMDialect(ModuleOp module, const CodegenTarget &target) {
       return e;
   }
   for (auto fn : module.getOps<func::FuncOp>())
-    if (fn.getSymName() == "recq_rest" || fn.getSymName().starts_with("recq_bag_"))
+    if (fn.getSymName() == "recq_rest" ||
+        fn.getSymName().starts_with("recq_bag_"))
       fn->setAttr("llvm.emit_c_interface", UnitAttr::get(module.getContext()));
   // @main becomes recq_entry (a shared library must not define `main`),
   // with a C entry point taking memref descriptors by pointer.

@@ -491,8 +491,8 @@ TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
   SmallVector<Type> args{denseType};
   for (int64_t t = 0; t < tables; ++t)
     args.append({vecI64, vecI64});
-  auto func = b.create<func::FuncOp>(loc, "main",
-                                     b.getFunctionType(args, {outType}));
+  auto func =
+      b.create<func::FuncOp>(loc, "main", b.getFunctionType(args, {outType}));
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToEnd(entry);
   std::vector<std::vector<float>> data(tables);
@@ -502,9 +502,8 @@ TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
     for (float &v : data[t])
       v = normal(rng);
     tableValues.push_back(b.create<arith::ConstantOp>(
-        loc, DenseElementsAttr::get(
-                 RankedTensorType::get({rows[t], dim}, f32),
-                 llvm::ArrayRef(data[t]))));
+        loc, DenseElementsAttr::get(RankedTensorType::get({rows[t], dim}, f32),
+                                    llvm::ArrayRef(data[t]))));
     indexValues.push_back(entry->getArgument(1 + 2 * t));
     offsetValues.push_back(entry->getArgument(2 + 2 * t));
   }
@@ -534,8 +533,8 @@ TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
     for (int64_t j = 0; j < dim; ++j)
       want[bag * (tables + 1) * dim + j] = 0.5f;
     for (int64_t t = 0; t < tables; ++t) {
-      int64_t end = bag + 1 < batch ? offsets[t][bag + 1]
-                                    : int64_t(indices[t].size());
+      int64_t end =
+          bag + 1 < batch ? offsets[t][bag + 1] : int64_t(indices[t].size());
       for (int64_t j = 0; j < dim; ++j) {
         float sum = 0.0f;
         for (int64_t k = offsets[t][bag]; k < end; ++k)

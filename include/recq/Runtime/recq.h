@@ -94,8 +94,8 @@ RECQ_EXPORT int64_t recq_model_output_size(const recq_model *m,
 /// dtype; NULL is allowed for an input without elements, such as the
 /// indices of a batch whose bags are all empty), `shapes[i]` at its
 /// dimensions. Output 0 (f32) is written to `out` (room for `out_capacity`
-/// floats); its shape to `out_shape` (rank entries). Returns the status code, also stored in `st`. Safe to call
-/// from several threads at once.
+/// floats); its shape to `out_shape` (rank entries). Returns the status code,
+/// also stored in `st`. Safe to call from several threads at once.
 RECQ_EXPORT int recq_model_run(const recq_model *m, const void *const *inputs,
                                const int64_t *const *shapes, float *out,
                                size_t out_capacity, int64_t *out_shape,

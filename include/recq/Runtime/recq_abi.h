@@ -79,7 +79,7 @@ typedef struct recq_model_desc {
   int32_t num_weights;
   const recq_weight_desc *weights;
   uint64_t weights_file_bytes; /* size of model.weights, 0: none */
-  recq_entry_fn entry;   /* the whole model; 0 when split (below) */
+  recq_entry_fn entry;         /* the whole model; 0 when split (below) */
   const char *plan_json; /* the precision plan compiled in (JSON), 0: none */
   /* A model whose tables are pooled by one recq.embedding_bags is split
      (recq-split-bags): `bags[t]` pools table t into slot t of a [B, T, D]

@@ -691,12 +691,12 @@ struct EmbeddingBagLowering : BagLowering<recq::EmbeddingBagOp> {
       insert = dyn_cast<tensor::InsertSliceOp>(*op->user_begin());
       slot = insert ? slotOf(insert, op.getType()) : -1;
     }
-    auto pooled = poolBags(
-        rewriter, op.getLoc(), op, op.getTable(), op.getIndices(),
-        op.getOffsets(), op.getPerSampleWeights(), op.getMode(),
-        op.getIncludeLastOffset(),
-        slot >= 0 ? insert.getResultType() : op.getType(),
-        slot >= 0 ? insert.getDest() : Value(), slot);
+    auto pooled =
+        poolBags(rewriter, op.getLoc(), op, op.getTable(), op.getIndices(),
+                 op.getOffsets(), op.getPerSampleWeights(), op.getMode(),
+                 op.getIncludeLastOffset(),
+                 slot >= 0 ? insert.getResultType() : op.getType(),
+                 slot >= 0 ? insert.getDest() : Value(), slot);
     if (failed(pooled))
       return failure();
     statuses.push_back(pooled->second);
@@ -715,22 +715,21 @@ struct EmbeddingBagLowering : BagLowering<recq::EmbeddingBagOp> {
     RankedTensorType dest = insert.getResultType();
     if (insert.getSource().getType() != bag || dest.getRank() != 3 ||
         dest.getDimSize(2) != bag.getDimSize(1) ||
-        dest.getDimSize(0) != bag.getDimSize(0) ||
-        !insert.hasUnitStride())
+        dest.getDimSize(0) != bag.getDimSize(0) || !insert.hasUnitStride())
       return -1;
     ArrayRef<int64_t> offsets = insert.getStaticOffsets();
     ArrayRef<int64_t> sizes = insert.getStaticSizes();
-    if (offsets[0] != 0 || offsets[2] != 0 || ShapedType::isDynamic(offsets[1]) ||
-        sizes[1] != 1 || sizes[2] != bag.getDimSize(1))
+    if (offsets[0] != 0 || offsets[2] != 0 ||
+        ShapedType::isDynamic(offsets[1]) || sizes[1] != 1 ||
+        sizes[2] != bag.getDimSize(1))
       return -1;
     // The batch: B of the destination (static, or its dim 0).
     if (!ShapedType::isDynamic(sizes[0]))
       return sizes[0] == dest.getDimSize(0) ? offsets[1] : -1;
     auto dim = insert.getSizes().front().getDefiningOp<tensor::DimOp>();
     std::optional<int64_t> index = dim ? dim.getConstantIndex() : std::nullopt;
-    return dim && dim.getSource() == insert.getDest() && index == 0
-               ? offsets[1]
-               : -1;
+    return dim && dim.getSource() == insert.getDest() && index == 0 ? offsets[1]
+                                                                    : -1;
   }
 };
 

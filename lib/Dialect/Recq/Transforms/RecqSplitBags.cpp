@@ -6,7 +6,6 @@
 
 #include "recq/Dialect/Recq/Transforms/Passes.h"
 
-
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -92,9 +91,9 @@ struct RecqSplitBagsPass
         MemRefType::get(embType.getShape(), embType.getElementType());
     SmallVector<Type> inputs(main.getArgumentTypes());
     inputs.push_back(embBuffer);
-    auto fn = b.create<func::FuncOp>(
-        main.getLoc(), ("recq_bag_" + llvm::Twine(t)).str(),
-        b.getFunctionType(inputs, {}));
+    auto fn = b.create<func::FuncOp>(main.getLoc(),
+                                     ("recq_bag_" + llvm::Twine(t)).str(),
+                                     b.getFunctionType(inputs, {}));
     Block *entry = fn.addEntryBlock();
     OpBuilder fb = OpBuilder::atBlockEnd(entry);
     IRMapping map;
@@ -135,12 +134,11 @@ struct RecqSplitBagsPass
         loc, pooled, emb,
         ArrayRef<OpFoldResult>{fb.getIndexAttr(0), fb.getIndexAttr(t),
                                fb.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{batch, fb.getIndexAttr(1),
-                               fb.getIndexAttr(dim)},
+        ArrayRef<OpFoldResult>{batch, fb.getIndexAttr(1), fb.getIndexAttr(dim)},
         ArrayRef<OpFoldResult>{fb.getIndexAttr(1), fb.getIndexAttr(1),
                                fb.getIndexAttr(1)});
-    auto store =
-        fb.create<bufferization::MaterializeInDestinationOp>(loc, filled, buffer);
+    auto store = fb.create<bufferization::MaterializeInDestinationOp>(
+        loc, filled, buffer);
     store.setRestrict(true);
     store.setWritable(true);
     fb.create<func::ReturnOp>(loc);
