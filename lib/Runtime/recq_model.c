@@ -36,11 +36,13 @@ void _mlir_memref_to_llvm_free(void *p);
 #define RECQ_MAX_PARTS 64
 /* Fewer samples than this per tile do not pay for waking a worker. */
 #define RECQ_MIN_TILE 16
-/* Nor do tables whose lookups times D add up to less than this, e.g.
-   16k lookups at D = 64 (waking a worker took ~56 us on the 2-vCPU VM
-   recq is developed on; 8 tables of 10^6 rows: 320k lookups x D ran no
-   faster on two threads, 1.6M 1.4x faster). */
-#define RECQ_MIN_TABLE_WORK (1 << 20)
+/* Nor do tables whose lookups times D add up to less than this, e.g. 8k
+   lookups at D = 64: waking a worker took ~56 us on the 2-vCPU VM recq is
+   developed on. There, 8 int8 tables of 500k rows, D = 64, fresh random
+   indices per call (bench/small_batch_tables.py), two threads against
+   one with the tables on the pool: 328k lookups x D 0.77x, 410k 0.82x,
+   819k 1.25x, 1.6M 1.3x (single runs, +-20% between runs). */
+#define RECQ_MIN_TABLE_WORK (1 << 19)
 
 /*===----------------------------------------------------------------------===*
  * Thread pool: `size` workers; the caller runs part 0 itself.
