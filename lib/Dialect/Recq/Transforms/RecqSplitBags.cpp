@@ -82,7 +82,8 @@ struct RecqSplitBagsPass
     main.erase();
   }
 
-  /// @recq_bag_<t>(main's arguments, %emb) -> %emb with slot t filled.
+  /// @recq_bag_<t>(main's arguments, %buf: memref<BxTxD>): fills slot t
+  /// of the caller's buffer in place; returns nothing.
   void buildTable(OpBuilder &b, func::FuncOp main, recq::EmbeddingBagsOp bags,
                   int64_t t) {
     Location loc = bags.getLoc();

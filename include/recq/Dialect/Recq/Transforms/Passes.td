@@ -174,9 +174,12 @@ def RecqSplitBagsPass : Pass<"recq-split-bags", "::mlir::ModuleOp"> {
     is replaced by:
 
     - `@recq_bag_<t>` for each table t: `@main`'s arguments and the
-      `[B, T, D]` tensor, returning that tensor with slot t filled by the
-      table's `recq.embedding_bag` (`tensor.insert_slice`, which
-      `convert-recq-to-linalg` turns into pooling straight into the slot);
+      caller's `[B, T, D]` buffer (a memref), whose slot t it fills in
+      place with the table's `recq.embedding_bag` (`tensor.insert_slice`
+      into `bufferization.to_tensor ... restrict writable`, which
+      `convert-recq-to-linalg` turns into pooling straight into the slot,
+      then `bufferization.materialize_in_destination`); it returns nothing
+      (`convert-recq-to-linalg` adds its index status);
     - `@recq_rest`: `@main` with the `[B, T, D]` tensor as one more
       argument, read where the bags' result was.
 
@@ -191,11 +194,12 @@ def RecqSplitBagsPass : Pass<"recq-split-bags", "::mlir::ModuleOp"> {
       %r = recq.interaction dot %d, [%e] : ...
     }
     // becomes
-    func.func @recq_bag_0(%i0: ..., %i1: ..., ..., %emb: tensor<?x2x4xf32>)
-        -> tensor<?x2x4xf32> {
+    func.func @recq_bag_0(%i0: ..., %i1: ..., ..., %buf: memref<?x2x4xf32>) {
+      %emb = bufferization.to_tensor %buf restrict writable : ...
       %b = recq.embedding_bag sum %t0[%i0, %o0] : ... -> tensor<?x4xf32>
       %s = tensor.insert_slice %b into %emb[0, 0, 0] [%n, 1, 4] [1, 1, 1]
-      return %s
+      bufferization.materialize_in_destination %s in restrict writable %buf
+      return
     }
     func.func @recq_bag_1(...)   // table 1 into slot 1
     func.func @recq_rest(%i0: ..., %i1: ..., ..., %emb: tensor<?x2x4xf32>) -> ... {
