@@ -647,6 +647,12 @@ static int index_error(const recq_model_desc *d, int t,
 static int64_t bags_of(const recq_model_desc *d, int t,
                        const int64_t *const *shapes);
 
+/* What pooling table t costs: its lookups times D. */
+static int64_t table_cost(const recq_model_desc *d, int t,
+                          const int64_t *const *shapes) {
+  return indices_count(d, t, shapes) * d->tables[t].dim;
+}
+
 /* A split model's table functions on one batch (or tile): `order` lists
    the tables, costliest first (so the pool's next free thread takes the
    next costliest and the last ones to start are short). */
@@ -737,20 +743,23 @@ static int run_slice(const recq_model *m, const void *const *inputs,
     args[d->num_inputs + d->num_weights] = emb_desc;
     job.d = d;
     job.args = args;
-    /* Costliest first: lookups times D (insertion sort; T is small). */
-    int64_t cost[RECQ_MAX_INPUTS];
-    for (int t = 0; t < d->num_tables; ++t) {
-      cost[t] = indices_count(d, t, shapes) * d->tables[t].dim;
-      int k = t;
-      for (; k > 0 && cost[job.order[k - 1]] < cost[t]; --k)
-        job.order[k] = job.order[k - 1];
-      job.order[k] = t;
-    }
-    if (tables)
+    for (int t = 0; t < d->num_tables; ++t)
+      job.order[t] = t;
+    if (tables) {
+      /* Costliest first (insertion sort; T is small). */
+      int64_t cost[RECQ_MAX_INPUTS];
+      for (int t = 0; t < d->num_tables; ++t) {
+        cost[t] = table_cost(d, t, shapes);
+        int k = t;
+        for (; k > 0 && cost[job.order[k - 1]] < cost[t]; --k)
+          job.order[k] = job.order[k - 1];
+        job.order[k] = t;
+      }
       pool_run(tables, d->num_tables, run_bag, &job);
-    else
+    } else {
       for (int p = 0; p < d->num_tables; ++p)
         run_bag(&job, p);
+    }
     d->rest(results, args);
   } else {
     d->entry(results, args);
@@ -844,12 +853,12 @@ static int64_t lookups_before(const recq_model_desc *d,
   return total;
 }
 
-/* The tables' work: lookups times D, over every table. */
+/* The tables' work: table_cost over every table. */
 static int64_t table_work(const recq_model_desc *d,
                           const int64_t *const *shapes) {
   int64_t work = 0;
   for (int t = 0; t < d->num_tables; ++t)
-    work += indices_count(d, t, shapes) * d->tables[t].dim;
+    work += table_cost(d, t, shapes);
   return work;
 }
 
@@ -1003,8 +1012,9 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
      address. */
   const void *data[RECQ_MAX_INPUTS];
   static const int64_t no_elements[1];
-  if (d->num_inputs > RECQ_MAX_INPUTS)
-    return set_status(st, RECQ_ERR_ARGUMENT, "too many inputs");
+  if (d->num_inputs > RECQ_MAX_INPUTS || d->num_weights > RECQ_MAX_INPUTS ||
+      d->num_tables > RECQ_MAX_INPUTS || d->num_outputs > 8)
+    return set_status(st, RECQ_ERR_ARGUMENT, "too many inputs or outputs");
   for (int i = 0; i < d->num_inputs; ++i) {
     const recq_tensor_desc *in = &d->inputs[i];
     if (!shapes[i])
@@ -1046,10 +1056,6 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
     if (code != RECQ_OK)
       return code;
   }
-
-  if (d->num_inputs > RECQ_MAX_INPUTS || d->num_weights > RECQ_MAX_INPUTS ||
-      d->num_tables > RECQ_MAX_INPUTS || d->num_outputs > 8)
-    return set_status(st, RECQ_ERR_ARGUMENT, "too many inputs or outputs");
 
   int64_t out_count = 1, out_cols = 1;
   for (int k = 0; k < d->outputs[0].rank; ++k) {
