@@ -6,7 +6,9 @@
 
 #include "recq/Runtime/recq_host.h"
 
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int recq_thp_mode(const char *path) {
@@ -39,4 +41,39 @@ const char *recq_thp_mode_name(int mode) {
   default:
     return "unknown";
   }
+}
+
+int recq_thp_usable(void) {
+  int mode = recq_thp_mode(NULL);
+  return mode == RECQ_THP_ALWAYS || mode == RECQ_THP_MADVISE;
+}
+
+int64_t recq_huge_page_bytes(const void *p, size_t len, const char *path) {
+  FILE *f = fopen(path ? path : "/proc/self/smaps", "r");
+  if (!f)
+    return -1;
+  uintptr_t lo = (uintptr_t)p, hi = lo + len;
+  int inside = 0;
+  int64_t kib = 0;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    uintptr_t start, end;
+    /* A mapping's header: "start-end perms offset dev inode [path]". */
+    if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &start, &end) == 2 &&
+        strchr(line, '-') < strchr(line, ' ')) {
+      inside = start >= lo && start < hi;
+      continue;
+    }
+    if (!inside)
+      continue;
+    static const char *const kHuge[] = {"AnonHugePages:", "FilePmdMapped:",
+                                        "ShmemPmdMapped:"};
+    for (size_t k = 0; k < sizeof kHuge / sizeof kHuge[0]; ++k) {
+      size_t n = strlen(kHuge[k]);
+      if (strncmp(line, kHuge[k], n) == 0)
+        kib += strtoll(line + n, NULL, 10);
+    }
+  }
+  fclose(f);
+  return kib * 1024;
 }

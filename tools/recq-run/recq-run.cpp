@@ -345,6 +345,16 @@ int main(int argc, char **argv) {
                << (last ? " (include_last_offset)" : "");
       outs() << "\n";
     }
+    int64_t weightBytes = 0, hugeBytes = 0;
+    api.weightsInfo(model, &weightBytes, &hugeBytes);
+    if (weightBytes > 0) {
+      auto mib = [](int64_t b) { return llvm::format("%.1f MiB", b / 1048576.0); };
+      outs() << "weights: " << mib(weightBytes) << " mapped, ";
+      if (hugeBytes >= 0)
+        outs() << mib(hugeBytes) << " of them on huge pages\n";
+      else
+        outs() << "huge pages unknown (no /proc/self/smaps)\n";
+    }
     printPlan(api.plan(model));
     return 0;
   }

@@ -85,6 +85,12 @@ RECQ_EXPORT const char *recq_model_target(const recq_model *m);
 /// when it was compiled without one.
 RECQ_EXPORT const char *recq_model_plan(const recq_model *m);
 
+/// The model's mapped weights file (`model.weights`): its size in bytes
+/// (0 when the model has none) and how many of them huge pages map (-1
+/// when the system does not say). Returns 0, or -1 on NULL.
+RECQ_EXPORT int recq_model_weights_info(const recq_model *m, int64_t *bytes,
+                                        int64_t *huge_bytes);
+
 /// Number of floats output 0 has for inputs of these shapes (its batch
 /// comes from the dense inputs or the bags), to size `out`; -1 on NULL.
 RECQ_EXPORT int64_t recq_model_output_size(const recq_model *m,

@@ -9,6 +9,8 @@
 
 #include "recq/Runtime/recq_cpu.h"
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,6 +30,16 @@ RECQ_EXPORT int recq_thp_mode(const char *path);
 
 /* "always", "madvise", "never" or "unknown". */
 RECQ_EXPORT const char *recq_thp_mode_name(int mode);
+
+/* 1 when memory advised with MADV_HUGEPAGE may get transparent huge pages
+   (the setting is `always` or `madvise`). */
+RECQ_EXPORT int recq_thp_usable(void);
+
+/* Bytes of the mappings that start in [p, p + len) which huge pages map
+   (their AnonHugePages, FilePmdMapped and ShmemPmdMapped in `path`; NULL:
+   /proc/self/smaps); -1 when it cannot be read. */
+RECQ_EXPORT int64_t recq_huge_page_bytes(const void *p, size_t len,
+                                         const char *path);
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,7 @@ struct ModelApi {
   decltype(&recq_model_table_info) tableInfo;
   decltype(&recq_model_target) target;
   decltype(&recq_model_plan) plan;
+  decltype(&recq_model_weights_info) weightsInfo;
   decltype(&recq_model_run) run;
   decltype(&recq_model_set_threads) setThreads;
   decltype(&recq_model_threads) threads;
@@ -60,6 +61,7 @@ inline const char *lookupModelApi(void *lib, ModelApi &api) {
   RECQ_SYM(tableInfo, recq_model_table_info)
   RECQ_SYM(target, recq_model_target)
   RECQ_SYM(plan, recq_model_plan)
+  RECQ_SYM(weightsInfo, recq_model_weights_info)
   RECQ_SYM(run, recq_model_run)
   RECQ_SYM(setThreads, recq_model_set_threads)
   RECQ_SYM(threads, recq_model_threads)
