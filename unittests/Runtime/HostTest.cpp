@@ -2,6 +2,8 @@
 //
 // RECQ_HUGEPAGES=1 is refused at load where transparent huge pages are off;
 // the setting comes from recq_thp_mode, tested here on files of each form.
+// recq_huge_page_bytes reads /proc/self/smaps: tested on a file of that
+// form and on a mapping of this process.
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,24 +11,30 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace {
 
+/// A temporary file holding `text`, removed when destroyed.
+struct TempText {
+  explicit TempText(const std::string &text) {
+    int fd = mkstemp(path);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(write(fd, text.data(), text.size()), ssize_t(text.size()));
+    close(fd);
+  }
+  ~TempText() { std::remove(path); }
+  char path[32] = "/tmp/recq-host-XXXXXX";
+};
+
 /// recq_thp_mode of a temporary file holding `text`.
-int modeOf(const std::string &text) {
-  char path[] = "/tmp/recq-thp-XXXXXX";
-  int fd = mkstemp(path);
-  EXPECT_GE(fd, 0);
-  EXPECT_EQ(write(fd, text.data(), text.size()), ssize_t(text.size()));
-  close(fd);
-  int mode = recq_thp_mode(path);
-  std::remove(path);
-  return mode;
-}
+int modeOf(const std::string &text) { return recq_thp_mode(TempText(text).path); }
 
 TEST(Host, ThpModeIsTheBracketedChoice) {
   EXPECT_EQ(modeOf("[always] madvise never\n"), RECQ_THP_ALWAYS);
@@ -54,6 +62,58 @@ TEST(Host, ThpModeAgreesWithSysfs) {
              : line.find("[never]") != std::string::npos   ? RECQ_THP_NEVER
                                                            : RECQ_THP_UNKNOWN;
   EXPECT_EQ(recq_thp_mode(nullptr), want) << line;
+}
+
+TEST(Host, ThpUsableMeansAlwaysOrMadvise) {
+  int mode = recq_thp_mode(nullptr);
+  EXPECT_EQ(recq_thp_usable(),
+            mode == RECQ_THP_ALWAYS || mode == RECQ_THP_MADVISE);
+}
+
+// Three mappings: two start inside [0x200000, 0x600000) (one anonymous
+// with AnonHugePages, one of a file with FilePmdMapped), one outside whose
+// huge pages do not count; ShmemPmdMapped counts too.
+TEST(Host, HugePageBytesSumsTheMappingsInTheRange) {
+  TempText smaps(
+      "00100000-00200000 r--p 00000000 fe:00 12 /lib/x.so\n"
+      "AnonHugePages:      2048 kB\n"
+      "FilePmdMapped:      2048 kB\n"
+      "00200000-00400000 r--p 00000000 00:00 0 \n"
+      "Size:               2048 kB\n"
+      "AnonHugePages:      2048 kB\n"
+      "FilePmdMapped:         0 kB\n"
+      "00400000-00600000 r--p 00000000 fe:00 13 /tmp/model.weights\n"
+      "AnonHugePages:         0 kB\n"
+      "ShmemPmdMapped:        0 kB\n"
+      "FilePmdMapped:      2048 kB\n"
+      "VmFlags: rd mr mw me hg\n"
+      "00600000-00800000 r--p 00000000 fe:00 13 /tmp/model.weights\n"
+      "FilePmdMapped:      2048 kB\n");
+  const void *at = reinterpret_cast<const void *>(uintptr_t(0x200000));
+  EXPECT_EQ(recq_huge_page_bytes(at, 0x400000, smaps.path), 4 << 20);
+  EXPECT_EQ(recq_huge_page_bytes(at, 0x200000, smaps.path), 2 << 20);
+  TempText shmem("7f0000000000-7f0000400000 r--s 00000000 00:01 9 /memfd:t\n"
+                 "ShmemPmdMapped:     4096 kB\n");
+  EXPECT_EQ(recq_huge_page_bytes(
+                reinterpret_cast<const void *>(uintptr_t(0x7f0000000000)),
+                0x400000, shmem.path),
+            4 << 20);
+  EXPECT_EQ(recq_huge_page_bytes(at, 0x400000, "/nonexistent/recq/smaps"), -1);
+}
+
+// This process's own smaps: a mapping of 4 KiB pages has none.
+TEST(Host, HugePageBytesOfASmallPageMapping) {
+  size_t len = 4 << 20;
+  void *p = mmap(nullptr, len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  madvise(p, len, MADV_NOHUGEPAGE);
+  std::memset(p, 1, len);
+  int64_t huge = recq_huge_page_bytes(p, len, nullptr);
+  munmap(p, len);
+  if (huge < 0)
+    GTEST_SKIP() << "no /proc/self/smaps";
+  EXPECT_EQ(huge, 0);
 }
 
 } // namespace

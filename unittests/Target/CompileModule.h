@@ -123,6 +123,8 @@ public:
         dlsym(lib, "recq_model_load"));
     setThreads = reinterpret_cast<decltype(&recq_model_set_threads)>(
         dlsym(lib, "recq_model_set_threads"));
+    weightsInfo = reinterpret_cast<decltype(&recq_model_weights_info)>(
+        dlsym(lib, "recq_model_weights_info"));
     reload();
   }
   /// Frees the model and loads it again (the runtime reads its
@@ -135,12 +137,19 @@ public:
   /// reload() that leaves a failed load to the caller: its message, or
   /// empty when it loaded.
   std::string tryReload() {
-    if (model)
-      release(model);
+    unload();
     recq_status st;
     model = load(nullptr, &st);
     return model ? std::string() : std::string(st.message);
   }
+  /// Frees the model (its weights unmapped); tryReload() loads it again.
+  void unload() {
+    if (model)
+      release(model);
+    model = nullptr;
+  }
+  /// model.weights, or empty without external tables.
+  const std::string &weightsPath() const { return weights; }
   ~LoadedModel() {
     if (model)
       release(model);
@@ -169,6 +178,7 @@ public:
   recq_model *model = nullptr;
   decltype(&recq_model_run) run = nullptr;
   decltype(&recq_model_set_threads) setThreads = nullptr;
+  decltype(&recq_model_weights_info) weightsInfo = nullptr;
 
 private:
   llvm::SmallString<128> so;

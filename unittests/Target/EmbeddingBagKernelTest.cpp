@@ -36,7 +36,13 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 
+#include "llvm/Support/Path.h"
+
 #include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -463,6 +469,140 @@ TEST(EmbeddingBagInputsTest, EmptyIndicesMayBeNull) {
               std::string::npos)
         << st.message;
   }
+}
+
+/// Drops the page cache's copy of `path` (its pages no process maps), so
+/// the next read brings it in anew.
+void dropCachedPages(const std::string &path) {
+  int fd = open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << path;
+  fdatasync(fd);
+  posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  close(fd);
+}
+
+/// Whether the page cache of `dir`'s file system gives a file 2 MiB folios
+/// that a 2 MiB-aligned mapping advised with MADV_HUGEPAGE maps as huge
+/// pages (a kernel with large folios for that file system: Linux 6.16+ on
+/// ext4). Empty when it does, else why not.
+std::string fileHugePagesMissing(const std::string &dir) {
+  if (!recq_thp_usable())
+    return std::string("transparent huge pages are ") +
+           recq_thp_mode_name(recq_thp_mode(nullptr));
+  std::string path = dir + "/recq-thp-probe-XXXXXX";
+  int fd = mkstemp(path.data());
+  if (fd < 0)
+    return "cannot create a file in " + dir;
+  const size_t huge = size_t(2) << 20, len = 2 * huge;
+  std::vector<char> bytes(len, 1);
+  bool written = write(fd, bytes.data(), len) == ssize_t(len);
+  close(fd);
+  int64_t got = -1;
+  if (written) {
+    dropCachedPages(path);
+    fd = open(path.c_str(), O_RDONLY);
+    char *raw = static_cast<char *>(mmap(nullptr, len + huge, PROT_NONE,
+                                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    char *at = reinterpret_cast<char *>(
+        (reinterpret_cast<uintptr_t>(raw) + huge - 1) & ~(huge - 1));
+    if (mmap(at, len, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) != MAP_FAILED) {
+      madvise(at, len, MADV_HUGEPAGE);
+      volatile char sink = 0;
+      for (size_t k = 0; k < len; k += 4096)
+        sink = sink + at[k];
+      got = recq_huge_page_bytes(at, len, nullptr);
+    }
+    munmap(raw, len + huge);
+    close(fd);
+  }
+  std::remove(path.c_str());
+  if (got > 0)
+    return "";
+  return got < 0 ? "no /proc/self/smaps"
+                 : "this kernel's page cache maps files of " + dir +
+                       " on 4 KiB pages only";
+}
+
+// model.weights is mapped 2 MiB-aligned and advised for transparent huge
+// pages. Where the page cache gives the file 2 MiB folios (probed first on
+// a file next to it), its tables are mapped by huge pages without a copy;
+// RECQ_HUGEPAGES=0 asks for 4 KiB pages; RECQ_HUGEPAGES=1 copies. The
+// results are the same bits every way.
+TEST(EmbeddingBagInputsTest, WeightsOnHugePagesWithoutACopy) {
+  registerAllPasses();
+  recq::registerRecqPasses();
+  const int64_t rows = 20000, dim = 64; // 5 MiB: two whole 2 MiB pages
+  std::vector<float> table(rows * dim);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float &v : table)
+    v = normal(rng);
+  auto context = recq::testing::makeContext();
+  OwningOpRef<ModuleOp> module = buildBags(*context, rows, dim, table);
+  recq::testing::LoadedModel model(
+      *module, *recq::lookupTarget(recq::testing::runnableTargets().front()),
+      /*externalTables=*/true);
+  ASSERT_TRUE(model);
+  const std::string &weights = model.weightsPath();
+
+  const int64_t batch = 64, length = 8, n = batch * length;
+  std::vector<float> dense(batch * dim, 0.5f), w(n, 0.25f);
+  std::vector<int64_t> indices(n), offsets(batch + 1);
+  std::uniform_int_distribution<int64_t> pick(0, rows - 1);
+  for (int64_t &i : indices)
+    i = pick(rng);
+  for (int64_t b = 0; b <= batch; ++b)
+    offsets[b] = b * length;
+  int64_t denseShape[] = {batch, dim}, indexShape[] = {n},
+          offsetShape[] = {batch}, lastShape[] = {batch + 1};
+  const void *inputs[] = {dense.data(), indices.data(), offsets.data(),
+                          offsets.data(), w.data()};
+  const int64_t *shapes[] = {denseShape, indexShape, offsetShape, lastShape,
+                             indexShape};
+  // Loads the model anew (its file read in again, all of it, at load) with
+  // RECQ_HUGEPAGES=`huge` (null: unset); returns the bytes huge pages map.
+  ScopedEnv populate("RECQ_MMAP_POPULATE", "1");
+  auto load = [&](const char *huge) -> int64_t {
+    if (huge)
+      setenv("RECQ_HUGEPAGES", huge, 1);
+    else
+      unsetenv("RECQ_HUGEPAGES");
+    model.unload();
+    dropCachedPages(weights);
+    std::string error = model.tryReload();
+    unsetenv("RECQ_HUGEPAGES");
+    EXPECT_TRUE(model) << error;
+    int64_t bytes = 0, onHuge = -2;
+    EXPECT_EQ(model.weightsInfo(model.model, &bytes, &onHuge), 0);
+    EXPECT_GE(bytes, rows * dim * 4);
+    return onHuge;
+  };
+
+  std::vector<float> small(batch * 9 * dim), got(small.size());
+  int64_t onSmall = load("0");
+  ASSERT_TRUE(model);
+  ASSERT_TRUE(model.runs(inputs, shapes, small));
+  if (onSmall >= 0)
+    EXPECT_EQ(onSmall, 0);
+
+  int64_t onHuge = load(nullptr);
+  ASSERT_TRUE(model);
+  ASSERT_TRUE(model.runs(inputs, shapes, got));
+  EXPECT_EQ(got, small);
+
+  if (recq_thp_usable()) {
+    EXPECT_GE(load("1"), int64_t(4) << 20) << "RECQ_HUGEPAGES=1 copies";
+    ASSERT_TRUE(model);
+    ASSERT_TRUE(model.runs(inputs, shapes, got));
+    EXPECT_EQ(got, small);
+  }
+
+  std::string dir = llvm::sys::path::parent_path(weights).str();
+  if (std::string why = fileHugePagesMissing(dir); !why.empty())
+    GTEST_SKIP() << "the mapping's huge pages are not checked: " << why;
+  EXPECT_GE(onHuge, int64_t(4) << 20)
+      << "the page cache gives 2 MiB folios here, but the model's weights "
+         "were not mapped on them";
 }
 
 // A model whose tables are pooled by one recq.embedding_bags is split
