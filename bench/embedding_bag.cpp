@@ -41,6 +41,7 @@
 
 #include <immintrin.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -81,11 +82,20 @@ int64_t rowBytes(const Precision &p, int64_t dim) {
 
 class Table {
 public:
-  Table(int64_t rows, int64_t dim, const Precision &p)
+  /// In a memfd (shmem: 4 KiB pages unless its THP is on), or with `dir`
+  /// in a file there, read back as recq's runtime maps model.weights.
+  Table(int64_t rows, int64_t dim, const Precision &p, const std::string &dir)
       : bytes(rows * rowBytes(p, dim)) {
-    fd = memfd_create("recq-bench-table", 0);
+    if (dir.empty()) {
+      fd = memfd_create("recq-bench-table", 0);
+    } else {
+      std::string path = dir + "/recq-bench-table-XXXXXX";
+      fd = mkstemp(path.data());
+      if (fd >= 0)
+        unlink(path.c_str()); // /proc/self/fd/N still opens it
+    }
     if (fd < 0 || ftruncate(fd, bytes) != 0)
-      fail("cannot create the table's memfd");
+      fail("cannot create the table's file");
     void *m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED)
       fail("cannot map the table");
@@ -111,6 +121,37 @@ public:
                               reinterpret_cast<uint8_t *>(out));
       }
     }
+    if (!dir.empty())
+      readBackLikeTheRuntime();
+  }
+  /// The file written out and dropped from the page cache, then mapped
+  /// as the runtime maps model.weights (2 MiB-aligned, advised for huge
+  /// pages unless RECQ_HUGEPAGES=0) and read in: the folios the page cache
+  /// now holds are the ones the model maps too.
+  void readBackLikeTheRuntime() {
+    msync(data, bytes, MS_SYNC);
+    munmap(data, bytes);
+    fdatasync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    const size_t huge = size_t(2) << 20;
+    char *raw = static_cast<char *>(mmap(nullptr, bytes + huge, PROT_NONE,
+                                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    char *at = reinterpret_cast<char *>(
+        (reinterpret_cast<uintptr_t>(raw) + huge - 1) & ~(huge - 1));
+    if (raw == MAP_FAILED ||
+        mmap(at, bytes, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+      fail("cannot map the table's file");
+    if (at > raw)
+      munmap(raw, at - raw);
+    size_t page = 4096, end = (bytes + page - 1) / page * page;
+    if (at + end < raw + bytes + huge)
+      munmap(at + end, raw + bytes + huge - (at + end));
+    const char *env = getenv("RECQ_HUGEPAGES");
+    madvise(at, bytes, env && *env == '0' ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
+    volatile char sink = 0;
+    for (int64_t k = 0; k < bytes; k += page)
+      sink = sink + at[k];
+    data = at;
   }
   /// Points `data` (what the kernel-only call and the gather loop read) at
   /// a copy in anonymous memory advised for transparent huge pages, to see
@@ -245,7 +286,20 @@ public:
     if (!model)
       fail(st.message);
     threads(model, 1);
+    auto info = reinterpret_cast<decltype(&recq_model_weights_info)>(
+        dlsym(lib, "recq_model_weights_info"));
+    hugeBytesOf = reinterpret_cast<int64_t (*)(const void *, size_t,
+                                               const char *)>(
+        dlsym(lib, "recq_huge_page_bytes"));
+    if (!info || !hugeBytesOf)
+      fail("the benchmark model lacks recq_model_weights_info");
+    int64_t all = 0;
+    info(model, &all, &weightsOnHugePages);
   }
+  /// Bytes of the model's weights on huge pages, at load.
+  int64_t weightsOnHugePages = 0;
+  /// recq_huge_page_bytes, from the model's runtime.
+  int64_t (*hugeBytesOf)(const void *, size_t, const char *) = nullptr;
   ~RecqBag() {
     release(model);
     dlclose(lib);
@@ -446,6 +500,7 @@ std::pair<std::vector<double>, std::vector<double>> interleaved(Fns... fns) {
 
 int main(int argc, char **argv) {
   bool quick = false, hugePages = false;
+  std::string tableDir;
   std::vector<int64_t> dimList, lengthList, batchList;
   std::string precisionList;
   auto parseList = [](char *s) {
@@ -464,6 +519,8 @@ int main(int argc, char **argv) {
       quick = true;
     } else if (std::strcmp(argv[i], "--huge-pages") == 0) {
       hugePages = true;
+    } else if (std::strncmp(argv[i], "--table-dir=", 12) == 0) {
+      tableDir = argv[i] + 12;
     } else if (std::strncmp(argv[i], "--prefetch-distance=", 20) == 0) {
       prefetch = std::strtoll(argv[i] + 20, nullptr, 10);
     } else if (std::strncmp(argv[i], "--rows=", 7) == 0) {
@@ -481,9 +538,16 @@ int main(int argc, char **argv) {
                    "usage: %s [--quick] [--rows=10000,1000000] "
                    "[--dims=16,64] [--lengths=1,10] [--batches=512] "
                    "[--precisions=int8,int4] "
-                   "[--prefetch-distance=N] [--huge-pages]\n"
+                   "[--prefetch-distance=N] [--huge-pages] "
+                   "[--table-dir=DIR]\n"
                    "  --quick: D=64, bags of 10, batches of 512 only (unless "
-                   "--dims, --lengths, --batches say otherwise)\n",
+                   "--dims, --lengths, --batches say otherwise)\n"
+                   "  --huge-pages: the tables copied to huge pages "
+                   "(RECQ_HUGEPAGES=1)\n"
+                   "  --table-dir=DIR: each table in a file in DIR, mapped "
+                   "as the runtime maps model.weights (on huge pages where "
+                   "DIR's page cache has 2 MiB folios; RECQ_HUGEPAGES=0: "
+                   "4 KiB pages), instead of a memfd (4 KiB pages)\n",
                    argv[0]);
       return 2;
     }
@@ -524,7 +588,7 @@ int main(int argc, char **argv) {
             ("," + precisionList + ",").find(std::string(",") + p.name +
                                              ",") == std::string::npos)
           continue;
-        Table table(rows, dim, p);
+        Table table(rows, dim, p, tableDir);
         RecqBag bag(rows, dim, p, table, target);
         if (hugePages)
           table.useHugePages();
@@ -575,11 +639,14 @@ int main(int argc, char **argv) {
                 "\"gather_write_s\": %.4e, "
                 "\"gather_prefetch\": %d, \"recq_vs_gather\": %.4f, "
                 "\"kernel_vs_gather\": %.4f, "
-                "\"kernel_vs_gather_write\": %.4f}\n",
+                "\"kernel_vs_gather_write\": %.4f, "
+                "\"weights_huge_mib\": %.1f, \"table_huge_mib\": %.1f}\n",
                 (long long)rows, (long long)dim, p.name, (long long)stride,
                 (long long)batch, (long long)length, seconds[0], seconds[1],
                 seconds[3], seconds[2], best, 1.0 / relative[0],
-                1.0 / relative[1], relative[2] / relative[1]);
+                1.0 / relative[1], relative[2] / relative[1],
+                bag.weightsOnHugePages / 1048576.0,
+                bag.hugeBytesOf(table.data, table.bytes, nullptr) / 1048576.0);
             std::fflush(stdout);
           }
       }
