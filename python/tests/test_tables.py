@@ -70,6 +70,10 @@ def test_stored_bytes_are_torchs_prepacked_table(precision, tmp_path):
     want = PREPACK[precision](module.e.weight.detach()).numpy()
     assert stored.size == want.size
     np.testing.assert_array_equal(stored.reshape(want.shape), want)
+    # recq-run --info reports the mapped file (and how much huge pages map).
+    info = subprocess.run([os.path.join(BIN, "recq-run"), str(tmp_path / "bag.so"), "--info"],
+                          check=True, capture_output=True, text=True).stdout
+    assert f"weights: {stored.size / 1024:.1f} KiB mapped, " in info, info
 
 
 CASES = [("sum", dict(mode="sum")), ("mean", dict(mode="mean")),

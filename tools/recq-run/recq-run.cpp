@@ -348,7 +348,10 @@ int main(int argc, char **argv) {
     int64_t weightBytes = 0, hugeBytes = 0;
     api.weightsInfo(model, &weightBytes, &hugeBytes);
     if (weightBytes > 0) {
-      auto mib = [](int64_t b) { return llvm::format("%.1f MiB", b / 1048576.0); };
+      auto mib = [](int64_t b) {
+        return b < (1 << 20) ? llvm::format("%.1f KiB", b / 1024.0)
+                             : llvm::format("%.1f MiB", b / 1048576.0);
+      };
       outs() << "weights: " << mib(weightBytes) << " mapped, ";
       if (hugeBytes >= 0)
         outs() << mib(hugeBytes) << " of them on huge pages\n";
