@@ -14,7 +14,7 @@ batches of 1, 512 and 2048. PyTorch's peers, timed the same way here:
 table, a fresh window of a large pool for every call.
 
     /usr/bin/python3 bench/embedding_bag.py [--quick] [--rows 10000,1000000]
-        [--huge-pages] [--bin build/dev/bin] [--json out.jsonl]
+        [--huge-pages] [--table-dir DIR] [--bin build/dev/bin] [--json out.jsonl]
 
 "% of gather" is the median over interleaved rounds of the gather loop's
 time over recq's (the machine is shared: a change in load falls on both).
@@ -23,6 +23,9 @@ writing each bag's [D] f32 result, as every pooling kernel must: for short
 bags the output, not the rows, is most of the memory traffic.
 --huge-pages runs recq with RECQ_HUGEPAGES=1 (tables copied to transparent
 huge pages at load) and the gather loop on a huge-page copy too.
+--table-dir DIR puts each table in a file in DIR, mapped as the runtime maps
+model.weights (on huge pages where that file system's page cache has 2 MiB
+folios), by recq and by the gather loop alike.
 """
 
 import argparse
@@ -100,6 +103,9 @@ def main(argv=None):
     parser.add_argument("--rows", default="10000,100000,1000000,10000000")
     parser.add_argument("--huge-pages", action="store_true",
                         help="tables on transparent huge pages (RECQ_HUGEPAGES=1)")
+    parser.add_argument("--table-dir",
+                        help="each table in a file here, mapped as the runtime maps model.weights "
+                             "(huge pages where its page cache allows) instead of a memfd")
     parser.add_argument("--json", help="also write every measurement here (JSON lines)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -108,7 +114,8 @@ def main(argv=None):
     if not os.path.exists(tool):
         sys.exit(f"{tool} is missing: cmake --build build/dev --target recq-bench-embedding-bag")
     cmd = [tool, f"--rows={args.rows}"] + (["--quick"] if args.quick else []) + \
-        (["--huge-pages"] if args.huge_pages else [])
+        (["--huge-pages"] if args.huge_pages else []) + \
+        ([f"--table-dir={args.table_dir}"] if args.table_dir else [])
     print("running", " ".join(cmd), "...", file=sys.stderr)
     recq = [json.loads(line) for line in
             subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()]
