@@ -313,9 +313,9 @@ static void populate(char *p, size_t len) {
    so load time does not grow with the tables.
    - By default the mapping is 2 MiB-aligned and advised for transparent
      huge pages (where they are `always` or `madvise`): a kernel whose page
-     cache holds large folios for the file system (Linux 6.16+ on ext4; XFS
-     earlier) then maps the tables 2 MiB at a time, at no cost in load time
-     or memory; elsewhere the advice changes nothing. RECQ_HUGEPAGES=0
+     cache holds large folios for the file system (ext4 on Linux 6.18, where
+     recq is developed) then maps the tables 2 MiB at a time, at no cost in
+     load time or memory; elsewhere the advice changes nothing. RECQ_HUGEPAGES=0
      maps it plainly, on 4 KiB pages.
    - RECQ_MMAP_POPULATE=1 reads it all in at load instead of on first use.
    - RECQ_HUGEPAGES=1 copies it to anonymous huge pages
@@ -509,12 +509,16 @@ int recq_model_weights_info(const recq_model *m, int64_t *bytes,
                             int64_t *huge_bytes) {
   if (!m)
     return -1;
+  /* The file's size (a huge-page copy is rounded up to 2 MiB). */
+  int64_t size = m->weights ? (int64_t)m->desc->weights_file_bytes : 0;
   if (bytes)
-    *bytes = (int64_t)m->weights_bytes;
-  if (huge_bytes)
-    *huge_bytes = m->weights ? recq_huge_page_bytes(m->weights,
-                                                    m->weights_bytes, NULL)
-                             : 0;
+    *bytes = size;
+  if (huge_bytes) {
+    int64_t huge =
+        m->weights ? recq_huge_page_bytes(m->weights, m->weights_bytes, NULL)
+                   : 0;
+    *huge_bytes = huge > size ? size : huge;
+  }
   return 0;
 }
 
