@@ -582,8 +582,9 @@ TEST(EmbeddingBagInputsTest, WeightsOnHugePagesWithoutACopy) {
   int64_t onSmall = load("0");
   ASSERT_TRUE(model);
   ASSERT_TRUE(model.runs(inputs, shapes, small));
-  if (onSmall >= 0)
+  if (onSmall >= 0) {
     EXPECT_EQ(onSmall, 0);
+  }
 
   int64_t onHuge = load(nullptr);
   ASSERT_TRUE(model);
