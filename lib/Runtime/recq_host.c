@@ -59,8 +59,7 @@ int64_t recq_huge_page_bytes(const void *p, size_t len, const char *path) {
   while (fgets(line, sizeof line, f)) {
     uintptr_t start, end;
     /* A mapping's header: "start-end perms offset dev inode [path]". */
-    if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &start, &end) == 2 &&
-        strchr(line, '-') < strchr(line, ' ')) {
+    if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &start, &end) == 2) {
       inside = start >= lo && start < hi;
       continue;
     }

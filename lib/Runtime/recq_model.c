@@ -226,13 +226,37 @@ static void classify_inputs(recq_model *m) {
       m->splittable = 0;
 }
 
+/* Maps `len` bytes (`prot`, `flags`; of `fd` from offset 0, or anonymous
+   memory with fd -1) at a 2 MiB-aligned address, so that every 2 MiB can
+   be mapped by one huge-page entry (for a file, its offset and the
+   address agree modulo 2 MiB). */
+static void *map_aligned(size_t len, int prot, int flags, int fd) {
+  const size_t huge = (size_t)2 << 20;
+  char *raw = mmap(NULL, len + huge, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED)
+    return MAP_FAILED;
+  char *start = (char *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
+  if (mmap(start, len, prot, flags | MAP_FIXED, fd, 0) == MAP_FAILED) {
+    munmap(raw, len + huge);
+    return MAP_FAILED;
+  }
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  char *end = start + (len + page - 1) / page * page;
+  if (start > raw)
+    munmap(raw, (size_t)(start - raw));
+  if (end < raw + len + huge)
+    munmap(end, (size_t)(raw + len + huge - end));
+  return start;
+}
+
 /* RECQ_HUGEPAGES=1: the weights move from the file mapping to anonymous
    memory, 2 MiB aligned and advised for transparent huge pages, so that
    random rows of a large table cost far fewer TLB misses (a 4 KiB-page
    mapping of a table past a few MiB misses the TLB on nearly every row).
    The price: load copies the file (time and resident memory grow with the
-   tables; the pages are no longer shared with the page cache). Page-cache
-   files get no huge pages from Linux unless its file THP is on. */
+   tables; the pages are no longer shared with the page cache). Unlike the
+   default mapping's advice (map_weights), it works on any file system. */
 static int copy_to_huge_pages(recq_model *m, recq_status *st) {
   /* Asked for and not available is an error, not a silent copy for
      nothing. */
@@ -248,16 +272,11 @@ static int copy_to_huge_pages(recq_model *m, recq_status *st) {
   }
   const size_t huge = (size_t)2 << 20;
   size_t len = (m->weights_bytes + huge - 1) / huge * huge;
-  char *raw = mmap(NULL, len + huge, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED)
+  char *start = map_aligned(len, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1);
+  if (start == MAP_FAILED)
     return set_status(st, RECQ_ERR_MEMORY,
                       "RECQ_HUGEPAGES: cannot map %zu bytes", len);
-  char *start = (char *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
-  if (start > raw)
-    munmap(raw, (size_t)(start - raw));
-  if (start + len < raw + len + huge)
-    munmap(start + len, (size_t)(raw + len + huge - (start + len)));
   if (madvise(start, len, MADV_HUGEPAGE) != 0) {
     munmap(start, len);
     return set_status(st, RECQ_ERR_MEMORY,
@@ -269,30 +288,6 @@ static int copy_to_huge_pages(recq_model *m, recq_status *st) {
   m->weights = start;
   m->weights_bytes = len;
   return RECQ_OK;
-}
-
-/* Maps `len` bytes of `fd` read-only at a 2 MiB-aligned address, so that
-   every 2 MiB of the file can be mapped by one huge-page entry (file
-   offset and address agree modulo 2 MiB). */
-static void *map_file_aligned(int fd, size_t len) {
-  const size_t huge = (size_t)2 << 20;
-  char *raw = mmap(NULL, len + huge, PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (raw == MAP_FAILED)
-    return MAP_FAILED;
-  char *start = (char *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
-  if (mmap(start, len, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) ==
-      MAP_FAILED) {
-    munmap(raw, len + huge);
-    return MAP_FAILED;
-  }
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  char *end = start + (len + page - 1) / page * page;
-  if (start > raw)
-    munmap(raw, (size_t)(start - raw));
-  if (end < raw + len + huge)
-    munmap(end, (size_t)(raw + len + huge - end));
-  return start;
 }
 
 /* Reads every page of [p, p + len) in now. */
@@ -360,7 +355,7 @@ static int map_weights(recq_model *m, const char *path, recq_status *st) {
   void *base = MAP_FAILED;
   if (len > 0)
     base = small ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0)
-                 : map_file_aligned(fd, len);
+                 : map_aligned(len, PROT_READ, MAP_PRIVATE, fd);
   close(fd);
   if (len == 0)
     return RECQ_OK; /* nothing to map */

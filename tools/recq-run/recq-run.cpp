@@ -348,13 +348,15 @@ int main(int argc, char **argv) {
     int64_t weightBytes = 0, hugeBytes = 0;
     api.weightsInfo(model, &weightBytes, &hugeBytes);
     if (weightBytes > 0) {
-      auto mib = [](int64_t b) {
-        return b < (1 << 20) ? llvm::format("%.1f KiB", b / 1024.0)
-                             : llvm::format("%.1f MiB", b / 1048576.0);
+      // Both in the file's unit: KiB under 1 MiB, else MiB.
+      bool small = weightBytes < (1 << 20);
+      auto amount = [&](int64_t b) {
+        return llvm::format(small ? "%.1f KiB" : "%.1f MiB",
+                            b / (small ? 1024.0 : 1048576.0));
       };
-      outs() << "weights: " << mib(weightBytes) << " mapped, ";
+      outs() << "weights: " << amount(weightBytes) << " mapped, ";
       if (hugeBytes >= 0)
-        outs() << mib(hugeBytes) << " of them on huge pages\n";
+        outs() << amount(hugeBytes) << " of them on huge pages\n";
       else
         outs() << "huge pages unknown (no /proc/self/smaps)\n";
     }
