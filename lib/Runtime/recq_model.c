@@ -272,8 +272,8 @@ static int copy_to_huge_pages(recq_model *m, recq_status *st) {
   }
   const size_t huge = (size_t)2 << 20;
   size_t len = (m->weights_bytes + huge - 1) / huge * huge;
-  char *start = map_aligned(len, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1);
+  char *start =
+      map_aligned(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
   if (start == MAP_FAILED)
     return set_status(st, RECQ_ERR_MEMORY,
                       "RECQ_HUGEPAGES: cannot map %zu bytes", len);
