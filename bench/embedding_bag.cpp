@@ -534,7 +534,9 @@ int main(int argc, char **argv) {
     } else if (std::strncmp(argv[i], "--precisions=", 13) == 0) {
       precisionList = argv[i] + 13;
     } else {
-      std::fprintf(stderr,
+      bool help = std::strcmp(argv[i], "--help") == 0 ||
+                  std::strcmp(argv[i], "-h") == 0;
+      std::fprintf(help ? stdout : stderr,
                    "usage: %s [--quick] [--rows=10000,1000000] "
                    "[--dims=16,64] [--lengths=1,10] [--batches=512] "
                    "[--precisions=int8,int4] "
@@ -549,7 +551,7 @@ int main(int argc, char **argv) {
                    "DIR's page cache has 2 MiB folios; RECQ_HUGEPAGES=0: "
                    "4 KiB pages), instead of a memfd (4 KiB pages)\n",
                    argv[0]);
-      return 2;
+      return help ? 0 : 1;
     }
   }
   // Steady state: the model's mapping of the table is faulted in at load

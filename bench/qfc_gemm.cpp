@@ -381,8 +381,24 @@ private:
 extern "C" void omp_set_num_threads(int);
 
 int main(int argc, char **argv) {
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--quick") {
+      quick = true;
+      continue;
+    }
+    bool help = arg == "--help" || arg == "-h";
+    std::fprintf(help ? stdout : stderr,
+                 "usage: %s [--quick]\n"
+                 "  int8 GEMM on one thread at DLRM shapes: recq's qfc "
+                 "against oneDNN's int8 matmul and this CPU's dot-product "
+                 "peaks (GOPS, medians)\n"
+                 "  --quick: fewer shapes and rounds\n",
+                 argv[0]);
+    return help ? 0 : 1;
+  }
   omp_set_num_threads(1);
-  bool quick = argc > 1 && std::string(argv[1]) == "--quick";
   registerAllPasses();
   recq::registerRecqPasses();
   recq::CodegenTarget target = recq::hostTarget();

@@ -13,7 +13,7 @@
 // Without --emit, an output ending in .so gets `so`, anything else `mlir`.
 //
 // Every failure is one line on stderr, `error: <file>: <what>`, and exit
-// status 1.
+// status 1; 0 means the output was written (docs/Tools.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -408,7 +408,15 @@ planPrecision(mlir::ModuleOp module, const recq::CodegenTarget &target) {
 }
 
 /// The precisions --tables and --quantize name, for every table and FC.
-int quantizeByFlags(mlir::ModuleOp module, const recq::CodegenTarget &target) {
+/// When anything is quantized, `record` receives the plan this amounts to
+/// (no budget: chosen by hand), compiled into the artifact like a searched
+/// plan so that recq-run --info, --reference and recq.compare know the
+/// artifact's precisions, and --plan can compile it again.
+int quantizeByFlags(mlir::ModuleOp module, const recq::CodegenTarget &target,
+                    std::optional<recq::quant::Plan> &record) {
+  auto pieces = recq::quant::listPieces(module);
+  if (!pieces)
+    return fail(llvm::toString(pieces.takeError()));
   // Tables first, so calibration sees the activations the deployed model
   // will compute.
   if (tablePrecision != "fp32") {
@@ -417,6 +425,9 @@ int quantizeByFlags(mlir::ModuleOp module, const recq::CodegenTarget &target) {
       return fail(llvm::toString(count.takeError()));
     llvm::errs() << "stored " << *count << " embedding tables in "
                  << tablePrecision << "\n";
+    for (recq::quant::Piece &table : pieces->tables)
+      table.precision = tablePrecision;
+    record = *pieces;
   }
 
   if (quantizeMode == "int8" && calibrationFile.empty())
@@ -450,6 +461,16 @@ int quantizeByFlags(mlir::ModuleOp module, const recq::CodegenTarget &target) {
       if (!count)
         return fail(llvm::toString(count.takeError()));
       llvm::errs() << "quantized " << *count << " FCs to int8\n";
+      if (stats->size() != pieces->fcs.size())
+        return fail("calibration found " + llvm::Twine(stats->size()) +
+                    " FC inputs for " + llvm::Twine(pieces->fcs.size()) +
+                    " FCs (a recq bug)");
+      for (auto [fc, s] : llvm::zip(pieces->fcs, *stats)) {
+        fc.precision = "int8";
+        fc.input = s.params;
+      }
+      pieces->calibrationMethod = calibrationMethod;
+      record = *pieces;
     }
   } else if (!emitCalibration.empty()) {
     return fail("--emit-calibration needs --calibration calib.npz");
@@ -465,7 +486,18 @@ int main(int argc, char **argv) {
   // --mlir-elide-elementsattrs-if-larger=N and friends.
   mlir::registerAsmPrinterCLOptions();
   cl::HideUnrelatedOptions(toolOptions);
-  cl::ParseCommandLineOptions(argc, argv, "recq compiler: ONNX -> recq\n");
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "recq compiler: ONNX -> recq\n\n"
+      "  recq-compile model.onnx -o model.so [--quantize=int8 --calibration "
+      "calib.npz]\n"
+      "  recq-compile model.onnx -o model.so --calibration calib.npz "
+      "--accuracy-budget 0.1%\n"
+      "  recq-compile model.onnx [--emit=mlir]   (prints the raised module)\n\n"
+      "Exit status: 0 the output was written; 1 an error (bad arguments, an "
+      "unreadable or unsupported model, no plan within the budget, a failed "
+      "compile or link), one line on stderr naming the file and what is "
+      "wrong.\n");
 
   if (printTarget) {
     llvm::outs() << recq::hostTarget().name << "\n";
@@ -499,7 +531,9 @@ int main(int argc, char **argv) {
 
   if (quantizeMode != "none" && quantizeMode != "int8")
     return fail("unknown --quantize '" + quantizeMode + "' (int8, none)");
-  std::optional<recq::quant::Plan> plan;
+  // `plan`: the precisions to apply (--plan, --accuracy-budget); `record`:
+  // what the artifact carries (that plan, or the one the flags amount to).
+  std::optional<recq::quant::Plan> plan, record;
   if (!planFile.empty() || !accuracyBudget.empty()) {
     auto planned = planPrecision(**module, *target);
     if (!planned)
@@ -513,8 +547,10 @@ int main(int argc, char **argv) {
       if (planning->getNumOccurrences())
         return fail("--" + planning->ArgStr +
                     " applies to --accuracy-budget or --plan");
-    if (int status = quantizeByFlags(**module, *target))
+    if (int status = quantizeByFlags(**module, *target, record))
       return status;
+    if (record)
+      record->target = target->name;
   }
   if (plan && !compareFile.empty())
     if (llvm::Error e = printLayerErrors(**module, *plan, *target))
@@ -522,20 +558,29 @@ int main(int argc, char **argv) {
   if (plan) {
     if (llvm::Error e = recq::quant::applyPlan(**module, *plan))
       return fail(llvm::toString(std::move(e)));
-    std::string json;
-    llvm::raw_string_ostream os(json);
-    os << recq::quant::toJSON(*plan);
-    (**module)->setAttr("recq.plan",
-                        mlir::StringAttr::get(&context, os.str()));
+    record = plan;
     if (!emitPlan.empty())
       if (llvm::Error e = recq::quant::writePlan(*plan, emitPlan))
         return fail(llvm::toString(std::move(e)));
     if (!reportDir.empty())
       if (llvm::Error e = writeReport(*plan))
         return fail(llvm::toString(std::move(e)));
-  } else if (!emitPlan.empty() || !reportDir.empty() || !compareFile.empty()) {
-    return fail("--emit-plan, --report and --compare-fp32 need "
-                "--accuracy-budget or --plan");
+  } else if (!reportDir.empty() || !compareFile.empty()) {
+    return fail("--report and --compare-fp32 need --accuracy-budget or "
+                "--plan");
+  } else if (!emitPlan.empty()) {
+    if (!record)
+      return fail("--emit-plan: nothing is quantized (give --accuracy-budget, "
+                  "--plan, --quantize=int8 or --tables)");
+    if (llvm::Error e = recq::quant::writePlan(*record, emitPlan))
+      return fail(llvm::toString(std::move(e)));
+  }
+  if (record) {
+    std::string json;
+    llvm::raw_string_ostream os(json);
+    os << recq::quant::toJSON(*record);
+    (**module)->setAttr("recq.plan",
+                        mlir::StringAttr::get(&context, os.str()));
   }
 
   EmitStage stage = emit;
@@ -566,8 +611,8 @@ int main(int argc, char **argv) {
       return fail(llvm::toString(std::move(e)));
     std::string planPath = (stem + ".plan.json").str();
     llvm::sys::fs::remove(planPath);
-    if (plan)
-      if (llvm::Error e = recq::quant::writePlan(*plan, planPath))
+    if (record)
+      if (llvm::Error e = recq::quant::writePlan(*record, planPath))
         return fail(llvm::toString(std::move(e)));
     auto desc = recq::describeModelAsC(**module, *target);
     if (!desc)

@@ -25,8 +25,13 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (argc != 1) {
-    fprintf(stderr, "usage: recq-cpuinfo [--targets]\n");
-    return 2;
+    int help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+    fprintf(help ? stdout : stderr,
+            "usage: recq-cpuinfo [--targets]\n"
+            "  the x86 features recq's runtime detects, one per line; "
+            "--targets: the code-generation targets this CPU runs\n"
+            "exit status: 0 printed; 1 bad usage\n");
+    return help ? 0 : 1;
   }
   for (int i = 0; i < RECQ_CPU_NUM_FEATURES; ++i)
     if (features & (1u << i))

@@ -2,13 +2,20 @@
 //
 //   recq-run model.so --inputs in.npz [--reference ref.npz] [--output out.npz]
 //            [--batch N] [--bench] [--iters N] [--atol X] [--info]
+//   recq-run model.so --check new.npz [--accuracy-budget B] [--fp32 m.so]
 //
 // Loads model.so through its C API (recq.h), feeds it the arrays of an .npz
 // named as the model's inputs (the first --batch samples: dense rows,
 // offsets columns and the indices those bags cover), and compares output 0
-// with the reference (the array named like the output, or `reference`):
-// max abs and rel error, exit status 1 past --atol. --bench times --iters
-// runs and prints p50/p90/p99 latency and samples/s.
+// with the reference (the array named like the output, or `reference`)
+// under the tolerance that fits the artifact (referenceRule below). --bench
+// times --iters runs and prints p50/p90/p99 latency and samples/s.
+//
+// Exit status (docs/Tools.md): 0 the model ran and, where there was a
+// reference or --check, met its tolerance or budget; 1 an error (bad
+// arguments, unreadable files, a model that fails to load or to run);
+// 2 the model ran but its outputs are outside the tolerance (--reference)
+// or the budget (--check).
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +28,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/WithColor.h"
@@ -57,9 +65,11 @@ cl::opt<bool> bench("bench", cl::cat(toolOptions),
                     cl::desc("Time --iters runs"));
 cl::opt<int> iters("iters", cl::cat(toolOptions),
                    cl::desc("Runs to time with --bench"), cl::init(100));
-cl::opt<double> tolerance("atol", cl::cat(toolOptions),
-                          cl::desc("Largest accepted |output - reference|"),
-                          cl::init(1e-5));
+cl::opt<double> tolerance(
+    "atol", cl::cat(toolOptions),
+    cl::desc("Largest accepted |output - reference| (default: 1e-5 for an "
+             "fp32 model; a quantized one is held to its plan's budget)"),
+    cl::init(recq::quant::kFp32Tolerance));
 cl::opt<bool> info("info", cl::cat(toolOptions),
                    cl::desc("Print the model's interface and exit"));
 cl::opt<std::string> checkPath(
@@ -114,10 +124,13 @@ static void printPlan(const char *text) {
     outs() << "plan: unreadable\n";
     return;
   }
-  outs() << "plan: metric " << root->getString("metric").value_or("?");
-  if (auto budget = root->getNumber("budget"))
-    outs() << llvm::format(", budget %g", *budget);
-  if (auto batch = root->getInteger("batch"))
+  std::optional<double> budget = root->getNumber("budget");
+  if (budget && !std::isnan(*budget))
+    outs() << "plan: metric " << root->getString("metric").value_or("?")
+           << llvm::format(", budget %g", *budget);
+  else
+    outs() << "plan: by hand (recq-compile --quantize/--tables), no budget";
+  if (auto batch = root->getInteger("batch"); batch && *batch > 0)
     outs() << ", costs at batch " << *batch;
   outs() << "\n";
   for (llvm::StringRef kind : {"fcs", "tables"})
@@ -127,6 +140,96 @@ static void printPlan(const char *text) {
           outs() << (kind == "fcs" ? "  fc    " : "  table ")
                  << piece->getString("name").value_or("?") << ": "
                  << piece->getString("precision").value_or("?") << "\n";
+}
+
+/// The plan compiled into the model, parsed (nullopt: none or unreadable).
+static std::optional<llvm::json::Value> parsePlan(const char *text) {
+  if (!text)
+    return std::nullopt;
+  auto value = llvm::json::parse(text);
+  if (!value) {
+    llvm::consumeError(value.takeError());
+    return std::nullopt;
+  }
+  return std::move(*value);
+}
+
+/// Whether the plan stores any FC or table below fp32.
+static bool quantizes(const llvm::json::Object &plan) {
+  for (llvm::StringRef kind : {"fcs", "tables"})
+    if (const llvm::json::Array *pieces = plan.getArray(kind))
+      for (const llvm::json::Value &v : *pieces)
+        if (const llvm::json::Object *piece = v.getAsObject())
+          if (piece->getString("precision").value_or("fp32") != "fp32")
+            return true;
+  return false;
+}
+
+/// --reference: output 0 against the reference under the tolerance that
+/// fits the artifact --
+///   --atol X given, or an fp32 model: max |p - ref| <= X (default 1e-5);
+///   a planned model: the plan's metric within the plan's budget;
+///   quantized by --quantize/--tables (a plan without a budget): relative
+///   log-loss and, with labels, relative AUC within kFixedPrecisionBudget.
+/// Returns the exit status: 0 within, 2 outside.
+static int referenceRule(const char *planText, const float *out,
+                         std::vector<float> expected, std::vector<float> labels,
+                         int64_t count) {
+  double maxAbs = 0, maxRel = 0;
+  for (int64_t k = 0; k < count; ++k) {
+    double diff = std::fabs(double(out[k]) - expected[k]);
+    maxAbs = std::max(maxAbs, diff);
+    maxRel = std::max(maxRel,
+                      diff / std::max(1e-12, std::fabs(double(expected[k]))));
+  }
+  std::optional<llvm::json::Value> parsed = parsePlan(planText);
+  const llvm::json::Object *plan = parsed ? parsed->getAsObject() : nullptr;
+  if (tolerance.getNumOccurrences() || !plan || !quantizes(*plan)) {
+    bool ok = maxAbs <= tolerance;
+    outs() << llvm::format("reference: max |diff| %.3g, max rel %.3g "
+                           "(tolerance %.3g%s): %s\n",
+                           maxAbs, maxRel, double(tolerance),
+                           tolerance.getNumOccurrences() ? ", --atol"
+                                                         : ", fp32 model",
+                           ok ? "ok" : "MISMATCH");
+    return ok ? 0 : 2;
+  }
+  std::vector<float> got(out, out + count);
+  expected.resize(count);
+  if (static_cast<int64_t>(labels.size()) >= count)
+    labels.resize(count);
+  else
+    labels.clear();
+  std::optional<double> planBudget = plan->getNumber("budget");
+  bool planned = planBudget && !std::isnan(*planBudget);
+  std::vector<std::pair<std::string, double>> rules; // metric, budget
+  if (planned) {
+    rules.push_back(
+        {plan->getString("metric").value_or("logloss").str(), *planBudget});
+  } else {
+    rules.push_back({"logloss", recq::quant::kFixedPrecisionBudget});
+    if (!labels.empty())
+      rules.push_back({"auc", recq::quant::kFixedPrecisionBudget});
+  }
+  bool ok = true;
+  std::string verdicts;
+  for (auto &[metric, budget] : rules) {
+    if (metric == "auc" && labels.empty())
+      metric = "logloss"; // a plan for AUC, checked on unlabelled data
+    recq::quant::Scorer scorer(expected, labels, metric);
+    recq::quant::Accuracy a = scorer.score(got);
+    bool within = a.loss <= budget;
+    ok = ok && within;
+    verdicts += llvm::formatv("{0}{1} change {2:e2} (budget {3:e2})",
+                              verdicts.empty() ? "" : ", ", metric, a.loss,
+                              budget);
+  }
+  outs() << llvm::format("reference: max |diff| %.3g; ", maxAbs) << verdicts
+         << (planned ? " -- the plan's budget"
+                     : " -- a quantized model's default budget")
+         << (labels.empty() ? ", no labels" : "") << ": "
+         << (ok ? "ok" : "OUTSIDE THE BUDGET") << "\n";
+  return ok ? 0 : 2;
 }
 
 /// Output 0 of the fp32 model for the drift check: --fp32's model run on
@@ -306,7 +409,21 @@ int main(int argc, char **argv) {
       cl::desc("Threads per run (default: RECQ_NUM_THREADS, else all CPUs)"),
       cl::init(0));
   cl::HideUnrelatedOptions(toolOptions);
-  cl::ParseCommandLineOptions(argc, argv, "recq model runner\n");
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "recq model runner\n\n"
+      "  recq-run model.so --inputs in.npz [--reference ref.npz] [--bench]\n"
+      "  recq-run model.so --check new.npz   (the drift check)\n"
+      "  recq-run model.so --info\n\n"
+      "--reference (default: --inputs when it holds 'reference') compares\n"
+      "with a tolerance that fits the model: an fp32 model max |diff| <=\n"
+      "1e-5; a planned model its plan's metric within its budget; a model\n"
+      "quantized by --quantize/--tables relative log-loss and AUC within 1%;\n"
+      "--atol X: max |diff| <= X for any model.\n\n"
+      "Exit status: 0 ran, and met the tolerance or budget where one\n"
+      "applied; 1 an error (arguments, files, load, run); 2 ran, but the\n"
+      "outputs are outside the tolerance (--reference) or the budget\n"
+      "(--check).\n");
 
   auto loaded = recq::LoadedModel::open(modelPath);
   if (!loaded)
@@ -443,18 +560,11 @@ int main(int argc, char **argv) {
       return fail(refFile + ": the reference holds " +
                   llvm::Twine(expected.size()) + " values, the output " +
                   llvm::Twine(count));
-    double maxAbs = 0, maxRel = 0;
-    for (int64_t k = 0; k < count; ++k) {
-      double diff = std::fabs(double(out[k]) - expected[k]);
-      maxAbs = std::max(maxAbs, diff);
-      maxRel = std::max(maxRel, diff / std::max(1e-12, std::fabs(double(expected[k]))));
-    }
-    outs() << llvm::format("reference: max |diff| %.3g, max rel %.3g "
-                           "(tolerance %.3g): %s\n",
-                           maxAbs, maxRel, double(tolerance),
-                           maxAbs <= tolerance ? "ok" : "MISMATCH");
-    if (!(maxAbs <= tolerance))
-      exitCode = 1;
+    std::vector<float> labels;
+    if (auto it = refNpz->find("labels"); it != refNpz->end())
+      labels = it->second.asF32();
+    exitCode = referenceRule(api.plan(model), out.data(), std::move(expected),
+                             std::move(labels), count);
   } else if (!referencePath.empty()) {
     return fail(refFile + " has no array '" + outName + "' or 'reference'");
   }

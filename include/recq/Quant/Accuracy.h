@@ -34,6 +34,15 @@ namespace recq::quant {
 
 constexpr double kUnmeasured = NAN;
 
+/// The budget a quantized artifact is held to when it carries none (its
+/// precisions were chosen by --quantize/--tables, not by the planner):
+/// relative log-loss and, with labels, relative AUC change against fp32,
+/// each at most 1%. recq-run --reference and `python -m recq.compare`
+/// apply it (python/recq/tolerance.py holds the same number).
+constexpr double kFixedPrecisionBudget = 0.01;
+/// An fp32 artifact's outputs against the fp32 reference: max |p - ref|.
+constexpr double kFp32Tolerance = 1e-5;
+
 /// How far a model's outputs moved from the fp32 model's on one data set.
 struct Accuracy {
   double loss = kUnmeasured;       // the planner's metric (see Metric)
