@@ -202,8 +202,9 @@ static void classify_inputs(recq_model *m) {
   for (int t = 0; t < d->num_tables && m->splittable; ++t) {
     const recq_table_desc *table = &d->tables[t];
     int idx = table->indices_input;
-    if (m->table_of[idx] >= 0)
-      m->splittable = 0; /* two tables share an indices input */
+    if (m->table_of[idx] >= 0 || table->indices_row >= 0)
+      m->splittable = 0; /* two tables share an indices input (stacked
+                            indices: tiles would cut dimension 1) */
     m->table_of[idx] = t;
     int w = table->weights_input;
     if (table->offsets_input >= 0) {
@@ -538,6 +539,12 @@ int recq_model_table_info(const recq_model *m, int t, int *indices_input,
   return 0;
 }
 
+int64_t recq_model_table_indices_row(const recq_model *m, int t) {
+  if (!m || t < 0 || t >= m->desc->num_tables)
+    return -1;
+  return m->desc->tables[t].indices_row;
+}
+
 static int tensor_info(const recq_tensor_desc *d, int *dtype, int *rank,
                        int64_t *shape) {
   if (dtype)
@@ -574,15 +581,41 @@ static int64_t int_at(const void *data, int32_t dtype, int64_t k) {
                                  : ((const int32_t *)data)[k];
 }
 
-/* How many indices table t reads (every element of its indices input). */
+/* How many indices table t reads: every element of its indices input, or
+   of its row of a stacked one. */
 static int64_t indices_count(const recq_model_desc *d, int t,
                              const int64_t *const *shapes) {
   const recq_table_desc *table = &d->tables[t];
   const recq_tensor_desc *in = &d->inputs[table->indices_input];
   int64_t count = 1;
-  for (int r = 0; r < in->rank; ++r)
+  for (int r = table->indices_row >= 0 ? 1 : 0; r < in->rank; ++r)
     count *= shapes[table->indices_input][r];
   return count;
+}
+
+/* Index k of table t (k < indices_count). */
+static int64_t index_at(const recq_model_desc *d, int t,
+                        const void *const *inputs,
+                        const int64_t *const *shapes, int64_t k) {
+  const recq_table_desc *table = &d->tables[t];
+  int64_t base =
+      table->indices_row >= 0 ? table->indices_row * indices_count(d, t, shapes)
+                              : 0;
+  return int_at(inputs[table->indices_input],
+                d->inputs[table->indices_input].dtype, base + k);
+}
+
+/* Samples x bag length of a fixed-length table's indices: [B, L] or row t
+   of [T, B, L]; [B] or row t of [T, B] are bags of one. */
+static void fixed_bags(const recq_model_desc *d, int t,
+                       const int64_t *const *shapes, int64_t *bags,
+                       int64_t *length) {
+  const recq_table_desc *table = &d->tables[t];
+  const recq_tensor_desc *in = &d->inputs[table->indices_input];
+  const int64_t *shape = shapes[table->indices_input];
+  int first = table->indices_row >= 0 ? 1 : 0;
+  *bags = in->rank > first ? shape[first] : 1;
+  *length = in->rank > first + 1 ? shape[first + 1] : 1;
 }
 
 /* Table t's offsets: entry b is int_at(data, dtype, base + b), b < n (a
@@ -621,6 +654,13 @@ static int check_table(const recq_model_desc *d, int t,
   const recq_table_desc *table = &d->tables[t];
   const recq_tensor_desc *in = &d->inputs[table->indices_input];
   int64_t count = indices_count(d, t, shapes);
+  if (table->indices_row >= 0 &&
+      table->indices_row >= shapes[table->indices_input][0])
+    return set_status(st, RECQ_ERR_SHAPE,
+                      "table %d reads row %lld of the stacked indices '%s', "
+                      "which has %lld rows",
+                      t, (long long)table->indices_row, in->name,
+                      (long long)shapes[table->indices_input][0]);
   if (table->weights_input >= 0) {
     const recq_tensor_desc *wd = &d->inputs[table->weights_input];
     for (int r = 0; r < in->rank; ++r)
@@ -676,8 +716,8 @@ static int64_t sample_of(const recq_model_desc *d, int t,
                          const int64_t *const *shapes, int64_t k) {
   const recq_table_desc *table = &d->tables[t];
   if (table->offsets_input < 0) {
-    const recq_tensor_desc *in = &d->inputs[table->indices_input];
-    int64_t length = in->rank == 2 ? shapes[table->indices_input][1] : 1;
+    int64_t bags, length;
+    fixed_bags(d, t, shapes, &bags, &length);
     return length > 0 ? k / length : 0;
   }
   offsets_view v = offsets_of(d, t, inputs, shapes);
@@ -698,15 +738,21 @@ static int index_error(const recq_model_desc *d, int t,
   const recq_tensor_desc *in = &d->inputs[table->indices_input];
   int64_t count = indices_count(d, t, shapes);
   for (int64_t k = 0; k < count; ++k) {
-    int64_t v = int_at(inputs[table->indices_input], in->dtype, k);
-    if (v < 0 || v >= table->rows)
+    int64_t v = index_at(d, t, inputs, shapes, k);
+    if (v < 0 || v >= table->rows) {
+      char where[64] = "";
+      if (table->indices_row >= 0)
+        snprintf(where, sizeof where, " row %lld,",
+                 (long long)table->indices_row);
       return set_status(
           st, RECQ_ERR_INDEX,
           "table %d: index %lld of sample %lld is outside [0, %lld) "
-          "(input '%s', position %lld)",
+          "(input '%s',%s position %lld)",
           t, (long long)v,
           (long long)(sample_base + sample_of(d, t, inputs, shapes, k)),
-          (long long)table->rows, in->name, (long long)(index_base + k));
+          (long long)table->rows, in->name, where,
+          (long long)(index_base + k));
+    }
   }
   return set_status(st, RECQ_ERR_INDEX,
                     "table %d: the compiled code reported an index outside "
@@ -882,8 +928,11 @@ static int run_slice(const recq_model *m, const void *const *inputs,
 static int64_t bags_of(const recq_model_desc *d, int t,
                        const int64_t *const *shapes) {
   const recq_table_desc *table = &d->tables[t];
-  if (table->offsets_input < 0)
-    return shapes[table->indices_input][0];
+  if (table->offsets_input < 0) {
+    int64_t bags, length;
+    fixed_bags(d, t, shapes, &bags, &length);
+    return bags;
+  }
   return offsets_of(d, t, NULL, shapes).n -
          (table->include_last_offset ? 1 : 0);
 }

@@ -14,9 +14,15 @@ int64_t recq::countSamples(const std::vector<SampleArray> &inputs,
   for (const SampleArray &in : inputs)
     if (in.dtype == 1 && in.shape.size() == 2)
       return in.shape[0];
-  for (const TableBinding &t : tables)
-    if (t.offsets < 0 && t.indices >= 0 && inputs[t.indices].shape.size() == 2)
-      return inputs[t.indices].shape[0];
+  for (const TableBinding &t : tables) {
+    if (t.offsets >= 0 || t.indices < 0)
+      continue;
+    const std::vector<int64_t> &shape = inputs[t.indices].shape;
+    if (t.indicesRow >= 0 && shape.size() >= 2)
+      return shape[1]; // [tables, samples(, L)]
+    if (t.indicesRow < 0 && shape.size() == 2)
+      return shape[0];
+  }
   return -1;
 }
 
@@ -46,11 +52,38 @@ recq::sliceSamples(const std::vector<SampleArray> &inputs,
     done[i] = true;
   };
 
+  // Columns [begin, end) of dimension 1 of a stacked [T, samples, ...]
+  // input, every row.
+  auto takeColumns = [&](size_t i) {
+    const SampleArray &in = inputs[i];
+    SampleArray &o = out[i];
+    o.name = in.name, o.dtype = in.dtype, o.shape = in.shape;
+    int64_t width = 1;
+    for (size_t d = 2; d < in.shape.size(); ++d)
+      width *= in.shape[d];
+    o.shape[1] = n;
+    for (int64_t r = 0; r < in.shape[0]; ++r) {
+      int64_t from = (r * in.shape[1] + begin) * width;
+      o.i64.insert(o.i64.end(), in.i64.begin() + from,
+                   in.i64.begin() + from + n * width);
+    }
+    done[i] = true;
+  };
+
   for (const TableBinding &t : tables) {
     const SampleArray &idx = inputs[t.indices];
     if (t.offsets < 0) { // fixed-length bags: rows of [samples, L]
-      if (!done[t.indices])
-        takeRows(t.indices);
+      if (!done[t.indices]) {
+        if (t.indicesRow >= 0) {
+          if (idx.shape.size() < 2 || idx.shape[1] != samples)
+            return llvm::createStringError("input '" + idx.name +
+                                           "' does not hold one bag per "
+                                           "sample in dimension 1");
+          takeColumns(t.indices);
+        } else {
+          takeRows(t.indices);
+        }
+      }
       continue;
     }
     const SampleArray &off = inputs[t.offsets];
@@ -124,6 +157,7 @@ llvm::Error recq::readModelInputs(const ModelApi &api, const recq_model *model,
     TableBinding b;
     int last = 0;
     api.tableInfo(model, t, &b.indices, &b.offsets, &b.row, &last);
+    b.indicesRow = api.tableIndicesRow(model, t);
     b.includeLast = last != 0;
     tables.push_back(b);
   }

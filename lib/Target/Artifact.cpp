@@ -160,6 +160,43 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
     auto arg = dyn_cast<BlockArgument>(v);
     return arg ? static_cast<int>(arg.getArgNumber()) : -1;
   };
+  // Fixed-length bags of one stacked indices input [T, B, L] (or [T, B]),
+  // sliced per table: the input and the row t when `v` is the whole row t,
+  // `tensor.extract_slice %in[t, 0, ..] [1, B, ..] [1, ..]` (B from
+  // `tensor.dim %in, 1` when dynamic).
+  auto stackedRow = [](Value v) -> std::optional<std::pair<Value, int64_t>> {
+    auto slice = v.getDefiningOp<tensor::ExtractSliceOp>();
+    if (!slice || !isa<BlockArgument>(slice.getSource()))
+      return std::nullopt;
+    auto source = cast<RankedTensorType>(slice.getSource().getType());
+    ArrayRef<int64_t> offsets = slice.getStaticOffsets();
+    ArrayRef<int64_t> sizes = slice.getStaticSizes();
+    ArrayRef<int64_t> strides = slice.getStaticStrides();
+    if (source.getRank() < 2 || source.getRank() > 3 ||
+        ShapedType::isDynamic(offsets[0]) || offsets[0] < 0 ||
+        (!source.isDynamicDim(0) && offsets[0] >= source.getDimSize(0)) ||
+        sizes[0] != 1 ||
+        cast<RankedTensorType>(v.getType()).getRank() != source.getRank() - 1)
+      return std::nullopt;
+    unsigned dynamicSize = 0;
+    for (int64_t r = 0; r < source.getRank(); ++r) {
+      if (strides[r] != 1 || (r > 0 && offsets[r] != 0))
+        return std::nullopt;
+      if (r == 0)
+        continue;
+      if (!ShapedType::isDynamic(sizes[r])) {
+        if (sizes[r] != source.getDimSize(r))
+          return std::nullopt;
+        continue;
+      }
+      // A dynamic size must be the source's own dimension r.
+      auto dim = slice.getSizes()[dynamicSize++].getDefiningOp<tensor::DimOp>();
+      std::optional<int64_t> index = dim ? dim.getConstantIndex() : std::nullopt;
+      if (!dim || dim.getSource() != slice.getSource() || index != r)
+        return std::nullopt;
+    }
+    return std::make_pair(slice.getSource(), offsets[0]);
+  };
   // One entry per table lookup, in the order the generated code reports
   // their index checks: program order, a recq.embedding_bags' tables in
   // operand order.
@@ -171,6 +208,12 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
                          : cast<recq::RowwiseTableType>(tableValue.getType())
                                .getRows();
     int indices = argIndex(indicesValue);
+    int64_t indicesRow = -1;
+    if (indices < 0 && !offsetsValue && !weightsValue)
+      if (auto stacked = stackedRow(indicesValue)) {
+        indices = argIndex(stacked->first);
+        indicesRow = stacked->second;
+      }
     int offsets = -1;
     int64_t row = -1;
     if (offsetsValue) {
@@ -188,12 +231,14 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
     if (indices < 0 || offsets == -2 || (offsetsValue && offsets < 0) ||
         (weightsValue && weights < 0)) {
       op->emitOpError("its indices, offsets and per-sample weights must be "
-                      "model inputs (or a row of a [T, B] offsets input) for "
-                      "the runtime to check them");
+                      "model inputs (or a row of a [T, B] offsets input, or "
+                      "of a [T, B, L] fixed-length indices input) for the "
+                      "runtime to check them");
       return false;
     }
     ts << "  {" << rows << ", " << dim << ", " << indices << ", " << offsets
-       << ", " << row << ", " << (last ? 1 : 0) << ", " << weights << "},\n";
+       << ", " << row << ", " << (last ? 1 : 0) << ", " << weights << ", "
+       << indicesRow << "},\n";
     ++numTables;
     return true;
   };

@@ -254,9 +254,10 @@ def main(argv=None) -> int:
         print(f"\n-- {k}. {name}", flush=True)
         try:
             getattr(demo, "stage_" + name.replace(" ", "_").lower())()
-        except (StageFailed, subprocess.CalledProcessError, OSError, ValueError) as e:
+        except Exception as e:  # any failure ends the demo, naming the stage
             sys.stdout.flush()
-            print(f"\nrecq demo: stage {k} ({name}) FAILED: {e}", file=sys.stderr)
+            why = str(e) if isinstance(e, StageFailed) else f"{type(e).__name__}: {e}"
+            print(f"\nrecq demo: stage {k} ({name}) FAILED: {why}", file=sys.stderr)
             return 1
         sys.stdout.flush()
     print(f"\nrecq demo: all {len(stages)} stages met their criteria "

@@ -158,3 +158,56 @@ def test_index_outside_the_table_is_an_error(bad, threads, tmp_path):
                        rf"outside \[0, {ROWS}\) \(input 'indices', position {position}\)"):
         model.run(indices=broken, offsets=offsets)
     np.testing.assert_array_equal(model.run(indices=indices, offsets=offsets), good)
+
+
+class Stacked(nn.Module):
+    """Fixed-length bags of one stacked [T, B, L] indices input, sliced per
+    table in the graph, as recommendation models with fixed bag lengths
+    often feed their sparse features."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables = nn.ModuleList([nn.Embedding(ROWS + 7 * t, DIM) for t in range(3)])
+
+    def forward(self, indices):
+        return torch.cat([t(indices[k]).sum(dim=1) for k, t in enumerate(self.tables)], dim=1)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_stacked_indices_match_torch_and_are_checked(threads, tmp_path):
+    """Gather(indices, t) -> Gather(table) -> ReduceSum per table compiles,
+    matches torch, and an index outside its table is an error naming the
+    table, the sample, the value and its place in the stacked input."""
+    torch.manual_seed(0)
+    module = Stacked()
+    rng = np.random.default_rng(7)
+    indices = rng.integers(0, ROWS, (3, 300, 5))
+    path = tmp_path / "stacked.onnx"
+    with torch.no_grad():
+        export_module(module, [torch.from_numpy(indices[:, :4])], path, ["indices"])
+    # export_module makes dimension 0 dynamic; the batch is dimension 1 here.
+    import onnx
+    m = onnx.load(str(path))
+    dims = m.graph.input[0].type.tensor_type.shape.dim
+    dims[0].ClearField("dim_param")
+    dims[0].dim_value = 3
+    dims[1].dim_param = "batch"
+    onnx.save(m, str(path))
+    so = tmp_path / "stacked.so"
+    subprocess.run([os.path.join(BIN, "recq-compile"), str(path), "-o", str(so)], check=True)
+    model = recq.load(str(so), threads=threads)
+    with torch.no_grad():
+        want = module(torch.from_numpy(indices)).numpy()
+    got = model.run(indices=indices)
+    assert got.shape == (300, 3 * DIM)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    broken = indices.copy()
+    broken[2, 123, 4] = ROWS + 14  # table 2 has ROWS + 14 rows
+    with pytest.raises(recq.RecqError, match=rf"table 2: index {ROWS + 14} of sample 123 is "
+                       rf"outside \[0, {ROWS + 14}\) \(input 'indices', row 2, "
+                       rf"position {123 * 5 + 4}\)"):
+        model.run(indices=broken)
+    broken = indices.copy()
+    broken[0, 7, 0] = -1
+    with pytest.raises(recq.RecqError, match=r"table 0: index -1 of sample 7 "):
+        model.run(indices=broken)

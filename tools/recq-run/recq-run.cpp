@@ -113,7 +113,7 @@ double percentile(std::vector<double> v, double p) {
 /// The precision plan compiled into the model, one line per piece.
 static void printPlan(const char *text) {
   if (!text) {
-    outs() << "plan: none (precisions from recq-compile's flags)\n";
+    outs() << "plan: none (every FC and table in fp32)\n";
     return;
   }
   auto plan = llvm::json::parse(text);
@@ -454,8 +454,11 @@ int main(int argc, char **argv) {
       int indices, offsets, last;
       int64_t row;
       api.tableInfo(model, t, &indices, &offsets, &row, &last);
+      int64_t indicesRow = api.tableIndicesRow(model, t);
       outs() << "table " << t << ": " << api.tableRows(model, t)
-             << " rows, indices '" << api.inputName(model, indices) << "'";
+             << " rows, indices '" << api.inputName(model, indices) << "'"
+             << (indicesRow >= 0 ? "[" + std::to_string(indicesRow) + "]"
+                                 : "");
       if (offsets >= 0)
         outs() << ", offsets '" << api.inputName(model, offsets) << "'"
                << (row >= 0 ? "[" + std::to_string(row) + "]" : "")

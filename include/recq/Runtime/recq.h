@@ -79,6 +79,10 @@ RECQ_EXPORT int recq_model_table_info(const recq_model *m, int t,
                                       int *indices_input, int *offsets_input,
                                       int64_t *offsets_row,
                                       int *include_last_offset);
+/// The row table `t` reads of a stacked [T, B, L] (or [T, B]) indices
+/// input of fixed-length bags, -1 when it reads the whole input (or t is
+/// out of range).
+RECQ_EXPORT int64_t recq_model_table_indices_row(const recq_model *m, int t);
 RECQ_EXPORT const char *recq_model_target(const recq_model *m);
 /// The precision plan the model was compiled with (recq-compile
 /// --accuracy-budget or --plan) as JSON, the format of --emit-plan; NULL

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define RECQ_ABI_VERSION 5
+#define RECQ_ABI_VERSION 6
 
 /// Element types of inputs and outputs.
 typedef enum recq_dtype {
@@ -47,6 +47,8 @@ typedef struct recq_table_desc {
   int64_t offsets_row;     /* row of a [T, B] offsets input, -1: 1-D */
   int32_t include_last_offset;
   int32_t weights_input;   /* input holding per-sample weights, -1: none */
+  int64_t indices_row;     /* row of a stacked [T, B, L] or [T, B] indices
+                              input (fixed-length bags), -1: the whole input */
 } recq_table_desc;
 
 /// One weight kept in the model's `.weights` file (mmapped at load) rather

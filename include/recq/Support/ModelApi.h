@@ -32,6 +32,7 @@ struct ModelApi {
   decltype(&recq_model_num_tables) numTables;
   decltype(&recq_model_table_rows) tableRows;
   decltype(&recq_model_table_info) tableInfo;
+  decltype(&recq_model_table_indices_row) tableIndicesRow;
   decltype(&recq_model_target) target;
   decltype(&recq_model_plan) plan;
   decltype(&recq_model_weights_info) weightsInfo;
@@ -59,6 +60,7 @@ inline const char *lookupModelApi(void *lib, ModelApi &api) {
   RECQ_SYM(numTables, recq_model_num_tables)
   RECQ_SYM(tableRows, recq_model_table_rows)
   RECQ_SYM(tableInfo, recq_model_table_info)
+  RECQ_SYM(tableIndicesRow, recq_model_table_indices_row)
   RECQ_SYM(target, recq_model_target)
   RECQ_SYM(plan, recq_model_plan)
   RECQ_SYM(weightsInfo, recq_model_weights_info)

@@ -37,6 +37,8 @@ struct TableBinding {
   int indices = -1;
   int offsets = -1;   // -1: fixed-length bags, [samples, L] indices
   int64_t row = -1;   // row of a [tables, samples] offsets input; -1: 1-D
+  int64_t indicesRow = -1; // row of a stacked [tables, samples, L] indices
+                           // input (fixed-length bags); -1: its own input
   bool includeLast = false;
 };
 

@@ -74,6 +74,18 @@ class PerTableOffsets(nn.Module):
                 enumerate(zip(self.tables, [indices_0, indices_1]))]
 
 
+class StackedIndices(nn.Module):
+    """Fixed-length bags of one stacked [T, B, L] indices input, sliced per
+    table in the graph (Gather(indices, t) -> Gather(table) -> ReduceSum)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables = nn.ModuleList([nn.Embedding(ROWS + t, DIM) for t in range(3)])
+
+    def forward(self, indices):
+        return torch.cat([t(indices[k]).sum(dim=1) for k, t in enumerate(self.tables)], dim=1)
+
+
 class Interaction(nn.Module):
     """Bottom Linear + 2 bags + DLRM dot interaction + top Linear/Sigmoid.
 
@@ -124,7 +136,14 @@ def bag_inputs(weighted=False, last=False):
     return args, names
 
 
-def export(module, args, names, outputs, path, opset):
+def export(module, args, names, outputs, path, opset, dynamic=None):
+    if dynamic is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, args, path, input_names=names,
+                              output_names=outputs, opset_version=opset,
+                              dynamic_axes=dynamic)
+        return
     dynamic = {name: {0: "n"} for name in names}
     if "offsets" in dynamic and args[names.index("offsets")].dim() == 2:
         dynamic["offsets"] = {1: "batch"}
@@ -179,6 +198,8 @@ def main():
                 torch.tensor([4, 5, 6])),
                ["offsets", "indices_0", "indices_1"], ["y0", "y1"],
                path("per_table_offsets"), opset)
+        export(StackedIndices(), (torch.randint(0, ROWS, (3, 2, 4)),), ["indices"], ["y"],
+               path("stacked_indices"), opset, {"indices": {1: "batch"}})
         for form in ("torch", "self", "flat", "cat", "upper"):
             export(Interaction(form),
                    (torch.rand(2, 5), torch.tensor([[0, 1], [0, 2]]),
