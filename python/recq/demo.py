@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -44,6 +45,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 class StageFailed(Exception):
     pass
+
+
+def _short(path: str) -> str:
+    """A path relative to the working directory when it lies below it."""
+    if not os.path.isabs(path):
+        return path
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
 
 
 class _Indented:
@@ -88,7 +97,7 @@ class Demo:
             cmd = [sys.executable, "-m", tool, *argv]
         else:
             cmd = [os.path.join(self.bin, tool), *argv]
-        shown = " ".join(shlex.quote(c) for c in cmd[:1] + [os.path.relpath(c) if os.path.exists(c) else c for c in cmd[1:]])
+        shown = " ".join(shlex.quote(_short(c)) for c in cmd)
         print(f"   $ {shown}")
         r = subprocess.run(cmd, capture_output=True, text=True, env=self.env)
         lines = (r.stdout + ("" if quiet_stderr and r.returncode in expect else r.stderr)).splitlines()
@@ -158,7 +167,7 @@ class Demo:
         got = {op: len(re.findall(re.escape(op) + " ", text)) for op in want}
         for op, n in got.items():
             print(f"   {op:20} x {n}")
-        print(f"   (the module: {os.path.relpath(mlir)})")
+        print(f"   (the module: {_short(mlir)})")
         if got != want:
             raise StageFailed(f"raised {got}, the model has {want}")
         self.ok(f"{config.num_tables} bags, 1 interaction, {want['recq.fc']} FCs, "
@@ -188,13 +197,14 @@ class Demo:
     def stage_planner(self):
         so = os.path.join(self.art, "model-planned.so")
         report = os.path.join(self.art, "report")
+        shutil.rmtree(report, ignore_errors=True)  # judge this run's report only
         self.compile(so, "--calibration", os.path.join(self.dir, "calib.npz"),
                      f"--accuracy-budget={BUDGET}", "--eval", os.path.join(self.dir, "eval.npz"),
                      "--report", report)
         self.run("recq-run", so, "--info", show=r"^(plan|  (fc|table) )")
         files = ["report.md", "sensitivity.png", "frontier.png"]
         missing = [f for f in files if not os.path.exists(os.path.join(report, f))]
-        print(f"   report: {os.path.relpath(report)}/{{{','.join(files)}}}")
+        print(f"   report: {_short(report)}/{{{','.join(files)}}}")
         if missing:
             raise StageFailed(f"the report lacks {missing}")
         plan = json.load(open(os.path.join(report, "plan.json")))
