@@ -46,6 +46,7 @@ exposeFcInputs(ModuleOp module) {
     s.name = (name ? name.getName().str() : "fc" + std::to_string(i)) +
              ":input";
     s.width = type.getDimSize(1);
+    s.interaction = fc.getInput().getDefiningOp<recq::InteractionOp>() != nullptr;
     stats.push_back(s);
   }
 
@@ -184,12 +185,18 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
 
   for (auto [i, s] : llvm::enumerate(*stats)) {
     start = clock::now();
+    s.method = s.interaction ? options.interactionMethod : options.method;
     if (s.samples)
-      s.params = chooseParams(histograms[i], options.method, options.percentile,
+      s.params = chooseParams(histograms[i], s.method, options.percentile,
                               options.qmax);
-    report(llvm::formatv("[{0}/{1}] {2}: {3} values, scale {4:e3}, zero point {5}",
+    report(llvm::formatv("[{0}/{1}] {2}: {3} values, scale {4:e3}, zero point "
+                         "{5}{6}",
                          i + 1, stats->size(), s.name, s.samples * s.width,
-                         s.params.scale, s.params.zeroPoint),
+                         s.params.scale, s.params.zeroPoint,
+                         s.interaction ? std::string(" (the interaction's "
+                                                     "output: ") +
+                                             scaleMethodName(s.method) + ")"
+                                       : std::string()),
            start);
   }
   return std::move(*stats);
@@ -209,11 +216,12 @@ recq::quant::toJSON(const std::vector<ActivationStats> &stats,
         {"mean_abs", s.meanAbs},
         {"scale", s.params.scale},
         {"zero_point", s.params.zeroPoint},
-        {"qmax", s.params.qmax}});
-  const char *method = options.method == ScaleMethod::L2       ? "l2"
-                       : options.method == ScaleMethod::MinMax ? "minmax"
-                                                               : "percentile";
-  llvm::json::Object root{{"method", method}, {"tensors", std::move(tensors)}};
+        {"qmax", s.params.qmax},
+        {"method", scaleMethodName(s.method)}});
+  llvm::json::Object root{{"method", scaleMethodName(options.method)},
+                          {"interaction_method",
+                           scaleMethodName(options.interactionMethod)},
+                          {"tensors", std::move(tensors)}};
   if (options.method == ScaleMethod::Percentile)
     root["percentile"] = options.percentile;
   return llvm::json::Value(std::move(root));

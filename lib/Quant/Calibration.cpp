@@ -26,6 +26,18 @@ QuantParams recq::quant::paramsForRange(float lo, float hi, int32_t qmax) {
   return p;
 }
 
+const char *recq::quant::scaleMethodName(ScaleMethod method) {
+  switch (method) {
+  case ScaleMethod::MinMax:
+    return "minmax";
+  case ScaleMethod::Percentile:
+    return "percentile";
+  case ScaleMethod::L2:
+    return "l2";
+  }
+  return "?";
+}
+
 std::optional<ScaleMethod> recq::quant::parseScaleMethod(llvm::StringRef name) {
   if (name == "minmax")
     return ScaleMethod::MinMax;

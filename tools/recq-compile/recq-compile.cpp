@@ -78,6 +78,13 @@ cl::opt<std::string> calibrationFile(
 cl::opt<std::string> calibrationMethod(
     "calibration-method", cl::cat(toolOptions),
     cl::desc("Scale choice: l2 (default), minmax, percentile"), cl::init("l2"));
+cl::opt<std::string> interactionRange(
+    "interaction-range", cl::cat(toolOptions),
+    cl::desc("Scale choice for an FC input that is the interaction's output "
+             "(dot products of pooled embeddings, long-tailed with bag "
+             "length): minmax (default: keeps the calibrated range, so a "
+             "sample with long bags is not clipped), l2, percentile"),
+    cl::init("minmax"));
 cl::opt<double> calibrationPercentile(
     "percentile", cl::cat(toolOptions),
     cl::desc("Percentile for --calibration-method=percentile"),
@@ -202,6 +209,12 @@ calibrationOptions(llvm::StringRef method) {
     return llvm::createStringError("unknown --calibration-method '" + method +
                                    "' (l2, minmax, percentile)");
   options.method = *parsed;
+  auto interaction = recq::quant::parseScaleMethod(interactionRange);
+  if (!interaction)
+    return llvm::createStringError("unknown --interaction-range '" +
+                                   interactionRange +
+                                   "' (minmax, l2, percentile)");
+  options.interactionMethod = *interaction;
   options.percentile = calibrationPercentile;
   options.chunkSamples = calibrationChunk;
   if (reduceRange)

@@ -50,6 +50,8 @@ QuantParams paramsForRange(float lo, float hi, int32_t qmax = 255);
 
 enum class ScaleMethod { MinMax, Percentile, L2 };
 std::optional<ScaleMethod> parseScaleMethod(llvm::StringRef name);
+/// "minmax", "percentile", "l2": the name parseScaleMethod reads.
+const char *scaleMethodName(ScaleMethod method);
 
 /// Counts of values over a fixed [lo, hi] (the observed range, from a
 /// first pass over the data). Bins are equal in asinh(x / unit): fine near
