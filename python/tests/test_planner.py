@@ -244,3 +244,25 @@ def test_compare_fp32_shows_where_error_appears(tiny, tmp_path):
     exact = compile_model(tiny, tmp_path / "z2.so", "--plan", str(zero),
                           "--compare-fp32", str(tiny / "eval.npz"))
     assert "every layer matches fp32 exactly" in exact.stderr
+
+
+def test_flags_record_their_plan_which_compiles_again(tiny, tmp_path):
+    """--quantize=int8 --tables=int4 compile in the plan they amount to (no
+    budget: chosen by hand), written as model.plan.json; --plan of it gives
+    the same model bit for bit."""
+    compile_model(tiny, tmp_path / "a.so", "--calibration", str(tiny / "calib.npz"),
+                  "--quantize=int8", "--tables=int4")
+    plan = json.loads((tmp_path / "a.plan.json").read_text())
+    assert plan["budget"] is None
+    assert {p for _, p in precisions(plan)[:4]} == {"int8"}
+    assert {p for _, p in precisions(plan)[4:]} == {"int4"}
+    assert all(fc["input"]["scale"] > 0 for fc in plan["fcs"])
+    compile_model(tiny, tmp_path / "b.so", "--plan", str(tmp_path / "a.plan.json"))
+    a, model = run(tmp_path / "a.so", tiny / "eval.npz")
+    b, _ = run(tmp_path / "b.so", tiny / "eval.npz")
+    np.testing.assert_array_equal(a, b)
+    assert model.plan["fcs"] == plan["fcs"]
+    # An fp32 compile carries none.
+    compile_model(tiny, tmp_path / "c.so")
+    assert not (tmp_path / "c.plan.json").exists()
+    assert run(tmp_path / "c.so", tiny / "eval.npz")[1].plan is None
