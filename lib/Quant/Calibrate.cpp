@@ -46,7 +46,8 @@ exposeFcInputs(ModuleOp module) {
     s.name = (name ? name.getName().str() : "fc" + std::to_string(i)) +
              ":input";
     s.width = type.getDimSize(1);
-    s.interaction = fc.getInput().getDefiningOp<recq::InteractionOp>() != nullptr;
+    s.interaction =
+        fc.getInput().getDefiningOp<recq::InteractionOp>() != nullptr;
     stats.push_back(s);
   }
 
@@ -207,21 +208,21 @@ recq::quant::toJSON(const std::vector<ActivationStats> &stats,
                     const CalibrationOptions &options) {
   llvm::json::Array tensors;
   for (const ActivationStats &s : stats)
-    tensors.push_back(llvm::json::Object{
-        {"name", s.name},
-        {"width", s.width},
-        {"samples", static_cast<int64_t>(s.samples)},
-        {"min", s.min},
-        {"max", s.max},
-        {"mean_abs", s.meanAbs},
-        {"scale", s.params.scale},
-        {"zero_point", s.params.zeroPoint},
-        {"qmax", s.params.qmax},
-        {"method", scaleMethodName(s.method)}});
-  llvm::json::Object root{{"method", scaleMethodName(options.method)},
-                          {"interaction_method",
-                           scaleMethodName(options.interactionMethod)},
-                          {"tensors", std::move(tensors)}};
+    tensors.push_back(
+        llvm::json::Object{{"name", s.name},
+                           {"width", s.width},
+                           {"samples", static_cast<int64_t>(s.samples)},
+                           {"min", s.min},
+                           {"max", s.max},
+                           {"mean_abs", s.meanAbs},
+                           {"scale", s.params.scale},
+                           {"zero_point", s.params.zeroPoint},
+                           {"qmax", s.params.qmax},
+                           {"method", scaleMethodName(s.method)}});
+  llvm::json::Object root{
+      {"method", scaleMethodName(options.method)},
+      {"interaction_method", scaleMethodName(options.interactionMethod)},
+      {"tensors", std::move(tensors)}};
   if (options.method == ScaleMethod::Percentile)
     root["percentile"] = options.percentile;
   return llvm::json::Value(std::move(root));

@@ -595,12 +595,12 @@ static int64_t indices_count(const recq_model_desc *d, int t,
 
 /* Index k of table t (k < indices_count). */
 static int64_t index_at(const recq_model_desc *d, int t,
-                        const void *const *inputs,
-                        const int64_t *const *shapes, int64_t k) {
+                        const void *const *inputs, const int64_t *const *shapes,
+                        int64_t k) {
   const recq_table_desc *table = &d->tables[t];
-  int64_t base =
-      table->indices_row >= 0 ? table->indices_row * indices_count(d, t, shapes)
-                              : 0;
+  int64_t base = table->indices_row >= 0
+                     ? table->indices_row * indices_count(d, t, shapes)
+                     : 0;
   return int_at(inputs[table->indices_input],
                 d->inputs[table->indices_input].dtype, base + k);
 }
@@ -750,8 +750,7 @@ static int index_error(const recq_model_desc *d, int t,
           "(input '%s',%s position %lld)",
           t, (long long)v,
           (long long)(sample_base + sample_of(d, t, inputs, shapes, k)),
-          (long long)table->rows, in->name, where,
-          (long long)(index_base + k));
+          (long long)table->rows, in->name, where, (long long)(index_base + k));
     }
   }
   return set_status(st, RECQ_ERR_INDEX,

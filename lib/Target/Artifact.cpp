@@ -191,7 +191,8 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
       }
       // A dynamic size must be the source's own dimension r.
       auto dim = slice.getSizes()[dynamicSize++].getDefiningOp<tensor::DimOp>();
-      std::optional<int64_t> index = dim ? dim.getConstantIndex() : std::nullopt;
+      std::optional<int64_t> index =
+          dim ? dim.getConstantIndex() : std::nullopt;
       if (!dim || dim.getSource() != slice.getSource() || index != r)
         return std::nullopt;
     }

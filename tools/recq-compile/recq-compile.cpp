@@ -592,8 +592,7 @@ int main(int argc, char **argv) {
     std::string json;
     llvm::raw_string_ostream os(json);
     os << recq::quant::toJSON(*record);
-    (**module)->setAttr("recq.plan",
-                        mlir::StringAttr::get(&context, os.str()));
+    (**module)->setAttr("recq.plan", mlir::StringAttr::get(&context, os.str()));
   }
 
   EmitStage stage = emit;

@@ -220,9 +220,9 @@ static int referenceRule(const char *planText, const float *out,
     recq::quant::Accuracy a = scorer.score(got);
     bool within = a.loss <= budget;
     ok = ok && within;
-    verdicts += llvm::formatv("{0}{1} change {2:e2} (budget {3:e2})",
-                              verdicts.empty() ? "" : ", ", metric, a.loss,
-                              budget);
+    verdicts +=
+        llvm::formatv("{0}{1} change {2:e2} (budget {3:e2})",
+                      verdicts.empty() ? "" : ", ", metric, a.loss, budget);
   }
   outs() << llvm::format("reference: max |diff| %.3g; ", maxAbs) << verdicts
          << (planned ? " -- the plan's budget"
@@ -457,8 +457,7 @@ int main(int argc, char **argv) {
       int64_t indicesRow = api.tableIndicesRow(model, t);
       outs() << "table " << t << ": " << api.tableRows(model, t)
              << " rows, indices '" << api.inputName(model, indices) << "'"
-             << (indicesRow >= 0 ? "[" + std::to_string(indicesRow) + "]"
-                                 : "");
+             << (indicesRow >= 0 ? "[" + std::to_string(indicesRow) + "]" : "");
       if (offsets >= 0)
         outs() << ", offsets '" << api.inputName(model, offsets) << "'"
                << (row >= 0 ? "[" + std::to_string(row) + "]" : "")
