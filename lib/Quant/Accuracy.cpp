@@ -47,7 +47,8 @@ Accuracy Scorer::score(const std::vector<float> &p) const {
   for (size_t i = 0; i < p.size(); ++i) {
     double d = std::fabs(double(p[i]) - reference[i]);
     sum += d;
-    largest = std::max(largest, d);
+    if (std::isnan(d) || d > largest) // a NaN output is the largest
+      largest = d;                    // difference, and stays so
   }
   a.meanAbsDelta = p.empty() ? 0 : sum / p.size();
   a.maxAbsDelta = largest;

@@ -172,10 +172,14 @@ recq::quant::ModelRunner::create(StringRef so, const Npz &npz,
 std::vector<double> recq::quant::ModelRunner::lookupsPerSample() const {
   std::vector<double> lookups;
   double n = std::max<int64_t>(samples(), 1);
-  for (const TableBinding &t : tables)
-    lookups.push_back(t.indices >= 0
-                          ? double(inputs[t.indices].i64.size()) / n
-                          : 0.0);
+  for (const TableBinding &t : tables) {
+    double count = t.indices >= 0 ? double(inputs[t.indices].i64.size()) : 0;
+    // A row of a stacked [tables, samples, L] input: one table's share.
+    if (t.indicesRow >= 0 && !inputs[t.indices].shape.empty() &&
+        inputs[t.indices].shape[0] > 0)
+      count /= double(inputs[t.indices].shape[0]);
+    lookups.push_back(count / n);
+  }
   return lookups;
 }
 

@@ -121,6 +121,7 @@ json::Value toJSON(const Plan &plan) {
       {"budget", number(plan.budget)},
       {"target", plan.target},
       {"calibration_method", plan.calibrationMethod},
+      {"interaction_method", plan.interactionMethod},
       {"batch", plan.batch},
       {"cost_model", plan.costModel},
       {"fp32_seconds", number(plan.fp32Seconds)},
@@ -273,6 +274,7 @@ Expected<Plan> planFromJSON(const json::Value &value, llvm::StringRef what) {
   plan.budget = r.number(*root, "budget", "plan");
   plan.target = r.string(*root, "target", "plan");
   plan.calibrationMethod = r.string(*root, "calibration_method", "plan");
+  plan.interactionMethod = r.string(*root, "interaction_method", "plan");
   double batch = r.number(*root, "batch", "plan");
   plan.batch = std::isnan(batch) ? 0 : int64_t(batch);
   plan.costModel = r.string(*root, "cost_model", "plan");

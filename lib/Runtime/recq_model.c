@@ -1055,7 +1055,7 @@ static void run_part(void *arg, int part) {
       inputs[i] = data + (size_t)(b0 * full[1]) * elt;
       shape[0] = n;
     } else if (m->role[i] == ROLE_FIXED) {
-      inputs[i] = data + (size_t)(b0 * full[1]) * elt;
+      inputs[i] = data + (size_t)(b0 * (in->rank > 1 ? full[1] : 1)) * elt;
       shape[0] = n;
     } else if (m->role[i] == ROLE_INDICES || m->role[i] == ROLE_WEIGHTS) {
       offsets_view v = offsets_of(d, m->table_of[i], job->inputs, job->shapes);

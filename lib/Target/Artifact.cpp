@@ -172,6 +172,10 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
     ArrayRef<int64_t> offsets = slice.getStaticOffsets();
     ArrayRef<int64_t> sizes = slice.getStaticSizes();
     ArrayRef<int64_t> strides = slice.getStaticStrides();
+    // The result must be the row: the source's shape without dimension 0.
+    if (cast<RankedTensorType>(v.getType()).getShape() !=
+        source.getShape().drop_front())
+      return std::nullopt;
     if (source.getRank() < 2 || source.getRank() > 3 ||
         ShapedType::isDynamic(offsets[0]) || offsets[0] < 0 ||
         (!source.isDynamicDim(0) && offsets[0] >= source.getDimSize(0)) ||

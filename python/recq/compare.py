@@ -130,9 +130,11 @@ def run_npz(model, arrays: Dict[str, np.ndarray], batch: int) -> np.ndarray:
 
 
 def npz_samples(arrays: Dict[str, np.ndarray], num_tables: int) -> Samples:
+    labels = arrays.get("labels")
+    if labels is None:
+        labels = np.zeros(len(arrays["dense_x"]), np.float32)
     return Samples(arrays["dense_x"], arrays["offsets"],
-                   [arrays[f"indices_{t}"] for t in range(num_tables)],
-                   arrays.get("labels", np.zeros(len(arrays["dense_x"]), np.float32)))
+                   [arrays[f"indices_{t}"] for t in range(num_tables)], labels)
 
 
 def compare(args) -> dict:
@@ -146,20 +148,25 @@ def compare(args) -> dict:
     names = [name for name, _, _ in model.inputs]
     npz = np.load(os.path.join(args.model_dir, "eval.npz"))
     arrays = {k: npz[k] for k in npz.files}
-    labels, reference = arrays["labels"], arrays["reference"].reshape(-1)
-    n = len(labels)
+    reference = arrays["reference"].reshape(-1)
+    labels = arrays.get("labels")
+    n = len(reference)
 
     got = run_npz(model, arrays, args.batch)
     verdict = check(model.plan, reference, got, labels, args.atol)
-    result = {"verdict": verdict, "max_abs": verdict.max_abs,
-              "auc": auc(labels, got), "log_loss": log_loss(labels, got),
-              "torch_auc": auc(labels, reference),
-              "torch_log_loss": log_loss(labels, reference),
-              "torch_int8": None, "speed": {}}
+    result = {"verdict": verdict, "max_abs": verdict.max_abs, "torch_int8": None,
+              "speed": {}}
     print(f"accuracy on {n} eval samples ({model.target}):")
     print(f"  {verdict.describe()}")
-    print(f"  AUC      recq {result['auc']:.6f}  torch {result['torch_auc']:.6f}")
-    print(f"  log-loss recq {result['log_loss']:.6f}  torch {result['torch_log_loss']:.6f}")
+    scored = labels is not None and len(np.unique(labels)) == 2
+    if scored:
+        result.update(auc=auc(labels, got), log_loss=log_loss(labels, got),
+                      torch_auc=auc(labels, reference),
+                      torch_log_loss=log_loss(labels, reference))
+        print(f"  AUC      recq {result['auc']:.6f}  torch {result['torch_auc']:.6f}")
+        print(f"  log-loss recq {result['log_loss']:.6f}  torch {result['torch_log_loss']:.6f}")
+    else:
+        print("  (no AUC or log-loss: the labels are missing or of one class)")
     if args.torch_int8:
         calib = np.load(os.path.join(args.model_dir, "calib.npz"))
         calib = {k: calib[k] for k in calib.files}
@@ -167,14 +174,15 @@ def compare(args) -> dict:
         p8 = predict(qmodel, npz_samples(arrays, config.num_tables)).reshape(-1)
         d8 = np.abs(p8 - reference)
         dr = np.abs(got - reference)
-        result["torch_int8"] = {"max_abs": float(d8.max()), "auc": auc(labels, p8),
-                                "log_loss": log_loss(labels, p8)}
+        result["torch_int8"] = {"max_abs": float(d8.max())}
+        if scored:
+            result["torch_int8"].update(auc=auc(labels, p8), log_loss=log_loss(labels, p8))
         print("  against torch fp32, on the same samples:")
         print(f"    {'':18}{'max |dp|':>10}{'p99.9 |dp|':>12}{'mean |dp|':>11}"
-              f"{'AUC':>10}{'log-loss':>10}")
+              + (f"{'AUC':>10}{'log-loss':>10}" if scored else ""))
         for name, p, d in (("recq", got, dr), ("torch static int8", p8, d8)):
-            print(f"    {name:18}{d.max():10.4f}{np.quantile(d, 0.999):12.4f}"
-                  f"{d.mean():11.2e}{auc(labels, p):10.6f}{log_loss(labels, p):10.6f}")
+            print(f"    {name:18}{d.max():10.4f}{np.quantile(d, 0.999):12.4f}{d.mean():11.2e}"
+                  + (f"{auc(labels, p):10.6f}{log_loss(labels, p):10.6f}" if scored else ""))
         worst = int(np.argmax(dr))
         print(f"    recq's worst sample: #{worst} (|dp| {dr[worst]:.3f}; torch static "
               f"int8 there: {d8[worst]:.3f})")

@@ -242,9 +242,10 @@ def parse_stages(text: str) -> List[int]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m recq.demo", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 2)[2])
+    ap = compare_mod._Parser(prog="python -m recq.demo",
+                             description=__doc__.split("\n\n")[0],
+                             formatter_class=argparse.RawDescriptionHelpFormatter,
+                             epilog=__doc__.split("\n\n", 2)[2])
     ap.add_argument("--bin", required=True, help="the built tools (build/dev/bin)")
     ap.add_argument("--model", default="kaggle", help="tiny, kaggle or mlperf")
     ap.add_argument("--out", help="the model's directory (default out/models/MODEL)")
@@ -264,7 +265,7 @@ def main(argv=None) -> int:
         print(f"\n-- {k}. {name}", flush=True)
         try:
             getattr(demo, "stage_" + name.replace(" ", "_").lower())()
-        except Exception as e:  # any failure ends the demo, naming the stage
+        except (Exception, SystemExit) as e:  # any failure ends the demo, naming the stage
             sys.stdout.flush()
             why = str(e) if isinstance(e, StageFailed) else f"{type(e).__name__}: {e}"
             print(f"\nrecq demo: stage {k} ({name}) FAILED: {why}", file=sys.stderr)

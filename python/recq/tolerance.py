@@ -82,8 +82,8 @@ def check(plan: Optional[dict], reference: np.ndarray, got: np.ndarray,
     planned = budget is not None and not math.isnan(budget)
     if planned:
         metric = plan.get("metric", "logloss")
-        if metric == "auc" and labels is None:
-            metric = "logloss"
+        if metric == "auc" and (labels is None or len(np.unique(labels)) < 2):
+            metric = "logloss"  # an AUC plan checked on data without both classes
         rules = [(metric, budget)]
         rule = "the plan's budget"
     else:

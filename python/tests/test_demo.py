@@ -125,6 +125,35 @@ def test_reference_exit_codes(tiny_demo, tmp_path):
     usage = subprocess.run(compare + ["--so"], env=env, capture_output=True, text=True)
     assert usage.returncode == 1
 
+    # A NaN output is outside any tolerance (it used to vanish in a max).
+    import numpy as np
+    z = dict(np.load(eval_npz))
+    z["dense_x"] = z["dense_x"].copy()
+    z["dense_x"][5] = np.nan
+    np.savez(tmp_path / "nan.npz", **z)
+    nan = code(str(out / "model.so"), "--inputs", str(tmp_path / "nan.npz"))
+    assert nan.returncode == 2 and "max |diff| nan" in nan.stdout, nan.stdout
+
+    # Without labels: the tolerance still applies, AUC and log-loss are left out.
+    bare = tmp_path / "nolabels"
+    bare.mkdir()
+    for f in ("meta.json", "model.pt", "calib.npz"):
+        os.symlink(out / f, bare / f)
+    del z["labels"]
+    z["dense_x"] = np.load(eval_npz)["dense_x"]
+    np.savez(bare / "eval.npz", **z)
+    unlabelled = subprocess.run(
+        [sys.executable, "-m", "recq.compare", "--model-dir", str(bare), "--no-speed",
+         "--torch-int8", "--so", str(out / "model-int8.so")],
+        env=env, capture_output=True, text=True)
+    assert unlabelled.returncode == 0, unlabelled.stdout + unlabelled.stderr
+    assert "no AUC or log-loss" in unlabelled.stdout
+
+
+def test_demo_usage_errors_exit_1(tmp_path):
+    r = demo(BIN, tmp_path / "m", "--stages", "12")
+    assert r.returncode == 1 and "stages are 1..9" in r.stderr
+
 
 @pytest.mark.parametrize("tool", ["recq-compile", "recq-run", "recq-cpuinfo", "recq-opt"])
 def test_help_prints_help_and_runs_nothing(tool):

@@ -200,21 +200,23 @@ int fail(const llvm::Twine &message) {
 
 void progress(llvm::StringRef line) { llvm::errs() << "  " << line << "\n"; }
 
-/// Calibration as the flags ask, with scales chosen by `method`.
+/// Calibration as the flags ask, with scales chosen by `method` (and by
+/// `interaction` for the interaction's output; empty: --interaction-range).
 llvm::Expected<recq::quant::CalibrationOptions>
-calibrationOptions(llvm::StringRef method) {
+calibrationOptions(llvm::StringRef method, llvm::StringRef interaction = "") {
   recq::quant::CalibrationOptions options;
   auto parsed = recq::quant::parseScaleMethod(method);
   if (!parsed)
     return llvm::createStringError("unknown --calibration-method '" + method +
                                    "' (l2, minmax, percentile)");
   options.method = *parsed;
-  auto interaction = recq::quant::parseScaleMethod(interactionRange);
-  if (!interaction)
+  if (interaction.empty())
+    interaction = interactionRange;
+  auto parsedInteraction = recq::quant::parseScaleMethod(interaction);
+  if (!parsedInteraction)
     return llvm::createStringError("unknown --interaction-range '" +
-                                   interactionRange +
-                                   "' (minmax, l2, percentile)");
-  options.interactionMethod = *interaction;
+                                   interaction + "' (minmax, l2, percentile)");
+  options.interactionMethod = *parsedInteraction;
   options.percentile = calibrationPercentile;
   options.chunkSamples = calibrationChunk;
   if (reduceRange)
@@ -342,7 +344,13 @@ planPrecision(mlir::ModuleOp module, const recq::CodegenTarget &target) {
                                    plan.calibrationMethod.empty()
                                ? calibrationMethod.getValue()
                                : plan.calibrationMethod;
-      auto options = calibrationOptions(method);
+      // A plan from before --interaction-range used one method for all.
+      std::string interaction =
+          interactionRange.getNumOccurrences() ? interactionRange.getValue()
+          : !plan.interactionMethod.empty()    ? plan.interactionMethod
+          : !plan.calibrationMethod.empty()    ? plan.calibrationMethod
+                                               : interactionRange.getValue();
+      auto options = calibrationOptions(method, interaction);
       if (!options)
         return options.takeError();
       for (const recq::quant::Piece &fc : plan.fcs)
@@ -360,6 +368,7 @@ planPrecision(mlir::ModuleOp module, const recq::CodegenTarget &target) {
       for (auto [fc, s] : llvm::zip(plan.fcs, *stats))
         fc.input = s.params;
       plan.calibrationMethod = method;
+      plan.interactionMethod = interaction;
       plan.calibration = recq::quant::Accuracy();
     }
     llvm::errs() << "compiling the plan of " << planFile << "\n";
@@ -397,6 +406,7 @@ planPrecision(mlir::ModuleOp module, const recq::CodegenTarget &target) {
       return searched.takeError();
     plan = std::move(*searched);
     plan.calibrationMethod = calibrationMethod;
+    plan.interactionMethod = interactionRange;
   }
   if (!evalFile.empty()) {
     auto accuracy = recq::quant::measurePlan(
@@ -483,6 +493,7 @@ int quantizeByFlags(mlir::ModuleOp module, const recq::CodegenTarget &target,
         fc.input = s.params;
       }
       pieces->calibrationMethod = calibrationMethod;
+      pieces->interactionMethod = interactionRange;
       record = *pieces;
     }
   } else if (!emitCalibration.empty()) {

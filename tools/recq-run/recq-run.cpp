@@ -178,9 +178,11 @@ static int referenceRule(const char *planText, const float *out,
   double maxAbs = 0, maxRel = 0;
   for (int64_t k = 0; k < count; ++k) {
     double diff = std::fabs(double(out[k]) - expected[k]);
-    maxAbs = std::max(maxAbs, diff);
-    maxRel = std::max(maxRel,
-                      diff / std::max(1e-12, std::fabs(double(expected[k]))));
+    double rel = diff / std::max(1e-12, std::fabs(double(expected[k])));
+    if (std::isnan(diff) || diff > maxAbs) // a NaN output is the largest
+      maxAbs = diff;                       // difference, and stays so
+    if (std::isnan(rel) || rel > maxRel)
+      maxRel = rel;
   }
   std::optional<llvm::json::Value> parsed = parsePlan(planText);
   const llvm::json::Object *plan = parsed ? parsed->getAsObject() : nullptr;
@@ -213,17 +215,19 @@ static int referenceRule(const char *planText, const float *out,
   }
   bool ok = true;
   std::string verdicts;
+  bool bothClasses = llvm::any_of(labels, [](float l) { return l > 0.5f; }) &&
+                     llvm::any_of(labels, [](float l) { return l <= 0.5f; });
   for (auto &[metric, budget] : rules) {
-    if (metric == "auc" && labels.empty())
-      metric = "logloss"; // a plan for AUC, checked on unlabelled data
+    if (metric == "auc" && !bothClasses) {
+      if (!planned) { // the default rule's AUC half needs both classes
+        verdicts += (verdicts.empty() ? "" : ", ") +
+                    std::string("auc undefined (one class of labels)");
+        continue;
+      }
+      metric = "logloss"; // an AUC plan checked on data without both classes
+    }
     recq::quant::Scorer scorer(expected, labels, metric);
     recq::quant::Accuracy a = scorer.score(got);
-    if (metric == "auc" && std::isnan(a.loss) && !planned) {
-      // The default rule's AUC half needs both classes among the labels.
-      verdicts += (verdicts.empty() ? "" : ", ") +
-                  std::string("auc undefined (one class of labels)");
-      continue;
-    }
     bool within = a.loss <= budget;
     ok = ok && within;
     verdicts +=

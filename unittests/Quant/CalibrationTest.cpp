@@ -1,6 +1,7 @@
 //===- CalibrationTest.cpp - Histograms and u8 scale choice ---------------===//
 
 #include "recq/Quant/Calibration.h"
+#include "recq/Quant/Accuracy.h"
 
 #include <gtest/gtest.h>
 
@@ -172,6 +173,19 @@ TEST(ScaleChoice, MethodNames) {
   EXPECT_EQ(parseScaleMethod("minmax"), ScaleMethod::MinMax);
   EXPECT_EQ(parseScaleMethod("percentile"), ScaleMethod::Percentile);
   EXPECT_FALSE(parseScaleMethod("kl"));
+  for (ScaleMethod m :
+       {ScaleMethod::L2, ScaleMethod::MinMax, ScaleMethod::Percentile})
+    EXPECT_EQ(parseScaleMethod(scaleMethodName(m)), m);
+}
+
+// A NaN output is the largest difference there is: a model that outputs
+// NaN must fail a max-abs budget, not pass it (std::max drops the NaN).
+TEST(Scorer, NanOutputIsTheLargestDifference) {
+  Scorer scorer({0.1f, 0.2f, 0.3f}, {}, "max-abs");
+  Accuracy a = scorer.score({0.1f, NAN, 0.3f});
+  EXPECT_TRUE(std::isnan(a.maxAbsDelta));
+  EXPECT_FALSE(a.loss <= 1.0);
+  EXPECT_NEAR(scorer.score({0.1f, 0.25f, 0.3f}).maxAbsDelta, 0.05, 1e-6);
 }
 
 } // namespace

@@ -76,6 +76,7 @@ struct Plan {
   double budget = kUnmeasured;    // a fraction (0.001 = 0.1%); NaN: by hand
   std::string target;
   std::string calibrationMethod;  // how the int8 FCs' scales were chosen
+  std::string interactionMethod;  // ... and the interaction output's
   int64_t batch = 0;              // deployment batch the costs are for
   std::string costModel;          // measured, static
   double fp32Seconds = kUnmeasured;

@@ -37,9 +37,9 @@ struct TableBinding {
   int indices = -1;
   int offsets = -1;   // -1: fixed-length bags, [samples, L] indices
   int64_t row = -1;   // row of a [tables, samples] offsets input; -1: 1-D
+  bool includeLast = false;
   int64_t indicesRow = -1; // row of a stacked [tables, samples, L] indices
                            // input (fixed-length bags); -1: its own input
-  bool includeLast = false;
 };
 
 /// The pointers recq_model_run takes for `inputs`, in input order (i32
