@@ -93,6 +93,16 @@ static Error emitBag(Importer &importer, const onnx::NodeProto &node,
     weights = *v;
   }
 
+  // Ranks are checked before any dimension is read: a model may declare
+  // them wrong (found by libFuzzer: a scalar offsets input).
+  auto rankOf = [](Value v) -> int64_t {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    return type ? type.getRank() : -1;
+  };
+  if (offsets && rankOf(offsets) != 1)
+    return nodeError(node, "the offsets '" + pattern.offsets +
+                               "' must be a 1-D tensor, not rank " +
+                               Twine(rankOf(offsets)));
   int64_t batch = ShapedType::kDynamic;
   if (offsets) {
     int64_t n = cast<RankedTensorType>(offsets.getType()).getDimSize(0);

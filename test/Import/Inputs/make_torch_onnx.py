@@ -172,6 +172,15 @@ def bad_loop_body(src, dst):
     onnx.save(model, dst)
 
 
+def rank_zero_input(src, dst, name):
+    """The model of `src` with input `name` declared a scalar (the mutation
+    libFuzzer found: the raising read dimension 0 of it)."""
+    model = onnx.load(src)
+    inp = next(i for i in model.graph.input if i.name == name)
+    del inp.type.tensor_type.shape.dim[:]
+    onnx.save(model, dst)
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -207,6 +216,9 @@ def main():
                    ["dense_x", "offsets", "indices_0", "indices_1"],
                    ["probability"], path(f"interaction_{form}"), opset)
         bad_loop_body(path("bag_sum"), path("bad_loop_body"))
+        rank_zero_input(path("bag_sum"), path("scalar_offsets"), "offsets")
+        rank_zero_input(path("bag_sum"), path("scalar_indices"), "indices")
+        rank_zero_input(path("fixed_sum"), path("scalar_fixed_indices"), "indices")
 
     # A table passed as an input is not a constant.
     class InputTable(nn.Module):
