@@ -593,18 +593,6 @@ static int64_t indices_count(const recq_model_desc *d, int t,
   return count;
 }
 
-/* Index k of table t (k < indices_count). */
-static int64_t index_at(const recq_model_desc *d, int t,
-                        const void *const *inputs, const int64_t *const *shapes,
-                        int64_t k) {
-  const recq_table_desc *table = &d->tables[t];
-  int64_t base = table->indices_row >= 0
-                     ? table->indices_row * indices_count(d, t, shapes)
-                     : 0;
-  return int_at(inputs[table->indices_input],
-                d->inputs[table->indices_input].dtype, base + k);
-}
-
 /* Samples x bag length of a fixed-length table's indices: [B, L] or row t
    of [T, B, L]; [B] or row t of [T, B] are bags of one. */
 static void fixed_bags(const recq_model_desc *d, int t,
@@ -737,8 +725,10 @@ static int index_error(const recq_model_desc *d, int t,
   const recq_table_desc *table = &d->tables[t];
   const recq_tensor_desc *in = &d->inputs[table->indices_input];
   int64_t count = indices_count(d, t, shapes);
+  /* A row of a stacked input starts `count` indices per row in. */
+  int64_t base = table->indices_row >= 0 ? table->indices_row * count : 0;
   for (int64_t k = 0; k < count; ++k) {
-    int64_t v = index_at(d, t, inputs, shapes, k);
+    int64_t v = int_at(inputs[table->indices_input], in->dtype, base + k);
     if (v < 0 || v >= table->rows) {
       char where[64] = "";
       if (table->indices_row >= 0)

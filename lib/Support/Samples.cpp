@@ -37,35 +37,26 @@ recq::sliceSamples(const std::vector<SampleArray> &inputs,
   int64_t n = end - begin;
   std::vector<SampleArray> out(inputs.size());
   std::vector<bool> done(inputs.size(), false);
-  auto takeRows = [&](size_t i) {
+  // Samples [begin, end) of input i along dimension `axis`: 0 for
+  // [samples, ...], 1 for a stacked [T, samples, ...] input (every row t).
+  auto take = [&](size_t i, size_t axis) {
     const SampleArray &in = inputs[i];
     SampleArray &o = out[i];
     o.name = in.name, o.dtype = in.dtype, o.shape = in.shape;
-    int64_t width = 1;
-    for (size_t d = 1; d < in.shape.size(); ++d)
+    int64_t outer = 1, width = 1;
+    for (size_t d = 0; d < axis; ++d)
+      outer *= in.shape[d];
+    for (size_t d = axis + 1; d < in.shape.size(); ++d)
       width *= in.shape[d];
-    o.shape[0] = n;
-    if (in.dtype == 1)
-      o.f32.assign(in.f32.begin() + begin * width, in.f32.begin() + end * width);
-    else
-      o.i64.assign(in.i64.begin() + begin * width, in.i64.begin() + end * width);
-    done[i] = true;
-  };
-
-  // Columns [begin, end) of dimension 1 of a stacked [T, samples, ...]
-  // input, every row.
-  auto takeColumns = [&](size_t i) {
-    const SampleArray &in = inputs[i];
-    SampleArray &o = out[i];
-    o.name = in.name, o.dtype = in.dtype, o.shape = in.shape;
-    int64_t width = 1;
-    for (size_t d = 2; d < in.shape.size(); ++d)
-      width *= in.shape[d];
-    o.shape[1] = n;
-    for (int64_t r = 0; r < in.shape[0]; ++r) {
-      int64_t from = (r * in.shape[1] + begin) * width;
-      o.i64.insert(o.i64.end(), in.i64.begin() + from,
-                   in.i64.begin() + from + n * width);
+    o.shape[axis] = n;
+    for (int64_t r = 0; r < outer; ++r) {
+      int64_t from = (r * in.shape[axis] + begin) * width;
+      if (in.dtype == 1)
+        o.f32.insert(o.f32.end(), in.f32.begin() + from,
+                     in.f32.begin() + from + n * width);
+      else
+        o.i64.insert(o.i64.end(), in.i64.begin() + from,
+                     in.i64.begin() + from + n * width);
     }
     done[i] = true;
   };
@@ -74,15 +65,13 @@ recq::sliceSamples(const std::vector<SampleArray> &inputs,
     const SampleArray &idx = inputs[t.indices];
     if (t.offsets < 0) { // fixed-length bags: rows of [samples, L]
       if (!done[t.indices]) {
-        if (t.indicesRow >= 0) {
-          if (idx.shape.size() < 2 || idx.shape[1] != samples)
-            return llvm::createStringError("input '" + idx.name +
-                                           "' does not hold one bag per "
-                                           "sample in dimension 1");
-          takeColumns(t.indices);
-        } else {
-          takeRows(t.indices);
-        }
+        size_t axis = t.indicesRow >= 0 ? 1 : 0; // stacked: [T, samples, L]
+        if (idx.shape.size() <= axis || idx.shape[axis] != samples)
+          return llvm::createStringError("input '" + idx.name +
+                                         "' does not hold one bag per "
+                                         "sample in dimension " +
+                                         llvm::Twine(axis));
+        take(t.indices, axis);
       }
       continue;
     }
@@ -127,7 +116,7 @@ recq::sliceSamples(const std::vector<SampleArray> &inputs,
       return llvm::createStringError("cannot cut input '" + in.name + "' by sample (shape [" +
                        llvm::Twine(in.shape.empty() ? 0 : in.shape[0]) +
                        ", ...])");
-    takeRows(i);
+    take(i, 0);
   }
   return out;
 }

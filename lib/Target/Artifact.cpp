@@ -169,35 +169,30 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
     if (!slice || !isa<BlockArgument>(slice.getSource()))
       return std::nullopt;
     auto source = cast<RankedTensorType>(slice.getSource().getType());
-    ArrayRef<int64_t> offsets = slice.getStaticOffsets();
-    ArrayRef<int64_t> sizes = slice.getStaticSizes();
-    ArrayRef<int64_t> strides = slice.getStaticStrides();
-    // The result must be the row: the source's shape without dimension 0.
-    if (cast<RankedTensorType>(v.getType()).getShape() !=
-        source.getShape().drop_front())
+    if (source.getRank() < 2 || source.getRank() > 3)
       return std::nullopt;
-    if (source.getRank() < 2 || source.getRank() > 3 ||
+    ArrayRef<int64_t> offsets = slice.getStaticOffsets();
+    // The result is shaped as one row: the source without dimension 0
+    // (static sizes included); a row in range, unit strides, no offsets
+    // past dimension 0.
+    if (cast<RankedTensorType>(v.getType()).getShape() !=
+            source.getShape().drop_front() ||
         ShapedType::isDynamic(offsets[0]) || offsets[0] < 0 ||
         (!source.isDynamicDim(0) && offsets[0] >= source.getDimSize(0)) ||
-        sizes[0] != 1 ||
-        cast<RankedTensorType>(v.getType()).getRank() != source.getRank() - 1)
+        slice.getStaticSizes()[0] != 1 ||
+        llvm::any_of(slice.getStaticStrides(),
+                     [](int64_t s) { return s != 1; }) ||
+        llvm::any_of(offsets.drop_front(), [](int64_t o) { return o != 0; }))
       return std::nullopt;
+    // A dynamic size must be the source's own dimension.
+    ArrayRef<int64_t> sizes = slice.getStaticSizes();
     unsigned dynamicSize = 0;
-    for (int64_t r = 0; r < source.getRank(); ++r) {
-      if (strides[r] != 1 || (r > 0 && offsets[r] != 0))
-        return std::nullopt;
-      if (r == 0)
+    for (int64_t r = 1; r < source.getRank(); ++r) {
+      if (!ShapedType::isDynamic(sizes[r]))
         continue;
-      if (!ShapedType::isDynamic(sizes[r])) {
-        if (sizes[r] != source.getDimSize(r))
-          return std::nullopt;
-        continue;
-      }
-      // A dynamic size must be the source's own dimension r.
       auto dim = slice.getSizes()[dynamicSize++].getDefiningOp<tensor::DimOp>();
-      std::optional<int64_t> index =
-          dim ? dim.getConstantIndex() : std::nullopt;
-      if (!dim || dim.getSource() != slice.getSource() || index != r)
+      if (!dim || dim.getSource() != slice.getSource() ||
+          dim.getConstantIndex() != r)
         return std::nullopt;
     }
     return std::make_pair(slice.getSource(), offsets[0]);

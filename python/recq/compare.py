@@ -22,7 +22,6 @@ that fails to load or run); 2 the outputs are outside the tolerance.
 
 import argparse
 import ctypes
-import json
 import os
 import sys
 import time
@@ -31,9 +30,8 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from .config import DlrmConfig
 from .data import Samples, auc, log_loss
-from .model import Dlrm
+from .model import load_kit_model
 from .runtime import RecqError, load
 from .torch_int8 import static_int8
 from .train import predict
@@ -111,15 +109,6 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
-def load_torch_model(model_dir: str) -> Dlrm:
-    meta = json.load(open(os.path.join(model_dir, "meta.json")))
-    config = DlrmConfig(**meta["config"])
-    model = Dlrm(config)
-    model.load_state_dict(torch.load(os.path.join(model_dir, "model.pt")))
-    model.eval()
-    return model
-
-
 def run_npz(model, arrays: Dict[str, np.ndarray], batch: int) -> np.ndarray:
     """recq's outputs on every sample of an eval/calib npz, in batches."""
     names = [name for name, _, _ in model.inputs]
@@ -142,7 +131,7 @@ def compare(args) -> dict:
     returns what it found: verdict (recq.tolerance.Verdict), max_abs, auc,
     log_loss, torch_int8 (its max_abs, auc, log_loss, or None), speed
     ({threads: (recq s, torch s)})."""
-    torch_model = load_torch_model(args.model_dir)
+    torch_model = load_kit_model(args.model_dir)
     config = torch_model.config
     model = load(args.so)
     names = [name for name, _, _ in model.inputs]

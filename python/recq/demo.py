@@ -89,7 +89,7 @@ class Demo:
         return subprocess.run([os.path.join(self.bin, tool), *argv], check=True,
                               capture_output=True, text=True).stdout
 
-    def run(self, tool: str, *argv: str, expect=(0,), show=None, quiet_stderr=False):
+    def run(self, tool: str, *argv: str, expect=(0,), show=None):
         """Runs a recq tool (or `python -m` module when tool starts with
         "recq."), prints its output indented (lines matching `show` when
         given), fails the stage on an exit status outside `expect`."""
@@ -100,13 +100,12 @@ class Demo:
         shown = " ".join(shlex.quote(_short(c)) for c in cmd)
         print(f"   $ {shown}")
         r = subprocess.run(cmd, capture_output=True, text=True, env=self.env)
-        lines = (r.stdout + ("" if quiet_stderr and r.returncode in expect else r.stderr)).splitlines()
-        for line in lines:
+        for line in (r.stdout + r.stderr).splitlines():
             if show is None or re.search(show, line) or r.returncode not in expect:
                 print(f"     {line}")
         if r.returncode not in expect:
-            raise StageFailed(f"{os.path.basename(cmd[0]) if not tool.startswith('recq.') else tool} "
-                              f"exited {r.returncode}, expected {' or '.join(map(str, expect))}")
+            raise StageFailed(f"{tool} exited {r.returncode}, "
+                              f"expected {' or '.join(map(str, expect))}")
         return r
 
     def compile(self, so: str, *flags: str):
@@ -143,7 +142,7 @@ class Demo:
         meta_path = os.path.join(self.dir, "meta.json")
         if not os.path.exists(meta_path):
             self.run("recq.make_model", "--config", self.args.model, "--out", self.dir,
-                     show=r"^\[", quiet_stderr=False)
+                     show=r"^\[")
         else:
             print(f"   (already made; delete {self.dir} to make it again)")
         meta = json.load(open(meta_path))

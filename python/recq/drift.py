@@ -20,12 +20,11 @@ import os
 import sys
 
 import numpy as np
-import torch
 
 from .config import DlrmConfig
 from .data import Samples, Teacher, _sigmoid
 from .export import save_npz
-from .model import Dlrm
+from .model import load_kit_model
 
 
 def drifted_samples(config: DlrmConfig, seed: int, n: int, dense_scale: float,
@@ -47,14 +46,12 @@ def drifted_samples(config: DlrmConfig, seed: int, n: int, dense_scale: float,
 
 def make_drifted(model_dir: str, out: str, dense_scale: float = 4.0,
                  bag_scale: float = 3.0, n: int = 0) -> str:
-    meta = json.load(open(os.path.join(model_dir, "meta.json")))
-    config = DlrmConfig(**meta["config"])
-    model = Dlrm(config)
-    model.load_state_dict(torch.load(os.path.join(model_dir, "model.pt")))
-    model.eval()
+    with open(os.path.join(model_dir, "meta.json")) as f:
+        seed = json.load(f).get("seed", 0)
+    model = load_kit_model(model_dir)
     if not n:
         n = len(np.load(os.path.join(model_dir, "eval.npz"))["labels"])
-    samples = drifted_samples(config, meta.get("seed", 0), n, dense_scale, bag_scale)
+    samples = drifted_samples(model.config, seed, n, dense_scale, bag_scale)
     save_npz(out, model, samples)
     return out
 

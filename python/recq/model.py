@@ -4,6 +4,8 @@ an nn.EmbeddingBag(mode="sum") fed with indices and offsets (exported as a
 Loop over bags), offsets as one [T, B] tensor indexed per table, and the dot
 interaction with its lower-triangle gather by constant index lists."""
 
+import json
+import os
 from typing import List
 
 import torch
@@ -61,6 +63,17 @@ class Dlrm(nn.Module):
         x = self.bottom(dense_x)
         ly = [table(indices[k], offsets[k]) for k, table in enumerate(self.tables)]
         return self.top(self.interact(x, ly))
+
+
+def load_kit_model(model_dir: str) -> Dlrm:
+    """The trained model the kit saved in `model_dir` (meta.json's config,
+    model.pt's weights), in eval mode."""
+    with open(os.path.join(model_dir, "meta.json")) as f:
+        config = DlrmConfig(**json.load(f)["config"])
+    model = Dlrm(config)
+    model.load_state_dict(torch.load(os.path.join(model_dir, "model.pt")))
+    model.eval()
+    return model
 
 
 def input_names(config: DlrmConfig) -> List[str]:

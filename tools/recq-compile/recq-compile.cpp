@@ -437,7 +437,11 @@ planPrecision(mlir::ModuleOp module, const recq::CodegenTarget &target) {
 /// artifact's precisions, and --plan can compile it again.
 int quantizeByFlags(mlir::ModuleOp module, const recq::CodegenTarget &target,
                     std::optional<recq::quant::Plan> &record) {
-  auto pieces = recq::quant::listPieces(module);
+  // The pieces by name, before anything changes them; an fp32 compile
+  // records nothing and needs none.
+  llvm::Expected<recq::quant::Plan> pieces = recq::quant::Plan();
+  if (tablePrecision != "fp32" || quantizeMode == "int8")
+    pieces = recq::quant::listPieces(module);
   if (!pieces)
     return fail(llvm::toString(pieces.takeError()));
   // Tables first, so calibration sees the activations the deployed model

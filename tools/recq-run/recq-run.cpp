@@ -110,22 +110,40 @@ double percentile(std::vector<double> v, double p) {
 }
 } // namespace
 
+/// The plan compiled into the model, parsed (nullopt: none or unreadable).
+static std::optional<llvm::json::Value> parsePlan(const char *text) {
+  if (!text)
+    return std::nullopt;
+  auto value = llvm::json::parse(text);
+  if (!value) {
+    llvm::consumeError(value.takeError());
+    return std::nullopt;
+  }
+  return std::move(*value);
+}
+
+/// The plan's budget; nullopt for a plan chosen by hand (its budget is
+/// null: recq-compile --quantize/--tables).
+static std::optional<double> planBudget(const llvm::json::Object &plan) {
+  std::optional<double> budget = plan.getNumber("budget");
+  if (budget && std::isnan(*budget))
+    return std::nullopt;
+  return budget;
+}
+
 /// The precision plan compiled into the model, one line per piece.
 static void printPlan(const char *text) {
   if (!text) {
     outs() << "plan: none (every FC and table in fp32)\n";
     return;
   }
-  auto plan = llvm::json::parse(text);
+  std::optional<llvm::json::Value> plan = parsePlan(text);
   const llvm::json::Object *root = plan ? plan->getAsObject() : nullptr;
   if (!root) {
-    if (!plan)
-      llvm::consumeError(plan.takeError());
     outs() << "plan: unreadable\n";
     return;
   }
-  std::optional<double> budget = root->getNumber("budget");
-  if (budget && !std::isnan(*budget))
+  if (std::optional<double> budget = planBudget(*root))
     outs() << "plan: metric " << root->getString("metric").value_or("?")
            << llvm::format(", budget %g", *budget);
   else
@@ -140,18 +158,6 @@ static void printPlan(const char *text) {
           outs() << (kind == "fcs" ? "  fc    " : "  table ")
                  << piece->getString("name").value_or("?") << ": "
                  << piece->getString("precision").value_or("?") << "\n";
-}
-
-/// The plan compiled into the model, parsed (nullopt: none or unreadable).
-static std::optional<llvm::json::Value> parsePlan(const char *text) {
-  if (!text)
-    return std::nullopt;
-  auto value = llvm::json::parse(text);
-  if (!value) {
-    llvm::consumeError(value.takeError());
-    return std::nullopt;
-  }
-  return std::move(*value);
 }
 
 /// Whether the plan stores any FC or table below fp32.
@@ -202,12 +208,12 @@ static int referenceRule(const char *planText, const float *out,
     labels.resize(count);
   else
     labels.clear();
-  std::optional<double> planBudget = plan->getNumber("budget");
-  bool planned = planBudget && !std::isnan(*planBudget);
+  std::optional<double> budget = planBudget(*plan);
+  bool planned = budget.has_value();
   std::vector<std::pair<std::string, double>> rules; // metric, budget
   if (planned) {
     rules.push_back(
-        {plan->getString("metric").value_or("logloss").str(), *planBudget});
+        {plan->getString("metric").value_or("logloss").str(), *budget});
   } else {
     rules.push_back({"logloss", recq::quant::kFixedPrecisionBudget});
     if (!labels.empty())
@@ -297,17 +303,8 @@ static int checkDrift(const char *planText, const std::vector<float> &all,
                       std::vector<float> fp32, const recq::Npz &npz,
                       int64_t count) {
   std::vector<float> out(all.begin(), all.begin() + count);
-  const llvm::json::Object *plan = nullptr;
-  std::optional<llvm::json::Value> parsed;
-  if (planText) {
-    auto value = llvm::json::parse(planText);
-    if (value) {
-      parsed = std::move(*value);
-      plan = parsed->getAsObject();
-    } else {
-      llvm::consumeError(value.takeError());
-    }
-  }
+  std::optional<llvm::json::Value> parsed = parsePlan(planText);
+  const llvm::json::Object *plan = parsed ? parsed->getAsObject() : nullptr;
   std::string metric = metricName;
   if (metric.empty())
     metric = plan ? plan->getString("metric").value_or("logloss").str()
@@ -319,7 +316,7 @@ static int checkDrift(const char *planText, const std::vector<float> &all,
       return fail("--accuracy-budget '" + budgetText +
                   "' is not a non-negative number (0.1% or 0.001)");
   } else if (plan) {
-    budget = plan->getNumber("budget");
+    budget = planBudget(*plan);
   }
   if (!budget)
     return fail("--check needs --accuracy-budget (the model carries no "
