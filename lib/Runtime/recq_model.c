@@ -34,6 +34,9 @@ void _mlir_memref_to_llvm_free(void *p);
 #define RECQ_MAX_RANK 8
 #define RECQ_MAX_INPUTS 128
 #define RECQ_MAX_PARTS 64
+/* No input or output may have more elements than this (2^48: far past
+   any real batch, and every byte offset derived from it fits 64 bits). */
+#define RECQ_MAX_ELEMENTS ((int64_t)1 << 48)
 /* Fewer samples than this per tile do not pay for waking a worker. */
 #define RECQ_MIN_TILE 16
 /* Nor do tables whose lookups times D add up to less than this, e.g. 8k
@@ -304,6 +307,46 @@ static void populate(char *p, size_t len) {
   (void)sink;
 }
 
+/* Checks that the mapped file at `bytes` (`size` bytes, named `path`) is
+   this model's weights file: recq's header, its version, this model's id
+   and size. Read through the mapping, after its huge-page advice: a read()
+   first would fill the page cache with small folios. */
+static int check_weights_header(const recq_model_desc *d, const char *bytes,
+                                const char *path, uint64_t size,
+                                recq_status *st) {
+  recq_weights_header h;
+  memset(&h, 0, sizeof h);
+  if (size >= sizeof h)
+    memcpy(&h, bytes, sizeof h);
+  if (size < sizeof h ||
+      memcmp(h.magic, RECQ_WEIGHTS_MAGIC, sizeof h.magic) != 0)
+    return set_status(st, RECQ_ERR_ARGUMENT,
+                      "'%s' is not a recq weights file (%llu bytes, no "
+                      "RECQWTS header)",
+                      path, (unsigned long long)size);
+  if (h.version != RECQ_WEIGHTS_VERSION ||
+      h.header_bytes != RECQ_WEIGHTS_HEADER_BYTES)
+    return set_status(st, RECQ_ERR_ARGUMENT,
+                      "'%s' is a version %u weights file (header %u bytes); "
+                      "this runtime reads version %d",
+                      path, h.version, h.header_bytes, RECQ_WEIGHTS_VERSION);
+  if (h.model_id != d->weights_id)
+    return set_status(st, RECQ_ERR_ARGUMENT,
+                      "'%s' holds the weights of another model (id %016llx; "
+                      "this model was compiled with %016llx)",
+                      path, (unsigned long long)h.model_id,
+                      (unsigned long long)d->weights_id);
+  if (size != d->weights_file_bytes || h.file_bytes != size)
+    return set_status(st, RECQ_ERR_ARGUMENT,
+                      "the weights file '%s' has %llu bytes (its header says "
+                      "%llu), the model was compiled with %llu: truncated or "
+                      "overwritten",
+                      path, (unsigned long long)size,
+                      (unsigned long long)h.file_bytes,
+                      (unsigned long long)d->weights_file_bytes);
+  return RECQ_OK;
+}
+
 /* mmaps the model's .weights file: `path`, or the library's own path with
    ".so" replaced by ".weights". Read-only and shared with the page cache,
    so load time does not grow with the tables.
@@ -340,38 +383,37 @@ static int map_weights(recq_model *m, const char *path, recq_status *st) {
     return set_status(st, RECQ_ERR_ARGUMENT,
                       "cannot open the weights file '%s'", path);
   struct stat sb;
-  if (fstat(fd, &sb) != 0 ||
-      (uint64_t)sb.st_size != m->desc->weights_file_bytes) {
+  if (fstat(fd, &sb) != 0) {
     close(fd);
     return set_status(st, RECQ_ERR_ARGUMENT,
-                      "the weights file '%s' has %lld bytes, the model was "
-                      "compiled with %llu",
-                      path, (long long)sb.st_size,
-                      (unsigned long long)m->desc->weights_file_bytes);
+                      "cannot stat the weights file '%s'", path);
+  }
+  if ((uint64_t)sb.st_size < sizeof(recq_weights_header)) {
+    close(fd);
+    return check_weights_header(m->desc, NULL, path, (uint64_t)sb.st_size, st);
   }
   /* RECQ_HUGEPAGES: 1 copies, 0 keeps 4 KiB pages, unset advises. */
   const char *huge = getenv("RECQ_HUGEPAGES");
   int copy = huge && *huge == '1', small = huge && *huge == '0';
   size_t len = (size_t)sb.st_size;
-  void *base = MAP_FAILED;
-  if (len > 0)
-    base = small ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0)
-                 : map_aligned(len, PROT_READ, MAP_PRIVATE, fd);
+  void *base = small ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0)
+                     : map_aligned(len, PROT_READ, MAP_PRIVATE, fd);
   close(fd);
-  if (len == 0)
-    return RECQ_OK; /* nothing to map */
   if (base == MAP_FAILED)
     return set_status(st, RECQ_ERR_MEMORY, "cannot mmap '%s'", path);
   m->weights = base;
   m->weights_bytes = len;
-  if (copy)
-    return copy_to_huge_pages(m, st);
   /* Advice, before the first fault: the folios read in are then huge
      (or, with RECQ_HUGEPAGES=0, never mapped as such). */
   if (small)
     madvise(base, len, MADV_NOHUGEPAGE);
-  else if (recq_thp_usable())
+  else if (!copy && recq_thp_usable())
     madvise(base, len, MADV_HUGEPAGE);
+  int code = check_weights_header(m->desc, base, path, len, st);
+  if (code != RECQ_OK)
+    return code; /* the caller unmaps */
+  if (copy)
+    return copy_to_huge_pages(m, st);
   const char *all = getenv("RECQ_MMAP_POPULATE");
   if (all && *all == '1')
     populate(base, len);
@@ -492,10 +534,20 @@ int recq_model_set_threads(recq_model *m, int threads) {
 
 int recq_model_threads(const recq_model *m) { return m ? m->threads : 0; }
 
-int recq_model_num_inputs(const recq_model *m) { return m->desc->num_inputs; }
-int recq_model_num_outputs(const recq_model *m) { return m->desc->num_outputs; }
-int recq_model_num_tables(const recq_model *m) { return m->desc->num_tables; }
-const char *recq_model_target(const recq_model *m) { return m->desc->target; }
+/* Introspection: a NULL model or an index out of range gets -1 (or NULL),
+   never a read. */
+int recq_model_num_inputs(const recq_model *m) {
+  return m ? m->desc->num_inputs : -1;
+}
+int recq_model_num_outputs(const recq_model *m) {
+  return m ? m->desc->num_outputs : -1;
+}
+int recq_model_num_tables(const recq_model *m) {
+  return m ? m->desc->num_tables : -1;
+}
+const char *recq_model_target(const recq_model *m) {
+  return m ? m->desc->target : NULL;
+}
 
 const char *recq_model_plan(const recq_model *m) {
   return m ? m->desc->plan_json : NULL;
@@ -519,13 +571,13 @@ int recq_model_weights_info(const recq_model *m, int64_t *bytes,
 }
 
 int64_t recq_model_table_rows(const recq_model *m, int t) {
-  return t >= 0 && t < m->desc->num_tables ? m->desc->tables[t].rows : -1;
+  return m && t >= 0 && t < m->desc->num_tables ? m->desc->tables[t].rows : -1;
 }
 
 int recq_model_table_info(const recq_model *m, int t, int *indices_input,
                           int *offsets_input, int64_t *offsets_row,
                           int *include_last_offset) {
-  if (t < 0 || t >= m->desc->num_tables)
+  if (!m || t < 0 || t >= m->desc->num_tables)
     return -1;
   const recq_table_desc *d = &m->desc->tables[t];
   if (indices_input)
@@ -557,20 +609,22 @@ static int tensor_info(const recq_tensor_desc *d, int *dtype, int *rank,
 }
 
 const char *recq_model_input_name(const recq_model *m, int i) {
-  return i >= 0 && i < m->desc->num_inputs ? m->desc->inputs[i].name : NULL;
+  return m && i >= 0 && i < m->desc->num_inputs ? m->desc->inputs[i].name
+                                                : NULL;
 }
 const char *recq_model_output_name(const recq_model *m, int i) {
-  return i >= 0 && i < m->desc->num_outputs ? m->desc->outputs[i].name : NULL;
+  return m && i >= 0 && i < m->desc->num_outputs ? m->desc->outputs[i].name
+                                                 : NULL;
 }
 int recq_model_input_info(const recq_model *m, int i, int *dtype, int *rank,
                           int64_t *shape) {
-  if (i < 0 || i >= m->desc->num_inputs)
+  if (!m || i < 0 || i >= m->desc->num_inputs)
     return -1;
   return tensor_info(&m->desc->inputs[i], dtype, rank, shape);
 }
 int recq_model_output_info(const recq_model *m, int i, int *dtype, int *rank,
                            int64_t *shape) {
-  if (i < 0 || i >= m->desc->num_outputs)
+  if (!m || i < 0 || i >= m->desc->num_outputs)
     return -1;
   return tensor_info(&m->desc->outputs[i], dtype, rank, shape);
 }
@@ -665,8 +719,23 @@ static int check_table(const recq_model_desc *d, int t,
   if (table->offsets_input < 0)
     return RECQ_OK;
 
+  const recq_tensor_desc *od = &d->inputs[table->offsets_input];
+  const int64_t *oshape = shapes[table->offsets_input];
+  if (table->offsets_row >= 0 && od->rank == 2 &&
+      table->offsets_row >= oshape[0])
+    return set_status(st, RECQ_ERR_SHAPE,
+                      "table %d reads row %lld of the offsets '%s', which "
+                      "has %lld rows",
+                      t, (long long)table->offsets_row, od->name,
+                      (long long)oshape[0]);
   offsets_view v = offsets_of(d, t, inputs, shapes);
-  const char *name = d->inputs[table->offsets_input].name;
+  const char *name = od->name;
+  if (table->include_last_offset && v.n == 0)
+    return set_status(st, RECQ_ERR_SHAPE,
+                      "table %d: the offsets '%s' are empty, but the model "
+                      "takes them with the last offset included (one more "
+                      "than the bags)",
+                      t, name);
   /* PyTorch's EmbeddingBag rules: the first offset is 0, none decreases,
      none is past the indices. */
   int64_t prev = 0;
@@ -931,6 +1000,9 @@ int64_t recq_model_output_size(const recq_model *m,
   if (!m || !shapes)
     return -1;
   const recq_model_desc *d = m->desc;
+  for (int i = 0; i < d->num_inputs; ++i)
+    if (!shapes[i])
+      return -1;
   int64_t batch = -1;
   for (int i = 0; i < d->num_inputs; ++i)
     if (d->inputs[i].dtype == RECQ_DTYPE_F32 && d->inputs[i].rank == 2 &&
@@ -941,7 +1013,9 @@ int64_t recq_model_output_size(const recq_model *m,
   int64_t count = 1;
   for (int k = 0; k < d->outputs[0].rank; ++k) {
     int64_t dim = d->outputs[0].shape[k];
-    count *= dim < 0 ? (batch < 0 ? 0 : batch) : dim;
+    if (__builtin_mul_overflow(count, dim < 0 ? (batch < 0 ? 0 : batch) : dim,
+                               &count))
+      return -1;
   }
   return count;
 }
@@ -1137,7 +1211,13 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
                           "takes %lld",
                           in->name, r, (long long)got,
                           (long long)in->shape[r]);
-      count *= got;
+      /* No product of dimensions below may wrap around. */
+      if (__builtin_mul_overflow(count, got, &count) ||
+          count > RECQ_MAX_ELEMENTS)
+        return set_status(st, RECQ_ERR_SHAPE,
+                          "input '%s' has more than 2^48 elements (dimension "
+                          "%d is %lld)",
+                          in->name, r, (long long)got);
     }
     if (!inputs[i] && count > 0)
       return set_status(st, RECQ_ERR_ARGUMENT,
@@ -1154,15 +1234,15 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
   }
   inputs = data;
   for (int t = 0; t < d->num_tables; ++t) {
+    int code = check_table(d, t, inputs, shapes, st);
+    if (code != RECQ_OK)
+      return code;
     int64_t bags = bags_of(d, t, shapes);
     if (batch >= 0 && bags != batch)
       return set_status(st, RECQ_ERR_SHAPE,
                         "table %d has %lld bags but the batch is %lld", t,
                         (long long)bags, (long long)batch);
     batch = bags; /* a model without dense inputs takes it from the bags */
-    int code = check_table(d, t, inputs, shapes, st);
-    if (code != RECQ_OK)
-      return code;
   }
 
   int64_t out_count = 1, out_cols = 1;
@@ -1170,7 +1250,12 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
     int64_t dim = d->outputs[0].shape[k];
     if (dim < 0)
       dim = batch >= 0 ? batch : 1;
-    out_count *= dim;
+    if (__builtin_mul_overflow(out_count, dim, &out_count) ||
+        out_count > RECQ_MAX_ELEMENTS)
+      return set_status(st, RECQ_ERR_SHAPE,
+                        "the output would have more than 2^48 elements "
+                        "(batch %lld)",
+                        (long long)batch);
     if (k > 0)
       out_cols *= dim;
   }

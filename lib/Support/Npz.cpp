@@ -16,10 +16,11 @@ using llvm::StringRef;
 
 
 int64_t recq::NpyArray::numElements() const {
-  int64_t n = 1;
+  // Wraps only for shapes parseNpy refuses (their data could not exist).
+  uint64_t n = 1;
   for (int64_t d : shape)
-    n *= d;
-  return n;
+    n *= static_cast<uint64_t>(d);
+  return static_cast<int64_t>(n);
 }
 
 size_t recq::NpyArray::elementSize() const {
@@ -120,7 +121,15 @@ static Expected<recq::NpyArray> parseNpy(StringRef name, StringRef bytes) {
       return llvm::createStringError("'" + name + "': bad dimension '" + d + "'");
     array.shape.push_back(v);
   }
-  size_t bytesNeeded = array.numElements() * array.elementSize();
+  // The data must hold the shape's elements; a shape whose product does
+  // not fit in 64 bits holds more than any file.
+  uint64_t bytesNeeded = array.elementSize();
+  for (int64_t d : array.shape)
+    if (__builtin_mul_overflow(bytesNeeded, static_cast<uint64_t>(d),
+                               &bytesNeeded))
+      return llvm::createStringError("'" + name +
+                                     "': its shape has more "
+                                     "elements than fit in 64 bits");
   StringRef payload = bytes.substr(start + headerLen);
   if (payload.size() != bytesNeeded)
     return llvm::createStringError("'" + name + "' holds " + llvm::Twine(payload.size()) +
@@ -141,6 +150,9 @@ Expected<recq::Npz> recq::readNpz(StringRef path) {
     zip_error_fini(&ze);
     return llvm::createStringError(path + ": not a readable .npz: " + message);
   }
+  uint64_t archiveBytes = 0;
+  if (std::error_code ec = llvm::sys::fs::file_size(path, archiveBytes))
+    return llvm::createStringError(path + ": " + ec.message());
   Npz arrays;
   zip_int64_t count = zip_get_num_entries(archive.get(), 0);
   for (zip_int64_t i = 0; i < count; ++i) {
@@ -150,6 +162,16 @@ Expected<recq::Npz> recq::readNpz(StringRef path) {
     StringRef entry(st.name);
     if (!entry.consume_back(".npy"))
       continue;
+    // The sizes come from the archive itself: a stored entry is no larger
+    // than the archive, a deflated one at most 1032 times its compressed
+    // bytes (deflate's limit), so a lying header cannot ask for terabytes.
+    if ((st.valid & (ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE)) !=
+            (ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE) ||
+        st.comp_size > archiveBytes || st.size > st.comp_size * 1032 + 1024)
+      return llvm::createStringError(
+          path + ": entry '" + st.name + "' claims " + llvm::Twine(st.size) +
+          " bytes from " + llvm::Twine(st.comp_size) +
+          " compressed; the archive has " + llvm::Twine(archiveBytes));
     std::string bytes(st.size, '\0');
     std::unique_ptr<zip_file_t, int (*)(zip_file_t *)> file(
         zip_fopen_index(archive.get(), i, 0), zip_fclose);

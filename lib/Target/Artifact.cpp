@@ -17,14 +17,17 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/xxhash.h"
+
+#include <cstring>
 
 using namespace mlir;
 using llvm::Error;
@@ -269,7 +272,9 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
   if (numTables)
     os << "static const recq_table_desc tables[] = {\n" << tables << "};\n";
 
-  uint64_t fileBytes = 0;
+  uint64_t fileBytes = 0, weightsId = 0;
+  if (auto id = module->getAttrOfType<IntegerAttr>("recq.weights_id"))
+    weightsId = id.getValue().getZExtValue();
   if (!weightArgs.empty()) {
     os << "static const recq_weight_desc weights[] = {\n";
     for (auto [k, arg] : llvm::enumerate(weightArgs)) {
@@ -314,20 +319,30 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
   } else {
     wrap("entry", "recq_entry", numArgs);
   }
+  // Designated initializers: a field the ABI adds or moves is a compile
+  // error here, not a value in the wrong place.
   os << "\n__attribute__((visibility(\"default\")))\n"
      << "const recq_model_desc recq_model_description = {\n"
-     << "  RECQ_ABI_VERSION, \"" << target.name << "\", " << mask << "u,\n"
-     << "  " << numInputs << ", inputs, " << type.getNumResults()
-     << ", outputs,\n"
-     << "  " << numTables << ", " << (numTables ? "tables" : "0") << ",\n"
-     << "  " << weightArgs.size() << ", "
-     << (weightArgs.empty() ? "0" : "weights") << ", " << fileBytes << "u,\n  "
-     << (split ? "0" : "entry") << ",\n  ";
+     << "  .abi_version = RECQ_ABI_VERSION,\n"
+     << "  .target = \"" << target.name << "\",\n"
+     << "  .cpu_features = " << mask << "u,\n"
+     << "  .num_inputs = " << numInputs << ",\n  .inputs = inputs,\n"
+     << "  .num_outputs = " << type.getNumResults()
+     << ",\n  .outputs = outputs,\n"
+     << "  .num_tables = " << numTables << ",\n"
+     << "  .tables = " << (numTables ? "tables" : "0") << ",\n"
+     << "  .num_weights = " << weightArgs.size() << ",\n"
+     << "  .weights = " << (weightArgs.empty() ? "0" : "weights") << ",\n"
+     << "  .weights_file_bytes = " << fileBytes << "ull,\n"
+     << "  .weights_id = " << weightsId << "ull,\n"
+     << "  .entry = " << (split ? "0" : "entry") << ",\n"
+     << "  .plan_json = ";
   if (auto plan = module->getAttrOfType<StringAttr>("recq.plan"))
     writeCString(os, plan.getValue());
   else
     os << "0";
-  os << ",\n  " << (split ? "rest, bags" : "0, 0") << ",\n};\n";
+  os << ",\n  .rest = " << (split ? "rest" : "0")
+     << ",\n  .bags = " << (split ? "bags" : "0") << ",\n};\n";
   return text;
 }
 
@@ -371,7 +386,12 @@ Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
   llvm::raw_fd_ostream file(weightsPath, ec);
   if (ec)
     return llvm::createStringError("cannot write " + weightsPath + ": " + ec.message());
-  uint64_t offset = 0;
+  // The header (recq_weights_header) goes in last, when the id is known.
+  static_assert(sizeof(recq_weights_header) == RECQ_WEIGHTS_HEADER_BYTES);
+  file.write_zeros(RECQ_WEIGHTS_HEADER_BYTES);
+  uint64_t offset = RECQ_WEIGHTS_HEADER_BYTES;
+  // The id hashes each table's place, size and bytes.
+  SmallVector<uint64_t> digest;
   MLIRContext *ctx = module.getContext();
   for (arith::ConstantOp constant : tables) {
     auto value = cast<DenseElementsAttr>(constant.getValue());
@@ -380,14 +400,16 @@ Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
     for (uint64_t aligned = (offset + 63) & ~uint64_t(63); offset < aligned;
          ++offset)
       file.write('\0');
+    ArrayRef<char> raw = value.getRawData();
     if (value.isSplat()) {
-      ArrayRef<char> one = value.getRawData();
       for (int64_t i = 0; i < value.getNumElements(); ++i)
-        file.write(one.data(), one.size());
+        file.write(raw.data(), raw.size());
     } else {
-      ArrayRef<char> raw = value.getRawData();
       file.write(raw.data(), raw.size());
     }
+    digest.append({offset, bytes, static_cast<uint64_t>(value.isSplat()),
+                   llvm::xxh3_64bits(llvm::arrayRefFromStringRef(
+                       llvm::StringRef(raw.data(), raw.size())))});
     NamedAttrList info;
     info.set("offset", IntegerAttr::get(IntegerType::get(ctx, 64), offset));
     info.set("bytes", IntegerAttr::get(IntegerType::get(ctx, 64), bytes));
@@ -399,6 +421,19 @@ Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
     constant.erase();
     offset += bytes;
   }
+  recq_weights_header header = {};
+  memcpy(header.magic, RECQ_WEIGHTS_MAGIC, sizeof header.magic);
+  header.version = RECQ_WEIGHTS_VERSION;
+  header.header_bytes = RECQ_WEIGHTS_HEADER_BYTES;
+  header.model_id = llvm::xxh3_64bits(
+      llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(digest.data()),
+                              digest.size() * sizeof(uint64_t)));
+  header.file_bytes = offset;
+  file.seek(0);
+  file.write(reinterpret_cast<const char *>(&header), sizeof header);
+  module->setAttr("recq.weights_id",
+                  IntegerAttr::get(IntegerType::get(ctx, 64),
+                                   static_cast<int64_t>(header.model_id)));
   file.close();
   if (file.has_error())
     return llvm::createStringError("writing " + weightsPath + " failed");
@@ -468,7 +503,8 @@ Error recq::linkSharedLibrary(llvm::StringRef objectPath,
   }
   std::string include = std::string("-I") + RECQ_INCLUDE_DIR;
   llvm::SmallVector<llvm::StringRef> args{
-      *cc, "-shared", "-fPIC", "-O2", include, descPath, objectPath,
+      *cc, "-shared", "-fPIC", "-O2", "-Werror=int-conversion",
+      "-Werror=incompatible-pointer-types", include, descPath, objectPath,
       // The whole runtime: its API is what users call.
       "-Wl,--whole-archive", RECQ_MODEL_RUNTIME, "-Wl,--no-whole-archive",
       "-lm", "-o", outputPath};

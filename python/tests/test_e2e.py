@@ -203,7 +203,8 @@ def test_deployable_with_external_weights(model_dir, tmp_path):
     weights.write_bytes(data[: len(data) // 2])
     got = subprocess.run([str(exe)], capture_output=True, text=True)
     assert got.returncode == 2
-    assert f"has {len(data) // 2} bytes, the model was compiled with {len(data)}" in got.stdout
+    assert (f"has {len(data) // 2} bytes (its header says {len(data)}), the "
+            f"model was compiled with {len(data)}: truncated") in got.stdout
     weights.unlink()
     got = subprocess.run([str(exe)], capture_output=True, text=True)
     assert got.returncode == 2 and "cannot open the weights file" in got.stdout

@@ -66,14 +66,18 @@ def test_stored_bytes_are_torchs_prepacked_table(precision, tmp_path):
     args = [torch.tensor([0, 1]), torch.tensor([0])]
     compile_bag(tmp_path, module, args, ["indices", "offsets"],
                 f"--tables={precision}", "--external-weights")
-    stored = np.fromfile(tmp_path / "bag.weights", dtype=np.uint8)
+    raw = np.fromfile(tmp_path / "bag.weights", dtype=np.uint8)
+    # The file: recq's 64-byte header (recq_weights_header), then the table.
+    assert raw[:8].tobytes() == b"RECQWTS\0"
+    assert int.from_bytes(raw[24:32].tobytes(), "little") == raw.size
+    stored = raw[64:]
     want = PREPACK[precision](module.e.weight.detach()).numpy()
     assert stored.size == want.size
     np.testing.assert_array_equal(stored.reshape(want.shape), want)
     # recq-run --info reports the mapped file (and how much huge pages map).
     info = subprocess.run([os.path.join(BIN, "recq-run"), str(tmp_path / "bag.so"), "--info"],
                           check=True, capture_output=True, text=True).stdout
-    assert f"weights: {stored.size / 1024:.1f} KiB mapped, " in info, info
+    assert f"weights: {raw.size / 1024:.1f} KiB mapped, " in info, info
 
 
 CASES = [("sum", dict(mode="sum")), ("mean", dict(mode="mean")),

@@ -60,6 +60,11 @@ cl::opt<std::string> inputFile(cl::Positional, cl::cat(toolOptions),
 cl::opt<bool> externalWeights(
     "external-weights", cl::cat(toolOptions),
     cl::desc("Put every embedding table in model.weights (mmapped at load)"));
+cl::opt<bool> keepObject(
+    "keep-object", cl::cat(toolOptions),
+    cl::desc("With -o model.so: keep model.o and model.desc.c too (the "
+             "generated code and its description), which link with "
+             "librecq_model_runtime.a into a library or program of your own"));
 cl::opt<uint64_t> weightsThreshold(
     "weights-threshold", cl::cat(toolOptions),
     cl::desc("Tables larger than this many bytes go to model.weights "
@@ -690,5 +695,16 @@ int main(int argc, char **argv) {
       recq::linkSharedLibrary(writeTo, description, outputFile);
   if (linked)
     return fail(llvm::toString(std::move(linked)));
+  if (keepObject) {
+    llvm::StringRef stem = llvm::StringRef(outputFile).drop_back(3);
+    std::string objectPath = (stem + ".o").str();
+    if (std::error_code ec = llvm::sys::fs::copy_file(writeTo, objectPath))
+      return fail("cannot write " + objectPath + ": " + ec.message());
+    std::error_code ec;
+    llvm::raw_fd_ostream desc((stem + ".desc.c").str(), ec);
+    if (ec)
+      return fail("cannot write " + stem.str() + ".desc.c: " + ec.message());
+    desc << description;
+  }
   return 0; // the object (not kept) is removed with `output`
 }

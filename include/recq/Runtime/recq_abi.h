@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define RECQ_ABI_VERSION 6
+#define RECQ_ABI_VERSION 7
 
 /// Element types of inputs and outputs.
 typedef enum recq_dtype {
@@ -62,6 +62,23 @@ typedef struct recq_weight_desc {
   const int64_t *shape;
 } recq_weight_desc;
 
+/// A model's `.weights` file starts with this header (64 bytes, little
+/// endian); the weights follow at the offsets the description gives, each
+/// 64-byte aligned. `model_id` is a hash of everything after the header,
+/// which the model's description carries too, so the runtime refuses a
+/// weights file of another model (or another compile) at load.
+#define RECQ_WEIGHTS_MAGIC "RECQWTS" /* 8 bytes with its NUL */
+#define RECQ_WEIGHTS_VERSION 1
+#define RECQ_WEIGHTS_HEADER_BYTES 64
+typedef struct recq_weights_header {
+  char magic[8];
+  uint32_t version;
+  uint32_t header_bytes;
+  uint64_t model_id;
+  uint64_t file_bytes; /* the whole file, header included */
+  uint8_t reserved[32];
+} recq_weights_header;
+
 /// The generated code: `args` holds one memref descriptor pointer per
 /// input, then one per weight, `results` receives one descriptor per output (each
 /// {alloc, aligned, offset, sizes[rank], strides[rank]}, 64-bit fields,
@@ -81,6 +98,7 @@ typedef struct recq_model_desc {
   int32_t num_weights;
   const recq_weight_desc *weights;
   uint64_t weights_file_bytes; /* size of model.weights, 0: none */
+  uint64_t weights_id;         /* its header's model_id */
   recq_entry_fn entry;         /* the whole model; 0 when split (below) */
   const char *plan_json; /* the precision plan compiled in (JSON), 0: none */
   /* A model whose tables are pooled by one recq.embedding_bags is split

@@ -29,6 +29,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
+#include <algorithm>
+
 using namespace mlir;
 using namespace recq::onnx_import;
 using llvm::Error;
@@ -60,6 +62,129 @@ std::optional<recq::PoolingMode> poolingMode(StringRef opType) {
 
 } // namespace
 
+/// The integers of a constant, or an error naming it when it holds
+/// something else.
+static Expected<SmallVector<int64_t>> intsOf(const onnx::NodeProto &node,
+                                             DenseElementsAttr value,
+                                             StringRef role, StringRef name) {
+  if (!value.getElementType().isSignlessInteger())
+    return nodeError(node,
+                     "the " + role + " '" + name + "' must hold integers");
+  SmallVector<int64_t> out;
+  for (const APInt &v : value.getValues<APInt>())
+    out.push_back(v.getSExtValue());
+  return out;
+}
+
+/// A bag whose indices are a constant of the graph: every index is checked
+/// against the table here, at compile time (the runtime checks what it is
+/// given, not what the model holds), with its offsets and weights, which
+/// must then be constants too; the pooled rows are computed here, as
+/// PyTorch's EmbeddingBag computes them, and `node` becomes a constant.
+static Error emitConstantBag(Importer &importer, const onnx::NodeProto &node,
+                             const BagPattern &pattern, DenseElementsAttr table,
+                             DenseElementsAttr indices) {
+  const GraphIndex &main = importer.mainGraph();
+  int64_t rows = table.getType().getDimSize(0);
+  int64_t dim = table.getType().getDimSize(1);
+  int64_t rank = indices.getType().getRank();
+  bool fixed = pattern.offsets.empty();
+  if (rank != (fixed ? 2 : 1))
+    return nodeError(node, "the constant indices '" + pattern.indices +
+                               "' must be " + (fixed ? "[B, L]" : "1-D") +
+                               ", not rank " + Twine(rank));
+  Expected<SmallVector<int64_t>> index =
+      intsOf(node, indices, "indices", pattern.indices);
+  if (!index)
+    return index.takeError();
+  for (auto [k, v] : llvm::enumerate(*index))
+    if (v < 0 || v >= rows)
+      return nodeError(node, "index " + Twine(v) + " at position " + Twine(k) +
+                                 " of the constant indices '" +
+                                 pattern.indices + "' is outside the table '" +
+                                 pattern.table + "' ([0, " + Twine(rows) +
+                                 "))");
+  int64_t n = index->size();
+  // Bag b holds positions [begin[b], begin[b + 1]).
+  SmallVector<int64_t> begin;
+  if (fixed) {
+    int64_t length = indices.getType().getDimSize(1);
+    for (int64_t b = 0; b <= indices.getType().getDimSize(0); ++b)
+      begin.push_back(b * length);
+  } else {
+    Expected<DenseElementsAttr> offsets =
+        importer.lookupConstant(main, pattern.offsets);
+    if (!offsets)
+      return offsets.takeError();
+    if (!*offsets)
+      return unsupported(node, "constant indices '" + pattern.indices +
+                                   "' with offsets '" + pattern.offsets +
+                                   "' that are not a constant");
+    if (offsets->getType().getRank() != 1)
+      return nodeError(node, "the offsets '" + pattern.offsets +
+                                 "' must be a 1-D tensor");
+    Expected<SmallVector<int64_t>> o =
+        intsOf(node, *offsets, "offsets", pattern.offsets);
+    if (!o)
+      return o.takeError();
+    for (auto [b, v] : llvm::enumerate(*o)) {
+      int64_t previous = b ? (*o)[b - 1] : 0;
+      if ((b == 0 && v != 0) || v < previous || v > n)
+        return nodeError(node, "offset " + Twine(v) + " of bag " + Twine(b) +
+                                   " in the constant offsets '" +
+                                   pattern.offsets +
+                                   "' is not in order within the " + Twine(n) +
+                                   " indices (they start at 0 "
+                                   "and never decrease)");
+    }
+    begin.assign(o->begin(), o->end());
+    if (!pattern.includeLastOffset)
+      begin.push_back(n);
+    else if (begin.empty() || begin.back() != n)
+      return nodeError(node, "the last of the constant offsets '" +
+                                 pattern.offsets + "' must be " + Twine(n));
+  }
+  SmallVector<float> weights;
+  if (!pattern.perSampleWeights.empty()) {
+    Expected<DenseElementsAttr> w =
+        importer.lookupConstant(main, pattern.perSampleWeights);
+    if (!w)
+      return w.takeError();
+    if (!*w || !w->getElementType().isF32() || w->getNumElements() != n)
+      return unsupported(node, "constant indices '" + pattern.indices +
+                                   "' with per-sample weights that are not "
+                                   "an f32 constant of their length");
+    llvm::append_range(weights, w->getValues<float>());
+  }
+  if (!table.getElementType().isF32())
+    return unsupported(node, "constant indices into a table that is not f32");
+
+  SmallVector<float> values = llvm::to_vector(table.getValues<float>());
+  int64_t bags = static_cast<int64_t>(begin.size()) - 1;
+  SmallVector<float> pooled(bags * dim, 0.0f);
+  for (int64_t b = 0; b < bags; ++b) {
+    float *out = &pooled[b * dim];
+    for (int64_t k = begin[b]; k < begin[b + 1]; ++k) {
+      const float *row = &values[(*index)[k] * dim];
+      float w = weights.empty() ? 1.0f : weights[k];
+      for (int64_t j = 0; j < dim; ++j) {
+        if (pattern.mode == recq::PoolingMode::max)
+          out[j] = k == begin[b] ? row[j] : std::max(out[j], row[j]);
+        else
+          out[j] += w * row[j];
+      }
+    }
+    int64_t length = begin[b + 1] - begin[b];
+    if (pattern.mode == recq::PoolingMode::mean && length > 0)
+      for (int64_t j = 0; j < dim; ++j)
+        out[j] /= static_cast<float>(length);
+  }
+  auto type = RankedTensorType::get({bags, dim}, table.getElementType());
+  Value result = importer.getBuilder().create<arith::ConstantOp>(
+      importer.loc(node), DenseElementsAttr::get(type, ArrayRef(pooled)));
+  return importer.define(node, result);
+}
+
 /// Builds the recq.embedding_bag for `pattern` and defines `node`'s output.
 static Error emitBag(Importer &importer, const onnx::NodeProto &node,
                      const BagPattern &pattern) {
@@ -75,6 +200,13 @@ static Error emitBag(Importer &importer, const onnx::NodeProto &node,
       !isa<FloatType>(table->getElementType()))
     return unsupported(node, "the embedding table '" + pattern.table +
                                  "' must be a 2-D float tensor");
+
+  Expected<DenseElementsAttr> constantIndices =
+      importer.lookupConstant(main, pattern.indices);
+  if (!constantIndices)
+    return constantIndices.takeError();
+  if (*constantIndices)
+    return emitConstantBag(importer, node, pattern, *table, *constantIndices);
 
   Expected<Value> indices = importer.resolve(node, pattern.indices);
   if (!indices)

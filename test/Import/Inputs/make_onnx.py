@@ -102,6 +102,42 @@ def missing_initializer():
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def constant_bag(indices, offsets=None, mode="ReduceSum", name="const_bag"):
+    """Fixed-length bags (Gather + Reduce over axis 1) whose indices are an
+    initializer: checked against the table and pooled at compile time."""
+    table = np.arange(40, dtype=np.float32).reshape(10, 4) / 8
+    # At opset 13 ReduceSum takes its axes as an input, the others as an
+    # attribute.
+    reduce = (helper.make_node(mode, ["rows", "axes"], ["y"], name=name, keepdims=0)
+              if mode == "ReduceSum" else
+              helper.make_node(mode, ["rows"], ["y"], name=name, keepdims=0, axes=[1]))
+    nodes = [helper.make_node("Gather", ["table", "idx"], ["rows"], name="lookup"), reduce]
+    inits = [const("table", table),
+             numpy_helper.from_array(np.asarray(indices, dtype=np.int64), "idx"),
+             numpy_helper.from_array(np.asarray([1], dtype=np.int64), "axes")]
+    rows = len(indices)
+    graph = helper.make_graph(
+        nodes, "const_bag", [],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, 4])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def computed_indices():
+    """Indices computed in the graph (the hashing trick, Mod by the row
+    count): not imported."""
+    nodes = [helper.make_node("Mod", ["raw", "rows_n"], ["idx"], name="hash"),
+             helper.make_node("Gather", ["table", "idx"], ["rows"], name="lookup"),
+             helper.make_node("ReduceSum", ["rows", "axes"], ["y"], name="pool",
+                              keepdims=0)]
+    inits = [const("table", np.zeros((10, 4))),
+             numpy_helper.from_array(np.asarray(10, dtype=np.int64), "rows_n"),
+             numpy_helper.from_array(np.asarray([1], dtype=np.int64), "axes")]
+    graph = helper.make_graph(
+        nodes, "computed", [helper.make_tensor_value_info("raw", TensorProto.INT64, ["B", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 4])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     models = {f"mlp_gemm_opset{v}": mlp_gemm(v) for v in (11, 13, 14)}
@@ -113,6 +149,11 @@ def main(out):
     models["nonconst_weight"] = nonconst_weight()
     models["shape_mismatch"] = shape_mismatch()
     models["unsupported_attribute"] = unsupported_attribute()
+    models["const_bag_sum"] = constant_bag([[1, 2], [3, 9]])
+    models["const_bag_max"] = constant_bag([[1, 2], [3, 9]], mode="ReduceMax")
+    models["const_bag_past_end"] = constant_bag([[1, 2], [3, 15]])
+    models["const_bag_negative"] = constant_bag([[1, -2], [3, 4]])
+    models["computed_indices"] = computed_indices()
     for name, model in models.items():
         onnx.save(model, os.path.join(out, name + ".onnx"))
     # Not checked: the importer's own checker run must reject it.
