@@ -55,6 +55,11 @@ function(recq_test_model name onnx_name)
   add_library(recq-test-model-${name} SHARED ${parts}.o ${parts}.desc.c)
   target_link_libraries(recq-test-model-${name} PRIVATE
     "$<LINK_LIBRARY:WHOLE_ARCHIVE,recq_model_runtime>" m)
+  if(RECQ_SANITIZE)
+    # The sanitizer's runtime comes with the program that loads the model
+    # (LLVM's options link shared libraries with -z defs).
+    target_link_options(recq-test-model-${name} PRIVATE -Wl,-z,undefs)
+  endif()
   set_target_properties(recq-test-model-${name} PROPERTIES
     PREFIX "" OUTPUT_NAME ${name} LIBRARY_OUTPUT_DIRECTORY ${dir})
   if("--external-weights" IN_LIST ARGN)

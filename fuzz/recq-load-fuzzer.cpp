@@ -19,12 +19,12 @@
 using namespace recq::testing;
 
 namespace {
-std::unique_ptr<ModelLibrary> api;
+// Open until the process ends (no dlclose before LeakSanitizer looks).
+ModelLibrary *api = nullptr;
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***) {
-  api = std::make_unique<ModelLibrary>(RECQ_TEST_MODELS_DIR
-                                       "/interaction_weights.so");
+  api = new ModelLibrary(RECQ_TEST_MODELS_DIR "/interaction_weights.so");
   if (!*api) {
     std::fprintf(stderr, "recq-load-fuzzer: %s\n", api->error.c_str());
     std::abort();

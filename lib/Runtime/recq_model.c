@@ -997,7 +997,7 @@ static int64_t bags_of(const recq_model_desc *d, int t,
 
 int64_t recq_model_output_size(const recq_model *m,
                                const int64_t *const *shapes) {
-  if (!m || !shapes)
+  if (!m || (!shapes && m->desc->num_inputs > 0))
     return -1;
   const recq_model_desc *d = m->desc;
   for (int i = 0; i < d->num_inputs; ++i)
@@ -1181,9 +1181,18 @@ cleanup:
 int recq_model_run(const recq_model *m, const void *const *inputs,
                    const int64_t *const *shapes, float *out,
                    size_t out_capacity, int64_t *out_shape, recq_status *st) {
-  if (!m || !inputs || !shapes || !out)
-    return set_status(st, RECQ_ERR_ARGUMENT, "NULL model, inputs or output");
+  if (!m || !out)
+    return set_status(st, RECQ_ERR_ARGUMENT, "NULL model or output");
   const recq_model_desc *d = m->desc;
+  /* A model without inputs (its output a constant) takes NULL for both. */
+  static const void *const no_inputs[1];
+  static const int64_t *const no_shapes[1];
+  if (d->num_inputs == 0) {
+    inputs = inputs ? inputs : no_inputs;
+    shapes = shapes ? shapes : no_shapes;
+  }
+  if (!inputs || !shapes)
+    return set_status(st, RECQ_ERR_ARGUMENT, "NULL inputs or shapes");
 
   /* Shapes: static dimensions must match; dynamic ones are free here and
      tied together by the checks below and the generated code's loops. */

@@ -8,7 +8,9 @@
 #include <zip.h>
 
 #include <cstring>
+#include <limits>
 #include <memory>
+#include <type_traits>
 
 using llvm::Error;
 using llvm::Expected;
@@ -29,6 +31,19 @@ size_t recq::NpyArray::elementSize() const {
   return size;
 }
 
+/// `v` as a `To`: for an integer `To`, a float is truncated toward zero, and
+/// NaN or a value outside `To`'s range (which C++ leaves undefined; found by
+/// the .npz fuzzer) becomes `To`'s minimum.
+template <typename To, typename From> static To convertValue(From v) {
+  if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+    constexpr From limit =
+        static_cast<From>(std::numeric_limits<To>::max()) + From(1);
+    if (!(v >= -limit && v < limit))
+      return std::numeric_limits<To>::min();
+  }
+  return static_cast<To>(v);
+}
+
 template <typename To>
 static std::vector<To> convert(const recq::NpyArray &a) {
   int64_t n = a.numElements();
@@ -38,11 +53,11 @@ static std::vector<To> convert(const recq::NpyArray &a) {
     if (a.dtype == "f4") {
       float v;
       std::memcpy(&v, p + 4 * i, 4);
-      out[i] = static_cast<To>(v);
+      out[i] = convertValue<To>(v);
     } else if (a.dtype == "f8") {
       double v;
       std::memcpy(&v, p + 8 * i, 8);
-      out[i] = static_cast<To>(v);
+      out[i] = convertValue<To>(v);
     } else if (a.dtype == "i8") {
       int64_t v;
       std::memcpy(&v, p + 8 * i, 8);

@@ -136,6 +136,12 @@ llvm::Error recq::readModelInputs(const ModelApi &api, const recq_model *model,
     if (it == npz.end())
       return llvm::createStringError(npzPath + " has no array '" + in.name + "'");
     in.shape = it->second.shape;
+    bool integers = it->second.dtype[0] == 'i' || it->second.dtype[0] == 'u' ||
+                    it->second.dtype[0] == 'b';
+    if (in.dtype != RECQ_DTYPE_F32 && !integers)
+      return llvm::createStringError(npzPath + ": array '" + in.name +
+                                     "' holds " + it->second.dtype +
+                                     " values; the model takes integers");
     if (in.dtype == RECQ_DTYPE_F32)
       in.f32 = it->second.asF32();
     else

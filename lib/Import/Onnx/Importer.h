@@ -39,6 +39,11 @@ llvm::Error nodeError(const onnx::NodeProto &node, const llvm::Twine &what);
 /// "node 'name' (OpType): not supported: why".
 llvm::Error unsupported(const onnx::NodeProto &node, const llvm::Twine &why);
 
+/// Every tensor of `model` (initializers and node attributes, in every
+/// graph) holds exactly the elements its dims give, of a type recq reads.
+/// Runs before onnx's checker and shape inference, which trust the dims.
+llvm::Error checkTensorData(const onnx::ModelProto &model);
+
 /// The attribute `name` of `node`, or null.
 const onnx::AttributeProto *findAttr(const onnx::NodeProto &node,
                                      llvm::StringRef name);

@@ -729,6 +729,8 @@ recq::importOnnxBuffer(StringRef bytes, StringRef path, MLIRContext &context) {
   onnx::ModelProto model;
   if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return makeError("not an ONNX model (the protobuf does not parse)");
+  if (Error e = onnx_import::checkTensorData(model))
+    return e;
   // The checker finds external data files relative to the model's
   // directory, which only its path form knows (it parses the file again).
   bool external = llvm::any_of(model.graph().initializer(), [](const auto &t) {

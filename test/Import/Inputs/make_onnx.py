@@ -138,6 +138,26 @@ def computed_indices():
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def bad_tensor_data(kind):
+    """mlp_gemm whose initializer data does not match its dims: raw_data too
+    short (onnx's shape inference copied past its end: the structure-aware
+    fuzzer's first finding), float_data too long, a negative dimension, an
+    unknown data type."""
+    model = mlp_gemm(13)
+    w = next(t for t in model.graph.initializer if t.name == "w0")
+    if kind == "short":
+        w.raw_data = w.raw_data[:-2]
+    elif kind == "long":
+        values = numpy_helper.to_array(w).ravel().tolist() + [1.0]
+        w.ClearField("raw_data")
+        w.float_data.extend(values)
+    elif kind == "negative":
+        w.dims[0] = -5
+    else:
+        w.data_type = 99
+    return model
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     models = {f"mlp_gemm_opset{v}": mlp_gemm(v) for v in (11, 13, 14)}
@@ -154,6 +174,8 @@ def main(out):
     models["const_bag_past_end"] = constant_bag([[1, 2], [3, 15]])
     models["const_bag_negative"] = constant_bag([[1, -2], [3, 4]])
     models["computed_indices"] = computed_indices()
+    for kind in ("short", "long", "negative", "type"):
+        models[f"bad_tensor_{kind}"] = bad_tensor_data(kind)
     for name, model in models.items():
         onnx.save(model, os.path.join(out, name + ".onnx"))
     # Not checked: the importer's own checker run must reject it.

@@ -29,6 +29,9 @@ static const char kLowerToLLVM[] =
     "one-shot-bufferize{bufferize-function-boundaries=1 "
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-deallocation-pipeline,"
+    // The copies it makes of results @main does not own (a constant, an
+    // input returned as it is) -> allocations and copies.
+    "convert-bufferization-to-memref,"
     // Table rows a few indices ahead (needs buffers).
     "func.func(recq-prefetch-rows{distance={distance}}),"
     // Target instructions of the int8 kernels -> llvm.call_intrinsic.

@@ -1,0 +1,139 @@
+//===- CheckTensors.cpp - Tensor data that matches its dims ---------------===//
+//
+// Runs before onnx's checker and shape inference, which read a constant's
+// data by its dims without comparing the two (libonnx 1.14 copies past the
+// end of a raw_data shorter than its dims say: found by the
+// structure-aware fuzzer). Every tensor of the model, in every graph and
+// node attribute, must hold exactly the elements its dims give.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Importer.h"
+
+#include "llvm/ADT/Twine.h"
+
+using llvm::Error;
+using llvm::Twine;
+
+namespace {
+
+/// Bytes per element of an ONNX data type in raw_data; 0 for STRING and
+/// types recq does not know.
+uint64_t rawElementBytes(int32_t type) {
+  switch (type) {
+  case onnx::TensorProto::UINT8:
+  case onnx::TensorProto::INT8:
+  case onnx::TensorProto::BOOL:
+    return 1;
+  case onnx::TensorProto::UINT16:
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::FLOAT16:
+  case onnx::TensorProto::BFLOAT16:
+    return 2;
+  case onnx::TensorProto::FLOAT:
+  case onnx::TensorProto::INT32:
+  case onnx::TensorProto::UINT32:
+    return 4;
+  case onnx::TensorProto::INT64:
+  case onnx::TensorProto::DOUBLE:
+  case onnx::TensorProto::UINT64:
+  case onnx::TensorProto::COMPLEX64:
+    return 8;
+  case onnx::TensorProto::COMPLEX128:
+    return 16;
+  default:
+    return 0;
+  }
+}
+
+/// How many values the typed field of `t`'s data type holds.
+int64_t typedValues(const onnx::TensorProto &t) {
+  switch (t.data_type()) {
+  case onnx::TensorProto::FLOAT:
+  case onnx::TensorProto::COMPLEX64:
+    return t.float_data_size();
+  case onnx::TensorProto::INT64:
+    return t.int64_data_size();
+  case onnx::TensorProto::DOUBLE:
+  case onnx::TensorProto::COMPLEX128:
+    return t.double_data_size();
+  case onnx::TensorProto::UINT32:
+  case onnx::TensorProto::UINT64:
+    return t.uint64_data_size();
+  case onnx::TensorProto::STRING:
+    return t.string_data_size();
+  default:
+    return t.int32_data_size();
+  }
+}
+
+Error checkTensor(const onnx::TensorProto &t, const Twine &where) {
+  auto fail = [&](const Twine &what) {
+    return recq::onnx_import::makeError("tensor '" + t.name() + "' (" + where +
+                                        "): " + what);
+  };
+  if (t.data_type() != onnx::TensorProto::STRING &&
+      rawElementBytes(t.data_type()) == 0)
+    return fail("data type " + Twine(t.data_type()) +
+                " is not a numeric ONNX type recq reads");
+  uint64_t elements = 1;
+  for (int64_t d : t.dims()) {
+    if (d < 0)
+      return fail("dimension " + Twine(d) + " is negative");
+    if (__builtin_mul_overflow(elements, static_cast<uint64_t>(d), &elements))
+      return fail("its dims hold more elements than fit in 64 bits");
+  }
+  if (t.data_location() == onnx::TensorProto::EXTERNAL)
+    return Error::success(); // checked where the file is read
+  bool complex = t.data_type() == onnx::TensorProto::COMPLEX64 ||
+                 t.data_type() == onnx::TensorProto::COMPLEX128;
+  if (t.has_raw_data()) {
+    uint64_t bytes = rawElementBytes(t.data_type());
+    uint64_t want;
+    if (bytes == 0 || __builtin_mul_overflow(elements, bytes, &want) ||
+        want != t.raw_data().size())
+      return fail("its dims hold " + Twine(elements) + " elements, but its " +
+                  Twine(t.raw_data().size()) + " bytes of raw_data hold " +
+                  (bytes ? Twine(t.raw_data().size() / bytes) : Twine("no")) +
+                  " whole ones");
+    return Error::success();
+  }
+  uint64_t values = static_cast<uint64_t>(typedValues(t));
+  if (values != elements * (complex ? 2 : 1))
+    return fail("its dims hold " + Twine(elements) + " elements, but it has " +
+                Twine(values) + " values");
+  return Error::success();
+}
+
+Error checkGraph(const onnx::GraphProto &g, int depth) {
+  if (depth > 64)
+    return recq::onnx_import::makeError(
+        "graphs nest more than 64 deep (Loop bodies within Loop bodies)");
+  for (const onnx::TensorProto &t : g.initializer())
+    if (Error e = checkTensor(t, "initializer of graph '" + g.name() + "'"))
+      return e;
+  for (const onnx::NodeProto &node : g.node())
+    for (const onnx::AttributeProto &a : node.attribute()) {
+      std::string where = "attribute '" + a.name() + "' of node '" +
+                          node.name() + "' (" + node.op_type() + ")";
+      if (a.has_t())
+        if (Error e = checkTensor(a.t(), where))
+          return e;
+      for (const onnx::TensorProto &t : a.tensors())
+        if (Error e = checkTensor(t, where))
+          return e;
+      if (a.has_g())
+        if (Error e = checkGraph(a.g(), depth + 1))
+          return e;
+      for (const onnx::GraphProto &sub : a.graphs())
+        if (Error e = checkGraph(sub, depth + 1))
+          return e;
+    }
+  return Error::success();
+}
+
+} // namespace
+
+Error recq::onnx_import::checkTensorData(const onnx::ModelProto &model) {
+  return checkGraph(model.graph(), 0);
+}
