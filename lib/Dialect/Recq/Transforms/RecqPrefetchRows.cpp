@@ -49,9 +49,12 @@ struct RecqPrefetchRowsPass
           l, b.create<memref::DimOp>(l, indices, c0), length);
       Value at = b.create<arith::AddIOp>(
           l, b.create<arith::MulIOp>(l, load.getIndices()[0], length), k);
-      Value ahead = b.create<arith::MinSIOp>(
-          l, b.create<arith::AddIOp>(l, at, dist),
-          b.create<arith::SubIOp>(l, count, one));
+      // One op per statement: arguments' evaluation order is the
+      // compiler's choice, and the IR's order would follow it (clang and
+      // gcc built different IR here).
+      Value last = b.create<arith::SubIOp>(l, count, one);
+      Value plus = b.create<arith::AddIOp>(l, at, dist);
+      Value ahead = b.create<arith::MinSIOp>(l, plus, last);
       Value flat = b.create<memref::CollapseShapeOp>(
           l, indices, ArrayRef<ReassociationIndices>{{0, 1}});
       return b.create<memref::LoadOp>(l, flat, ValueRange{ahead});
