@@ -24,6 +24,9 @@ ModelLibrary *api = nullptr;
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***) {
+  // One thread: a load then starts no pool (which would cost more than
+  // everything else an input does).
+  setenv("RECQ_NUM_THREADS", "1", 1);
   api = new ModelLibrary(RECQ_TEST_MODELS_DIR "/interaction_weights.so");
   if (!*api) {
     std::fprintf(stderr, "recq-load-fuzzer: %s\n", api->error.c_str());
@@ -43,7 +46,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       std::abort(); // a failed load says why
     return 0;
   }
-  api->setThreads(m, 1);
   std::vector<InputDesc> desc = describeInputs(*api, m);
   std::mt19937_64 rng(size);
   Batch b = makeBatch(*api, m, desc, 1 + size % 40, 4,

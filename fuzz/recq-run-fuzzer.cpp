@@ -27,9 +27,11 @@ using namespace recq::testing;
 
 namespace {
 
+/// A test model loaded twice: on one thread and on two (set once here; a
+/// pool started per input would cost more than the input).
 struct Model {
   std::unique_ptr<ModelLibrary> api;
-  recq_model *model = nullptr;
+  recq_model *model = nullptr, *twoThreads = nullptr;
   std::vector<InputDesc> desc;
 };
 // Reachable until the process ends (LeakSanitizer would report the loaded
@@ -45,13 +47,17 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
     std::string path = std::string(RECQ_TEST_MODELS_DIR "/") + name + ".so";
     m.api = std::make_unique<ModelLibrary>(path);
     recq_status st;
-    if (*m.api)
+    if (*m.api) {
       m.model = m.api->load(nullptr, &st);
-    if (!m.model) {
+      m.twoThreads = m.api->load(nullptr, &st);
+    }
+    if (!m.model || !m.twoThreads) {
       std::fprintf(stderr, "recq-run-fuzzer: cannot load %s: %s\n",
                    path.c_str(), *m.api ? st.message : m.api->error.c_str());
       std::abort();
     }
+    m.api->setThreads(m.model, 1);
+    m.api->setThreads(m.twoThreads, 2);
     m.desc = describeInputs(*m.api, m.model);
     models.push_back(std::move(m));
   }
@@ -99,12 +105,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   Model &m = models[in.ConsumeIntegralInRange<size_t>(0, models.size() - 1)];
   int64_t batch = in.ConsumeIntegralInRange<int64_t>(0, 300);
   int64_t maxLength = in.ConsumeIntegralInRange<int64_t>(0, 6);
-  m.api->setThreads(m.model, in.ConsumeBool() ? 2 : 1);
-  Batch b = makeBatch(*m.api, m.model, m.desc, batch, maxLength,
-                      [&](uint64_t n) {
-                        return n ? in.ConsumeIntegralInRange<uint64_t>(0, n - 1)
-                                 : 0;
-                      });
+  recq_model *model = in.ConsumeBool() ? m.twoThreads : m.model;
+  Batch b = makeBatch(*m.api, model, m.desc, batch, maxLength, [&](uint64_t n) {
+    return n ? in.ConsumeIntegralInRange<uint64_t>(0, n - 1) : 0;
+  });
   size_t n = m.desc.size();
   std::vector<bool> nullShape(n, false);
   int64_t outCapacity = -1;
@@ -151,7 +155,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int64_t k = in.ConsumeIntegralInRange<int64_t>(0, count - 1);
         int64_t v = d.dtype == RECQ_DTYPE_I64 ? b.as<int64_t>(i)[k]
                                               : b.as<int32_t>(i)[k];
-        setInt(b, d, i, k, in.ConsumeBool() ? v + 1 : v - 1);
+        // Wrapping, as an off-by-one of INT64_MAX is INT64_MIN.
+        uint64_t u = static_cast<uint64_t>(v);
+        setInt(b, d, i, k,
+               static_cast<int64_t>(in.ConsumeBool() ? u + 1 : u - 1));
       }
       break;
     }
@@ -160,7 +167,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t i = 0; i < n; ++i)
     if (nullShape[i])
       b.shapePtrs[i] = nullptr;
-  int64_t need = m.api->outputSize(m.model, b.shapePtrs.data());
+  int64_t need = m.api->outputSize(model, b.shapePtrs.data());
   if (outCapacity < 0)
     outCapacity = need > 0 && need < (1 << 22) ? need : 1;
   // Exactly the capacity claimed, so a write past it is a report.
@@ -168,8 +175,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int64_t shape[8];
   recq_status st;
   std::memset(&st, 0x5a, sizeof st);
-  int code = m.api->run(m.model, b.inputs.data(), b.shapePtrs.data(),
-                        out.get(), outCapacity, shape, &st);
+  int code = m.api->run(model, b.inputs.data(), b.shapePtrs.data(), out.get(),
+                        outCapacity, shape, &st);
   if (code < RECQ_OK || code > RECQ_ERR_MEMORY || code != st.code ||
       !std::memchr(st.message, 0, sizeof st.message) || !st.message[0])
     std::abort(); // every call ends in a status and a message

@@ -1000,9 +1000,16 @@ int64_t recq_model_output_size(const recq_model *m,
   if (!m || (!shapes && m->desc->num_inputs > 0))
     return -1;
   const recq_model_desc *d = m->desc;
-  for (int i = 0; i < d->num_inputs; ++i)
+  /* A shape recq_model_run would refuse has no output size (and a negative
+     dimension must not reach bags_of's arithmetic: UBSan and the run
+     fuzzer found INT64_MIN - 1 there). */
+  for (int i = 0; i < d->num_inputs; ++i) {
     if (!shapes[i])
       return -1;
+    for (int r = 0; r < d->inputs[i].rank; ++r)
+      if (shapes[i][r] < 0)
+        return -1;
+  }
   int64_t batch = -1;
   for (int i = 0; i < d->num_inputs; ++i)
     if (d->inputs[i].dtype == RECQ_DTYPE_F32 && d->inputs[i].rank == 2 &&

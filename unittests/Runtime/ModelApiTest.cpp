@@ -169,6 +169,16 @@ TEST(ModelApiTest, NullPointersAreArgumentErrors) {
   EXPECT_EQ(m.api.tableInfo(nullptr, 0, nullptr, nullptr, nullptr, nullptr),
             -1);
   EXPECT_EQ(m.api.outputSize(m.model, nullptr), -1);
+  // A negative dimension has no output size (regression: the run fuzzer
+  // found INT64_MIN offsets overflowing the bag count, a UBSan report).
+  {
+    Batch neg = m.batch(4);
+    neg.shapes[m.input("offsets")][1] = std::numeric_limits<int64_t>::min();
+    neg.finish();
+    EXPECT_EQ(m.api.outputSize(m.model, neg.shapePtrs.data()), -1);
+    neg.shapes[m.input("offsets")][1] = -1;
+    EXPECT_EQ(m.api.outputSize(m.model, neg.shapePtrs.data()), -1);
+  }
   m.api.release(nullptr); // a no-op
 }
 
