@@ -5,7 +5,8 @@
 # linked here from its object and description (--keep-object) with this
 # build's runtime, so a sanitizer build tests an instrumented runtime.
 #
-# Sets RECQ_TEST_MODELS_DIR and the target recq-test-models.
+# Sets RECQ_TEST_MODELS_DIR and the target recq-test-models. Included after
+# python/ (RECQ_PYTHON: the interpreter with torch and onnx).
 
 set(RECQ_COMPILER_DIR "" CACHE PATH
   "Where a build without the compiler finds recq-compile for its test models")
@@ -18,12 +19,6 @@ elseif(RECQ_COMPILER_DIR)
 else()
   return()
 endif()
-find_package(Python3 REQUIRED COMPONENTS Interpreter)
-set(recq_python /usr/bin/python3)
-if(RECQ_PYTHON)
-  set(recq_python ${RECQ_PYTHON})
-endif()
-
 set(RECQ_TEST_MODELS_DIR ${CMAKE_BINARY_DIR}/test-models)
 set(dir ${RECQ_TEST_MODELS_DIR})
 set(names interaction bag_last bag_weighted stacked fixed)
@@ -32,7 +27,7 @@ foreach(name ${names})
   list(APPEND onnx ${dir}/${name}.onnx)
 endforeach()
 add_custom_command(OUTPUT ${onnx}
-  COMMAND ${recq_python} ${RECQ_SOURCE_DIR}/unittests/Runtime/Inputs/make_models.py
+  COMMAND ${RECQ_PYTHON} ${RECQ_SOURCE_DIR}/unittests/Runtime/Inputs/make_models.py
           ${dir} > /dev/null
   DEPENDS ${RECQ_SOURCE_DIR}/unittests/Runtime/Inputs/make_models.py
           ${RECQ_SOURCE_DIR}/test/Import/Inputs/make_torch_onnx.py

@@ -55,6 +55,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (api->run(m, b.inputs.data(), b.shapePtrs.data(), out.data(), out.size(),
                shape, &st) != RECQ_OK)
     std::abort(); // valid inputs run on any weights
-  api->release(m);
+  api->free(m);
   return 0;
 }

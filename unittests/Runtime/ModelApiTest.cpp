@@ -55,7 +55,7 @@ struct Loaded {
   }
   ~Loaded() {
     if (model)
-      api.release(model);
+      api.free(model);
   }
   explicit operator bool() const { return model != nullptr; }
 
@@ -179,7 +179,7 @@ TEST(ModelApiTest, NullPointersAreArgumentErrors) {
     neg.shapes[m.input("offsets")][1] = -1;
     EXPECT_EQ(m.api.outputSize(m.model, neg.shapePtrs.data()), -1);
   }
-  m.api.release(nullptr); // a no-op
+  m.api.free(nullptr); // a no-op
 }
 
 TEST(ModelApiTest, BadShapesAreShapeErrors) {

@@ -11,10 +11,8 @@
 #ifndef RECQ_UNITTESTS_RUNTIME_MODELHANDLE_H
 #define RECQ_UNITTESTS_RUNTIME_MODELHANDLE_H
 
-#include "recq/Runtime/recq.h"
 #include "recq/Runtime/recq_abi.h" // recq_dtype
-
-#include <dlfcn.h>
+#include "recq/Support/ModelSymbols.h"
 
 #include <cstdint>
 #include <cstring>
@@ -24,34 +22,17 @@
 
 namespace recq::testing {
 
-/// A model library opened with dlopen; `error` says why not when `lib` is
-/// null.
-struct ModelLibrary {
-  explicit ModelLibrary(const std::string &path) {
+/// A model library opened with dlopen, its C API looked up
+/// (recq::ModelApi); `error` says why not when it is unusable.
+struct ModelLibrary : recq::ModelApi {
+  explicit ModelLibrary(const std::string &path) : recq::ModelApi() {
     lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
       error = dlerror();
       return;
     }
-#define RECQ_BIND(field, symbol)                                               \
-  field = reinterpret_cast<decltype(&symbol)>(dlsym(lib, #symbol));            \
-  if (!field)                                                                  \
-    error = "missing " #symbol;
-    RECQ_BIND(load, recq_model_load)
-    RECQ_BIND(release, recq_model_free)
-    RECQ_BIND(run, recq_model_run)
-    RECQ_BIND(setThreads, recq_model_set_threads)
-    RECQ_BIND(numInputs, recq_model_num_inputs)
-    RECQ_BIND(numOutputs, recq_model_num_outputs)
-    RECQ_BIND(numTables, recq_model_num_tables)
-    RECQ_BIND(inputName, recq_model_input_name)
-    RECQ_BIND(inputInfo, recq_model_input_info)
-    RECQ_BIND(outputInfo, recq_model_output_info)
-    RECQ_BIND(tableRows, recq_model_table_rows)
-    RECQ_BIND(tableInfo, recq_model_table_info)
-    RECQ_BIND(tableIndicesRow, recq_model_table_indices_row)
-    RECQ_BIND(outputSize, recq_model_output_size)
-#undef RECQ_BIND
+    if (const char *missing = recq::lookupModelApi(lib, *this))
+      error = std::string("missing ") + missing;
   }
   ~ModelLibrary() {
     if (lib)
@@ -63,20 +44,6 @@ struct ModelLibrary {
 
   void *lib = nullptr;
   std::string error;
-  decltype(&recq_model_load) load = nullptr;
-  decltype(&recq_model_free) release = nullptr;
-  decltype(&recq_model_run) run = nullptr;
-  decltype(&recq_model_set_threads) setThreads = nullptr;
-  decltype(&recq_model_num_inputs) numInputs = nullptr;
-  decltype(&recq_model_num_outputs) numOutputs = nullptr;
-  decltype(&recq_model_num_tables) numTables = nullptr;
-  decltype(&recq_model_input_name) inputName = nullptr;
-  decltype(&recq_model_input_info) inputInfo = nullptr;
-  decltype(&recq_model_output_info) outputInfo = nullptr;
-  decltype(&recq_model_table_rows) tableRows = nullptr;
-  decltype(&recq_model_table_info) tableInfo = nullptr;
-  decltype(&recq_model_table_indices_row) tableIndicesRow = nullptr;
-  decltype(&recq_model_output_size) outputSize = nullptr;
 };
 
 /// What each input of a model is, from its description.

@@ -1,80 +1,23 @@
 //===- ModelApi.h - The C API of a model.so opened with dlopen --*- C++ -*-===//
 //
-// Tools that load a compiled model at run time (recq-run, calibration) look
-// its C API up by name; this is that table, in one place.
+// Tools that load a compiled model at run time (recq-run, calibration) open
+// it here; its C API's table is recq/Support/ModelSymbols.h.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef RECQ_SUPPORT_MODELAPI_H
 #define RECQ_SUPPORT_MODELAPI_H
 
-#include "recq/Runtime/recq.h"
+#include "recq/Support/ModelSymbols.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
-
-#include <dlfcn.h>
 
 #include <memory>
 
 namespace recq {
 
 /// The C API, looked up in the loaded model.
-struct ModelApi {
-  decltype(&recq_model_load) load;
-  decltype(&recq_model_free) free;
-  decltype(&recq_model_num_inputs) numInputs;
-  decltype(&recq_model_input_name) inputName;
-  decltype(&recq_model_input_info) inputInfo;
-  decltype(&recq_model_num_outputs) numOutputs;
-  decltype(&recq_model_output_name) outputName;
-  decltype(&recq_model_output_info) outputInfo;
-  decltype(&recq_model_num_tables) numTables;
-  decltype(&recq_model_table_rows) tableRows;
-  decltype(&recq_model_table_info) tableInfo;
-  decltype(&recq_model_table_indices_row) tableIndicesRow;
-  decltype(&recq_model_target) target;
-  decltype(&recq_model_plan) plan;
-  decltype(&recq_model_weights_info) weightsInfo;
-  decltype(&recq_model_run) run;
-  decltype(&recq_model_set_threads) setThreads;
-  decltype(&recq_model_threads) threads;
-  decltype(&recq_model_output_size) outputSize;
-};
-
-/// Looks up every function of ModelApi in `lib` (dlopen); returns the
-/// name of the first one missing, or nullptr when all are there.
-inline const char *lookupModelApi(void *lib, ModelApi &api) {
-#define RECQ_SYM(field, name)                                                  \
-  api.field = reinterpret_cast<decltype(api.field)>(dlsym(lib, #name));        \
-  if (!api.field)                                                              \
-    return #name;
-  RECQ_SYM(load, recq_model_load)
-  RECQ_SYM(free, recq_model_free)
-  RECQ_SYM(numInputs, recq_model_num_inputs)
-  RECQ_SYM(inputName, recq_model_input_name)
-  RECQ_SYM(inputInfo, recq_model_input_info)
-  RECQ_SYM(numOutputs, recq_model_num_outputs)
-  RECQ_SYM(outputName, recq_model_output_name)
-  RECQ_SYM(outputInfo, recq_model_output_info)
-  RECQ_SYM(numTables, recq_model_num_tables)
-  RECQ_SYM(tableRows, recq_model_table_rows)
-  RECQ_SYM(tableInfo, recq_model_table_info)
-  RECQ_SYM(tableIndicesRow, recq_model_table_indices_row)
-  RECQ_SYM(target, recq_model_target)
-  RECQ_SYM(plan, recq_model_plan)
-  RECQ_SYM(weightsInfo, recq_model_weights_info)
-  RECQ_SYM(run, recq_model_run)
-  RECQ_SYM(setThreads, recq_model_set_threads)
-  RECQ_SYM(threads, recq_model_threads)
-  RECQ_SYM(outputSize, recq_model_output_size)
-#undef RECQ_SYM
-  return nullptr;
-}
-
-/// A model.so opened with dlopen (a relative path made absolute, so the
-/// library path is not searched) and its model loaded; freed and closed
-/// with this.
 class LoadedModel {
 public:
   static llvm::Expected<std::unique_ptr<LoadedModel>> open(llvm::StringRef path);
