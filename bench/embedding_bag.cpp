@@ -23,7 +23,7 @@
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Dialect/Recq/IR/RowwiseTable.h"
-#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Pipelines/Pipelines.h"
 #include "recq/Runtime/recq.h"
 #include "recq/Target/Codegen.h"
 
@@ -561,7 +561,7 @@ int main(int argc, char **argv) {
   if (hugePages)
     setenv("RECQ_HUGEPAGES", "1", 1);
   registerAllPasses();
-  recq::registerRecqPasses();
+  recq::registerAllRecqPasses();
   recq::CodegenTarget target = recq::hostTarget();
   if (prefetch >= 0)
     target.prefetchDistance = prefetch;

@@ -20,7 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
-#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Pipelines/Pipelines.h"
 #include "recq/Runtime/recq_cpu.h"
 #include "recq/Target/Codegen.h"
 
@@ -400,7 +400,7 @@ int main(int argc, char **argv) {
   }
   omp_set_num_threads(1);
   registerAllPasses();
-  recq::registerRecqPasses();
+  recq::registerAllRecqPasses();
   recq::CodegenTarget target = recq::hostTarget();
 
   std::printf("int8 GEMM, 1 thread, GOPS (2 ops per multiply-add), medians\n");

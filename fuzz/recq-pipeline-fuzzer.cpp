@@ -10,8 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "recq/Dialect/Recq/Transforms/Passes.h"
 #include "recq/Import/OnnxImporter.h"
+#include "recq/Pipelines/Pipelines.h"
 #include "recq/Quant/Quantize.h"
 #include "recq/Target/Codegen.h"
 
@@ -55,7 +55,7 @@ std::unique_ptr<mlir::MLIRContext> freshContext() {
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***) {
   mlir::registerAllPasses();
-  recq::registerRecqPasses();
+  recq::registerAllRecqPasses();
   std::atexit(report);
   return 0;
 }

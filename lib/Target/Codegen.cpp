@@ -2,7 +2,7 @@
 
 #include "recq/Target/Codegen.h"
 
-#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Pipelines/Pipelines.h"
 #include "recq/Runtime/recq_cpu.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -69,32 +69,20 @@ static Error runCapturingDiagnostics(PassManager &pm, ModuleOp module) {
                    (message.empty() ? std::string("unknown reason") : message));
 }
 
+recq::PipelineOptions recq::pipelineOptions(const CodegenTarget &target) {
+  PipelineOptions options;
+  options.target = target.name;
+  options.prefetchDistance = target.prefetchDistance;
+  options.qfcKernel = target.qfcKernel;
+  return options;
+}
+
 Error recq::lowerToLLVMDialect(ModuleOp module, const CodegenTarget &target) {
-  // A model whose tables are pooled by one recq.embedding_bags: a function
-  // per table and one for the rest (recq-split-bags), each with a C entry
-  // point, so the runtime can run the tables on its threads.
-  {
-    PassManager split(module.getContext());
-    split.addPass(createRecqSplitBagsPass());
-    if (Error e = runCapturingDiagnostics(split, module))
-      return e;
-  }
-  for (auto fn : module.getOps<func::FuncOp>())
-    if (fn.getSymName() == "recq_rest" ||
-        fn.getSymName().starts_with("recq_bag_"))
-      fn->setAttr("llvm.emit_c_interface", UnitAttr::get(module.getContext()));
-  // @main becomes recq_entry (a shared library must not define `main`),
-  // with a C entry point taking memref descriptors by pointer.
-  if (auto main = module.lookupSymbol<func::FuncOp>("main")) {
-    if (failed(SymbolTable::replaceAllSymbolUses(
-            main, StringAttr::get(module.getContext(), "recq_entry"), module)))
-      return llvm::createStringError("cannot rename @main");
-    SymbolTable::setSymbolName(main, "recq_entry");
-    main->setAttr("llvm.emit_c_interface", UnitAttr::get(module.getContext()));
-  }
+  // recq-split-bags, recq-export-entry-points, recq-lower-to-llvm: see
+  // lowerModelPipeline (recq-compile --print-pipeline shows it).
   PassManager pm(module.getContext());
-  if (failed(buildLowerToLLVMPipeline(pm, target.name, target.prefetchDistance,
-                                      target.qfcKernel)))
+  if (failed(parsePassPipeline(lowerModelPipeline(pipelineOptions(target)), pm,
+                               llvm::errs())))
     return llvm::createStringError("recq-lower-to-llvm does not parse (a recq bug)");
   return runCapturingDiagnostics(pm, module);
 }

@@ -17,8 +17,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "recq/Dialect/Recq/Transforms/Passes.h"
 #include "recq/Import/OnnxImporter.h"
+#include "recq/Pipelines/Pipelines.h"
 #include "recq/Quant/Calibrate.h"
 #include "recq/Quant/Planner.h"
 #include "recq/Quant/Quantize.h"
@@ -175,6 +175,12 @@ cl::opt<std::string> recalibrateFile(
     cl::value_desc("new.npz"));
 cl::opt<bool> printTarget("print-target", cl::cat(toolOptions),
                           cl::desc("Print the default target and exit"));
+cl::opt<bool> printPipeline(
+    "print-pipeline", cl::cat(toolOptions),
+    cl::desc("Print the pass pipeline that turns what --emit=mlir writes "
+             "into what --emit=llvm-dialect writes, for --target and "
+             "--prefetch-rows (replay it: recq-opt --pass-pipeline=...), "
+             "and exit"));
 cl::opt<std::string> outputFile("o", cl::cat(toolOptions),
                                 cl::desc("Output file (default: stdout)"),
                                 cl::value_desc("file"), cl::init("-"));
@@ -536,7 +542,7 @@ int main(int argc, char **argv) {
     llvm::outs() << recq::hostTarget().name << "\n";
     return 0;
   }
-  if (inputFile.empty()) {
+  if (inputFile.empty() && !printPipeline) {
     llvm::WithColor::error(llvm::errs()) << "no input model (recq-compile "
                                             "model.onnx [-o model.so])\n";
     return 1;
@@ -547,12 +553,16 @@ int main(int argc, char **argv) {
     return fail("unknown target '" + targetName +
                 "' (generic, avx2, avx512, avx512-vnni)");
   target->prefetchDistance = prefetchDistance;
+  if (printPipeline) {
+    llvm::outs() << recq::codegenPipeline(recq::pipelineOptions(*target))
+                 << "\n";
+    return 0;
+  }
 
   // The lowering runs upstream passes by name and needs their dialects'
   // interface models (bufferization, conversion to LLVM).
   mlir::registerAllPasses();
-  recq::registerRecqPasses();
-  recq::registerRecqPipelines();
+  recq::registerAllRecqPasses();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);

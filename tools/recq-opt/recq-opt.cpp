@@ -6,7 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
-#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -43,8 +43,7 @@ int main(int argc, char **argv) {
   mlir::registerAllExtensions(registry);
   // Upstream passes (the lowering pipeline is written in them) and recq's.
   mlir::registerAllPasses();
-  recq::registerRecqPasses();
-  recq::registerRecqPipelines();
+  recq::registerAllRecqPasses();
 
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "recq optimizer driver\n", registry));

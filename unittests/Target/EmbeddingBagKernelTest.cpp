@@ -21,7 +21,7 @@
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Dialect/Recq/IR/RowwiseTable.h"
-#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Pipelines/Pipelines.h"
 #include "recq/Runtime/recq_host.h"
 #include "recq/Target/Codegen.h"
 
@@ -235,7 +235,7 @@ class EmbeddingBagKernelTest : public ::testing::TestWithParam<Case> {
 protected:
   static void SetUpTestSuite() {
     registerAllPasses();
-    recq::registerRecqPasses();
+    recq::registerAllRecqPasses();
   }
 };
 
@@ -429,7 +429,7 @@ TEST_P(EmbeddingBagKernelTest, NeverReadsOutsideItsTable) {
 // with elements is an error, not a read of address 0.
 TEST(EmbeddingBagInputsTest, EmptyIndicesMayBeNull) {
   registerAllPasses();
-  recq::registerRecqPasses();
+  recq::registerAllRecqPasses();
   const int64_t rows = 5, dim = 3;
   std::vector<float> table(rows * dim, 1.5f);
   auto context = recq::testing::makeContext();
@@ -530,7 +530,7 @@ std::string fileHugePagesMissing(const std::string &dir) {
 // results are the same bits every way.
 TEST(EmbeddingBagInputsTest, WeightsOnHugePagesWithoutACopy) {
   registerAllPasses();
-  recq::registerRecqPasses();
+  recq::registerAllRecqPasses();
   const int64_t rows = 20000, dim = 64; // 5 MiB: two whole 2 MiB pages
   std::vector<float> table(rows * dim);
   std::mt19937 rng(7);
@@ -614,7 +614,7 @@ TEST(EmbeddingBagInputsTest, WeightsOnHugePagesWithoutACopy) {
 // table is still reported with its table and sample.
 TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
   registerAllPasses();
-  recq::registerRecqPasses();
+  recq::registerAllRecqPasses();
   const int64_t dim = 64, batch = 4, tables = 3;
   const int64_t rows[tables] = {1000, 37, 500};
   std::mt19937 rng(5);

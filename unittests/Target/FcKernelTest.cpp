@@ -10,7 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
-#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Pipelines/Pipelines.h"
 #include "recq/Runtime/recq.h"
 #include "recq/Runtime/recq_cpu.h"
 #include "recq/Target/Codegen.h"
@@ -90,7 +90,7 @@ class FcKernelTest : public ::testing::TestWithParam<Case> {
 protected:
   static void SetUpTestSuite() {
     registerAllPasses();
-    recq::registerRecqPasses();
+    recq::registerAllRecqPasses();
   }
 };
 

@@ -18,7 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
-#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Pipelines/Pipelines.h"
 #include "recq/Runtime/recq.h"
 #include "recq/Runtime/recq_cpu.h"
 #include "recq/Target/Codegen.h"
@@ -176,7 +176,7 @@ class QfcKernelTest : public ::testing::TestWithParam<std::pair<int64_t, int64_t
 protected:
   static void SetUpTestSuite() {
     registerAllPasses();
-    recq::registerRecqPasses();
+    recq::registerAllRecqPasses();
   }
 };
 

@@ -9,7 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
-#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Pipelines/Pipelines.h"
 #include "recq/Quant/Calibration.h"
 
 #include "mlir/InitAllDialects.h"
@@ -30,7 +30,7 @@ class QuantizeTest : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
     registerAllPasses();
-    recq::registerRecqPasses();
+    recq::registerAllRecqPasses();
   }
 
   /// Runs `text` (an @main from [?, cols] f32 to the same) on `x`.

@@ -9,6 +9,8 @@
 #ifndef RECQ_TARGET_CODEGEN_H
 #define RECQ_TARGET_CODEGEN_H
 
+#include "recq/Pipelines/Pipelines.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -30,7 +32,7 @@ struct CodegenTarget {
   std::string cpu;      // LLVM CPU name
   std::string features; // LLVM feature string
   /// Embedding rows prefetched this many indices ahead (0: off).
-  int64_t prefetchDistance = 32; // recq::kDefaultPrefetchDistance (Passes.h)
+  int64_t prefetchDistance = kDefaultPrefetchDistance;
   /// The int8 kernel variant when it is not `name`'s own (tests set
   /// "avx512-vnni-emulated" to run the VNNI layout on any CPU).
   std::string qfcKernel;
@@ -66,7 +68,12 @@ llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
                               llvm::StringRef descriptionC,
                               llvm::StringRef outputPath);
 
-/// Marks @main for the C interface and runs recq-lower-to-llvm on `module`.
+/// The code-generation pipeline's options for `target`.
+PipelineOptions pipelineOptions(const CodegenTarget &target);
+
+/// Runs lowerModelPipeline on `module`: one function per table
+/// (recq-split-bags), @main renamed recq_entry with the C interface
+/// (recq-export-entry-points), recq-lower-to-llvm.
 llvm::Error lowerToLLVMDialect(mlir::ModuleOp module,
                                const CodegenTarget &target);
 

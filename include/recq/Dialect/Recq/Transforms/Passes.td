@@ -212,130 +212,24 @@ def RecqSplitBagsPass : Pass<"recq-split-bags", "::mlir::ModuleOp"> {
                            "::mlir::bufferization::BufferizationDialect"];
 }
 
+def RecqExportEntryPointsPass
+    : Pass<"recq-export-entry-points", "::mlir::ModuleOp"> {
+  let summary = "Name the model's functions as the runtime calls them and "
+                "give each a C entry point.";
+  let description = [{
+    The last step before the lowering to LLVM, after `recq-split-bags`:
+    `@main` becomes `@recq_entry` (a shared library must not define
+    `main`), and `@recq_entry`, `@recq_rest` and every `@recq_bag_<t>` get
+    `llvm.emit_c_interface`, so `convert-func-to-llvm` adds the
+    `_mlir_ciface_*` entry points that take memref descriptors by pointer
+    (what `model.so`'s runtime calls). Other functions are left as they
+    are.
+  }];
+}
+
 //===----------------------------------------------------------------------===//
-// Lowering
+// Buffers
 //===----------------------------------------------------------------------===//
-
-def ConvertRecqFcToKernelPass
-    : Pass<"convert-recq-fc-to-kernel", "::mlir::func::FuncOp"> {
-  let summary = "Lower fp32 recq.fc with constant weights to a register-blocked "
-                "FMA micro-kernel over weights packed at compile time.";
-  let description = [{
-    The weight `[N, K]` is packed at compile time into column blocks of
-    `Nr` outputs, `[ceil(N / Nr), K, Nr]`, zero-padded, so the kernel reads
-    one contiguous `vector<Nr x f32>` per `k`. The kernel walks column
-    blocks (outer) and tiles of `Mr` rows (inner), keeping `Mr`
-    accumulators of `vector<Nr x f32>` in registers through the `k` loop:
-    per `k`, one load of the packed block and `Mr` broadcast-FMAs. The
-    epilogue adds the bias and applies the activation in registers before
-    one store per row; the last column block stores under a mask when
-    `Nr` does not divide `N`, and the rows after the last full tile run the
-    same kernel with `Mr = 1`.
-
-    Tile sizes per target (option `target`), chosen so the accumulators,
-    the weight vector and the broadcast fit the register file:
-
-    | target | Nr | Mr | registers |
-    | --- | --- | --- | --- |
-    | `generic` (SSE2, 16 xmm) | 8 | 6 | 12 acc + 2 + 1 |
-    | `avx2` (16 ymm) | 16 | 6 | 12 acc + 2 + 1 |
-    | `avx512`, `avx512-vnni` (32 zmm) | 32 | 8 | 16 acc + 2 + 1 |
-
-    FCs whose weight is not a constant are left to
-    `convert-recq-to-linalg`.
-  }];
-  let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"avx2\"",
-           "Code-generation target: generic, avx2, avx512, avx512-vnni">
-  ];
-  let dependentDialects = [
-    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
-    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
-    "::mlir::vector::VectorDialect"
-  ];
-}
-
-def ConvertRecqQfcToKernelPass
-    : Pass<"convert-recq-qfc-to-kernel", "::mlir::func::FuncOp"> {
-  let summary = "Lower recq.qfc to an int8 register-blocked micro-kernel "
-                "with the requantization folded into its epilogue.";
-  let description = [{
-    Everything that does not depend on the input is done at compile time:
-    the weight (`recq.quantize` of a constant) is quantized with its
-    per-channel scales, packed for the target, and its column sums are
-    folded with the input zero point and the bias into one i32 per column,
-    the scales into one f32 multiplier per column. With `acc[m, n]` the
-    exact i32 sum of `x_q[m, k] * w_q[n, k]`, `s_x, z_x` the input's scale
-    and zero point, `s_w[n]` the weight's, and `b[n]` the f32 bias:
-
-    - u8/i8 result (`s_y, z_y`):
-      `c[n] = roundeven(b[n] / (s_x s_w[n])) - z_x * sum_k w_q[n, k]`,
-      `mult[n] = f32(s_x s_w[n] / s_y)` (in double, then rounded),
-      `y = clamp(roundeven(fma(f32(acc + c[n]), mult[n], z_y)), lo, 255)`
-      where `lo` is `z_y` with `relu` (the ReLU is the clamp) and the
-      storage minimum without;
-    - f32 result: `c[n] = -z_x * sum_k w_q[n, k]`,
-      `mult[n] = f32(s_x s_w[n])`,
-      `y = act(fma(f32(acc + c[n]), mult[n], b[n]))`.
-
-    The integer part is exact; the float part is one fused multiply-add
-    and one rounding, so the gtest reference reproduces it bit for bit.
-
-    The kernel walks blocks of `Nr` columns (outer) and tiles of `Mr` rows
-    (inner), keeping `Mr x Nr` i32 accumulators in registers through the
-    `k` loop; per target:
-
-    | target | k per step | instruction | Nr | Mr | packed weight |
-    | --- | --- | --- | --- | --- | --- |
-    | `avx512-vnni` | 4 | `vpdpbusd` zmm | 32 | 8 | `[N/32, K/4, 32] x i32` (4 k of a column in one lane) |
-    | `avx512` | 2 | `vpmaddwd` zmm | 32 | 8 | `[N/32, K/2, 32] x i32` (2 k as i16) |
-    | `avx2` | 2 | `vpmaddwd` ymm | 16 | 6 | `[N/16, K/2, 16] x i32` (2 k as i16) |
-    | `generic` | 1 | `vector` multiply-add on i32 | 8 | 4 | `[N/8, K, 8] x i8` |
-    | `avx2`, 7-bit input | 4 | `vpmaddubsw` + `vpmaddwd` ymm | 16 | 6 | `[N/16, K/4, 16] x i32` |
-
-    The 16-bit paths widen both sides so nothing saturates (`vpmaddubsw`
-    would saturate `255 * 127 * 2`): the weight at compile time, the
-    input once per call into u16 (K padded to even). `vpdpbusd` has no
-    intermediate 16-bit sum; when K is not a multiple of 4 the input is
-    copied once with zero columns to the next multiple. Rows are cut into
-    blocks of as many whole tiles as keep the block's kernel input within
-    128 KiB (L2) while every column block reads it. The N tail is a masked
-    store; rows after the last full tile run the kernel with `Mr = 1`.
-
-    With 7-bit inputs (a `!quant.uniform<u8<0:127>:...>` input, what
-    `recq-compile --reduce-range` produces) `avx2` and `avx512` use
-    `vpmaddubsw` + `vpmaddwd` with ones on the VNNI layout (4 k per lane):
-    `127 * 128 * 2 < 2^15`, so the pair sums are exact.
-
-    Up to 4 output columns, a column block would be mostly padding: the
-    kernel runs along K instead, one vector accumulator per (row, column)
-    over chunks of K (the 16-bit path widens each chunk in registers),
-    reduced at the end, with a scalar epilogue; weights `[N, K]` in the
-    same per-lane packing.
-  }];
-  let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"avx2\"",
-           "Code-generation target: generic, avx2, avx512, avx512-vnni">
-  ];
-  let dependentDialects = [
-    "::mlir::arith::ArithDialect",
-    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
-    "::mlir::quant::QuantizationDialect", "::mlir::scf::SCFDialect",
-    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"
-  ];
-}
-
-def RecqLowerIntrinsicsPass
-    : Pass<"recq-lower-intrinsics", "::mlir::func::FuncOp"> {
-  let summary = "recq.pure_intrinsic to llvm.call_intrinsic.";
-  let description = [{
-    Runs after bufferization (whose deallocation refuses ops with unknown
-    memory effects, as `llvm.call_intrinsic` has): each
-    `recq.pure_intrinsic "name"(args)` becomes
-    `llvm.call_intrinsic "name"(args)` with the same types.
-  }];
-  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
-}
 
 def RecqPrefetchRowsPass : Pass<"recq-prefetch-rows", "::mlir::func::FuncOp"> {
   let summary = "Prefetch the table rows an embedding bag reads a few "
@@ -373,93 +267,6 @@ def RecqPrefetchRowsPass : Pass<"recq-prefetch-rows", "::mlir::func::FuncOp"> {
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect"];
-}
-
-def RecqLowerQuantTypesPass
-    : Pass<"recq-lower-quant-types", "::mlir::func::FuncOp"> {
-  let summary = "Lower recq.quantize/dequantize to integer arithmetic on "
-                "storage types.";
-  let description = [{
-    `!quant.uniform` tensors become tensors of their storage type (`i8`
-    for `u8` and `i8`, the same bits), so the rest of the lowering
-    (bufferization, LLVM) sees ordinary integers:
-
-    - `recq.quantize`: `q = clamp(roundeven(x / scale) + zero_point,
-      storage_min, storage_max)` element-wise, per tensor or along the
-      quantized dimension (scales and zero points as constant vectors);
-    - `recq.dequantize`: `x = (q - zero_point) * scale`, `q` read as
-      signed or unsigned as the type says.
-
-    Rounding is half to even, as `recq::quant::QuantParams` and FBGEMM
-    round. A function whose signature carries quantized types is refused.
-  }];
-  let dependentDialects = [
-    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
-    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"
-  ];
-}
-
-def ConvertRecqToLinalgPass
-    : Pass<"convert-recq-to-linalg", "::mlir::func::FuncOp"> {
-  let summary = "Lower fp32 recq ops to linalg, scf and vector on tensors.";
-  let description = [{
-    The first step of the fp32 lowering; the result bufferizes with
-    upstream's one-shot bufferization.
-
-    - `recq.fc` becomes `linalg.matmul_transpose_b` into a zero-filled
-      `[batch, N]` tensor, followed (when there is a bias or an activation)
-      by one element-wise `linalg.generic` adding the bias and applying
-      `relu` (`arith.maximumf` with 0) or `sigmoid` (`1 / (1 + exp(-x))`).
-    - `recq.interaction dot` stacks the features into `[batch, F, D]`,
-      multiplies them with `linalg.batch_matmul_transpose_b`, and gathers
-      the lower triangle with a `linalg.generic` over `[batch, pairs]` that
-      reads the pair's row and column from two constant index vectors; the
-      dense vector and the pairs are inserted side by side into the result.
-      `cat` inserts the features side by side.
-    - `recq.embedding_bag` is not a structured op (bags have data-dependent
-      lengths): it becomes an `scf.for` over bags around an `scf.for` over
-      the bag's indices, accumulating one `vector<D x f32>` by add or max
-      (`fma(row, weight, acc)` with per-sample weights); `mean` divides by
-      the bag length and an empty bag gives zeros. Rows wider than 64
-      columns are pooled in blocks of 64, each by its own loop over the
-      bag's rows, so a block's accumulator stays in registers (a D = 128
-      f32 accumulator alone fills AVX2's 16 registers); the first block's
-      loop reads the rows from memory, the others from cache. A block of a
-      row is read with one `vector.transfer_read` and turned into f32 in
-      registers:
-      - f32 as is, f16 with `arith.extf`;
-      - `!recq.rowwise` tables (through `recq.rowwise_cast`, their bytes
-        `[rows, row bytes]`): scale and bias from the row's end
-        (`vector.bitcast`), the codes as bytes converted with `uitofp`
-        (int4: read as 32-bit words, 8 columns each, unpacked with a shift
-        and a mask per nibble position, nibble-major; the bag is pooled in
-        that order and put back into column order with one
-        `vector.shuffle` per bag, not per row).
-        Dequantization is fused into the pooling loop; no dequantized table
-        exists. Sums take the bias out of the vector work: the codes
-        accumulate as `fma(code, scale [* w], acc)` and the biases `[* w]`
-        as one f32 scalar added once per bag; `max` compares
-        `fma(code, scale, bias)`.
-      Indices are checked in the loop at the cost of three scalar ops per
-      row: the row index is clamped to the table (`arith.minui` with the
-      last row, so a bad index reads that row, never memory past the
-      table) and a loop-carried `i1` records whether any index was outside
-      `[0, rows)`. The function gets one more result, `tensor<T x i64>`
-      marked `recq.index_status`: 1 for each of its T bags (program order)
-      that met a bad index. The runtime validates offsets once per call
-      and turns a set flag into an error naming table, sample and value.
-
-    - `recq.embedding_bags`: the same loop nest once per table, each
-      writing its slot of one `[B, T, D]` tensor; one index flag per table.
-
-    bf16 tables, row-wise tables that are not stored bytes and the
-    quantized ops are refused with an error naming the op.
-  }];
-  let dependentDialects = [
-    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
-    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
-    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"
-  ];
 }
 
 #endif // RECQ_DIALECT_RECQ_TRANSFORMS_PASSES_TD

@@ -1,12 +1,15 @@
 //===- Pipelines.cpp - recq's named pass pipelines ------------------------===//
 //
-// recq-lower-to-llvm: the int8 and fp32 paths from recq ops on tensors to the LLVM
-// dialect, written as a textual pipeline of recq's and upstream's passes so
-// `recq-opt` and `recq-compile` run exactly the same thing.
+// recq-lower-to-llvm: the int8 and fp32 paths from recq ops on tensors to the
+// LLVM dialect, and the code-generation pipeline around it, written as textual
+// pipelines of recq's and upstream's passes so `recq-opt`, `recq-compile`
+// and `recq-compile --print-pipeline` run and show exactly the same thing.
 //
 //===----------------------------------------------------------------------===//
 
-#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Pipelines/Pipelines.h"
+
+#include "recq/Conversion/Passes.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -48,19 +51,36 @@ static const char kLowerToLLVM[] =
     "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm,reconcile-unrealized-casts";
 
-LogicalResult recq::buildLowerToLLVMPipeline(OpPassManager &pm,
-                                             StringRef target,
-                                             int64_t prefetchDistance,
-                                             StringRef qfcKernel) {
+std::string recq::lowerToLLVMPipeline(const PipelineOptions &options) {
   std::string text = kLowerToLLVM;
   auto substitute = [&](StringRef key, const std::string &value) {
     size_t at = text.find(key.str());
     text.replace(at, key.size(), value);
   };
-  substitute("{qfc-target}", qfcKernel.empty() ? target.str() : qfcKernel.str());
-  substitute("{target}", target.str());
-  substitute("{distance}", std::to_string(prefetchDistance));
-  return parsePassPipeline(text, pm, llvm::errs());
+  substitute("{qfc-target}",
+             options.qfcKernel.empty() ? options.target : options.qfcKernel);
+  substitute("{target}", options.target);
+  substitute("{distance}", std::to_string(options.prefetchDistance));
+  return text;
+}
+
+std::string recq::lowerModelPipeline(const PipelineOptions &options) {
+  // One function per table and one for the rest, so the runtime can pool
+  // the tables on its threads; @main renamed recq_entry, C entry points.
+  return "recq-split-bags,recq-export-entry-points," +
+         lowerToLLVMPipeline(options);
+}
+
+std::string recq::codegenPipeline(const PipelineOptions &options) {
+  // recq-compile batches the bags (recq-fuse) before it describes the
+  // model, then runs lowerModelPipeline.
+  return "builtin.module(func.func(recq-fuse)," + lowerModelPipeline(options) +
+         ")";
+}
+
+LogicalResult recq::buildLowerToLLVMPipeline(OpPassManager &pm,
+                                             const PipelineOptions &options) {
+  return parsePassPipeline(lowerToLLVMPipeline(options), pm, llvm::errs());
 }
 
 namespace {
@@ -77,15 +97,25 @@ struct LowerToLLVMOptions : PassPipelineOptions<LowerToLLVMOptions> {
 };
 } // namespace
 
-void recq::registerRecqPipelines() {
-  PassPipelineRegistration<LowerToLLVMOptions>(
-      "recq-lower-to-llvm",
-      "Lower recq ops on tensors to the LLVM dialect "
-      "(int8 and fp32 FC micro-kernels, convert-recq-to-linalg, bufferization, loops, "
-      "LLVM conversion)",
-      [](OpPassManager &pm, const LowerToLLVMOptions &options) {
-        if (failed(buildLowerToLLVMPipeline(pm, options.target,
-                                            options.prefetchDistance)))
-          llvm::report_fatal_error("recq-lower-to-llvm does not parse");
-      });
+void recq::registerAllRecqPasses() {
+  // Tests and tools may call this more than once; a pipeline name may be
+  // registered only once.
+  static const bool registered = [] {
+    registerRecqPasses();
+    registerRecqConversionPasses();
+    PassPipelineRegistration<LowerToLLVMOptions>(
+        "recq-lower-to-llvm",
+        "Lower recq ops on tensors to the LLVM dialect "
+        "(int8 and fp32 FC micro-kernels, convert-recq-to-linalg, "
+        "bufferization, loops, LLVM conversion)",
+        [](OpPassManager &pm, const LowerToLLVMOptions &options) {
+          recq::PipelineOptions pipeline;
+          pipeline.target = options.target;
+          pipeline.prefetchDistance = options.prefetchDistance;
+          if (failed(buildLowerToLLVMPipeline(pm, pipeline)))
+            llvm::report_fatal_error("recq-lower-to-llvm does not parse");
+        });
+    return true;
+  }();
+  (void)registered;
 }

@@ -1,10 +1,10 @@
-//===- RecqLowerQuantTypes.cpp - quantize/dequantize to integer math ------===//
+//===- LowerQuantTypes.cpp - quantize/dequantize to integer math ----------===//
 //
 // See Passes.td (recq-lower-quant-types).
 //
 //===----------------------------------------------------------------------===//
 
-#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -16,7 +16,7 @@
 
 namespace recq {
 #define GEN_PASS_DEF_RECQLOWERQUANTTYPESPASS
-#include "recq/Dialect/Recq/Transforms/Passes.h.inc"
+#include "recq/Conversion/Passes.h.inc"
 } // namespace recq
 
 using namespace mlir;
@@ -59,18 +59,6 @@ std::optional<QuantInfo> infoOf(Type tensorType) {
 AffineMap axisMap(MLIRContext *ctx, int64_t rank, int64_t axis) {
   return AffineMap::get(rank, 0, getAffineDimExpr(axis, ctx));
 }
-
-class QuantTypeConverter : public TypeConverter {
-public:
-  QuantTypeConverter() {
-    addConversion([](Type t) { return t; });
-    addConversion([](RankedTensorType t) -> Type {
-      if (auto q = dyn_cast<quant::QuantizedType>(t.getElementType()))
-        return RankedTensorType::get(t.getShape(), q.getStorageType());
-      return t;
-    });
-  }
-};
 
 /// Emits `linalg.generic` over `input` (and per-axis scale / zero-point
 /// vectors) with `body(b, loc, x, scale, zeroPoint)` as the element function.
@@ -212,10 +200,10 @@ struct RecqLowerQuantTypesPass
       return signalPassFailure();
     }
     MLIRContext *ctx = &getContext();
-    QuantTypeConverter converter;
+    TypeConverter converter;
+    recq::populateQuantStorageTypeConversion(converter);
     RewritePatternSet patterns(ctx);
-    patterns.add<QuantizeLowering, DequantizeLowering, StorageCastLowering>(
-        converter, ctx);
+    recq::populateRecqLowerQuantTypesPatterns(converter, patterns);
     ConversionTarget target(*ctx);
     target.addIllegalOp<recq::QuantizeOp, recq::DequantizeOp,
                         quant::StorageCastOp>();
@@ -226,3 +214,18 @@ struct RecqLowerQuantTypesPass
 };
 
 } // namespace
+
+void recq::populateQuantStorageTypeConversion(TypeConverter &converter) {
+  converter.addConversion([](Type t) { return t; });
+  converter.addConversion([](RankedTensorType t) -> Type {
+    if (auto q = dyn_cast<quant::QuantizedType>(t.getElementType()))
+      return RankedTensorType::get(t.getShape(), q.getStorageType());
+    return t;
+  });
+}
+
+void recq::populateRecqLowerQuantTypesPatterns(TypeConverter &converter,
+                                               RewritePatternSet &patterns) {
+  patterns.add<QuantizeLowering, DequantizeLowering, StorageCastLowering>(
+      converter, patterns.getContext());
+}

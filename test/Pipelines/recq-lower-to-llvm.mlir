@@ -1,5 +1,5 @@
-// RUN: recq-opt %S/../../../examples/dlrm-tiny.mlir -recq-canonicalize -recq-lower-to-llvm | FileCheck %s
-// RUN: recq-opt %S/../../../examples/dlrm-tiny.mlir -recq-canonicalize -recq-lower-to-llvm=target=generic | FileCheck %s
+// RUN: recq-opt %S/../../examples/dlrm-tiny.mlir -recq-canonicalize -recq-lower-to-llvm | FileCheck %s
+// RUN: recq-opt %S/../../examples/dlrm-tiny.mlir -recq-canonicalize -recq-lower-to-llvm=target=generic | FileCheck %s
 
 // The whole fp32 pipeline leaves only the LLVM dialect; buffers come from
 // the runtime's allocator.

@@ -1,12 +1,13 @@
-//===- ConvertRecqFcToKernel.cpp - recq.fc to a packed FMA micro-kernel ---===//
+//===- FcKernel.cpp - fp32 recq.fc to a packed FMA micro-kernel -----------===//
 //
 // See Passes.td (convert-recq-fc-to-kernel) for the layout and tiling.
 //
 //===----------------------------------------------------------------------===//
 
-#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Conversion/Passes.h"
 
-#include "Activation.h"
+#include "MicroKernel.h"
+#include "recq/Conversion/Utils/Activation.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -19,7 +20,7 @@
 
 namespace recq {
 #define GEN_PASS_DEF_CONVERTRECQFCTOKERNELPASS
-#include "recq/Dialect/Recq/Transforms/Passes.h.inc"
+#include "recq/Conversion/Passes.h.inc"
 } // namespace recq
 
 using namespace mlir;
@@ -106,8 +107,7 @@ struct FcToKernel : OpRewritePattern<recq::FcOp> {
     Value cMr = rewriter.create<arith::ConstantIndexOp>(loc, tile.mr);
     Value cBlocks = rewriter.create<arith::ConstantIndexOp>(loc, blocks);
     Value m = rewriter.create<tensor::DimOp>(loc, input, 0);
-    Value mFull = rewriter.create<arith::SubIOp>(
-        loc, m, rewriter.create<arith::RemUIOp>(loc, m, cMr));
+    Value mFull = recq::x86::wholeTilesEnd(rewriter, loc, Value(), m, cMr);
     SmallVector<Value> dyn;
     if (type.isDynamicDim(0))
       dyn.push_back(m);
@@ -122,31 +122,30 @@ struct FcToKernel : OpRewritePattern<recq::FcOp> {
     auto kernel = [&](OpBuilder &b, Location l, Value nb, Value n0, Value mask,
                       Value biasVec, Value m0, int64_t rows,
                       Value out) -> Value {
-      SmallVector<Value> rowIdx;
-      for (int64_t i = 0; i < rows; ++i)
-        rowIdx.push_back(i == 0 ? m0
-                                : b.create<arith::AddIOp>(
-                                       l, m0,
-                                       b.create<arith::ConstantIndexOp>(l, i))
-                                      .getResult());
+      SmallVector<Value> rowIdx = recq::x86::rowIndices(b, l, m0, rows);
+      // Per k: one packed weight vector, each row's input broadcast, FMAs.
+      // (function_ref does not own: every callable is a named local.)
+      auto weights = [&](OpBuilder &kb, Location kl, Value kk,
+                         int64_t) -> Value {
+        return kb.create<vector::TransferReadOp>(
+            kl, vecType, packed, ValueRange{nb, kk, c0}, scalarPad,
+            ArrayRef<bool>{true});
+      };
+      auto broadcast = [&](OpBuilder &kb, Location kl, Value row,
+                           Value kk) -> Value {
+        Value x = kb.create<tensor::ExtractOp>(kl, input, ValueRange{row, kk});
+        return kb.create<vector::BroadcastOp>(kl, vecType, x);
+      };
+      auto fmaOf = [&](OpBuilder &kb, Location kl, Value acc, Value x,
+                       Value w) -> Value {
+        return kb.create<vector::FMAOp>(kl, x, w, acc);
+      };
+      recq::x86::AccumulatorTile fma{/*vectors=*/1, weights, broadcast, fmaOf};
       SmallVector<Value> inits(rows, zero);
-      auto kLoop = b.create<scf::ForOp>(
-          l, c0, cK, c1, inits,
-          [&](OpBuilder &kb, Location kl, Value kk, ValueRange acc) {
-            Value w = kb.create<vector::TransferReadOp>(
-                kl, vecType, packed, ValueRange{nb, kk, c0}, scalarPad,
-                ArrayRef<bool>{true});
-            SmallVector<Value> next;
-            for (int64_t i = 0; i < rows; ++i) {
-              Value x = kb.create<tensor::ExtractOp>(
-                  kl, input, ValueRange{rowIdx[i], kk});
-              Value xb = kb.create<vector::BroadcastOp>(kl, vecType, x);
-              next.push_back(kb.create<vector::FMAOp>(kl, xb, w, acc[i]));
-            }
-            kb.create<scf::YieldOp>(kl, next);
-          });
+      SmallVector<Value> acc =
+          recq::x86::accumulateLoop(b, l, fma, rowIdx, c0, cK, inits);
       for (int64_t i = 0; i < rows; ++i) {
-        Value v = b.create<arith::AddFOp>(l, kLoop.getResult(i), biasVec);
+        Value v = b.create<arith::AddFOp>(l, acc[i], biasVec);
         v = recq::buildActivation(b, l, v, act);
         out = b.create<vector::TransferWriteOp>(
                    l, v, out, ValueRange{rowIdx[i], n0},
@@ -164,26 +163,14 @@ struct FcToKernel : OpRewritePattern<recq::FcOp> {
           Value biasVec = b.create<vector::TransferReadOp>(
               l, vecType, biasPad, ValueRange{n0}, scalarPad,
               ArrayRef<bool>{true});
-          Value mask;
-          if (needMask) {
-            Value left = b.create<arith::MinUIOp>(
-                l, b.create<arith::SubIOp>(l, cN, n0), cNr);
-            mask = b.create<vector::CreateMaskOp>(
-                l, VectorType::get({nr}, b.getI1Type()), ValueRange{left});
-          }
-          auto full = b.create<scf::ForOp>(
-              l, c0, mFull, cMr, outs,
-              [&](OpBuilder &fb, Location fl, Value m0, ValueRange o) {
-                fb.create<scf::YieldOp>(
-                    fl, kernel(fb, fl, nb, n0, mask, biasVec, m0, tile.mr, o[0]));
+          Value mask =
+              needMask ? recq::x86::columnMask(b, l, cN, n0, nr) : Value();
+          Value out = recq::x86::forEachRowTile(
+              b, l, c0, mFull, m, cMr, tile.mr, outs[0],
+              [&](OpBuilder &tb, Location tl, Value m0, int64_t rows, Value o) {
+                return kernel(tb, tl, nb, n0, mask, biasVec, m0, rows, o);
               });
-          auto rest = b.create<scf::ForOp>(
-              l, mFull, m, c1, full.getResults(),
-              [&](OpBuilder &rb, Location rl, Value m0, ValueRange o) {
-                rb.create<scf::YieldOp>(
-                    rl, kernel(rb, rl, nb, n0, mask, biasVec, m0, 1, o[0]));
-              });
-          b.create<scf::YieldOp>(l, rest.getResults());
+          b.create<scf::YieldOp>(l, out);
         });
     rewriter.replaceOp(op, blockLoop.getResult(0));
     return success();
@@ -196,14 +183,12 @@ struct ConvertRecqFcToKernelPass
     : recq::impl::ConvertRecqFcToKernelPassBase<ConvertRecqFcToKernelPass> {
   using Base::Base;
   void runOnOperation() override {
-    std::optional<Tile> tile = tileFor(target);
-    if (!tile) {
+    RewritePatternSet patterns(&getContext());
+    if (failed(recq::populateRecqFcToKernelPatterns(patterns, target))) {
       getOperation().emitError() << "convert-recq-fc-to-kernel: unknown target '"
                                  << target << "'";
       return signalPassFailure();
     }
-    RewritePatternSet patterns(&getContext());
-    patterns.add<FcToKernel>(&getContext(), *tile);
     // Each FC is rewritten once; nothing the rewrite creates matches again.
     GreedyRewriteConfig config;
     config.strictMode = GreedyRewriteStrictness::ExistingOps;
@@ -214,3 +199,12 @@ struct ConvertRecqFcToKernelPass
 };
 
 } // namespace
+
+LogicalResult recq::populateRecqFcToKernelPatterns(RewritePatternSet &patterns,
+                                                   StringRef target) {
+  std::optional<Tile> tile = tileFor(target);
+  if (!tile)
+    return failure();
+  patterns.add<FcToKernel>(patterns.getContext(), *tile);
+  return success();
+}

@@ -1,13 +1,15 @@
-//===- ConvertRecqQfcToKernel.cpp - recq.qfc to an int8 micro-kernel ------===//
+//===- QfcKernel.cpp - recq.qfc to an int8 micro-kernel -------------------===//
 //
 // See Passes.td (convert-recq-qfc-to-kernel) for the folded epilogue, the
 // packed layouts and the tiles.
 //
 //===----------------------------------------------------------------------===//
 
-#include "recq/Dialect/Recq/Transforms/Passes.h"
+#include "recq/Conversion/Passes.h"
 
-#include "Activation.h"
+#include "MicroKernel.h"
+#include "Qfc.h"
+#include "recq/Conversion/Utils/Activation.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -26,196 +28,13 @@
 
 namespace recq {
 #define GEN_PASS_DEF_CONVERTRECQQFCTOKERNELPASS
-#include "recq/Dialect/Recq/Transforms/Passes.h.inc"
+#include "recq/Conversion/Passes.h.inc"
 } // namespace recq
 
 using namespace mlir;
+using namespace recq::x86;
 
 namespace {
-
-/// How one step of the k loop multiplies and accumulates.
-enum class Dot {
-  Vnni,        // vpdpbusd: 4 u8 x s8 products per i32 lane
-  VnniEmulated, // the same layout and steps, the instruction in plain vector
-                // code (tests the VNNI path on CPUs without AVX512-VNNI)
-  Widen16,     // vpmaddwd on u16 x s16 pairs: 2 products per i32 lane
-  Ubsw,        // vpmaddubsw + vpmaddwd(1): 4 u7 x s8 products per i32 lane,
-               // exact only for 7-bit inputs (127 * 128 * 2 < 2^15)
-  Plain,       // i32 multiply and add, 1 product per lane
-};
-
-struct QTile {
-  Dot dot;
-  int64_t lanes; // i32 lanes of one accumulator vector
-  int64_t nvec;  // accumulator vectors per row: Nr = lanes * nvec
-  int64_t mr;    // rows per register tile
-  int64_t kg;    // k per step (per i32 lane)
-  const char *intrinsic = nullptr;
-  const char *intrinsic2 = nullptr; // Ubsw: the pair-summing vpmaddwd
-  int64_t nr() const { return lanes * nvec; }
-};
-
-std::optional<QTile> qtileFor(StringRef target) {
-  if (target == "generic")
-    return QTile{Dot::Plain, 4, 2, 4, 1};
-  if (target == "avx2")
-    return QTile{Dot::Widen16, 8, 2, 6, 2, "llvm.x86.avx2.pmadd.wd"};
-  if (target == "avx512")
-    return QTile{Dot::Widen16, 16, 2, 8, 2, "llvm.x86.avx512.pmaddw.d.512"};
-  if (target == "avx512-vnni")
-    return QTile{Dot::Vnni, 16, 2, 8, 4, "llvm.x86.avx512.vpdpbusd.512"};
-  if (target == "avx512-vnni-emulated")
-    return QTile{Dot::VnniEmulated, 16, 2, 8, 4};
-  return std::nullopt;
-}
-
-/// The kernel for 7-bit inputs (codes 0..127, --reduce-range) where it is
-/// faster than the target's exact 8-bit one: vpmaddubsw cannot saturate.
-std::optional<QTile> narrowTileFor(StringRef target) {
-  if (target == "avx2")
-    return QTile{Dot::Ubsw, 8, 2, 6, 4, "llvm.x86.avx2.pmadd.ub.sw",
-                 "llvm.x86.avx2.pmadd.wd"};
-  if (target == "avx512")
-    return QTile{Dot::Ubsw, 16, 2, 8, 4, "llvm.x86.avx512.pmaddubs.w.512",
-                 "llvm.x86.avx512.pmaddw.d.512"};
-  return std::nullopt;
-}
-
-/// Rows per block of the outer M loop: as many whole register tiles as
-/// keep the block's kernel input (u16 pairs, or bytes) within 128 KiB, so
-/// it stays in L2 while every column block reads it.
-int64_t rowBlock(const QTile &tile, int64_t k) {
-  int64_t rowBytes = tile.dot == Dot::Widen16 ? 4 * ((k + 1) / 2) : k;
-  int64_t rows = (128 * 1024) / std::max<int64_t>(rowBytes, 1);
-  return std::max<int64_t>(tile.mr, rows / tile.mr * tile.mr);
-}
-
-/// What the compiler knows about one qfc: quantized weights and the folded
-/// per-column epilogue constants (padded to whole column blocks).
-struct Folded {
-  int64_t n = 0, k = 0;
-  std::vector<int8_t> weight; // [n, k]
-  std::vector<int32_t> c;
-  std::vector<float> mult, add;
-};
-
-/// Quantizes the f32 constant behind `recq.quantize` as recq.quantize's
-/// lowering does (f32 division by the f32 scale, round half to even,
-/// clamp), and folds the epilogue. Fails when the weight or bias is not a
-/// compile-time constant.
-FailureOr<Folded> fold(recq::QfcOp op, int64_t paddedN) {
-  auto quantize = op.getWeight().getDefiningOp<recq::QuantizeOp>();
-  DenseElementsAttr weight, bias;
-  if (!quantize || !matchPattern(quantize.getInput(), m_Constant(&weight)))
-    return failure();
-  if (op.getBias() && !matchPattern(op.getBias(), m_Constant(&bias)))
-    return failure();
-  auto weightType = cast<RankedTensorType>(weight.getType());
-  Folded f;
-  f.n = weightType.getDimSize(0);
-  f.k = weightType.getDimSize(1);
-
-  Type weightElement = op.getWeight().getType().getElementType();
-  SmallVector<double> scales;
-  if (auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(weightElement))
-    scales.assign(perAxis.getScales().begin(), perAxis.getScales().end());
-  else
-    scales.assign(f.n, cast<quant::UniformQuantizedType>(weightElement).getScale());
-
-  auto values = weight.getValues<float>();
-  auto it = values.begin();
-  f.weight.resize(f.n * f.k);
-  std::vector<int64_t> colSum(f.n, 0);
-  for (int64_t row = 0; row < f.n; ++row) {
-    float scale = static_cast<float>(scales[row]);
-    for (int64_t col = 0; col < f.k; ++col, ++it) {
-      float q = std::nearbyint(*it / scale);
-      q = std::min(127.0f, std::max(-128.0f, q));
-      f.weight[row * f.k + col] = static_cast<int8_t>(q);
-      colSum[row] += static_cast<int8_t>(q);
-    }
-  }
-
-  auto input = cast<quant::UniformQuantizedType>(
-      op.getInput().getType().getElementType());
-  double sx = input.getScale();
-  int64_t zx = input.getZeroPoint();
-  auto output = dyn_cast<quant::UniformQuantizedType>(
-      op.getType().getElementType());
-  bool intBias = bias && bias.getElementType().isInteger(32);
-  f.c.assign(paddedN, 0);
-  f.mult.assign(paddedN, 0.0f);
-  f.add.assign(paddedN, 0.0f);
-  for (int64_t col = 0; col < f.n; ++col) {
-    double sxw = sx * scales[col];
-    int64_t c = -zx * colSum[col];
-    double b = 0;
-    if (intBias)
-      c += bias.getValues<int32_t>()[col];
-    else if (bias)
-      b = bias.getValues<float>()[col];
-    if (output) {
-      if (!intBias) {
-        double units = std::nearbyint(b / sxw);
-        units = std::clamp(units, double(std::numeric_limits<int32_t>::min()),
-                           double(std::numeric_limits<int32_t>::max()));
-        c += static_cast<int64_t>(units);
-      }
-      f.mult[col] = static_cast<float>(sxw / output.getScale());
-      f.add[col] = static_cast<float>(output.getZeroPoint());
-    } else {
-      f.mult[col] = static_cast<float>(sxw);
-      f.add[col] = static_cast<float>(b);
-    }
-    f.c[col] = static_cast<int32_t>(std::clamp<int64_t>(
-        c, std::numeric_limits<int32_t>::min(),
-        std::numeric_limits<int32_t>::max()));
-  }
-  return f;
-}
-
-/// One i32 lane of packed weights: the kg weights `weight(g * kg + i)` of k
-/// group `g` as 4 bytes (kg = 4) or 2 x i16 (kg = 2), k ascending from the
-/// low bits.
-int32_t packLane(const QTile &tile, int64_t g,
-                 llvm::function_ref<int32_t(int64_t)> weight) {
-  uint32_t lane = 0;
-  for (int64_t i = 0; i < tile.kg; ++i) {
-    uint32_t w = uint32_t(weight(g * tile.kg + i));
-    lane |= tile.kg == 4 ? (w & 0xffu) << (8 * i) : (w & 0xffffu) << (16 * i);
-  }
-  return static_cast<int32_t>(lane);
-}
-
-/// The packed weight of `tile`'s layout (see Passes.td).
-DenseElementsAttr pack(const Folded &f, const QTile &tile, MLIRContext *ctx) {
-  int64_t nr = tile.nr();
-  int64_t blocks = (f.n + nr - 1) / nr;
-  int64_t groups = (f.k + tile.kg - 1) / tile.kg;
-  auto at = [&](int64_t col, int64_t kk) -> int32_t {
-    return col < f.n && kk < f.k ? f.weight[col * f.k + kk] : 0;
-  };
-  if (tile.dot == Dot::Plain) {
-    std::vector<int8_t> packed(blocks * f.k * nr);
-    for (int64_t nb = 0; nb < blocks; ++nb)
-      for (int64_t kk = 0; kk < f.k; ++kk)
-        for (int64_t j = 0; j < nr; ++j)
-          packed[(nb * f.k + kk) * nr + j] = at(nb * nr + j, kk);
-    return DenseElementsAttr::get(
-        RankedTensorType::get({blocks, f.k, nr}, IntegerType::get(ctx, 8)),
-        llvm::ArrayRef(packed));
-  }
-  std::vector<int32_t> packed(blocks * groups * nr);
-  for (int64_t nb = 0; nb < blocks; ++nb)
-    for (int64_t g = 0; g < groups; ++g)
-      for (int64_t j = 0; j < nr; ++j)
-        packed[(nb * groups + g) * nr + j] =
-            packLane(tile, g, [&](int64_t kk) { return at(nb * nr + j, kk); });
-  return DenseElementsAttr::get(
-      RankedTensorType::get({blocks, groups, nr}, IntegerType::get(ctx, 32)),
-      llvm::ArrayRef(packed));
-}
-
 template <typename T>
 Value constantVector(OpBuilder &b, Location loc, ArrayRef<T> values, Type element) {
   auto type = RankedTensorType::get({int64_t(values.size())}, element);
@@ -262,49 +81,6 @@ Value widenToU16(OpBuilder &b, Location loc, Value input, int64_t k) {
             l, ValueRange{nb.create<arith::ExtUIOp>(l, i16, args[0]).getResult()});
       });
   return generic.getResult(0);
-}
-
-/// Up to this many output columns, the kernel runs along K instead
-/// (`rowDot`): a column block of Nr lanes would be mostly padding.
-constexpr int64_t kRowDotMaxN = 4;
-
-/// Rows per register tile of the K-direction kernel for `n` columns:
-/// `rows * n` accumulators + `n` weight vectors fit 16 registers.
-int64_t rowDotRows(int64_t n) { return n <= 2 ? 4 : n == 3 ? 3 : 2; }
-
-/// Elements of K (in the kernel's lane units: i32 lanes of kg values, or
-/// bytes for Plain) per chunk, and the chunk count with K padded.
-int64_t rowDotChunks(const QTile &tile, int64_t k) {
-  int64_t groups = (k + tile.kg - 1) / tile.kg;
-  return (groups + tile.lanes - 1) / tile.lanes;
-}
-
-/// Weights for the K-direction kernel: each column's k groups contiguous,
-/// zero-padded to whole chunks: [N, chunks * lanes] x i32 (kg values per
-/// lane, as in `pack`) or x i8 (Plain).
-DenseElementsAttr packRowDot(const Folded &f, const QTile &tile,
-                             MLIRContext *ctx) {
-  int64_t width = rowDotChunks(tile, f.k) * tile.lanes;
-  auto at = [&](int64_t col, int64_t kk) -> int32_t {
-    return kk < f.k ? f.weight[col * f.k + kk] : 0;
-  };
-  if (tile.dot == Dot::Plain) {
-    std::vector<int8_t> packed(f.n * width, 0);
-    for (int64_t col = 0; col < f.n; ++col)
-      for (int64_t kk = 0; kk < f.k; ++kk)
-        packed[col * width + kk] = f.weight[col * f.k + kk];
-    return DenseElementsAttr::get(
-        RankedTensorType::get({f.n, width}, IntegerType::get(ctx, 8)),
-        llvm::ArrayRef(packed));
-  }
-  std::vector<int32_t> packed(f.n * width, 0);
-  for (int64_t col = 0; col < f.n; ++col)
-    for (int64_t g = 0; g < width; ++g)
-      packed[col * width + g] =
-          packLane(tile, g, [&](int64_t kk) { return at(col, kk); });
-  return DenseElementsAttr::get(
-      RankedTensorType::get({f.n, width}, IntegerType::get(ctx, 32)),
-      llvm::ArrayRef(packed));
 }
 
 struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
@@ -510,32 +286,15 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     auto kernel = [&](OpBuilder &b, Location l, Value nb, Value n0,
                       ArrayRef<Value> masks, Value m0, int64_t rows,
                       Value out) -> Value {
-      SmallVector<Value> rowIdx;
-      for (int64_t i = 0; i < rows; ++i)
-        rowIdx.push_back(
-            i == 0 ? m0
-                   : b.create<arith::AddIOp>(
-                          l, m0, b.create<arith::ConstantIndexOp>(l, i))
-                         .getResult());
-      auto step = [&](OpBuilder &sb, Location sl, Value g, ValueRange acc) {
-        SmallVector<Value> w;
-        for (int64_t v = 0; v < tile.nvec; ++v)
-          w.push_back(loadWeights(sb, sl, nb, g, v));
-        SmallVector<Value> next;
-        for (int64_t i = 0; i < rows; ++i) {
-          Value x = broadcastInput(sb, sl, rowIdx[i], g);
-          for (int64_t v = 0; v < tile.nvec; ++v)
-            next.push_back(multiplyAdd(sb, sl, acc[i * tile.nvec + v], x, w[v]));
-        }
-        return next;
+      SmallVector<Value> rowIdx = rowIndices(b, l, m0, rows);
+      // (function_ref does not own: every callable is a named local.)
+      auto blockWeights = [&](OpBuilder &sb, Location sl, Value g, int64_t v) {
+        return loadWeights(sb, sl, nb, g, v);
       };
+      AccumulatorTile dot{tile.nvec, blockWeights, broadcastInput, multiplyAdd};
       SmallVector<Value> inits(rows * tile.nvec, zeroAcc);
-      auto kLoop = b.create<scf::ForOp>(
-          l, c0, cGroups, c1, inits,
-          [&](OpBuilder &kb, Location kl, Value g, ValueRange acc) {
-            kb.create<scf::YieldOp>(kl, step(kb, kl, g, acc));
-          });
-      SmallVector<Value> acc(kLoop.getResults());
+      SmallVector<Value> acc =
+          accumulateLoop(b, l, dot, rowIdx, c0, cGroups, inits);
 
       for (int64_t v = 0; v < tile.nvec; ++v) {
         Value col = b.create<arith::AddIOp>(
@@ -584,15 +343,10 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
       SmallVector<Value> masks(tile.nvec, Value());
       if (!needMask)
         return masks;
-      // Lanes left in column vector v: clamp(N - n0 - v * lanes, 0, lanes).
       for (int64_t v = 0; v < tile.nvec; ++v) {
         Value start = b.create<arith::AddIOp>(
             l, n0, b.create<arith::ConstantIndexOp>(l, v * lanes));
-        Value left = b.create<arith::SubIOp>(
-            l, b.create<arith::MaxUIOp>(l, cN, start), start);
-        left = b.create<arith::MinUIOp>(
-            l, left, b.create<arith::ConstantIndexOp>(l, lanes));
-        masks[v] = b.create<vector::CreateMaskOp>(l, maskType, ValueRange{left});
+        masks[v] = columnMask(b, l, cN, start, lanes);
       }
       return masks;
     };
@@ -635,35 +389,29 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
       };
       auto dotKernel = [&](OpBuilder &b, Location l, Value m0, int64_t rows,
                            Value out) -> Value {
-        SmallVector<Value> rowIdx;
-        for (int64_t i = 0; i < rows; ++i)
-          rowIdx.push_back(i == 0 ? m0
-                                  : b.create<arith::AddIOp>(
-                                         l, m0, b.create<arith::ConstantIndexOp>(l, i))
-                                        .getResult());
-        auto step = [&](OpBuilder &sb, Location sl, Value c, ValueRange acc,
-                        bool masked) {
-          SmallVector<Value> w;
-          for (int64_t j = 0; j < n; ++j)
-            w.push_back(loadColumn(sb, sl, j, c));
-          SmallVector<Value> next;
-          for (int64_t i = 0; i < rows; ++i) {
-            Value x = loadInput(sb, sl, rowIdx[i], c, masked);
-            for (int64_t j = 0; j < n; ++j)
-              next.push_back(multiplyAdd(sb, sl, acc[i * n + j], x, w[j]));
-          }
-          return next;
+        SmallVector<Value> rowIdx = rowIndices(b, l, m0, rows);
+        // One accumulator vector per (row, column) along K; the last chunk
+        // of K reads the input under a mask.
+        auto columnWeights = [&](OpBuilder &sb, Location sl, Value c,
+                                 int64_t j) {
+          return loadColumn(sb, sl, j, c);
         };
+        auto wholeChunk = [&](OpBuilder &sb, Location sl, Value row, Value c) {
+          return loadInput(sb, sl, row, c, /*masked=*/false);
+        };
+        auto lastChunk = [&](OpBuilder &sb, Location sl, Value row, Value c) {
+          return loadInput(sb, sl, row, c, /*masked=*/true);
+        };
+        AccumulatorTile whole{n, columnWeights, wholeChunk, multiplyAdd};
+        AccumulatorTile last{n, columnWeights, lastChunk, multiplyAdd};
         SmallVector<Value> inits(rows * n, zeroAcc);
-        auto kLoop = b.create<scf::ForOp>(
-            l, c0, b.create<arith::ConstantIndexOp>(l, fullChunks), c1, inits,
-            [&](OpBuilder &kb, Location kl, Value c, ValueRange acc) {
-              kb.create<scf::YieldOp>(kl, step(kb, kl, c, acc, false));
-            });
-        SmallVector<Value> acc(kLoop.getResults());
+        SmallVector<Value> acc = accumulateLoop(
+            b, l, whole, rowIdx, c0,
+            b.create<arith::ConstantIndexOp>(l, fullChunks), inits);
         if (tail)
-          acc = step(b, l, b.create<arith::ConstantIndexOp>(l, fullChunks), acc,
-                     true);
+          acc = accumulateStep(b, l, last, rowIdx,
+                               b.create<arith::ConstantIndexOp>(l, fullChunks),
+                               acc);
         for (int64_t i = 0; i < rows; ++i)
           for (int64_t j = 0; j < n; ++j) {
             Value sum = b.create<vector::ReductionOp>(
@@ -693,19 +441,9 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
       };
       int64_t rowsPerTile = rowDotRows(n);
       Value cR = rewriter.create<arith::ConstantIndexOp>(loc, rowsPerTile);
-      Value mFull = rewriter.create<arith::SubIOp>(
-          loc, m, rewriter.create<arith::RemUIOp>(loc, m, cR));
-      auto full = rewriter.create<scf::ForOp>(
-          loc, c0, mFull, cR, ValueRange{init},
-          [&](OpBuilder &b, Location l, Value m0, ValueRange o) {
-            b.create<scf::YieldOp>(l, dotKernel(b, l, m0, rowsPerTile, o[0]));
-          });
-      auto rest = rewriter.create<scf::ForOp>(
-          loc, mFull, m, c1, full.getResults(),
-          [&](OpBuilder &b, Location l, Value m0, ValueRange o) {
-            b.create<scf::YieldOp>(l, dotKernel(b, l, m0, 1, o[0]));
-          });
-      Value result = rest.getResult(0);
+      Value mFull = wholeTilesEnd(rewriter, loc, Value(), m, cR);
+      Value result = forEachRowTile(rewriter, loc, c0, mFull, m, cR,
+                                    rowsPerTile, init, dotKernel);
       if (output)
         result = rewriter.create<quant::StorageCastOp>(loc, op.getType(), result);
       rewriter.replaceOp(op, result);
@@ -722,27 +460,19 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
         [&](OpBuilder &b, Location l, Value mb, ValueRange outs) {
           Value mEnd = b.create<arith::MinUIOp>(
               l, b.create<arith::AddIOp>(l, mb, cMc), m);
-          Value rows = b.create<arith::SubIOp>(l, mEnd, mb);
-          Value mFull = b.create<arith::SubIOp>(
-              l, mEnd, b.create<arith::RemUIOp>(l, rows, cMr));
+          Value mFull = wholeTilesEnd(b, l, mb, mEnd, cMr);
           auto blockLoop = b.create<scf::ForOp>(
               l, c0, cBlocks, c1, outs,
               [&](OpBuilder &bb, Location bl, Value nb, ValueRange o) {
                 Value n0 = bb.create<arith::MulIOp>(bl, nb, cNr);
                 SmallVector<Value> masks = columnMasks(bb, bl, n0);
-                auto full = bb.create<scf::ForOp>(
-                    bl, mb, mFull, cMr, o,
-                    [&](OpBuilder &fb, Location fl, Value m0, ValueRange fo) {
-                      fb.create<scf::YieldOp>(
-                          fl, kernel(fb, fl, nb, n0, masks, m0, tile.mr, fo[0]));
-                    });
-                auto rest = bb.create<scf::ForOp>(
-                    bl, mFull, mEnd, c1, full.getResults(),
-                    [&](OpBuilder &rb, Location rl, Value m0, ValueRange ro) {
-                      rb.create<scf::YieldOp>(
-                          rl, kernel(rb, rl, nb, n0, masks, m0, 1, ro[0]));
-                    });
-                bb.create<scf::YieldOp>(bl, rest.getResults());
+                auto tileOf = [&](OpBuilder &tb, Location tl, Value m0,
+                                  int64_t rows, Value out) {
+                  return kernel(tb, tl, nb, n0, masks, m0, rows, out);
+                };
+                bb.create<scf::YieldOp>(bl, forEachRowTile(bb, bl, mb, mFull,
+                                                           mEnd, cMr, tile.mr,
+                                                           o[0], tileOf));
               });
           b.create<scf::YieldOp>(l, blockLoop.getResults());
         });
@@ -761,14 +491,12 @@ struct ConvertRecqQfcToKernelPass
     : recq::impl::ConvertRecqQfcToKernelPassBase<ConvertRecqQfcToKernelPass> {
   using Base::Base;
   void runOnOperation() override {
-    std::optional<QTile> tile = qtileFor(target);
-    if (!tile) {
+    RewritePatternSet patterns(&getContext());
+    if (failed(recq::populateRecqQfcToKernelPatterns(patterns, target))) {
       getOperation().emitError()
           << "convert-recq-qfc-to-kernel: unknown target '" << target << "'";
       return signalPassFailure();
     }
-    RewritePatternSet patterns(&getContext());
-    patterns.add<QfcToKernel>(&getContext(), *tile, narrowTileFor(target));
     GreedyRewriteConfig config;
     config.strictMode = GreedyRewriteStrictness::ExistingOps;
     (void)applyPatternsAndFoldGreedily(getOperation(), std::move(patterns),
@@ -786,3 +514,13 @@ struct ConvertRecqQfcToKernelPass
 };
 
 } // namespace
+
+LogicalResult recq::populateRecqQfcToKernelPatterns(RewritePatternSet &patterns,
+                                                    StringRef target) {
+  std::optional<QTile> tile = qtileFor(target);
+  if (!tile)
+    return failure();
+  patterns.add<QfcToKernel>(patterns.getContext(), *tile,
+                            narrowTileFor(target));
+  return success();
+}

@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef RECQ_LIB_DIALECT_RECQ_TRANSFORMS_ACTIVATION_H
-#define RECQ_LIB_DIALECT_RECQ_TRANSFORMS_ACTIVATION_H
+#ifndef RECQ_CONVERSION_UTILS_ACTIVATION_H
+#define RECQ_CONVERSION_UTILS_ACTIVATION_H
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 
@@ -39,4 +39,4 @@ inline mlir::Value buildActivation(mlir::OpBuilder &b, mlir::Location loc,
 
 } // namespace recq
 
-#endif // RECQ_LIB_DIALECT_RECQ_TRANSFORMS_ACTIVATION_H
+#endif // RECQ_CONVERSION_UTILS_ACTIVATION_H
