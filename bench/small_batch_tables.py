@@ -3,7 +3,7 @@
 A batch under 32 samples is too small for the runtime to cut into tiles;
 a model split by recq-split-bags then runs its tables on the thread pool
 when their lookups x D reach 2^19 (RECQ_MIN_TABLE_WORK in
-lib/Runtime/recq_model.c). This times such a model, one call per fresh
+lib/Runtime/recq_model_run.c). This times such a model, one call per fresh
 batch of random indices (so rows come from memory, as in serving, not
 from the cache of the last call), on one thread and on two, in
 interleaved rounds, and prints the medians and their ratio.
@@ -33,7 +33,7 @@ from recq.data import Teacher  # noqa: E402
 from recq.export import export_onnx  # noqa: E402
 from recq.model import Dlrm  # noqa: E402
 
-MIN_TABLE_WORK = 1 << 19  # lib/Runtime/recq_model.c
+MIN_TABLE_WORK = 1 << 19  # lib/Runtime/recq_model_run.c
 
 
 def make_model(out, tables, rows, dim, bin_dir):
