@@ -10,9 +10,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "recq/Driver/Quantize.h"
 #include "recq/Import/OnnxImporter.h"
 #include "recq/Pipelines/Pipelines.h"
-#include "recq/Quant/Quantize.h"
 #include "recq/Target/Codegen.h"
 
 #include "mlir/IR/MLIRContext.h"

@@ -17,11 +17,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "recq/Driver/CompileFlow.h"
+#include "recq/Driver/Quantize.h"
 #include "recq/Import/OnnxImporter.h"
 #include "recq/Pipelines/Pipelines.h"
-#include "recq/Quant/Calibrate.h"
-#include "recq/Quant/Planner.h"
-#include "recq/Quant/Quantize.h"
 #include "recq/Runtime/recq_cpu.h"
 #include "recq/Target/Codegen.h"
 
@@ -37,19 +36,11 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Format.h"
-#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/Path.h"
-#include "llvm/Support/Program.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 
-#include <cmath>
-
 namespace cl = llvm::cl;
-
-extern char **environ;
 
 namespace {
 enum class EmitStage { Default, Mlir, LlvmDialect, LlvmIr, Obj, So };
@@ -208,314 +199,36 @@ int fail(const llvm::Twine &message) {
   return 1;
 }
 
-
 void progress(llvm::StringRef line) { llvm::errs() << "  " << line << "\n"; }
 
-/// Calibration as the flags ask, with scales chosen by `method` (and by
-/// `interaction` for the interaction's output; empty: --interaction-range).
-llvm::Expected<recq::quant::CalibrationOptions>
-calibrationOptions(llvm::StringRef method, llvm::StringRef interaction = "") {
-  recq::quant::CalibrationOptions options;
-  auto parsed = recq::quant::parseScaleMethod(method);
-  if (!parsed)
-    return llvm::createStringError("unknown --calibration-method '" + method +
-                                   "' (l2, minmax, percentile)");
-  options.method = *parsed;
-  if (interaction.empty())
-    interaction = interactionRange;
-  auto parsedInteraction = recq::quant::parseScaleMethod(interaction);
-  if (!parsedInteraction)
-    return llvm::createStringError("unknown --interaction-range '" +
-                                   interaction + "' (minmax, l2, percentile)");
-  options.interactionMethod = *parsedInteraction;
+/// The quantization and planning flags for the library's flow.
+recq::quant::CompileFlowOptions flowOptions() {
+  recq::quant::CompileFlowOptions options;
+  options.calibrationFile = calibrationFile;
+  options.calibrationMethod = calibrationMethod;
+  options.calibrationMethodGiven = calibrationMethod.getNumOccurrences() != 0;
+  options.interactionRange = interactionRange;
+  options.interactionRangeGiven = interactionRange.getNumOccurrences() != 0;
   options.percentile = calibrationPercentile;
-  options.chunkSamples = calibrationChunk;
-  if (reduceRange)
-    options.qmax = 127;
+  options.calibrationChunk = calibrationChunk;
+  options.emitCalibration = emitCalibration;
+  options.quantizeMode = quantizeMode;
+  options.reduceRange = reduceRange;
+  options.tablePrecision = tablePrecision;
+  options.accuracyBudget = accuracyBudget;
+  options.metric = metric;
+  options.evalFile = evalFile;
+  options.planBatch = planBatch;
+  options.costModel = costModel;
+  options.planFile = planFile;
+  options.recalibrateFile = recalibrateFile;
+  options.reportDir = reportDir;
+  options.compareFile = compareFile;
+  // --report runs python/recq/report.py (plots with matplotlib).
+  options.python = RECQ_PYTHON;
+  options.pythonDir = RECQ_PYTHON_DIR;
   options.progress = progress;
   return options;
-}
-
-/// "5 int8, 3 fp32" for the pieces of one kind.
-std::string countPrecisions(const std::vector<recq::quant::Piece> &pieces,
-                            llvm::ArrayRef<llvm::StringRef> precisions) {
-  std::string out;
-  for (llvm::StringRef p : precisions) {
-    auto n = llvm::count_if(pieces, [&](const recq::quant::Piece &piece) {
-      return piece.precision == p;
-    });
-    if (n)
-      out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + p.str();
-  }
-  return out.empty() ? "none" : out;
-}
-
-std::string describeAccuracy(const recq::quant::Accuracy &a) {
-  std::string out = llvm::formatv("{0} {1:e3}", metric.getValue(), a.loss);
-  if (!std::isnan(a.logLoss))
-    out += llvm::formatv(", log-loss {0:f5} (fp32 {1:f5}), AUC {2:f5} (fp32 "
-                         "{3:f5})",
-                         a.logLoss, a.fp32LogLoss, a.auc, a.fp32Auc);
-  out += llvm::formatv(", max |dp| {0:e2}, {1} samples", a.maxAbsDelta,
-                       a.samples);
-  return out;
-}
-
-/// --report: the plan as JSON in the directory, then python -m recq.report.
-llvm::Error writeReport(const recq::quant::Plan &plan) {
-  if (std::error_code ec = llvm::sys::fs::create_directories(reportDir))
-    return llvm::createStringError("cannot create " + reportDir + ": " +
-                                   ec.message());
-  llvm::SmallString<256> planPath(reportDir);
-  llvm::sys::path::append(planPath, "plan.json");
-  if (llvm::Error e = recq::quant::writePlan(plan, planPath))
-    return e;
-  std::string pythonPath = std::string("PYTHONPATH=") + RECQ_PYTHON_DIR;
-  llvm::StringRef args[] = {RECQ_PYTHON, "-m",  "recq.report",
-                            planPath,    "--out", reportDir};
-  std::vector<llvm::StringRef> env;
-  std::vector<std::string> keep;
-  for (char **e = environ; *e; ++e)
-    if (!llvm::StringRef(*e).starts_with("PYTHONPATH="))
-      keep.push_back(*e);
-  keep.push_back(pythonPath);
-  for (const std::string &e : keep)
-    env.push_back(e);
-  std::string message;
-  int status = llvm::sys::ExecuteAndWait(RECQ_PYTHON, args, env, {}, 0, 0,
-                                         &message);
-  if (status != 0)
-    return llvm::createStringError(
-        "the report (" RECQ_PYTHON " -m recq.report) failed" +
-        (message.empty() ? std::string() : ": " + message));
-  return llvm::Error::success();
-}
-
-/// --compare-fp32: each layer's output SQNR, in program order.
-llvm::Error printLayerErrors(mlir::ModuleOp module,
-                             const recq::quant::Plan &plan,
-                             const recq::CodegenTarget &target) {
-  auto layers = recq::quant::compareLayers(module, plan, compareFile, target);
-  if (!layers)
-    return layers.takeError();
-  llvm::errs() << "layer outputs against fp32 on " << compareFile
-               << " (SQNR in dB, higher is closer; program order):\n";
-  double upstream = INFINITY, worstDrop = 0;
-  const recq::quant::LayerError *first = nullptr, *worst = nullptr;
-  for (const recq::quant::LayerError &l : *layers) {
-    bool isOutput = l.kind == "output";
-    llvm::errs() << llvm::format("  %-6s %-34s %-5s %6lld %8.2f", l.kind.c_str(),
-                                 l.name.c_str(), l.precision.c_str(),
-                                 (long long)l.width, l.sqnr);
-    if (!isOutput && std::isfinite(l.sqnr)) {
-      if (!first) {
-        first = &l;
-        llvm::errs() << "  <- error first appears";
-      }
-      double drop = upstream - l.sqnr;
-      if (std::isfinite(upstream) && drop > worstDrop) {
-        worstDrop = drop;
-        worst = &l;
-      }
-      upstream = std::min(upstream, l.sqnr);
-    }
-    llvm::errs() << "\n";
-  }
-  if (worst)
-    llvm::errs() << llvm::format("  largest drop: %s (%s), %.1f dB below "
-                                 "every layer before it\n",
-                                 worst->name.c_str(), worst->precision.c_str(),
-                                 worstDrop);
-  else if (!first)
-    llvm::errs() << "  every layer matches fp32 exactly\n";
-  return llvm::Error::success();
-}
-
-/// The plan --plan names (rescaled by --recalibrate), or the one the
-/// planner finds under --accuracy-budget; measured on --eval.
-llvm::Expected<recq::quant::Plan>
-planPrecision(mlir::ModuleOp module, const recq::CodegenTarget &target) {
-  recq::quant::Plan plan;
-  if (!planFile.empty()) {
-    if (!accuracyBudget.empty())
-      return llvm::createStringError(
-          "--plan compiles a plan, --accuracy-budget searches one: give one");
-    if (tablePrecision != "fp32" || quantizeMode != "none" ||
-        !calibrationFile.empty() || reduceRange)
-      return llvm::createStringError(
-          "--plan fixes every precision and scale: drop --tables, "
-          "--quantize, --calibration and --reduce-range (--recalibrate "
-          "new.npz derives new scales)");
-    auto read = recq::quant::readPlan(planFile);
-    if (!read)
-      return read.takeError();
-    plan = std::move(*read);
-    if (!recalibrateFile.empty()) {
-      std::string method = calibrationMethod.getNumOccurrences() ||
-                                   plan.calibrationMethod.empty()
-                               ? calibrationMethod.getValue()
-                               : plan.calibrationMethod;
-      // A plan from before --interaction-range used one method for all.
-      std::string interaction =
-          interactionRange.getNumOccurrences() ? interactionRange.getValue()
-          : !plan.interactionMethod.empty()    ? plan.interactionMethod
-          : !plan.calibrationMethod.empty()    ? plan.calibrationMethod
-                                               : interactionRange.getValue();
-      auto options = calibrationOptions(method, interaction);
-      if (!options)
-        return options.takeError();
-      for (const recq::quant::Piece &fc : plan.fcs)
-        if (fc.input)
-          options->qmax = fc.input->qmax;
-      llvm::errs() << "recalibrating on " << recalibrateFile << " ...\n";
-      auto stats =
-          recq::quant::calibrate(module, recalibrateFile, target, *options);
-      if (!stats)
-        return stats.takeError();
-      if (stats->size() != plan.fcs.size())
-        return llvm::createStringError(
-            planFile + " has " + llvm::Twine(plan.fcs.size()) +
-            " FCs, the model " + llvm::Twine(stats->size()));
-      for (auto [fc, s] : llvm::zip(plan.fcs, *stats))
-        fc.input = s.params;
-      plan.calibrationMethod = method;
-      plan.interactionMethod = interaction;
-      plan.calibration = recq::quant::Accuracy();
-    }
-    llvm::errs() << "compiling the plan of " << planFile << "\n";
-  } else {
-    if (!recalibrateFile.empty())
-      return llvm::createStringError("--recalibrate needs --plan plan.json");
-    auto budget = recq::quant::parseBudget(accuracyBudget);
-    if (!budget)
-      return llvm::createStringError(
-          "--accuracy-budget '" + accuracyBudget +
-          "' is not a non-negative number (0.1% or 0.001)");
-    if (calibrationFile.empty())
-      return llvm::createStringError(
-          "--accuracy-budget needs --calibration calib.npz (the data the "
-          "search measures on)");
-    auto calibration = calibrationOptions(calibrationMethod);
-    if (!calibration)
-      return calibration.takeError();
-    recq::quant::PlannerOptions options;
-    options.metric = metric;
-    options.budget = *budget;
-    options.batch = planBatch;
-    options.costModel = costModel;
-    options.fcCeiling = quantizeMode == "int8" ? "int8" : "fp32";
-    options.tableCeiling = tablePrecision;
-    options.calibration = *calibration;
-    options.calibration.progress = nullptr;
-    options.progress = progress;
-    llvm::errs() << "planning precisions on " << calibrationFile
-                 << llvm::format(" (budget: %s change <= %g) ...\n",
-                                 metric.getValue().c_str(), *budget);
-    auto searched =
-        recq::quant::searchPlan(module, calibrationFile, target, options);
-    if (!searched)
-      return searched.takeError();
-    plan = std::move(*searched);
-    plan.calibrationMethod = calibrationMethod;
-    plan.interactionMethod = interactionRange;
-  }
-  if (!evalFile.empty()) {
-    auto accuracy = recq::quant::measurePlan(
-        module, plan, evalFile, target,
-        plan.metric.empty() ? metric.getValue() : plan.metric);
-    if (!accuracy)
-      return accuracy.takeError();
-    plan.eval = *accuracy;
-  }
-  llvm::errs() << "plan: FCs " << countPrecisions(plan.fcs,
-                                                  recq::quant::fcPrecisions())
-               << "; tables "
-               << countPrecisions(plan.tables, recq::quant::tablePrecisions())
-               << "\n";
-  if (!std::isnan(plan.calibration.loss) && plan.calibration.samples)
-    llvm::errs() << "  calibration set: "
-                 << describeAccuracy(plan.calibration) << "\n";
-  if (plan.eval.samples)
-    llvm::errs() << "  eval set:        " << describeAccuracy(plan.eval)
-                 << "\n";
-  return plan;
-}
-
-/// The precisions --tables and --quantize name, for every table and FC.
-/// When anything is quantized, `record` receives the plan this amounts to
-/// (no budget: chosen by hand), compiled into the artifact like a searched
-/// plan so that recq-run --info, --reference and recq.compare know the
-/// artifact's precisions, and --plan can compile it again.
-int quantizeByFlags(mlir::ModuleOp module, const recq::CodegenTarget &target,
-                    std::optional<recq::quant::Plan> &record) {
-  // The pieces by name, before anything changes them; an fp32 compile
-  // records nothing and needs none.
-  llvm::Expected<recq::quant::Plan> pieces = recq::quant::Plan();
-  if (tablePrecision != "fp32" || quantizeMode == "int8")
-    pieces = recq::quant::listPieces(module);
-  if (!pieces)
-    return fail(llvm::toString(pieces.takeError()));
-  // Tables first, so calibration sees the activations the deployed model
-  // will compute.
-  if (tablePrecision != "fp32") {
-    auto count = recq::quant::quantizeTables(module, tablePrecision);
-    if (!count)
-      return fail(llvm::toString(count.takeError()));
-    llvm::errs() << "stored " << *count << " embedding tables in "
-                 << tablePrecision << "\n";
-    for (recq::quant::Piece &table : pieces->tables)
-      table.precision = tablePrecision;
-    record = *pieces;
-  }
-
-  if (quantizeMode == "int8" && calibrationFile.empty())
-    return fail("--quantize=int8 needs --calibration calib.npz (the "
-                "activation scales come from calibration)");
-  if (reduceRange && quantizeMode != "int8")
-    return fail("--reduce-range applies to --quantize=int8");
-  if (!calibrationFile.empty()) {
-    auto calibration = calibrationOptions(calibrationMethod);
-    if (!calibration)
-      return fail(llvm::toString(calibration.takeError()));
-    recq::quant::CalibrationOptions &options = *calibration;
-    llvm::errs() << "calibrating on " << calibrationFile << " ...\n";
-    auto stats =
-        recq::quant::calibrate(module, calibrationFile, target, options);
-    if (!stats)
-      return fail(llvm::toString(stats.takeError()));
-    llvm::errs() << "calibrated " << stats->size() << " activations on "
-                 << (stats->empty() ? 0 : stats->front().samples)
-                 << " samples\n";
-    if (!emitCalibration.empty()) {
-      std::error_code ec;
-      llvm::raw_fd_ostream os(emitCalibration, ec);
-      if (ec)
-        return fail("cannot write " + emitCalibration + ": " + ec.message());
-      os << llvm::formatv("{0:2}", recq::quant::toJSON(*stats, options))
-         << "\n";
-    }
-    if (quantizeMode == "int8") {
-      auto count = recq::quant::quantizeToInt8(module, *stats);
-      if (!count)
-        return fail(llvm::toString(count.takeError()));
-      llvm::errs() << "quantized " << *count << " FCs to int8\n";
-      if (stats->size() != pieces->fcs.size())
-        return fail("calibration found " + llvm::Twine(stats->size()) +
-                    " FC inputs for " + llvm::Twine(pieces->fcs.size()) +
-                    " FCs (a recq bug)");
-      for (auto [fc, s] : llvm::zip(pieces->fcs, *stats)) {
-        fc.precision = "int8";
-        fc.input = s.params;
-      }
-      pieces->calibrationMethod = calibrationMethod;
-      pieces->interactionMethod = interactionRange;
-      record = *pieces;
-    }
-  } else if (!emitCalibration.empty()) {
-    return fail("--emit-calibration needs --calibration calib.npz");
-  }
-
-  return 0;
 }
 
 } // namespace
@@ -574,11 +287,13 @@ int main(int argc, char **argv) {
 
   if (quantizeMode != "none" && quantizeMode != "int8")
     return fail("unknown --quantize '" + quantizeMode + "' (int8, none)");
+  recq::quant::CompileFlowOptions flow = flowOptions();
   // `plan`: the precisions to apply (--plan, --accuracy-budget); `record`:
   // what the artifact carries (that plan, or the one the flags amount to).
   std::optional<recq::quant::Plan> plan, record;
   if (!planFile.empty() || !accuracyBudget.empty()) {
-    auto planned = planPrecision(**module, *target);
+    auto planned =
+        recq::quant::planPrecision(**module, *target, flow, llvm::errs());
     if (!planned)
       return fail(llvm::toString(planned.takeError()));
     plan = std::move(*planned);
@@ -590,13 +305,15 @@ int main(int argc, char **argv) {
       if (planning->getNumOccurrences())
         return fail("--" + planning->ArgStr +
                     " applies to --accuracy-budget or --plan");
-    if (int status = quantizeByFlags(**module, *target, record))
-      return status;
+    if (llvm::Error e = recq::quant::quantizeByFlags(**module, *target, flow,
+                                                     record, llvm::errs()))
+      return fail(llvm::toString(std::move(e)));
     if (record)
       record->target = target->name;
   }
   if (plan && !compareFile.empty())
-    if (llvm::Error e = printLayerErrors(**module, *plan, *target))
+    if (llvm::Error e = recq::quant::printLayerErrors(**module, *plan, *target,
+                                                      flow, llvm::errs()))
       return fail(llvm::toString(std::move(e)));
   if (plan) {
     if (llvm::Error e = recq::quant::applyPlan(**module, *plan))
@@ -606,7 +323,7 @@ int main(int argc, char **argv) {
       if (llvm::Error e = recq::quant::writePlan(*plan, emitPlan))
         return fail(llvm::toString(std::move(e)));
     if (!reportDir.empty())
-      if (llvm::Error e = writeReport(*plan))
+      if (llvm::Error e = recq::quant::writeReport(*plan, flow))
         return fail(llvm::toString(std::move(e)));
   } else if (!reportDir.empty() || !compareFile.empty()) {
     return fail("--report and --compare-fp32 need --accuracy-budget or "

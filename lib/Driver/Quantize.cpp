@@ -1,6 +1,6 @@
 //===- Quantize.cpp - Apply int8 to a calibrated module -------------------===//
 
-#include "recq/Quant/Quantize.h"
+#include "recq/Driver/Quantize.h"
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 

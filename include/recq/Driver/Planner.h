@@ -27,11 +27,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef RECQ_QUANT_PLANNER_H
-#define RECQ_QUANT_PLANNER_H
+#ifndef RECQ_DRIVER_PLANNER_H
+#define RECQ_DRIVER_PLANNER_H
 
-#include "recq/Quant/Calibrate.h"
-#include "recq/Quant/Plan.h"
+#include "recq/Driver/Calibrate.h"
+#include "recq/Driver/Plan.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
@@ -100,4 +100,4 @@ compareLayers(mlir::ModuleOp module, const Plan &plan, llvm::StringRef npzPath,
 
 } // namespace recq::quant
 
-#endif // RECQ_QUANT_PLANNER_H
+#endif // RECQ_DRIVER_PLANNER_H

@@ -1,6 +1,6 @@
 //===- Calibrate.cpp - Run the fp32 model and record activations ----------===//
 
-#include "recq/Quant/Calibrate.h"
+#include "recq/Driver/Calibrate.h"
 
 #include "ModelRunner.h"
 

@@ -7,10 +7,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef RECQ_QUANT_QUANTIZE_H
-#define RECQ_QUANT_QUANTIZE_H
+#ifndef RECQ_DRIVER_QUANTIZE_H
+#define RECQ_DRIVER_QUANTIZE_H
 
-#include "recq/Quant/Calibrate.h"
+#include "recq/Driver/Calibrate.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
@@ -45,4 +45,4 @@ quantizeFcs(mlir::ModuleOp module,
 
 } // namespace recq::quant
 
-#endif // RECQ_QUANT_QUANTIZE_H
+#endif // RECQ_DRIVER_QUANTIZE_H

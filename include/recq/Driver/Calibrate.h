@@ -10,8 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef RECQ_QUANT_CALIBRATE_H
-#define RECQ_QUANT_CALIBRATE_H
+#ifndef RECQ_DRIVER_CALIBRATE_H
+#define RECQ_DRIVER_CALIBRATE_H
 
 #include "recq/Quant/Calibration.h"
 
@@ -77,4 +77,4 @@ llvm::json::Value toJSON(const std::vector<ActivationStats> &stats,
 
 } // namespace recq::quant
 
-#endif // RECQ_QUANT_CALIBRATE_H
+#endif // RECQ_DRIVER_CALIBRATE_H

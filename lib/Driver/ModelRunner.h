@@ -4,12 +4,12 @@
 // the real lowering to a temporary model.so (its tables, optionally all of
 // them, in model.weights), loaded through the C API, and run on the
 // arrays of an .npz named as the model's inputs, on any range of samples.
-// Internal to lib/Quant.
+// Internal to lib/Driver.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef RECQ_LIB_QUANT_MODELRUNNER_H
-#define RECQ_LIB_QUANT_MODELRUNNER_H
+#ifndef RECQ_LIB_DRIVER_MODELRUNNER_H
+#define RECQ_LIB_DRIVER_MODELRUNNER_H
 
 #include "recq/Support/ModelApi.h"
 #include "recq/Support/Npz.h"
@@ -84,4 +84,4 @@ private:
 
 } // namespace recq::quant
 
-#endif // RECQ_LIB_QUANT_MODELRUNNER_H
+#endif // RECQ_LIB_DRIVER_MODELRUNNER_H

@@ -1,9 +1,9 @@
 //===- Plan.cpp - A per-layer precision plan and how it applies -----------===//
 
-#include "recq/Quant/Plan.h"
+#include "recq/Driver/Plan.h"
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
-#include "recq/Quant/Quantize.h"
+#include "recq/Driver/Quantize.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"

@@ -14,8 +14,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef RECQ_QUANT_PLAN_H
-#define RECQ_QUANT_PLAN_H
+#ifndef RECQ_DRIVER_PLAN_H
+#define RECQ_DRIVER_PLAN_H
 
 #include "recq/Quant/Accuracy.h"
 #include "recq/Quant/Calibration.h"
@@ -117,4 +117,4 @@ llvm::Error applyPlan(mlir::ModuleOp module, const Plan &plan);
 
 } // namespace recq::quant
 
-#endif // RECQ_QUANT_PLAN_H
+#endif // RECQ_DRIVER_PLAN_H

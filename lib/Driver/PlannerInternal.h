@@ -1,0 +1,126 @@
+//===- PlannerInternal.h - What the planner's files share -------*- C++ -*-===//
+//
+// The precision planner of recq/Driver/Planner.h, by job:
+//
+//   Sensitivity.cpp  plans run on the calibration set (the Simulator, the
+//                    workspace, plans compiled for real) and step 1, each
+//                    piece's sensitivity in each cheaper precision
+//   CostModel.cpp    step 2, what each candidate saves (measured or static)
+//   PlanSearch.cpp   step 3, the search (searchPlan)
+//   PlanReport.cpp   a plan against fp32: measurePlan, compareLayers
+//
+// Internal to lib/Driver.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef RECQ_LIB_DRIVER_PLANNERINTERNAL_H
+#define RECQ_LIB_DRIVER_PLANNERINTERNAL_H
+
+#include "ModelRunner.h"
+
+#include "recq/Driver/Planner.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace recq::quant {
+
+/// The labels of `npz` ("labels", one per sample), or none.
+llvm::Expected<std::vector<float>>
+readLabels(const Npz &npz, llvm::StringRef path, int64_t samples);
+
+/// Runs plans of one model on one data set. FCs are compiled for real, one
+/// artifact per set of int8 FCs, every table in its .weights file; a
+/// table's precision is simulated by writing what its quantized form reads
+/// back over its fp32 values there.
+class Simulator {
+public:
+  /// `fcInputs`: each FC's int8 input parameters, for FC variants.
+  Simulator(mlir::ModuleOp module, const PlanSites &sites, const Plan &pieces,
+            std::vector<std::optional<QuantParams>> fcInputs,
+            const CodegenTarget &target, llvm::StringRef dir, const Npz &npz,
+            llvm::StringRef npzPath);
+
+  /// Whether table `t`'s precision can be simulated (a constant f32 table).
+  bool simulates(unsigned t) const { return !data[t].empty(); }
+
+  /// The outputs of `plan` on every sample.
+  llvm::Expected<std::vector<float>> outputs(const Plan &plan);
+
+  /// The loaded model of `plan` (tables written first).
+  llvm::Expected<std::unique_ptr<ModelRunner>> load(const Plan &plan);
+
+private:
+  struct Artifact {
+    CompiledModel model;
+    std::vector<std::string> stored; // what each table's bytes now hold
+  };
+
+  llvm::Expected<Artifact *> artifactFor(const std::string &mask);
+  llvm::Error writeTable(Artifact &a, unsigned t, llvm::StringRef precision);
+
+  mlir::ModuleOp module;
+  const PlanSites &sites;
+  const Plan &pieces;
+  std::vector<std::optional<QuantParams>> fcInputs;
+  const CodegenTarget &target;
+  std::string dir;
+  const Npz &npz;
+  std::string npzPath;
+  std::vector<llvm::ArrayRef<float>> data;
+  std::list<std::vector<float>> splats;
+  std::map<std::string, Artifact> artifacts;
+};
+
+/// Compiles `module` (a copy, consumed) to `dir`/`stem`.so and loads it on
+/// the inputs of `npz`.
+llvm::Expected<std::unique_ptr<ModelRunner>>
+compileAndLoad(mlir::ModuleOp module, llvm::StringRef dir, llvm::StringRef stem,
+               const CodegenTarget &target, const Npz &npz,
+               llvm::StringRef npzPath, bool allTablesExternal = false);
+
+/// Output 0 of `runner` on all its samples.
+llvm::Expected<std::vector<float>>
+runAll(llvm::Expected<std::unique_ptr<ModelRunner>> runner);
+
+/// Compiles `plan` for real and runs it on all samples of `npz`.
+llvm::Expected<std::vector<float>>
+runRealPlan(mlir::ModuleOp module, const Plan &plan, llvm::StringRef dir,
+            llvm::StringRef stem, const CodegenTarget &target, const Npz &npz,
+            llvm::StringRef npzPath);
+
+/// A data set and a temporary directory for compiled variants, removed
+/// with this.
+struct Workspace {
+  static llvm::Expected<std::unique_ptr<Workspace>>
+  create(llvm::StringRef npzPath);
+  ~Workspace();
+
+  Npz npz;
+  std::string npzPath, dir;
+};
+
+/// Step 1: each piece of `plan` alone in each cheaper precision, scored
+/// against the fp32 model; appends every piece's candidates (fp32 first).
+llvm::Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
+                               const PlannerOptions &options);
+
+/// Step 2: what each candidate of `plan` saves per deployment batch
+/// (options.costModel), plan.fp32Seconds, and the candidates not worth it
+/// here excluded.
+llvm::Error measureCosts(Plan &plan, Simulator &sim, mlir::ModuleOp module,
+                         const PlanSites &sites, const Workspace &ws,
+                         llvm::StringRef calibrationPath,
+                         const CodegenTarget &target,
+                         const PlannerOptions &options);
+
+} // namespace recq::quant
+
+#endif // RECQ_LIB_DRIVER_PLANNERINTERNAL_H

@@ -1,0 +1,279 @@
+//===- Sensitivity.cpp - Plans run on the calibration set, sensitivity ----===//
+//
+// The planner's step 1 (recq/Driver/Planner.h) and what it runs on: the
+// Simulator (FC variants compiled for real, a table's precision simulated
+// in the weights file), plans compiled for real, the temporary workspace.
+//
+//===----------------------------------------------------------------------===//
+
+#include "PlannerInternal.h"
+
+#include "recq/Dialect/Recq/IR/RowwiseTable.h"
+#include "recq/Driver/Quantize.h"
+#include "recq/Target/Codegen.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+using namespace mlir;
+using llvm::Error;
+using llvm::Expected;
+
+namespace recq::quant {
+
+/// The labels of `npz` ("labels", one per sample), or none.
+Expected<std::vector<float>> readLabels(const Npz &npz, llvm::StringRef path,
+                                        int64_t samples) {
+  auto it = npz.find("labels");
+  if (it == npz.end())
+    return std::vector<float>();
+  std::vector<float> labels = it->second.asF32();
+  if (static_cast<int64_t>(labels.size()) != samples)
+    return llvm::createStringError(path + ": 'labels' has " +
+                                   llvm::Twine(labels.size()) +
+                                   " values for " + llvm::Twine(samples) +
+                                   " samples");
+  return labels;
+}
+
+//===----------------------------------------------------------------------===//
+// Plans run on the calibration set
+//===----------------------------------------------------------------------===//
+
+Simulator::Simulator(ModuleOp module, const PlanSites &sites,
+                     const Plan &pieces,
+                     std::vector<std::optional<QuantParams>> fcInputs,
+                     const CodegenTarget &target, llvm::StringRef dir,
+                     const Npz &npz, llvm::StringRef npzPath)
+    : module(module), sites(sites), pieces(pieces),
+      fcInputs(std::move(fcInputs)), target(target), dir(dir.str()), npz(npz),
+      npzPath(npzPath.str()) {
+  for (Value table : sites.tables) {
+    DenseElementsAttr values;
+    if (!matchPattern(table, m_Constant(&values)) ||
+        !values.getElementType().isF32()) {
+      data.emplace_back();
+      continue;
+    }
+    if (values.isSplat()) {
+      splats.emplace_back(values.getNumElements(),
+                          values.getSplatValue<float>());
+      data.push_back(splats.back());
+      continue;
+    }
+    ArrayRef<char> raw = values.getRawData();
+    data.push_back(ArrayRef<float>(
+        reinterpret_cast<const float *>(raw.data()), raw.size() / 4));
+  }
+}
+
+Expected<std::vector<float>> Simulator::outputs(const Plan &plan) {
+  auto runner = load(plan);
+  if (!runner)
+    return runner.takeError();
+  return (*runner)->run(0, (*runner)->samples());
+}
+
+Expected<std::unique_ptr<ModelRunner>> Simulator::load(const Plan &plan) {
+  std::string mask;
+  for (const Piece &p : plan.fcs)
+    mask += p.precision == "int8" ? '8' : 'f';
+  auto artifact = artifactFor(mask);
+  if (!artifact)
+    return artifact.takeError();
+  Artifact &a = **artifact;
+  for (auto [t, p] : llvm::enumerate(plan.tables))
+    if (simulates(t) && a.stored[t] != p.precision)
+      if (Error e = writeTable(a, t, p.precision))
+        return std::move(e);
+  return ModelRunner::create(a.model.so, npz, npzPath);
+}
+
+Expected<Simulator::Artifact *>
+Simulator::artifactFor(const std::string &mask) {
+  auto it = artifacts.find(mask);
+  if (it != artifacts.end())
+    return &it->second;
+  OwningOpRef<ModuleOp> copy = module.clone();
+  std::vector<std::optional<QuantParams>> inputs(mask.size());
+  for (size_t i = 0; i < mask.size(); ++i)
+    if (mask[i] == '8')
+      inputs[i] = fcInputs.at(i);
+  auto count = quantizeFcs(*copy, inputs);
+  if (!count)
+    return count.takeError();
+  auto compiled = compileModule(*copy, dir, "v" + mask, target,
+                                /*allTablesExternal=*/true);
+  if (!compiled)
+    return compiled.takeError();
+  if (compiled->tableOffsets.size() != sites.tables.size())
+    return llvm::createStringError(
+        llvm::formatv("the compiled variant has {0} tables, the model {1} "
+                      "(a recq bug)",
+                      compiled->tableOffsets.size(), sites.tables.size()));
+  Artifact a{std::move(*compiled),
+             std::vector<std::string>(sites.tables.size(), "fp32")};
+  return &artifacts.emplace(mask, std::move(a)).first->second;
+}
+
+Error Simulator::writeTable(Artifact &a, unsigned t,
+                            llvm::StringRef precision) {
+  uint64_t offset = a.model.tableOffsets.at(t);
+  if (offset == ~uint64_t(0))
+    return llvm::createStringError("table '" + pieces.tables[t].name +
+                                   "' is not in the weights file");
+  int64_t rows = pieces.tables[t].dim0, dim = pieces.tables[t].dim1;
+  ArrayRef<float> fp32 = data[t];
+  std::vector<float> out(fp32.size());
+  if (precision == "fp32") {
+    std::copy(fp32.begin(), fp32.end(), out.begin());
+  } else if (precision == "fp16") {
+    for (size_t i = 0; i < fp32.size(); ++i)
+      out[i] = halfToFloat(floatToHalf(fp32[i]));
+  } else {
+    unsigned bits = precision == "int4" ? 4 : 8;
+    bool halfScale = bits == 4;
+    std::vector<uint8_t> row(rowwiseRowBytes(dim, bits, halfScale));
+    for (int64_t r = 0; r < rows; ++r) {
+      quantizeRowwise(&fp32[r * dim], dim, bits, halfScale, row.data());
+      dequantizeRowwise(row.data(), dim, bits, halfScale, &out[r * dim]);
+    }
+  }
+  int fd = ::open(a.model.weights.c_str(), O_WRONLY);
+  if (fd < 0)
+    return llvm::createStringError("cannot open " + a.model.weights);
+  auto close = llvm::make_scope_exit([&] { ::close(fd); });
+  const char *bytes = reinterpret_cast<const char *>(out.data());
+  size_t left = out.size() * 4;
+  off_t at = static_cast<off_t>(offset);
+  while (left) {
+    ssize_t n = ::pwrite(fd, bytes, left, at);
+    if (n <= 0)
+      return llvm::createStringError("writing " + a.model.weights +
+                                     " failed");
+    bytes += n;
+    at += n;
+    left -= size_t(n);
+  }
+  a.stored[t] = precision.str();
+  return Error::success();
+}
+
+/// Compiles `module` (a copy, consumed) to `dir`/`stem`.so and loads it on
+/// the inputs of `npz`.
+Expected<std::unique_ptr<ModelRunner>>
+compileAndLoad(ModuleOp module, llvm::StringRef dir, llvm::StringRef stem,
+               const CodegenTarget &target, const Npz &npz,
+               llvm::StringRef npzPath, bool allTablesExternal) {
+  auto compiled = compileModule(module, dir, stem, target, allTablesExternal);
+  if (!compiled)
+    return compiled.takeError();
+  return ModelRunner::create(compiled->so, npz, npzPath);
+}
+
+/// Output 0 of `runner` on all its samples.
+Expected<std::vector<float>>
+runAll(Expected<std::unique_ptr<ModelRunner>> runner) {
+  if (!runner)
+    return runner.takeError();
+  return (*runner)->run(0, (*runner)->samples());
+}
+
+/// Compiles `plan` for real and runs it on all samples of `npz`.
+Expected<std::vector<float>>
+runRealPlan(ModuleOp module, const Plan &plan, llvm::StringRef dir,
+            llvm::StringRef stem, const CodegenTarget &target, const Npz &npz,
+            llvm::StringRef npzPath) {
+  OwningOpRef<ModuleOp> copy = module.clone();
+  if (Error e = applyPlan(*copy, plan))
+    return std::move(e);
+  return runAll(compileAndLoad(*copy, dir, stem, target, npz, npzPath));
+}
+
+Expected<std::unique_ptr<Workspace>>
+Workspace::create(llvm::StringRef npzPath) {
+  auto npz = readNpz(npzPath);
+  if (!npz)
+    return npz.takeError();
+  SmallString<128> dir;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueDirectory("recq-plan", dir))
+    return llvm::createStringError("cannot create a temporary directory: " +
+                                   ec.message());
+  return std::unique_ptr<Workspace>(
+      new Workspace{std::move(*npz), npzPath.str(), std::string(dir)});
+}
+
+Workspace::~Workspace() { llvm::sys::fs::remove_directories(dir); }
+
+//===----------------------------------------------------------------------===//
+// Sensitivity
+//===----------------------------------------------------------------------===//
+
+Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
+                         const PlannerOptions &options) {
+  auto say = [&](const llvm::Twine &line) {
+    if (options.progress)
+      options.progress(line.str());
+  };
+  // 1. Sensitivity: each piece alone in each cheaper precision.
+  auto fp32Candidate = [] {
+    Candidate c;
+    c.precision = "fp32";
+    c.loss = c.meanAbsDelta = c.maxAbsDelta = c.saving = 0;
+    return c;
+  };
+  auto record = [&](Piece &piece, llvm::StringRef precision,
+                    const Accuracy &a) {
+    Candidate c;
+    c.precision = precision.str();
+    c.loss = a.loss;
+    c.meanAbsDelta = a.meanAbsDelta;
+    c.maxAbsDelta = a.maxAbsDelta;
+    piece.candidates.push_back(c);
+    say(llvm::formatv("  {0,-28} {1,-5} loss {2,9:e2}  mean|dp| {3:e2}  "
+                      "max|dp| {4:e2}",
+                      piece.name, precision, a.loss, a.meanAbsDelta,
+                      a.maxAbsDelta));
+  };
+  int total = int(plan.fcs.size() + 3 * plan.tables.size());
+  say(llvm::formatv("sensitivity: {0} variants, one piece each", total));
+  for (auto [i, fc] : llvm::enumerate(plan.fcs)) {
+    fc.candidates.push_back(fp32Candidate());
+    Plan one = plan;
+    one.fcs[i].precision = "int8";
+    auto out = sim.outputs(one);
+    if (!out)
+      return out.takeError();
+    record(fc, "int8", scorer.score(*out));
+  }
+  for (auto [t, table] : llvm::enumerate(plan.tables)) {
+    table.candidates.push_back(fp32Candidate());
+    for (llvm::StringRef p : tablePrecisions().drop_front()) {
+      if (!sim.simulates(t)) {
+        Candidate c;
+        c.precision = p.str();
+        c.excluded = "not a constant f32 table";
+        table.candidates.push_back(c);
+        continue;
+      }
+      Plan one = plan;
+      one.tables[t].precision = p.str();
+      auto out = sim.outputs(one);
+      if (!out)
+        return out.takeError();
+      record(table, p, scorer.score(*out));
+    }
+  }
+  return Error::success();
+}
+
+} // namespace recq::quant
