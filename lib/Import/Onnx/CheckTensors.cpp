@@ -10,6 +10,7 @@
 
 #include "Importer.h"
 
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/Twine.h"
 
 using llvm::Error;
@@ -105,6 +106,61 @@ Error checkTensor(const onnx::TensorProto &t, const Twine &where) {
   return Error::success();
 }
 
+/// The most dimensions a tensor may have. ONNX's shape inference gives
+/// ConstantOfShape, Reshape and Expand a result of as many dimensions as
+/// their shape operand has elements, and builds that shape in memory:
+/// a declared [137979312] shape operand took it past 4 GB.
+constexpr int64_t kMaxRank = 64;
+
+/// The static length of each 1-D value the graph declares: its inputs,
+/// value_info, initializers and Constant nodes' values.
+llvm::StringMap<int64_t> declaredLengths(const onnx::GraphProto &g) {
+  llvm::StringMap<int64_t> lengths;
+  auto fromType = [&](const onnx::ValueInfoProto &v) {
+    if (!v.type().has_tensor_type() || !v.type().tensor_type().has_shape())
+      return;
+    const onnx::TensorShapeProto &shape = v.type().tensor_type().shape();
+    if (shape.dim_size() == 1 && shape.dim(0).has_dim_value())
+      lengths[v.name()] = shape.dim(0).dim_value();
+  };
+  for (const onnx::ValueInfoProto &v : g.input())
+    fromType(v);
+  for (const onnx::ValueInfoProto &v : g.value_info())
+    fromType(v);
+  for (const onnx::TensorProto &t : g.initializer())
+    if (t.dims_size() == 1)
+      lengths[t.name()] = t.dims(0);
+  for (const onnx::NodeProto &node : g.node())
+    if (node.op_type() == "Constant" && node.output_size() == 1)
+      for (const onnx::AttributeProto &a : node.attribute())
+        if (a.name() == "value" && a.has_t() && a.t().dims_size() == 1)
+          lengths[node.output(0)] = a.t().dims(0);
+  return lengths;
+}
+
+/// A shape operand too long for a tensor's rank, found before shape
+/// inference builds the shape.
+Error checkShapeOperands(const onnx::GraphProto &g) {
+  llvm::StringMap<int64_t> lengths = declaredLengths(g);
+  for (const onnx::NodeProto &node : g.node()) {
+    int operand = node.op_type() == "ConstantOfShape" ? 0
+                  : node.op_type() == "Reshape" || node.op_type() == "Expand"
+                      ? 1
+                      : -1;
+    if (operand < 0 || node.input_size() <= operand)
+      continue;
+    auto it = lengths.find(node.input(operand));
+    if (it != lengths.end() && it->second > kMaxRank)
+      return recq::onnx_import::nodeError(
+          node, "its shape operand '" + node.input(operand) + "' has " +
+                    Twine(it->second) +
+                    " elements: a result of that many dimensions is not "
+                    "supported (at most " +
+                    Twine(kMaxRank) + ")");
+  }
+  return Error::success();
+}
+
 Error checkGraph(const onnx::GraphProto &g, int depth) {
   if (depth > 64)
     return recq::onnx_import::makeError(
@@ -112,6 +168,8 @@ Error checkGraph(const onnx::GraphProto &g, int depth) {
   for (const onnx::TensorProto &t : g.initializer())
     if (Error e = checkTensor(t, "initializer of graph '" + g.name() + "'"))
       return e;
+  if (Error e = checkShapeOperands(g))
+    return e;
   for (const onnx::NodeProto &node : g.node())
     for (const onnx::AttributeProto &a : node.attribute()) {
       std::string where = "attribute '" + a.name() + "' of node '" +

@@ -13,6 +13,7 @@
 #include "Importer.h"
 
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/Support/CheckedArithmetic.h"
 
 using namespace mlir;
 using namespace recq::onnx_import;
@@ -101,7 +102,10 @@ broadcast(const SmallVector<StaticInt> &a, const SmallVector<StaticInt> &b,
   SmallVector<StaticInt> out(n);
   for (size_t i = 0; i < n; ++i) {
     StaticInt x = a[a.size() == 1 ? 0 : i], y = b[b.size() == 1 ? 0 : i];
-    out[i] = isKnown(x) && isKnown(y) ? fn(x, y) : kUnknown;
+    std::optional<int64_t> v;
+    if (isKnown(x) && isKnown(y))
+      v = fn(x, y);
+    out[i] = v && isKnown(*v) ? *v : kUnknown;
   }
   return out;
 }
@@ -174,11 +178,16 @@ Importer::evalInts(const GraphIndex &graph, StringRef name) {
     std::optional<SmallVector<StaticInt>> a = input(0), b = input(1);
     if (!a || !b)
       return std::nullopt;
+    // A result that overflows int64, or lands on a symbol's value, is
+    // unknown.
     if (op == "Add")
-      return broadcast(*a, *b, [](int64_t x, int64_t y) { return x + y; });
+      return broadcast(
+          *a, *b, [](int64_t x, int64_t y) { return llvm::checkedAdd(x, y); });
     if (op == "Sub")
-      return broadcast(*a, *b, [](int64_t x, int64_t y) { return x - y; });
-    return broadcast(*a, *b, [](int64_t x, int64_t y) { return x * y; });
+      return broadcast(
+          *a, *b, [](int64_t x, int64_t y) { return llvm::checkedSub(x, y); });
+    return broadcast(
+        *a, *b, [](int64_t x, int64_t y) { return llvm::checkedMul(x, y); });
   }
   return std::nullopt;
 }
