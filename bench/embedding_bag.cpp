@@ -240,19 +240,13 @@ public:
     auto description = recq::describeModelAsC(*module, target);
     if (!description)
       fail(llvm::toString(description.takeError()));
-    if (llvm::Error e = recq::lowerToLLVMDialect(*module, target))
-      fail(llvm::toString(std::move(e)));
-    llvm::LLVMContext llvmCtx;
-    auto llvmModule = recq::translateAndOptimize(*module, llvmCtx, target);
-    if (!llvmModule)
-      fail(llvm::toString(llvmModule.takeError()));
     llvm::SmallString<128> obj;
     llvm::sys::fs::createTemporaryFile("recq-bench", "o", obj);
     llvm::sys::fs::createTemporaryFile("recq-bench", "so", so);
     {
       std::error_code ec;
       llvm::raw_fd_ostream os(obj, ec);
-      if (llvm::Error e = recq::emitObject(**llvmModule, target, os))
+      if (llvm::Error e = recq::compileToObject(*module, target, os))
         fail(llvm::toString(std::move(e)));
     }
     // The runtime keeps its allocator hidden; a shim frees the result of a
@@ -274,7 +268,9 @@ public:
         dlsym(lib, "recq_model_free"));
     auto threads = reinterpret_cast<decltype(&recq_model_set_threads)>(
         dlsym(lib, "recq_model_set_threads"));
-    kernel = reinterpret_cast<Kernel>(dlsym(lib, "_mlir_ciface_recq_entry"));
+    kernel = reinterpret_cast<Kernel>(dlsym(
+        lib,
+        ("_mlir_ciface_recq_entry" + recq::variantSuffix(target)).c_str()));
     freeFn = reinterpret_cast<void (*)(void *)>(dlsym(lib, "recq_bench_free"));
     if (!kernel || !freeFn)
       fail("the benchmark model lacks its kernel entry points");

@@ -239,19 +239,13 @@ public:
     b.create<func::ReturnOp>(
         loc, ValueRange{b.create<quant::StorageCastOp>(loc, outType, y)});
 
-    if (llvm::Error e = recq::lowerToLLVMDialect(*module, target))
-      fail(llvm::toString(std::move(e)));
-    llvm::LLVMContext llvmCtx;
-    auto llvmModule = recq::translateAndOptimize(*module, llvmCtx, target);
-    if (!llvmModule)
-      fail(llvm::toString(llvmModule.takeError()));
     llvm::SmallString<128> obj;
     llvm::sys::fs::createTemporaryFile("recq-bench", "o", obj);
     llvm::sys::fs::createTemporaryFile("recq-bench", "so", so);
     {
       std::error_code ec;
       llvm::raw_fd_ostream os(obj, ec);
-      if (llvm::Error e = recq::emitObject(**llvmModule, target, os))
+      if (llvm::Error e = recq::compileToObject(*module, target, os))
         fail(llvm::toString(std::move(e)));
     }
     // The kernel's buffers come from the runtime's allocator (recq_memref.c).
@@ -279,7 +273,9 @@ public:
     lib = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!lib)
       fail(dlerror());
-    entryFn = reinterpret_cast<Entry>(dlsym(lib, "_mlir_ciface_recq_entry"));
+    entryFn = reinterpret_cast<Entry>(dlsym(
+        lib,
+        ("_mlir_ciface_recq_entry" + recq::variantSuffix(target)).c_str()));
     freeFn = reinterpret_cast<FreeFn>(dlsym(lib, "recq_bench_free"));
     if (!entryFn || !freeFn)
       fail("the benchmark kernel lacks its entry points");

@@ -99,15 +99,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   auto description = recq::describeModelAsC(m, *target);
   if (!description)
     return step(description.takeError()), 0;
-  if (!step(recq::lowerToLLVMDialect(m, *target)))
-    return 0;
-  llvm::LLVMContext llvmContext;
-  auto llvmModule = recq::translateAndOptimize(m, llvmContext, *target);
-  if (!llvmModule)
-    return step(llvmModule.takeError()), 0;
   llvm::SmallVector<char, 0> object;
   llvm::raw_svector_ostream os(object);
-  if (!step(recq::emitObject(**llvmModule, *target, os)))
+  if (!step(recq::compileToObject(m, *target, os)))
     return 0;
   ++compiled;
   return 0;

@@ -268,7 +268,7 @@ Error quantizeByFlags(ModuleOp module, const CodegenTarget &target,
   // The pieces by name, before anything changes them; an fp32 compile
   // records nothing and needs none.
   Expected<Plan> pieces = Plan();
-  if (tablePrecision != "fp32" || quantizeMode == "int8")
+  if (tablePrecision != "fp32" || quantizeMode != "none")
     pieces = listPieces(module);
   if (!pieces)
     return pieces.takeError();
@@ -285,6 +285,16 @@ Error quantizeByFlags(ModuleOp module, const CodegenTarget &target,
     record = *pieces;
   }
 
+  if (quantizeMode == "bf16") {
+    // No calibration: bf16 keeps fp32's range.
+    auto count = storeFcWeightsInBf16(module);
+    if (!count)
+      return count.takeError();
+    log << "stored the weights of " << *count << " FCs in bf16\n";
+    for (Piece &fc : pieces->fcs)
+      fc.precision = "bf16";
+    record = *pieces;
+  }
   if (quantizeMode == "int8" && calibrationFile.empty())
     return llvm::createStringError(
         llvm::Twine("--quantize=int8 needs --calibration calib.npz (the "

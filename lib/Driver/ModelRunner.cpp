@@ -123,19 +123,13 @@ recq::quant::compileModule(ModuleOp module, StringRef dir, StringRef stem,
   auto description = recq::describeModelAsC(module, target);
   if (!description)
     return description.takeError();
-  if (Error e = recq::lowerToLLVMDialect(module, target))
-    return std::move(e);
-  llvm::LLVMContext context;
-  auto llvmModule = recq::translateAndOptimize(module, context, target);
-  if (!llvmModule)
-    return llvmModule.takeError();
   {
     std::error_code ec;
     llvm::raw_fd_ostream os(object, ec);
     if (ec)
       return llvm::createStringError("cannot write " + object + ": " +
                                      ec.message());
-    if (Error e = recq::emitObject(**llvmModule, target, os))
+    if (Error e = recq::compileToObject(module, target, os))
       return std::move(e);
   }
   if (Error e = recq::linkSharedLibrary(object, *description, so))

@@ -21,7 +21,7 @@ namespace json = llvm::json;
 namespace recq::quant {
 
 llvm::ArrayRef<llvm::StringRef> fcPrecisions() {
-  static const llvm::StringRef names[] = {"fp32", "int8"};
+  static const llvm::StringRef names[] = {"fp32", "bf16", "int8"};
   return names;
 }
 
@@ -53,6 +53,7 @@ std::string Plan::compact() const {
     for (const Piece &p : *pieces)
       s += p.precision == "fp32"   ? 'f'
            : p.precision == "fp16" ? 'h'
+           : p.precision == "bf16" ? 'b'
            : p.precision == "int8" ? '8'
                                    : '4';
   return s;
@@ -476,7 +477,16 @@ Error applyPlan(ModuleOp module, const Plan &plan) {
   if (!tables)
     return tables.takeError();
 
-  // FCs: int8 ones with their input parameters.
+  // FCs: bf16 weights first (while every FC is still a recq.fc, in
+  // program order), then int8 ones with their input parameters.
+  llvm::SmallVector<bool> bf16;
+  for (const Piece &named : names.fcs)
+    bf16.push_back(find(plan.fcs, named.name)->precision == "bf16");
+  if (llvm::is_contained(bf16, true)) {
+    auto stored = storeFcWeightsInBf16(module, bf16);
+    if (!stored)
+      return stored.takeError();
+  }
   std::vector<std::optional<QuantParams>> inputs;
   for (auto [fc, named] : llvm::zip(pieces->fcs, names.fcs)) {
     const Piece &p = *find(plan.fcs, named.name);

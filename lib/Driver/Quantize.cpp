@@ -4,12 +4,14 @@
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Quant/QuantTypes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/SmallPtrSet.h"
 
 using namespace mlir;
@@ -119,5 +121,48 @@ recq::quant::quantizeToInt8(ModuleOp module,
     return llvm::createStringError(
         "calibration measured " + llvm::Twine(stats.size()) +
         " FC inputs: " + llvm::toString(count.takeError()));
+  return count;
+}
+
+llvm::Expected<int>
+recq::quant::storeFcWeightsInBf16(ModuleOp module, llvm::ArrayRef<bool> which) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return llvm::createStringError("the module has no @main");
+  SmallVector<recq::FcOp> fcs;
+  main.walk([&](recq::FcOp fc) { fcs.push_back(fc); });
+  if (!which.empty() && which.size() != fcs.size())
+    return llvm::createStringError(
+        "bf16 choices for " + llvm::Twine(which.size()) +
+        " FCs but the model has " + llvm::Twine(fcs.size()) + " FCs");
+  OpBuilder b(module.getContext());
+  Type bf16 = b.getBF16Type();
+  int count = 0;
+  for (auto [i, fc] : llvm::enumerate(fcs)) {
+    if (!which.empty() && !which[i])
+      continue;
+    DenseElementsAttr weight;
+    if (!matchPattern(fc.getWeight(), m_Constant(&weight)) ||
+        !weight.getElementType().isF32() ||
+        !fc.getInput().getType().getElementType().isF32())
+      return llvm::createStringError(
+          "FC " + llvm::Twine(i) +
+          " is not an f32 FC with constant weights; bf16 needs one");
+    auto values =
+        llvm::map_to_vector(weight.getValues<APFloat>(), [&](APFloat v) {
+          bool lost;
+          v.convert(APFloat::BFloat(), APFloat::rmNearestTiesToEven, &lost);
+          return v;
+        });
+    auto type = RankedTensorType::get(weight.getType().getShape(), bf16);
+    b.setInsertionPoint(fc);
+    Value stored = b.create<arith::ConstantOp>(
+        fc.getWeight().getLoc(), DenseElementsAttr::get(type, values));
+    Operation *old = fc.getWeight().getDefiningOp();
+    fc.getWeightMutable().assign(stored);
+    if (old->use_empty())
+      old->erase();
+    ++count;
+  }
   return count;
 }

@@ -88,7 +88,7 @@ struct LowerToLLVMOptions : PassPipelineOptions<LowerToLLVMOptions> {
   Option<std::string> target{
       *this, "target",
       llvm::cl::desc("Code-generation target: generic, avx2, avx512, "
-                     "avx512-vnni"),
+                     "avx512-vnni, avx512-bf16"),
       llvm::cl::init("avx2")};
   Option<int64_t> prefetchDistance{
       *this, "prefetch-distance",

@@ -9,6 +9,7 @@
 #include "recq/Runtime/recq_cpu.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -20,7 +21,7 @@ static uint64_t read_xcr0(void) {
   return ((uint64_t)edx << 32) | eax;
 }
 
-uint32_t recq_cpu_features(void) {
+static uint32_t detect_features(void) {
   unsigned eax, ebx, ecx, edx;
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
     return 0;
@@ -68,12 +69,31 @@ uint32_t recq_cpu_features(void) {
   return features;
 }
 #else
-uint32_t recq_cpu_features(void) { return 0; }
+static uint32_t detect_features(void) { return 0; }
 #endif
 
 static const char *const kFeatureNames[RECQ_CPU_NUM_FEATURES] = {
     "fma",     "f16c",        "avx2",        "avx512f", "avx512bw",
     "avx512vl", "avx512_vnni", "avx512_bf16", "avx_vnni"};
+
+/* The features RECQ_CPU_DISABLE names ("avx512f,avx512_vnni"), as a mask. */
+static uint32_t disabled_features(void) {
+  const char *list = getenv("RECQ_CPU_DISABLE");
+  uint32_t mask = 0;
+  while (list && *list) {
+    size_t n = strcspn(list, ",");
+    for (int i = 0; i < RECQ_CPU_NUM_FEATURES; ++i)
+      if (strlen(kFeatureNames[i]) == n &&
+          strncmp(list, kFeatureNames[i], n) == 0)
+        mask |= 1u << i;
+    list += n + (list[n] == ',');
+  }
+  return mask;
+}
+
+uint32_t recq_cpu_features(void) {
+  return detect_features() & ~disabled_features();
+}
 
 const char *recq_cpu_feature_name(uint32_t feature) {
   for (int i = 0; i < RECQ_CPU_NUM_FEATURES; ++i)
@@ -96,6 +116,8 @@ int recq_target_features(const char *target, uint32_t *mask) {
     *mask = avx512;
   else if (strcmp(target, "avx512-vnni") == 0)
     *mask = avx512 | RECQ_CPU_AVX512VNNI;
+  else if (strcmp(target, "avx512-bf16") == 0)
+    *mask = avx512 | RECQ_CPU_AVX512VNNI | RECQ_CPU_AVX512BF16;
   else
     return -1;
   return 0;

@@ -1,7 +1,7 @@
 /*===- recq_model_info.c - What a loaded model takes and holds -------------===*
  *
  * Part of the model runtime: the C API's introspection (recq.h): inputs,
- * outputs and tables of the model's recq_model_description, its target,
+ * outputs and tables of the model's recq_model_description, its
  * plan and weights file.
  *
  *===----------------------------------------------------------------------===*/
@@ -23,9 +23,6 @@ int recq_model_num_outputs(const recq_model *m) {
 }
 int recq_model_num_tables(const recq_model *m) {
   return m ? m->desc->num_tables : -1;
-}
-const char *recq_model_target(const recq_model *m) {
-  return m ? m->desc->target : NULL;
 }
 
 const char *recq_model_plan(const recq_model *m) {

@@ -38,6 +38,8 @@ enum {
 
 struct recq_model {
   const recq_model_desc *desc;
+  const recq_variant_desc *variant; /* the one this model runs */
+  char variant_reason[192];         /* why (recq_model_target_reason) */
   char *weights; /* the mmapped model.weights (read-only), or NULL */
   size_t weights_bytes;
   /* RECQ_GUARD_WEIGHTS: each weight's own copy between inaccessible
@@ -58,6 +60,13 @@ struct recq_model {
 RECQ_INTERNAL int recq_internal_set_status(recq_status *st, int code,
                                            const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Picks the variant of m->desc to run: `forced` ("" or NULL: the best
+   this CPU runs; else that one, which this CPU must run), named by `by`
+   in messages ("RECQ_TARGET", "the load option"). Sets m->variant and
+   m->variant_reason (recq_model_variant.c). */
+RECQ_INTERNAL int recq_internal_pick_variant(recq_model *m, const char *forced,
+                                             const char *by, recq_status *st);
 
 /*===----------------------------------------------------------------------===*
  * Reading and checking inputs (recq_model_check.c)

@@ -314,6 +314,12 @@ static void unmap_weights(recq_model *m) {
 }
 
 recq_model *recq_model_load(const char *path, recq_status *st) {
+  recq_load_options options = {path, NULL};
+  return recq_model_load_with(&options, st);
+}
+
+recq_model *recq_model_load_with(const recq_load_options *options,
+                                 recq_status *st) {
   const recq_model_desc *desc = &recq_model_description;
   if (desc->abi_version != RECQ_ABI_VERSION) {
     recq_internal_set_status(st, RECQ_ERR_ARGUMENT,
@@ -321,15 +327,7 @@ recq_model *recq_model_load(const char *path, recq_status *st) {
                              RECQ_ABI_VERSION);
     return NULL;
   }
-  char missing[128];
-  if (recq_cpu_missing(desc->cpu_features, missing, sizeof missing) > 0) {
-    recq_internal_set_status(
-        st, RECQ_ERR_CPU,
-        "this CPU lacks %s, which the model's target '%s' needs "
-        "(recompile with --target=avx2 or --target=generic)",
-        missing, desc->target);
-    return NULL;
-  }
+  const char *path = options ? options->weights_path : NULL;
   recq_model *m = malloc(sizeof *m);
   if (!m) {
     recq_internal_set_status(st, RECQ_ERR_MEMORY, "out of memory");
@@ -337,6 +335,18 @@ recq_model *recq_model_load(const char *path, recq_status *st) {
   }
   memset(m, 0, sizeof *m);
   m->desc = desc;
+  /* The variant first: a CPU that runs none is refused before any file
+     is opened. */
+  const char *forced = options ? options->target : NULL;
+  const char *by = "the load option target";
+  if (!forced || !*forced) {
+    forced = getenv("RECQ_TARGET");
+    by = "RECQ_TARGET";
+  }
+  if (recq_internal_pick_variant(m, forced, by, st) != RECQ_OK) {
+    free(m);
+    return NULL;
+  }
   if (desc->num_weights > 0 && map_weights(m, path, st) != RECQ_OK) {
     unmap_weights(m);
     free(m);

@@ -41,7 +41,7 @@ static int64_t table_cost(const recq_model_desc *d, int t,
    the tables, costliest first (so the pool's next free thread takes the
    next costliest and the last ones to start are short). */
 typedef struct recq_bags_job {
-  const recq_model_desc *d;
+  const recq_variant_desc *v;
   void **args;
   int order[RECQ_MAX_INPUTS];
   int64_t flags[RECQ_MAX_INPUTS]; /* 1: an index outside table t */
@@ -51,7 +51,7 @@ static void run_bag(void *arg, int part) {
   recq_bags_job *job = arg;
   int t = job->order[part];
   int64_t result[5]; /* i64 [1]: {alloc, aligned, offset, size, stride} */
-  job->d->bags[t](result, job->args);
+  job->v->bags[t](result, job->args);
   void *alloc;
   const int64_t *flag;
   memcpy(&alloc, &result[0], sizeof alloc);
@@ -110,7 +110,8 @@ static int run_slice(const recq_model *m, const void *const *inputs,
   int64_t results[9 * (3 + 2 * RECQ_MAX_RANK)];
   recq_bags_job job;
   void *emb = NULL;
-  if (d->rest) {
+  const recq_variant_desc *v = m->variant;
+  if (v->rest) {
     /* The tables' pooled rows, [n, T, D] f32, which the interaction reads
        in place. */
     int64_t n = recq_internal_bags_of(d, 0, shapes), tables_n = d->num_tables;
@@ -124,7 +125,7 @@ static int run_slice(const recq_model *m, const void *const *inputs,
     memcpy(&emb_desc[0], &emb, sizeof emb);
     memcpy(&emb_desc[1], &emb, sizeof emb);
     args[d->num_inputs + d->num_weights] = emb_desc;
-    job.d = d;
+    job.v = v;
     job.args = args;
     for (int t = 0; t < d->num_tables; ++t)
       job.order[t] = t;
@@ -143,9 +144,9 @@ static int run_slice(const recq_model *m, const void *const *inputs,
       for (int p = 0; p < d->num_tables; ++p)
         run_bag(&job, p);
     }
-    d->rest(results, args);
+    v->rest(results, args);
   } else {
-    d->entry(results, args);
+    v->entry(results, args);
   }
 
   /* Output 0 to the caller; every result buffer freed. */
@@ -177,7 +178,7 @@ static int run_slice(const recq_model *m, const void *const *inputs,
   if (d->num_tables > 0) {
     void *alloc = NULL;
     const int64_t *flags = job.flags;
-    if (!d->rest) {
+    if (!v->rest) {
       memcpy(&alloc, &r[0], sizeof alloc);
       memcpy(&flags, &r[1], sizeof flags);
       flags += r[2];
@@ -473,7 +474,7 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
        Every table is computed exactly as alone, so again the thread count
        never changes a result. */
     recq_pool *tables = NULL;
-    if (m->pool && d->rest && d->num_tables >= 2 &&
+    if (m->pool && m->variant->rest && d->num_tables >= 2 &&
         table_work(d, shapes) >= RECQ_MIN_TABLE_WORK &&
         recq_internal_pool_trylock(m->pool) == 0)
       tables = m->pool;

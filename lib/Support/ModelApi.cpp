@@ -7,7 +7,7 @@
 #include "llvm/Support/FileSystem.h"
 
 llvm::Expected<std::unique_ptr<recq::LoadedModel>>
-recq::LoadedModel::open(llvm::StringRef path) {
+recq::LoadedModel::open(llvm::StringRef path, llvm::StringRef target) {
   std::unique_ptr<LoadedModel> m(new LoadedModel);
   llvm::SmallString<256> absolute(path);
   llvm::sys::fs::make_absolute(absolute);
@@ -25,7 +25,9 @@ recq::LoadedModel::open(llvm::StringRef path) {
         missing + "); compile it again with this recq-compile");
   }
   recq_status st;
-  m->model = m->api.load(nullptr, &st);
+  std::string targetName = target.str();
+  recq_load_options options = {nullptr, targetName.c_str()};
+  m->model = m->api.loadWith(&options, &st);
   if (!m->model)
     return llvm::createStringError(path + ": " + st.message);
   return std::move(m);

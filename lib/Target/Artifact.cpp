@@ -97,8 +97,10 @@ static void writeShape(llvm::raw_ostream &os, llvm::StringRef var,
   os << "};\n";
 }
 
-Expected<std::string> recq::describeModelAsC(ModuleOp module,
-                                             const CodegenTarget &target) {
+Expected<std::string>
+recq::describeModelAsC(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets) {
+  if (targets.empty())
+    return llvm::createStringError("no target to describe");
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)
     return llvm::createStringError("the module has no @main");
@@ -290,11 +292,9 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
     os << "};\n";
   }
 
-  uint32_t mask = 0;
-  recq_target_features(target.name.c_str(), &mask);
   unsigned numArgs = type.getNumInputs();
-  // recq_model_desc's functions: each a C wrapper of a generated one
-  // taking `args` (the split functions: one more, the [B, T, D] buffer).
+  // Each variant's functions: a C wrapper of each generated one taking
+  // `args` (the split functions: one more, the [B, T, D] buffer).
   bool split = recq::splittableBags(main) != nullptr;
   auto wrap = [&](llvm::StringRef wrapper, llvm::StringRef generated,
                   unsigned count) {
@@ -307,25 +307,39 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
       os << ", args[" << i << "]";
     os << ");\n}\n";
   };
-  if (split) {
-    wrap("rest", "recq_rest", numArgs + 1);
-    for (int t = 0; t < numTables; ++t)
-      wrap("bag_" + std::to_string(t), "recq_bag_" + std::to_string(t),
-           numArgs + 1);
-    os << "static const recq_entry_fn bags[] = {";
-    for (int t = 0; t < numTables; ++t)
-      os << (t ? ", " : "") << "bag_" << t;
-    os << "};\n";
-  } else {
-    wrap("entry", "recq_entry", numArgs);
+  std::string variants;
+  llvm::raw_string_ostream vs(variants);
+  for (const CodegenTarget &target : targets) {
+    std::string suffix = variantSuffix(target);
+    uint32_t mask = 0;
+    if (recq_target_features(target.name.c_str(), &mask) != 0)
+      return llvm::createStringError("the runtime does not know the target " +
+                                     target.name + " (a recq bug)");
+    vs << "  {.target = \"" << target.name << "\", .cpu_features = " << mask
+       << "u, ";
+    if (split) {
+      wrap("rest" + suffix, "recq_rest" + suffix, numArgs + 1);
+      for (int t = 0; t < numTables; ++t)
+        wrap("bag_" + std::to_string(t) + suffix,
+             "recq_bag_" + std::to_string(t) + suffix, numArgs + 1);
+      os << "static const recq_entry_fn bags" << suffix << "[] = {";
+      for (int t = 0; t < numTables; ++t)
+        os << (t ? ", " : "") << "bag_" << t << suffix;
+      os << "};\n";
+      vs << ".entry = 0, .rest = rest" << suffix << ", .bags = bags" << suffix
+         << "},\n";
+    } else {
+      wrap("entry" + suffix, "recq_entry" + suffix, numArgs);
+      vs << ".entry = entry" << suffix << ", .rest = 0, .bags = 0},\n";
+    }
   }
+  os << "\nstatic const recq_variant_desc variants[] = {\n"
+     << variants << "};\n";
   // Designated initializers: a field the ABI adds or moves is a compile
   // error here, not a value in the wrong place.
   os << "\n__attribute__((visibility(\"default\")))\n"
      << "const recq_model_desc recq_model_description = {\n"
      << "  .abi_version = RECQ_ABI_VERSION,\n"
-     << "  .target = \"" << target.name << "\",\n"
-     << "  .cpu_features = " << mask << "u,\n"
      << "  .num_inputs = " << numInputs << ",\n  .inputs = inputs,\n"
      << "  .num_outputs = " << type.getNumResults()
      << ",\n  .outputs = outputs,\n"
@@ -335,14 +349,13 @@ Expected<std::string> recq::describeModelAsC(ModuleOp module,
      << "  .weights = " << (weightArgs.empty() ? "0" : "weights") << ",\n"
      << "  .weights_file_bytes = " << fileBytes << "ull,\n"
      << "  .weights_id = " << weightsId << "ull,\n"
-     << "  .entry = " << (split ? "0" : "entry") << ",\n"
      << "  .plan_json = ";
   if (auto plan = module->getAttrOfType<StringAttr>("recq.plan"))
     writeCString(os, plan.getValue());
   else
     os << "0";
-  os << ",\n  .rest = " << (split ? "rest" : "0")
-     << ",\n  .bags = " << (split ? "bags" : "0") << ",\n};\n";
+  os << ",\n  .num_variants = " << targets.size()
+     << ",\n  .variants = variants,\n};\n";
   return text;
 }
 

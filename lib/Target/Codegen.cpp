@@ -2,6 +2,7 @@
 
 #include "recq/Target/Codegen.h"
 
+#include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Pipelines/Pipelines.h"
 #include "recq/Runtime/recq_cpu.h"
 
@@ -12,14 +13,20 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Linker/Linker.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Triple.h"
+#include "llvm/Transforms/IPO/ConstantMerge.h"
+#include "llvm/Transforms/IPO/GlobalDCE.h"
+
+#include <algorithm>
 
 using namespace mlir;
 using llvm::Error;
@@ -38,17 +45,71 @@ std::optional<recq::CodegenTarget> recq::lookupTarget(llvm::StringRef name) {
   if (name == "avx512-vnni")
     return CodegenTarget{"avx512-vnni", "x86-64-v4",
                          "+avx512vnni,-prefer-256-bit"};
+  if (name == "avx512-bf16")
+    return CodegenTarget{"avx512-bf16", "x86-64-v4",
+                         "+avx512vnni,+avx512bf16,-prefer-256-bit"};
   return std::nullopt;
 }
 
+/// Every target, best first: the order of a model's variants.
+static constexpr const char *kTargetsBestFirst[] = {
+    "avx512-bf16", "avx512-vnni", "avx512", "avx2", "generic"};
+
 recq::CodegenTarget recq::hostTarget() {
-  for (const char *name : {"avx512-vnni", "avx512", "avx2"}) {
+  for (const char *name : kTargetsBestFirst) {
     uint32_t mask = 0;
     if (recq_target_features(name, &mask) == 0 &&
         recq_cpu_missing(mask, nullptr, 0) == 0)
       return *lookupTarget(name);
   }
   return *lookupTarget("generic");
+}
+
+std::string recq::targetNames() {
+  return llvm::join(std::begin(kTargetsBestFirst), std::end(kTargetsBestFirst),
+                    ", ");
+}
+
+Expected<llvm::SmallVector<recq::CodegenTarget>>
+recq::parseTargets(llvm::StringRef list) {
+  llvm::SmallVector<llvm::StringRef> names;
+  list.split(names, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+  if (names.empty())
+    return llvm::createStringError("no target named (" + targetNames() + ")");
+  for (llvm::StringRef name : names)
+    if (!lookupTarget(name.trim()))
+      return llvm::createStringError("unknown target '" + name.trim() + "' (" +
+                                     targetNames() + ")");
+  llvm::SmallVector<CodegenTarget> targets;
+  for (const char *name : kTargetsBestFirst)
+    if (llvm::any_of(names,
+                     [&](llvm::StringRef n) { return n.trim() == name; }))
+      targets.push_back(*lookupTarget(name));
+  return targets;
+}
+
+llvm::SmallVector<recq::CodegenTarget> recq::defaultTargets(ModuleOp module) {
+  // Only the int8 FC kernel has a VNNI form (vpdpbusd), only the bf16 one
+  // an AVX-512 BF16 form (vdpbf16ps).
+  bool int8 = false, bf16 = false;
+  module.walk([&](recq::QfcOp) { int8 = true; });
+  module.walk([&](recq::FcOp fc) {
+    bf16 |= fc.getWeight().getType().getElementType().isBF16();
+  });
+  llvm::SmallVector<CodegenTarget> targets;
+  for (const char *name : kTargetsBestFirst) {
+    llvm::StringRef n(name);
+    if ((n == "avx512-bf16" && !bf16) || (n == "avx512-vnni" && !int8))
+      continue;
+    targets.push_back(*lookupTarget(name));
+  }
+  return targets;
+}
+
+std::string recq::variantSuffix(const CodegenTarget &target) {
+  std::string suffix = "__" + target.name;
+  std::replace(suffix.begin(), suffix.end(), '-', '_');
+  return suffix;
 }
 
 /// Runs `pm` on `module`, turning diagnostics into one error message.
@@ -154,10 +215,61 @@ recq::translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
   return std::move(llvmModule);
 }
 
-Error recq::emitObject(llvm::Module &module, const CodegenTarget &target,
-                       llvm::raw_pwrite_stream &os) {
+/// Renames `variant`'s exported functions and globals to end with
+/// `suffix`; marks its constants unnamed_addr (the generated code never
+/// compares their addresses), so equal ones of two variants can merge.
+static void nameVariant(llvm::Module &variant, llvm::StringRef suffix) {
+  for (llvm::GlobalValue &value : variant.global_values()) {
+    if (value.isDeclaration())
+      continue;
+    if (!value.hasLocalLinkage())
+      value.setName(value.getName() + suffix);
+    if (auto *global = llvm::dyn_cast<llvm::GlobalVariable>(&value))
+      if (global->isConstant() && global->hasLocalLinkage())
+        global->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+  }
+}
+
+Expected<std::unique_ptr<llvm::Module>>
+recq::compileVariants(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets,
+                      llvm::LLVMContext &context) {
+  if (targets.empty())
+    return llvm::createStringError("no target to compile for");
+  std::unique_ptr<llvm::Module> linked;
+  for (const CodegenTarget &target : targets) {
+    OwningOpRef<ModuleOp> copy = module.clone();
+    if (Error e = lowerToLLVMDialect(*copy, target))
+      return std::move(e);
+    Expected<std::unique_ptr<llvm::Module>> variant =
+        translateAndOptimize(*copy, context, target);
+    if (!variant)
+      return variant.takeError();
+    nameVariant(**variant, variantSuffix(target));
+    if (!linked) {
+      linked = std::move(*variant);
+      continue;
+    }
+    if (llvm::Linker::linkModules(*linked, std::move(*variant)))
+      return llvm::createStringError("linking the " + target.name +
+                                     " variant failed (a recq bug)");
+  }
+  if (targets.size() > 1) {
+    llvm::ModuleAnalysisManager mam;
+    llvm::PassBuilder builder;
+    builder.registerModuleAnalyses(mam);
+    llvm::ModulePassManager mpm;
+    mpm.addPass(llvm::ConstantMergePass());
+    mpm.addPass(llvm::GlobalDCEPass());
+    mpm.run(*linked, mam);
+  }
+  return std::move(linked);
+}
+
+Error recq::emitObject(llvm::Module &module, llvm::raw_pwrite_stream &os) {
+  // The baseline machine: each function's attributes select its own
+  // subtarget (target-cpu, target-features).
   Expected<std::unique_ptr<llvm::TargetMachine>> machine =
-      createTargetMachine(target);
+      createTargetMachine(*lookupTarget("generic"));
   if (!machine)
     return machine.takeError();
   llvm::legacy::PassManager pm;
@@ -166,4 +278,15 @@ Error recq::emitObject(llvm::Module &module, const CodegenTarget &target,
     return llvm::createStringError("the target cannot emit object files");
   pm.run(module);
   return Error::success();
+}
+
+Error recq::compileToObject(ModuleOp module,
+                            llvm::ArrayRef<CodegenTarget> targets,
+                            llvm::raw_pwrite_stream &os) {
+  llvm::LLVMContext context;
+  Expected<std::unique_ptr<llvm::Module>> linked =
+      compileVariants(module, targets, context);
+  if (!linked)
+    return linked.takeError();
+  return emitObject(**linked, os);
 }

@@ -174,8 +174,10 @@ class Demo:
 
     def stage_fp32(self):
         so = os.path.join(self.art, "model.so")
-        print(f"   target: {self.target}")
         self.compile(so)
+        # One variant per target in the library; the load runs the best
+        # this CPU runs.
+        self.run("recq-run", so, "--info", show=r"^(target|variant)")
         self.run("recq-run", so, "--inputs", os.path.join(self.dir, "eval.npz"))
         self.compare(so)
         self.ok("max |p_recq - p_torch| <= 1e-5 (recq-run exit 0, recq.compare within)")

@@ -32,10 +32,17 @@ class _Status(ctypes.Structure):
     _fields_ = [("code", ctypes.c_int), ("message", ctypes.c_char * 256)]
 
 
+class _LoadOptions(ctypes.Structure):
+    _fields_ = [("weights_path", ctypes.c_char_p), ("target", ctypes.c_char_p)]
+
+
 def _declare(lib: ctypes.CDLL) -> None:
     p, i, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
     lib.recq_model_load.restype = p
     lib.recq_model_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(_Status)]
+    lib.recq_model_load_with.restype = p
+    lib.recq_model_load_with.argtypes = [ctypes.POINTER(_LoadOptions),
+                                         ctypes.POINTER(_Status)]
     lib.recq_model_free.argtypes = [p]
     for name in ("num_inputs", "num_outputs", "num_tables"):
         fn = getattr(lib, f"recq_model_{name}")
@@ -49,8 +56,13 @@ def _declare(lib: ctypes.CDLL) -> None:
                        ctypes.POINTER(i64)]
     lib.recq_model_table_rows.restype = i64
     lib.recq_model_table_rows.argtypes = [p, i]
-    lib.recq_model_target.restype = ctypes.c_char_p
-    lib.recq_model_target.argtypes = [p]
+    for name in ("target", "target_reason"):
+        fn = getattr(lib, f"recq_model_{name}")
+        fn.restype, fn.argtypes = ctypes.c_char_p, [p]
+    lib.recq_model_num_variants.restype = i
+    lib.recq_model_num_variants.argtypes = [p]
+    lib.recq_model_variant.restype = ctypes.c_char_p
+    lib.recq_model_variant.argtypes = [p, i, ctypes.POINTER(ctypes.c_uint32)]
     lib.recq_model_plan.restype = ctypes.c_char_p
     lib.recq_model_plan.argtypes = [p]
     lib.recq_model_set_threads.restype = i
@@ -70,12 +82,15 @@ def _declare(lib: ctypes.CDLL) -> None:
 class Model:
     """A loaded model.so."""
 
-    def __init__(self, path: str, threads: Optional[int] = None):
+    def __init__(self, path: str, threads: Optional[int] = None,
+                 target: Optional[str] = None):
         # A bare name would be searched on the library path.
         self._lib = ctypes.CDLL(os.path.abspath(path), mode=ctypes.RTLD_LOCAL)
         _declare(self._lib)
         status = _Status()
-        handle = self._lib.recq_model_load(None, ctypes.byref(status))
+        options = _LoadOptions(None, target.encode() if target else None)
+        handle = self._lib.recq_model_load_with(ctypes.byref(options),
+                                                ctypes.byref(status))
         if not handle:
             raise RecqError(status.code, status.message.decode())
         self._handle = ctypes.c_void_p(handle)
@@ -83,7 +98,12 @@ class Model:
                        for k in range(self._lib.recq_model_num_inputs(self._handle))]
         self.outputs = [self._info("output", k)
                         for k in range(self._lib.recq_model_num_outputs(self._handle))]
+        # The variant that runs, why the load picked it, and every variant
+        # the library holds (best first).
         self.target = self._lib.recq_model_target(self._handle).decode()
+        self.target_reason = self._lib.recq_model_target_reason(self._handle).decode()
+        self.variants = [self._lib.recq_model_variant(self._handle, v, None).decode()
+                         for v in range(self._lib.recq_model_num_variants(self._handle))]
         plan = self._lib.recq_model_plan(self._handle)
         # The precision plan compiled in (recq-compile --accuracy-budget or
         # --plan), as --emit-plan writes it; None without one.
@@ -138,7 +158,11 @@ class Model:
             self._handle = None
 
 
-def load(path: str, threads: Optional[int] = None) -> Model:
+def load(path: str, threads: Optional[int] = None,
+         target: Optional[str] = None) -> Model:
     """Loads a model compiled by `recq-compile model.onnx -o model.so`;
-    `threads` per run (default: RECQ_NUM_THREADS, else all CPUs)."""
-    return Model(path, threads)
+    `threads` per run (default: RECQ_NUM_THREADS, else all CPUs); `target`
+    the variant to run (default: RECQ_TARGET's, else the best this CPU
+    runs; RecqError when the library has no such variant or the CPU cannot
+    run it)."""
+    return Model(path, threads, target)

@@ -210,25 +210,6 @@ def test_deployable_with_external_weights(model_dir, tmp_path):
     assert got.returncode == 2 and "cannot open the weights file" in got.stdout
 
 
-def test_cpu_without_the_target_is_refused(model_dir, tmp_path):
-    """A model compiled for an instruction set this CPU lacks does not load:
-    a clear RECQ_ERR_CPU naming the missing features, not SIGILL."""
-    config, out = model_dir
-    if config != "tiny":
-        pytest.skip("checked on the tiny model")
-    runs = subprocess.run([os.path.join(BIN, "recq-cpuinfo"), "--targets"], check=True,
-                          capture_output=True, text=True).stdout.split()
-    missing = [t for t in ("avx512-vnni", "avx512", "avx2") if t not in runs]
-    if not missing:
-        pytest.skip("this CPU runs every target recq has")
-    target = missing[0]
-    so = tmp_path / "model.so"
-    subprocess.run([os.path.join(BIN, "recq-compile"), str(out / "model.onnx"),
-                    f"--target={target}", "-o", str(so)], check=True)
-    with pytest.raises(recq.RecqError, match=rf"this CPU lacks .* which the model's target '{target}' needs"):
-        recq.load(str(so))
-
-
 def test_recq_run_cuts_a_batch(model_dir, tmp_path):
     # recq-run --batch keeps the first samples (dense rows, bags, the indices
     # they cover) and checks them against the first reference outputs.

@@ -1,12 +1,13 @@
 //===- recq-compile.cpp - ONNX model to recq artifacts --------------------===//
 //
-// The compiler driver: imports an ONNX model, lowers it for a target and
-// stops at the stage `--emit` names, writing that stage's output:
+// The compiler driver: imports an ONNX model, lowers it for one or more
+// targets (--targets; one variant each) and stops at the stage `--emit`
+// names, writing that stage's output:
 //
 //   mlir          the imported, raised module in the recq dialect
-//   llvm-dialect  after recq-lower-to-llvm
-//   llvm-ir       after translation and -O3 for the target
-//   obj           an ELF object for the target
+//   llvm-dialect  after recq-lower-to-llvm, for one target
+//   llvm-ir       each variant translated and at -O3, linked in one module
+//   obj           an ELF object holding every variant
 //   so            model.so: the object, its interface description and the
 //                 runtime (recq.h), linked by the system C compiler
 //
@@ -97,7 +98,8 @@ cl::opt<std::string> emitCalibration(
 cl::opt<std::string> quantizeMode(
     "quantize", cl::cat(toolOptions),
     cl::desc("Quantize the FCs: int8 (u8 activations x s8 per-channel "
-             "weights, needs --calibration), or none (default)"),
+             "weights, needs --calibration), bf16 (bf16 weights and inputs, "
+             "f32 accumulation), or none (default)"),
     cl::init("none"));
 cl::opt<bool> reduceRange(
     "reduce-range", cl::cat(toolOptions),
@@ -183,15 +185,22 @@ cl::opt<EmitStage>
                     clEnumValN(EmitStage::LlvmDialect, "llvm-dialect",
                                "the module lowered to the LLVM dialect"),
                     clEnumValN(EmitStage::LlvmIr, "llvm-ir",
-                               "LLVM IR after -O3 for the target"),
+                               "LLVM IR after -O3, every variant"),
                     clEnumValN(EmitStage::Obj, "obj",
-                               "an object file for the target"),
+                               "an object file, every variant"),
                     clEnumValN(EmitStage::So, "so",
                                "a shared library with the C API (recq.h)")));
+cl::opt<std::string> targetList(
+    "targets", cl::cat(toolOptions),
+    cl::desc("Code-generation targets, one variant each in the library, "
+             "which picks the best the CPU runs at load: avx512-vnni, "
+             "avx512, avx2, generic (default: every one the model's "
+             "precisions use, generic included); --emit=llvm-dialect "
+             "takes one (default: the best this CPU runs)"),
+    cl::value_desc("a,b,..."), cl::init(""));
 cl::opt<std::string>
     targetName("target", cl::cat(toolOptions),
-               cl::desc("Code-generation target: generic, avx2, avx512, "
-                        "avx512-vnni (default: the best this CPU runs)"),
+               cl::desc("One code-generation target (--targets=name)"),
                cl::value_desc("name"), cl::init(""));
 
 int fail(const llvm::Twine &message) {
@@ -260,11 +269,27 @@ int main(int argc, char **argv) {
                                             "model.onnx [-o model.so])\n";
     return 1;
   }
-  std::optional<recq::CodegenTarget> target =
-      targetName.empty() ? recq::hostTarget() : recq::lookupTarget(targetName);
-  if (!target)
-    return fail("unknown target '" + targetName +
-                "' (generic, avx2, avx512, avx512-vnni)");
+  if (!targetName.empty() && !targetList.empty())
+    return fail("give --target or --targets, not both");
+  // `targets`: the variants to compile (none given: defaultTargets, once
+  // the model is read). `target`: where calibration and planning run, and
+  // what --emit=llvm-dialect and --print-pipeline show: the one given, or
+  // the best this CPU runs.
+  llvm::SmallVector<recq::CodegenTarget> targets;
+  if (!targetName.empty() || !targetList.empty()) {
+    auto parsed =
+        recq::parseTargets(targetName.empty() ? targetList : targetName);
+    if (!parsed)
+      return fail(llvm::toString(parsed.takeError()));
+    targets = std::move(*parsed);
+  }
+  std::optional<recq::CodegenTarget> target = recq::hostTarget();
+  if (targets.size() == 1)
+    target = targets.front();
+  else if (!targets.empty() &&
+           (printPipeline || emit == EmitStage::LlvmDialect))
+    return fail("--print-pipeline and --emit=llvm-dialect show one target's "
+                "lowering: give --target=NAME");
   target->prefetchDistance = prefetchDistance;
   if (printPipeline) {
     llvm::outs() << recq::codegenPipeline(recq::pipelineOptions(*target))
@@ -285,8 +310,9 @@ int main(int argc, char **argv) {
   if (!module)
     return fail(llvm::toString(module.takeError()));
 
-  if (quantizeMode != "none" && quantizeMode != "int8")
-    return fail("unknown --quantize '" + quantizeMode + "' (int8, none)");
+  if (quantizeMode != "none" && quantizeMode != "int8" &&
+      quantizeMode != "bf16")
+    return fail("unknown --quantize '" + quantizeMode + "' (int8, bf16, none)");
   recq::quant::CompileFlowOptions flow = flowOptions();
   // `plan`: the precisions to apply (--plan, --accuracy-budget); `record`:
   // what the artifact carries (that plan, or the one the flags amount to).
@@ -356,6 +382,12 @@ int main(int argc, char **argv) {
     if (!batched)
       return fail(llvm::toString(batched.takeError()));
   }
+  if (targets.empty())
+    targets = stage == EmitStage::LlvmDialect
+                  ? llvm::SmallVector<recq::CodegenTarget>{*target}
+                  : recq::defaultTargets(**module);
+  for (recq::CodegenTarget &t : targets)
+    t.prefetchDistance = prefetchDistance;
   std::string description;
   if (stage == EmitStage::So) {
     // model.so, model.weights (large tables), model.h side by side.
@@ -373,7 +405,7 @@ int main(int argc, char **argv) {
     if (record)
       if (llvm::Error e = recq::quant::writePlan(*record, planPath))
         return fail(llvm::toString(std::move(e)));
-    auto desc = recq::describeModelAsC(**module, *target);
+    auto desc = recq::describeModelAsC(**module, targets);
     if (!desc)
       return fail(llvm::toString(desc.takeError()));
     description = std::move(*desc);
@@ -394,16 +426,16 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  if (llvm::Error e = recq::lowerToLLVMDialect(**module, *target))
-    return fail(llvm::toString(std::move(e)));
   if (stage == EmitStage::LlvmDialect) {
+    if (llvm::Error e = recq::lowerToLLVMDialect(**module, targets.front()))
+      return fail(llvm::toString(std::move(e)));
     (*module)->print(output->os(), mlir::OpPrintingFlags());
     output->keep();
     return 0;
   }
 
   llvm::LLVMContext llvmContext;
-  auto llvmModule = recq::translateAndOptimize(**module, llvmContext, *target);
+  auto llvmModule = recq::compileVariants(**module, targets, llvmContext);
   if (!llvmModule)
     return fail(llvm::toString(llvmModule.takeError()));
   if (stage == EmitStage::LlvmIr) {
@@ -411,7 +443,7 @@ int main(int argc, char **argv) {
     output->keep();
     return 0;
   }
-  if (llvm::Error e = recq::emitObject(**llvmModule, *target, output->os()))
+  if (llvm::Error e = recq::emitObject(**llvmModule, output->os()))
     return fail(llvm::toString(std::move(e)));
   if (stage == EmitStage::Obj) {
     output->keep();

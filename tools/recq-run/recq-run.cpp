@@ -21,6 +21,7 @@
 
 #include "recq/Quant/Accuracy.h"
 #include "recq/Runtime/recq.h"
+#include "recq/Runtime/recq_cpu.h"
 #include "recq/Support/ModelApi.h"
 #include "recq/Support/Npz.h"
 #include "recq/Support/Samples.h"
@@ -71,7 +72,13 @@ cl::opt<double> tolerance(
              "fp32 model; a quantized one is held to its plan's budget)"),
     cl::init(recq::quant::kFp32Tolerance));
 cl::opt<bool> info("info", cl::cat(toolOptions),
-                   cl::desc("Print the model's interface and exit"));
+                   cl::desc("Print the model's interface and variants, "
+                            "which one runs and why, and exit"));
+cl::opt<std::string> targetName(
+    "target", cl::cat(toolOptions),
+    cl::desc("Run this variant of the model (default: the best this CPU "
+             "runs, or RECQ_TARGET's)"),
+    cl::value_desc("name"), cl::init(""));
 cl::opt<std::string> checkPath(
     "check", cl::cat(toolOptions),
     cl::desc("Drift check: run on these inputs (.npz) and compare with the "
@@ -94,6 +101,16 @@ cl::opt<std::string>
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(errs()) << message << "\n";
   return 1;
+}
+
+/// The features in `mask`, as /proc/cpuinfo names them ("nothing": none).
+std::string featureList(uint32_t mask) {
+  std::string list;
+  for (int i = 0; i < RECQ_CPU_NUM_FEATURES; ++i)
+    if (mask & (1u << i))
+      list += (list.empty() ? "" : ",") +
+              std::string(recq_cpu_feature_name(1u << i));
+  return list.empty() ? "nothing" : list;
 }
 
 std::string shapeString(llvm::ArrayRef<int64_t> shape) {
@@ -432,7 +449,7 @@ int main(int argc, char **argv) {
       "outputs are outside the tolerance (--reference) or the budget\n"
       "(--check).\n");
 
-  auto loaded = recq::LoadedModel::open(modelPath);
+  auto loaded = recq::LoadedModel::open(modelPath, targetName);
   if (!loaded)
     return fail(llvm::toString(loaded.takeError()));
   const recq::ModelApi &api = (*loaded)->api;
@@ -441,7 +458,20 @@ int main(int argc, char **argv) {
 
   int numInputs = api.numInputs(model);
   if (info) {
-    outs() << "target: " << api.target(model) << "\n";
+    outs() << "target: " << api.target(model) << " (" << api.targetReason(model)
+           << ")\n";
+    for (int v = 0; v < api.numVariants(model); ++v) {
+      uint32_t needs = 0;
+      const char *name = api.variant(model, v, &needs);
+      char missing[160];
+      bool runs = recq_cpu_missing(needs, missing, sizeof missing) == 0;
+      outs() << "variant " << v << ": " << name << ", needs "
+             << featureList(needs) << "; "
+             << (runs ? "this CPU runs it" : "this CPU lacks ")
+             << (runs ? "" : missing)
+             << (llvm::StringRef(name) == api.target(model) ? " (running)" : "")
+             << "\n";
+    }
     for (int i = 0; i < numInputs; ++i) {
       int dtype, rank;
       int64_t shape[8];

@@ -56,15 +56,18 @@ TEST(Cpu, FeatureNamesAreSingleBits) {
 }
 
 TEST(Cpu, TargetsNestAndUnknownIsRejected) {
-  uint32_t generic = 1, avx2 = 0, avx512 = 0, vnni = 0, unknown = 7;
+  uint32_t generic = 1, avx2 = 0, avx512 = 0, vnni = 0, bf16 = 0, unknown = 7;
   ASSERT_EQ(recq_target_features("generic", &generic), 0);
   ASSERT_EQ(recq_target_features("avx2", &avx2), 0);
   ASSERT_EQ(recq_target_features("avx512", &avx512), 0);
   ASSERT_EQ(recq_target_features("avx512-vnni", &vnni), 0);
+  ASSERT_EQ(recq_target_features("avx512-bf16", &bf16), 0);
   EXPECT_EQ(generic, 0u);
   EXPECT_EQ(avx2 & ~avx512, 0u) << "avx512 must include avx2";
   EXPECT_EQ(avx512 & ~vnni, 0u) << "avx512-vnni must include avx512";
   EXPECT_TRUE(vnni & RECQ_CPU_AVX512VNNI);
+  EXPECT_EQ(vnni & ~bf16, 0u) << "avx512-bf16 must include avx512-vnni";
+  EXPECT_TRUE(bf16 & RECQ_CPU_AVX512BF16);
   EXPECT_EQ(recq_target_features("avx1024", &unknown), -1);
   EXPECT_EQ(unknown, 7u) << "an unknown target leaves the mask alone";
   EXPECT_EQ(recq_target_features(nullptr, &unknown), -1);

@@ -13,6 +13,8 @@
 
 #include "ModelHandle.h"
 
+#include "recq/Runtime/recq_cpu.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -486,6 +488,84 @@ TEST(ModelApiTest, ConcurrentRunsMatchSerialRuns) {
       ASSERT_EQ(0, std::memcmp(serial[k].data(), parallel[k].data(),
                                serial[k].size() * sizeof(float)))
           << "call " << k;
+  }
+}
+
+// A library holds one variant per target (best first). The load runs the
+// first this CPU runs, or the one the load option or RECQ_TARGET names,
+// and refuses an unknown name or a variant the CPU cannot run;
+// RECQ_CPU_DISABLE plays a smaller CPU. Every variant the CPU runs gives
+// the same outputs (fp32: within 1e-5).
+TEST(ModelApiTest, VariantsArePickedForcedAndRefused) {
+  Loaded m("interaction_weights");
+  ASSERT_LOADED(m);
+  ASSERT_EQ(m.api.numVariants(m.model), 3);
+  std::vector<std::string> names;
+  for (int v = 0; v < 3; ++v) {
+    uint32_t needs = ~0u;
+    names.push_back(m.api.variant(m.model, v, &needs));
+    EXPECT_EQ(needs == 0, names.back() == "generic");
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"avx512", "avx2", "generic"}));
+  EXPECT_EQ(m.api.variant(m.model, 3, nullptr), nullptr);
+  EXPECT_EQ(m.api.variant(m.model, -1, nullptr), nullptr);
+  EXPECT_EQ(m.api.numVariants(nullptr), -1);
+  EXPECT_EQ(m.api.targetReason(nullptr), nullptr);
+  EXPECT_NE(std::strstr(m.api.targetReason(m.model),
+                        "the best variant this CPU runs, of 3"),
+            nullptr);
+
+  std::string weights = modelPath("interaction_weights", ".weights");
+  auto load = [&](const char *target, recq_status &st) {
+    recq_load_options options = {weights.c_str(), target};
+    return m.api.loadWith(&options, &st);
+  };
+  recq_status st;
+  EXPECT_EQ(load("sse9", st), nullptr);
+  EXPECT_TRUE(fails(st.code, st, RECQ_ERR_ARGUMENT,
+                    {"the variant 'sse9'", "this model has avx512, avx2, "
+                                           "generic"}));
+  ::setenv("RECQ_CPU_DISABLE", "avx2", 1);
+  EXPECT_EQ(load("avx2", st), nullptr);
+  EXPECT_TRUE(fails(st.code, st, RECQ_ERR_CPU,
+                    {"'avx2', which needs", "this CPU lacks it"}));
+  recq_model *fallback = load(nullptr, st);
+  ::unsetenv("RECQ_CPU_DISABLE");
+  ASSERT_NE(fallback, nullptr) << st.message;
+  EXPECT_STREQ(m.api.target(fallback), "generic");
+  m.api.free(fallback);
+
+  // Each variant this CPU runs, forced by the option and by RECQ_TARGET.
+  Batch b = m.batch(37, 5);
+  std::vector<float> reference;
+  ASSERT_EQ(m.run(b, reference, st), RECQ_OK) << st.message;
+  for (const std::string &name : names) {
+    SCOPED_TRACE(name);
+    uint32_t needs = 0;
+    for (int v = 0; v < 3; ++v)
+      if (name == m.api.variant(m.model, v, &needs))
+        break;
+    char missing[128];
+    if (recq_cpu_missing(needs, missing, sizeof missing) > 0)
+      continue;
+    ::setenv("RECQ_TARGET", name.c_str(), 1);
+    recq_model *byEnv = load(nullptr, st);
+    ::unsetenv("RECQ_TARGET");
+    ASSERT_NE(byEnv, nullptr) << st.message;
+    EXPECT_EQ(std::string(m.api.targetReason(byEnv)), "RECQ_TARGET=" + name);
+    m.api.free(byEnv);
+    recq_model *forced = load(name.c_str(), st);
+    ASSERT_NE(forced, nullptr) << st.message;
+    EXPECT_EQ(m.api.target(forced), name);
+    std::vector<float> out(reference.size());
+    int64_t shape[8];
+    ASSERT_EQ(m.api.run(forced, b.inputs.data(), b.shapePtrs.data(), out.data(),
+                        out.size(), shape, &st),
+              RECQ_OK)
+        << st.message;
+    m.api.free(forced);
+    for (size_t i = 0; i < out.size(); ++i)
+      ASSERT_NEAR(out[i], reference[i], 1e-5) << "output " << i;
   }
 }
 

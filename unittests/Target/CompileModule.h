@@ -84,22 +84,12 @@ public:
       ADD_FAILURE() << llvm::toString(description.takeError());
       return;
     }
-    if (llvm::Error e = lowerToLLVMDialect(module, target)) {
-      ADD_FAILURE() << llvm::toString(std::move(e));
-      return;
-    }
-    llvm::LLVMContext context;
-    auto llvmModule = translateAndOptimize(module, context, target);
-    if (!llvmModule) {
-      ADD_FAILURE() << llvm::toString(llvmModule.takeError());
-      return;
-    }
     llvm::SmallString<128> obj;
     llvm::sys::fs::createTemporaryFile("recq-test", "o", obj);
     {
       std::error_code ec;
       llvm::raw_fd_ostream os(obj, ec);
-      if (llvm::Error e = emitObject(**llvmModule, target, os)) {
+      if (llvm::Error e = compileToObject(module, target, os)) {
         ADD_FAILURE() << llvm::toString(std::move(e));
         return;
       }

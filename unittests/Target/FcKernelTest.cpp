@@ -1,11 +1,14 @@
-//===- FcKernelTest.cpp - The fp32 FC micro-kernel against a reference ----===//
+//===- FcKernelTest.cpp - The fp32 and bf16 FC kernels against a reference
+//-===//
 //
 // Builds a module with one recq.fc (random constant weights and bias, each
 // activation), compiles it the way recq-compile does (lowering, -O3 for the
 // target, object, model.so with the runtime), loads it with dlopen and
 // compares its output with a plain triple loop for odd shapes: M, N and K
 // that are not multiples of any target's tile, on every target this CPU
-// runs.
+// runs. A bf16 FC (bf16 weights) must match, bit for bit, a plain C model
+// of its definition: the input rounded to bf16, FMAs in vdpbf16ps's order;
+// the native AVX-512 BF16 kernel runs where the CPU has it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,6 +37,7 @@
 #include <dlfcn.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 using namespace mlir;
@@ -45,10 +49,12 @@ struct Case {
   recq::Activation act;
 };
 
-/// Builds the module of one FC with these constants.
+/// Builds the module of one FC with these constants (the weight stored
+/// in bf16, rounded to nearest even, with `bf16`).
 OwningOpRef<ModuleOp> buildFc(MLIRContext &context, const Case &c,
                               const std::vector<float> &weight,
-                              const std::vector<float> &bias) {
+                              const std::vector<float> &bias,
+                              bool bf16 = false) {
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
@@ -60,9 +66,20 @@ OwningOpRef<ModuleOp> buildFc(MLIRContext &context, const Case &c,
                                      b.getFunctionType({inType}, {outType}));
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToEnd(entry);
-  Value w = b.create<arith::ConstantOp>(
-      loc, DenseElementsAttr::get(RankedTensorType::get({c.n, c.k}, f32),
-                                  llvm::ArrayRef(weight)));
+  DenseElementsAttr wAttr = DenseElementsAttr::get(
+      RankedTensorType::get({c.n, c.k}, f32), llvm::ArrayRef(weight));
+  if (bf16) {
+    std::vector<APFloat> rounded;
+    for (float v : weight) {
+      APFloat r(v);
+      bool lost;
+      r.convert(APFloat::BFloat(), APFloat::rmNearestTiesToEven, &lost);
+      rounded.push_back(r);
+    }
+    wAttr = DenseElementsAttr::get(
+        RankedTensorType::get({c.n, c.k}, b.getBF16Type()), rounded);
+  }
+  Value w = b.create<arith::ConstantOp>(loc, wAttr);
   Value bv = b.create<arith::ConstantOp>(
       loc, DenseElementsAttr::get(RankedTensorType::get({c.n}, f32),
                                   llvm::ArrayRef(bias)));
@@ -131,6 +148,100 @@ TEST_P(FcKernelTest, MatchesPlainLoops) {
         }
     }
   }
+}
+
+/// f32 -> bf16 -> f32, to nearest even (NaN stays NaN).
+float roundBf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if (std::isnan(f))
+    bits |= 0x400000;
+  else
+    bits += 0x7fff + ((bits >> 16) & 1);
+  bits &= 0xffff0000u;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+/// A bf16 FC as recq.fc defines it: input and weight rounded to bf16, the
+/// exact products summed in f32 per pair of k (2j + 1, then 2j), then the
+/// bias and the activation in f32.
+float referenceBf16(const std::vector<float> &x, const std::vector<float> &w,
+                    const std::vector<float> &bias, int64_t m, int64_t n,
+                    int64_t k, recq::Activation act) {
+  auto at = [&](const std::vector<float> &v, int64_t row, int64_t kk) {
+    return kk < k ? roundBf16(v[row * k + kk]) : 0.0f;
+  };
+  float acc = 0.0f;
+  for (int64_t j = 0; 2 * j < k; ++j) {
+    acc = std::fma(at(x, m, 2 * j + 1), at(w, n, 2 * j + 1), acc);
+    acc = std::fma(at(x, m, 2 * j), at(w, n, 2 * j), acc);
+  }
+  float v = acc + bias[n];
+  if (act == recq::Activation::relu)
+    return v > 0 ? v : 0;
+  if (act == recq::Activation::sigmoid)
+    return 1.0f / (1.0f + std::exp(-v));
+  return v;
+}
+
+/// Runs the bf16 FC of `c` compiled for `target` on odd batches and wants
+/// the C model's bits (sigmoid: within 1e-6, its exp is not libm's); and
+/// within bf16's precision of the f32 FC.
+void checkBf16(const Case &c, const std::string &target) {
+  std::mt19937 rng(c.n * 1000 + c.k + 7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> weight(c.n * c.k), bias(c.n);
+  for (float &v : weight)
+    v = dist(rng);
+  for (float &v : bias)
+    v = dist(rng);
+  auto context = recq::testing::makeContext();
+  OwningOpRef<ModuleOp> module =
+      buildFc(*context, c, weight, bias, /*bf16=*/true);
+  recq::testing::LoadedModel model(*module, *recq::lookupTarget(target));
+  ASSERT_TRUE(model);
+  for (int64_t m : {1, 3, 7, 8, 17, 100}) {
+    std::vector<float> x(m * c.k), out(m * c.n);
+    for (float &v : x)
+      v = dist(rng);
+    int64_t shape[2] = {m, c.k};
+    const void *inputs[] = {x.data()};
+    const int64_t *shapes[] = {shape};
+    int64_t outShape[2];
+    ASSERT_TRUE(model.runs(inputs, shapes, out, outShape));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < c.n; ++j) {
+        float got = out[i * c.n + j];
+        float want = referenceBf16(x, weight, bias, i, j, c.k, c.act);
+        if (c.act == recq::Activation::sigmoid)
+          ASSERT_NEAR(got, want, 1e-6f)
+              << "M=" << m << " at (" << i << ", " << j << ")";
+        else
+          ASSERT_EQ(got, want) << "M=" << m << " N=" << c.n << " K=" << c.k
+                               << " at (" << i << ", " << j << ")";
+        // bf16 keeps 8 bits: each of the K products is within 2^-7 of fp32's.
+        float f32 = reference(x, weight, bias, i, j, c.k, c.act);
+        ASSERT_NEAR(got, f32, 0.01f * (1 + std::sqrt(float(c.k))));
+      }
+  }
+}
+
+TEST_P(FcKernelTest, Bf16EmulationMatchesItsDefinition) {
+  for (const std::string &name : recq::testing::runnableTargets()) {
+    SCOPED_TRACE("target " + name);
+    checkBf16(GetParam(), name);
+  }
+}
+
+TEST_P(FcKernelTest, Bf16WithVdpbf16psMatchesItsDefinition) {
+  char missing[128];
+  uint32_t mask = 0;
+  ASSERT_EQ(recq_target_features("avx512-bf16", &mask), 0);
+  if (recq_cpu_missing(mask, missing, sizeof missing) > 0)
+    GTEST_SKIP() << "the avx512-bf16 kernel needs " << missing
+                 << ", which this CPU lacks";
+  checkBf16(GetParam(), "avx512-bf16");
 }
 
 // N and K around every target's column tile (8, 16, 32) and odd.

@@ -110,8 +110,9 @@ def RecqLowerQuantTypesPass
 
 def ConvertRecqFcToKernelPass
     : Pass<"convert-recq-fc-to-kernel", "::mlir::func::FuncOp"> {
-  let summary = "Lower fp32 recq.fc with constant weights to a register-blocked "
-                "FMA micro-kernel over weights packed at compile time.";
+  let summary = "Lower fp32 and bf16 recq.fc with constant weights to "
+                "register-blocked micro-kernels over weights packed at "
+                "compile time.";
   let description = [{
     The weight `[N, K]` is packed at compile time into column blocks of
     `Nr` outputs, `[ceil(N / Nr), K, Nr]`, zero-padded, so the kernel reads
@@ -131,14 +132,32 @@ def ConvertRecqFcToKernelPass
     | --- | --- | --- | --- |
     | `generic` (SSE2, 16 xmm) | 8 | 6 | 12 acc + 2 + 1 |
     | `avx2` (16 ymm) | 16 | 6 | 12 acc + 2 + 1 |
-    | `avx512`, `avx512-vnni` (32 zmm) | 32 | 8 | 16 acc + 2 + 1 |
+    | `avx512`, `avx512-vnni`, `avx512-bf16` (32 zmm) | 32 | 8 | 16 acc + 2 + 1 |
+
+    **bf16 FCs** (bf16 weight, f32 input; see `recq.fc`) round the input
+    to bf16 first, 16 columns at a time into a `[M, 2 ceil(K/2)]` bf16
+    buffer (integer arithmetic on the bits, to nearest even, so no target
+    needs bf16 instructions), and accumulate in f32 in the order of
+    AVX-512 BF16's `vdpbf16ps`: per pair of k, `2j + 1` then `2j`.
+
+    - `avx512-bf16`: the weight is packed `[ceil(N/32), ceil(K/2), 64]`
+      bf16, each `vector<32 x bf16>` 16 columns x (`2j`, `2j + 1`); per
+      pair of k the input's two bf16 are broadcast as one i32 and each of
+      the 2 x Mr `vector<16 x f32>` accumulators takes one `vdpbf16ps`.
+    - every other target runs the exact emulation: the weight packed
+      `[ceil(N/Nr), 2 ceil(K/2), Nr]` bf16 with the k of each pair swapped
+      (the input buffer too), widened to f32 on load, and one FMA per k
+      (each product of two bf16 is exact in f32, so an FMA rounds as
+      `vdpbf16ps` does). The results are bit-identical to `avx512-bf16`'s
+      except below 2^-126, which `vdpbf16ps` flushes to zero.
 
     FCs whose weight is not a constant are left to
     `convert-recq-to-linalg`.
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"avx2\"",
-           "Code-generation target: generic, avx2, avx512, avx512-vnni">
+           "Code-generation target: generic, avx2, avx512, avx512-vnni, "
+           "avx512-bf16">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
@@ -207,7 +226,8 @@ def ConvertRecqQfcToKernelPass
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"avx2\"",
-           "Code-generation target: generic, avx2, avx512, avx512-vnni">
+           "Code-generation target: generic, avx2, avx512, avx512-vnni, "
+           "avx512-bf16">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

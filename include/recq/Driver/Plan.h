@@ -32,7 +32,7 @@
 namespace recq::quant {
 
 /// The precisions a piece can take, most precise first.
-llvm::ArrayRef<llvm::StringRef> fcPrecisions();    // fp32, int8
+llvm::ArrayRef<llvm::StringRef> fcPrecisions();    // fp32, bf16, int8
 llvm::ArrayRef<llvm::StringRef> tablePrecisions(); // fp32, fp16, int8, int4
 
 /// One precision a piece was measured in.
@@ -86,7 +86,8 @@ struct Plan {
 
   /// Seconds per deployment batch this plan is estimated to take.
   double estimatedSeconds() const;
-  /// One letter per piece (FCs, then tables): f fp32, h fp16, 8 int8, 4 int4.
+  /// One letter per piece (FCs, then tables): f fp32, b bf16, h fp16, 8
+  /// int8, 4 int4.
   std::string compact() const;
 };
 

@@ -1,9 +1,10 @@
-//===- Quantize.h - Apply int8 to a calibrated module -----------*- C++ -*-===//
+//===- Quantize.h - Apply int8 or bf16 to a module --------------*- C++ -*-===//
 //
 // recq-compile --quantize=int8: each FC whose input calibration measured is
 // annotated with that input's u8 type and the module goes through
 // recq-quantize, recq-fuse and recq-canonicalize (QDQ pairs, then recq.qfc
 // with u8 activations between consecutive int8 layers).
+// --quantize=bf16: each FC's weights stored in bf16 (no calibration).
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,6 +43,14 @@ llvm::Expected<int> quantizeToInt8(mlir::ModuleOp module,
 llvm::Expected<int>
 quantizeFcs(mlir::ModuleOp module,
             llvm::ArrayRef<std::optional<QuantParams>> inputs);
+
+/// Stores the weights of the FCs of @main whose entry in `which` (one per
+/// FC, in program order; empty: every FC) is set in bf16, rounded to
+/// nearest even: each becomes a bf16 FC, which rounds its input to bf16
+/// too and accumulates in f32 (recq.fc). FCs already int8 are left alone.
+/// Returns how many FCs changed.
+llvm::Expected<int> storeFcWeightsInBf16(mlir::ModuleOp module,
+                                         llvm::ArrayRef<bool> which = {});
 
 } // namespace recq::quant
 

@@ -46,10 +46,24 @@ typedef struct recq_status {
 
 typedef struct recq_model recq_model;
 
-/// Loads the model this library carries. `path` is reserved for the
-/// external weights file (NULL: none). Fails with RECQ_ERR_CPU on a CPU
-/// without the model's instruction set.
+/// Loads the model this library carries. `path` names its weights file
+/// (NULL: model.weights next to the library). The library holds the model
+/// compiled for one or more targets (recq-compile --targets); the load
+/// picks the first, best first, that this CPU runs, or the one the
+/// RECQ_TARGET environment variable names. Fails with RECQ_ERR_CPU when
+/// the CPU runs none of them, or not the one named.
 RECQ_EXPORT recq_model *recq_model_load(const char *path, recq_status *st);
+
+/// recq_model_load with options; a NULL `options` is all defaults.
+typedef struct recq_load_options {
+  const char *weights_path; /* as recq_model_load's `path` */
+  /* Run this variant ("avx2", "avx512-vnni", ...; NULL or "": pick, or
+     RECQ_TARGET when set). Fails with RECQ_ERR_ARGUMENT when the library
+     has no such variant, RECQ_ERR_CPU when this CPU cannot run it. */
+  const char *target;
+} recq_load_options;
+RECQ_EXPORT recq_model *recq_model_load_with(const recq_load_options *options,
+                                             recq_status *st);
 RECQ_EXPORT void recq_model_free(recq_model *m);
 
 /// Threads a run uses: batch tiles run in parallel on a pool the model
@@ -83,7 +97,16 @@ RECQ_EXPORT int recq_model_table_info(const recq_model *m, int t,
 /// input of fixed-length bags, -1 when it reads the whole input (or t is
 /// out of range).
 RECQ_EXPORT int64_t recq_model_table_indices_row(const recq_model *m, int t);
+/// The target of the variant this model runs.
 RECQ_EXPORT const char *recq_model_target(const recq_model *m);
+/// Why the load picked it, one line ("the best of 4 this CPU runs;
+/// avx512-vnni lacks avx512_vnni", "RECQ_TARGET=avx2").
+RECQ_EXPORT const char *recq_model_target_reason(const recq_model *m);
+/// The variants the library holds, best first: target and the CPU feature
+/// mask it needs (recq_cpu.h). Returns NULL for an index out of range.
+RECQ_EXPORT int recq_model_num_variants(const recq_model *m);
+RECQ_EXPORT const char *recq_model_variant(const recq_model *m, int i,
+                                           uint32_t *cpu_features);
 /// The precision plan the model was compiled with (recq-compile
 /// --accuracy-budget or --plan) as JSON, the format of --emit-plan; NULL
 /// when it was compiled without one.

@@ -3,9 +3,10 @@
  * The contract between recq-compile and the runtime linked into model.so.
  * recq-compile writes one `recq_model_desc` (as C, compiled next to the
  * generated object): the model's inputs and outputs, its embedding tables
- * and which inputs feed them, the target it was compiled for, and an entry
- * point taking packed MLIR memref descriptors. Users never see this header;
- * they use recq.h.
+ * and which inputs feed them, and its variants: the model compiled for one
+ * target each (an entry point taking packed MLIR memref descriptors, and
+ * the CPU features it needs). Users never see this header; they use
+ * recq.h.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -18,7 +19,7 @@
 extern "C" {
 #endif
 
-#define RECQ_ABI_VERSION 7
+#define RECQ_ABI_VERSION 8
 
 /// Element types of inputs and outputs.
 typedef enum recq_dtype {
@@ -85,10 +86,22 @@ typedef struct recq_weights_header {
 /// back to back). Result buffers are malloc'ed; the caller frees `alloc`.
 typedef void (*recq_entry_fn)(void *results, void **args);
 
+/// One compiled variant of the model: the same model compiled for one
+/// code-generation target. A split model (recq-split-bags) has `bags[t]`,
+/// pooling table t into slot t of a [B, T, D] f32 buffer the caller passes
+/// after the weights and resulting in its index status (i64 [1]), and
+/// `rest`, running the rest of the model on the same arguments and that
+/// buffer; an unsplit one has `entry`, the whole model.
+typedef struct recq_variant_desc {
+  const char *target;    /* "avx512-vnni", "avx2", "generic", ... */
+  uint32_t cpu_features; /* recq_cpu_feature mask its code needs */
+  recq_entry_fn entry;   /* 0 when split */
+  recq_entry_fn rest;    /* 0 when not split */
+  const recq_entry_fn *bags;
+} recq_variant_desc;
+
 typedef struct recq_model_desc {
   uint32_t abi_version;
-  const char *target;
-  uint32_t cpu_features; /* recq_cpu_feature mask the code needs */
   int32_t num_inputs;
   const recq_tensor_desc *inputs;
   int32_t num_outputs;
@@ -99,16 +112,11 @@ typedef struct recq_model_desc {
   const recq_weight_desc *weights;
   uint64_t weights_file_bytes; /* size of model.weights, 0: none */
   uint64_t weights_id;         /* its header's model_id */
-  recq_entry_fn entry;         /* the whole model; 0 when split (below) */
   const char *plan_json; /* the precision plan compiled in (JSON), 0: none */
-  /* A model whose tables are pooled by one recq.embedding_bags is split
-     (recq-split-bags): `bags[t]` pools table t into slot t of a [B, T, D]
-     f32 buffer the caller passes after the weights, and results in its
-     index status (i64 [1]); `rest` then runs the rest of the model on the
-     same arguments and that buffer, and results in the outputs. 0: not
-     split. */
-  recq_entry_fn rest;
-  const recq_entry_fn *bags;
+  /* The variants, best first: the runtime runs the first one this CPU
+     runs, unless RECQ_TARGET or a load option names another. */
+  int32_t num_variants;
+  const recq_variant_desc *variants;
 } recq_model_desc;
 
 /// Defined by the generated C next to each model's code.

@@ -40,7 +40,10 @@ typedef enum recq_cpu_feature {
 #define RECQ_CPU_NUM_FEATURES 9
 
 /// Bit mask of the features usable on this machine (0 on non-x86 hosts).
-/// Computed once per call from CPUID/XGETBV; cheap, no allocation.
+/// Computed once per call from CPUID/XGETBV; cheap, no allocation. The
+/// features the environment variable RECQ_CPU_DISABLE lists (comma
+/// separated, as recq_cpu_feature_name spells them) count as missing: a
+/// test runs the code paths of a CPU without them.
 RECQ_EXPORT uint32_t recq_cpu_features(void);
 
 /// Lower-case name of one feature as Linux's /proc/cpuinfo spells it
@@ -48,7 +51,8 @@ RECQ_EXPORT uint32_t recq_cpu_features(void);
 RECQ_EXPORT const char *recq_cpu_feature_name(uint32_t feature);
 
 /// Features a code-generation target needs: "generic" (none), "avx2"
-/// (AVX2, FMA, F16C), "avx512" (+ AVX512F/BW/VL), "avx512-vnni" (+ VNNI).
+/// (AVX2, FMA, F16C), "avx512" (+ AVX512F/BW/VL), "avx512-vnni" (+ VNNI),
+/// "avx512-bf16" (+ VNNI and AVX512_BF16).
 /// Writes the mask to *mask and returns 0, or returns -1 for an unknown name.
 RECQ_EXPORT int recq_target_features(const char *target, uint32_t *mask);
 

@@ -20,7 +20,10 @@ namespace recq {
 /// The C API, looked up in the loaded model.
 class LoadedModel {
 public:
-  static llvm::Expected<std::unique_ptr<LoadedModel>> open(llvm::StringRef path);
+  /// Opens model.so at `path` and loads its model: the variant `target`
+  /// names, or ("") the one the runtime picks (recq_model_load_with).
+  static llvm::Expected<std::unique_ptr<LoadedModel>>
+  open(llvm::StringRef path, llvm::StringRef target = "");
   ~LoadedModel();
   LoadedModel(const LoadedModel &) = delete;
   LoadedModel &operator=(const LoadedModel &) = delete;

@@ -18,6 +18,7 @@ namespace recq {
 
 struct ModelApi {
   decltype(&recq_model_load) load;
+  decltype(&recq_model_load_with) loadWith;
   decltype(&recq_model_free) free;
   decltype(&recq_model_num_inputs) numInputs;
   decltype(&recq_model_input_name) inputName;
@@ -30,6 +31,9 @@ struct ModelApi {
   decltype(&recq_model_table_info) tableInfo;
   decltype(&recq_model_table_indices_row) tableIndicesRow;
   decltype(&recq_model_target) target;
+  decltype(&recq_model_target_reason) targetReason;
+  decltype(&recq_model_num_variants) numVariants;
+  decltype(&recq_model_variant) variant;
   decltype(&recq_model_plan) plan;
   decltype(&recq_model_weights_info) weightsInfo;
   decltype(&recq_model_run) run;
@@ -46,6 +50,7 @@ inline const char *lookupModelApi(void *lib, ModelApi &api) {
   if (!api.field)                                                              \
     return #name;
   RECQ_SYM(load, recq_model_load)
+  RECQ_SYM(loadWith, recq_model_load_with)
   RECQ_SYM(free, recq_model_free)
   RECQ_SYM(numInputs, recq_model_num_inputs)
   RECQ_SYM(inputName, recq_model_input_name)
@@ -58,6 +63,9 @@ inline const char *lookupModelApi(void *lib, ModelApi &api) {
   RECQ_SYM(tableInfo, recq_model_table_info)
   RECQ_SYM(tableIndicesRow, recq_model_table_indices_row)
   RECQ_SYM(target, recq_model_target)
+  RECQ_SYM(targetReason, recq_model_target_reason)
+  RECQ_SYM(numVariants, recq_model_num_variants)
+  RECQ_SYM(variant, recq_model_variant)
   RECQ_SYM(plan, recq_model_plan)
   RECQ_SYM(weightsInfo, recq_model_weights_info)
   RECQ_SYM(run, recq_model_run)

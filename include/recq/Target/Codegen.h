@@ -12,6 +12,8 @@
 #include "recq/Pipelines/Pipelines.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -28,7 +30,7 @@ namespace recq {
 
 /// A code-generation target: what the emitted code may assume of the CPU.
 struct CodegenTarget {
-  std::string name;     // generic, avx2, avx512, avx512-vnni
+  std::string name;     // generic, avx2, avx512, avx512-vnni, avx512-bf16
   std::string cpu;      // LLVM CPU name
   std::string features; // LLVM feature string
   /// Embedding rows prefetched this many indices ahead (0: off).
@@ -40,8 +42,23 @@ struct CodegenTarget {
 
 /// The target called `name`, or none.
 std::optional<CodegenTarget> lookupTarget(llvm::StringRef name);
-/// The best target this CPU runs (avx512-vnni > avx512 > avx2 > generic).
+/// The best target this CPU runs (avx512-bf16 > avx512-vnni > avx512 >
+/// avx2 > generic).
 CodegenTarget hostTarget();
+/// Every target's name, best first ("avx512-bf16, avx512-vnni, ...").
+std::string targetNames();
+
+/// The targets of a comma-separated list ("avx2,avx512-vnni"), best first,
+/// each once; an error names an unknown one.
+llvm::Expected<llvm::SmallVector<CodegenTarget>>
+parseTargets(llvm::StringRef list);
+/// The targets worth a variant of `module`, best first: avx512-bf16 only
+/// when it has bf16 FCs and avx512-vnni only when it has int8 FCs (else
+/// their code is avx512's), then avx512, avx2 and generic, so the artifact
+/// runs on any x86-64 CPU.
+llvm::SmallVector<CodegenTarget> defaultTargets(mlir::ModuleOp module);
+/// What a variant's exported symbols end with: "__avx512_vnni".
+std::string variantSuffix(const CodegenTarget &target);
 
 /// Moves the embedding tables of @main larger than `thresholdBytes` (all of
 /// them with `all`) into the file `weightsPath`, each 64-byte aligned, and
@@ -57,10 +74,12 @@ llvm::Expected<int> externalizeWeights(mlir::ModuleOp module,
 llvm::Error writeModelHeader(mlir::ModuleOp module, llvm::StringRef path);
 
 /// Describes @main of a recq module (inputs, outputs, tables and which
-/// inputs index them) as the C source of its `recq_model_description`
-/// (recq/Runtime/recq_abi.h). Call before lowering.
-llvm::Expected<std::string> describeModelAsC(mlir::ModuleOp module,
-                                             const CodegenTarget &target);
+/// inputs index them) and its variants, one per target in `targets` (best
+/// first, as compileVariants names their functions), as the C source of
+/// its `recq_model_description` (recq/Runtime/recq_abi.h). Call before
+/// lowering.
+llvm::Expected<std::string>
+describeModelAsC(mlir::ModuleOp module, llvm::ArrayRef<CodegenTarget> targets);
 
 /// Links `objectPath` and the C description into a shared library with the
 /// recq runtime (`cc -shared`).
@@ -83,9 +102,26 @@ llvm::Expected<std::unique_ptr<llvm::Module>>
 translateAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
                      const CodegenTarget &target);
 
-/// Writes `module` as an ELF object for `target` to `os`.
-llvm::Error emitObject(llvm::Module &module, const CodegenTarget &target,
-                       llvm::raw_pwrite_stream &os);
+/// Compiles a copy of `module` per target (lowerToLLVMDialect,
+/// translateAndOptimize) and links the copies into one LLVM module. Each
+/// variant's exported functions end with variantSuffix(target) and carry
+/// their target's CPU and features as function attributes; constants
+/// equal across variants (weights whose layout the target does not
+/// change) are stored once. `module` itself is not changed.
+llvm::Expected<std::unique_ptr<llvm::Module>>
+compileVariants(mlir::ModuleOp module, llvm::ArrayRef<CodegenTarget> targets,
+                llvm::LLVMContext &context);
+
+/// Writes `module` as an ELF object to `os`. Each function is compiled
+/// for the CPU and features its attributes name (translateAndOptimize
+/// sets them), so one object can hold several targets' variants.
+llvm::Error emitObject(llvm::Module &module, llvm::raw_pwrite_stream &os);
+
+/// compileVariants, then emitObject: the object of an artifact whose
+/// description is describeModelAsC(module, targets).
+llvm::Error compileToObject(mlir::ModuleOp module,
+                            llvm::ArrayRef<CodegenTarget> targets,
+                            llvm::raw_pwrite_stream &os);
 
 } // namespace recq
 

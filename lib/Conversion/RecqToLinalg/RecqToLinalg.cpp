@@ -70,7 +70,10 @@ struct FcLowering : OpRewritePattern<recq::FcOp> {
 
   LogicalResult matchAndRewrite(recq::FcOp op,
                                 PatternRewriter &rewriter) const override {
-    if (failed(requireF32(op, op.getType(), "result")))
+    // (A bf16 FC's weight is a constant: convert-recq-fc-to-kernel.)
+    if (failed(requireF32(op, op.getType(), "result")) ||
+        failed(requireF32(op, op.getInput().getType(), "input")) ||
+        failed(requireF32(op, op.getWeight().getType(), "non-constant weight")))
       return failure();
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();

@@ -1,6 +1,10 @@
-//===- FcKernel.cpp - fp32 recq.fc to a packed FMA micro-kernel -----------===//
+//===- FcKernel.cpp - fp32 and bf16 recq.fc to packed micro-kernels -------===//
 //
-// See Passes.td (convert-recq-fc-to-kernel) for the layout and tiling.
+// See Passes.td (convert-recq-fc-to-kernel) for the layouts and tiling.
+// Both kinds of FC share the loops (buildFcLoops): column blocks, tiles of
+// rows, accumulators in registers through the k loop, then bias,
+// activation and masked stores; they differ in how a k step reads the
+// weights and the input and multiplies them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,9 +31,11 @@ using namespace mlir;
 
 namespace {
 
-/// Register tile of one target: Mr rows x Nr columns of accumulators.
+/// Register tile of one target: Mr rows x Nr columns of accumulators;
+/// `dotBf16`: the target has AVX-512 BF16's vdpbf16ps.
 struct Tile {
   int64_t mr, nr;
+  bool dotBf16 = false;
 };
 
 std::optional<Tile> tileFor(StringRef target) {
@@ -39,36 +45,176 @@ std::optional<Tile> tileFor(StringRef target) {
     return Tile{6, 16};
   if (target == "avx512" || target == "avx512-vnni")
     return Tile{8, 32};
+  if (target == "avx512-bf16")
+    return Tile{8, 32, /*dotBf16=*/true};
   return std::nullopt;
 }
 
-/// [N, K] -> [ceil(N / nr), K, nr], zero-padded columns.
-DenseElementsAttr packWeight(DenseElementsAttr weight, int64_t nr) {
+/// The weight [N, K] packed for a kernel reading one `width`-element vector
+/// per k step and column block of `nr` columns: [ceil(N / nr), steps,
+/// width], where `source(s, lane)` says which (column within the block, k)
+/// element [b, s, lane] holds, zero past N or K. Same element type.
+DenseElementsAttr packWeight(
+    DenseElementsAttr weight, int64_t nr, int64_t steps, int64_t width,
+    llvm::function_ref<std::pair<int64_t, int64_t>(int64_t, int64_t)> source) {
   auto type = cast<RankedTensorType>(weight.getType());
   int64_t n = type.getDimSize(0), k = type.getDimSize(1);
   int64_t blocks = (n + nr - 1) / nr;
-  std::vector<float> packed(blocks * k * nr, 0.0f);
-  auto values = llvm::to_vector(weight.getValues<float>());
-  for (int64_t col = 0; col < n; ++col)
-    for (int64_t kk = 0; kk < k; ++kk)
-      packed[((col / nr) * k + kk) * nr + col % nr] = values[col * k + kk];
+  const llvm::fltSemantics &semantics =
+      cast<FloatType>(type.getElementType()).getFloatSemantics();
+  std::vector<APFloat> packed(blocks * steps * width,
+                              APFloat::getZero(semantics));
+  auto values = llvm::to_vector(weight.getValues<APFloat>());
+  for (int64_t blk = 0; blk < blocks; ++blk)
+    for (int64_t s = 0; s < steps; ++s)
+      for (int64_t lane = 0; lane < width; ++lane) {
+        auto [c, kk] = source(s, lane);
+        int64_t col = blk * nr + c;
+        if (col < n && kk < k)
+          packed[(blk * steps + s) * width + lane] = values[col * k + kk];
+      }
   return DenseElementsAttr::get(
-      RankedTensorType::get({blocks, k, nr}, type.getElementType()),
-      llvm::ArrayRef(packed));
+      RankedTensorType::get({blocks, steps, width}, type.getElementType()),
+      packed);
 }
 
 /// The bias padded to whole column blocks (zeros without a bias).
-DenseElementsAttr padBias(DenseElementsAttr bias, int64_t n, int64_t padded,
-                          Type f32) {
+DenseElementsAttr padBias(DenseElementsAttr bias, int64_t padded, Type f32) {
   std::vector<float> values(padded, 0.0f);
   if (bias) {
     auto given = llvm::to_vector(bias.getValues<float>());
     std::copy(given.begin(), given.end(), values.begin());
   }
-  (void)n;
   return DenseElementsAttr::get(RankedTensorType::get({padded}, f32),
                                 llvm::ArrayRef(values));
 }
+
+/// How one kind of FC kernel computes: `vectors` accumulators of
+/// vector<lanes x f32> per row (vectors * lanes = Nr), a k loop of `steps`,
+/// and the loads and multiply-add of a step (as AccumulatorTile, with the
+/// column block `nb` given too).
+struct FcArithmetic {
+  int64_t vectors, lanes;
+  Value steps;
+  std::function<Value(OpBuilder &, Location, Value nb, Value k, int64_t v)>
+      loadWeights;
+  std::function<Value(OpBuilder &, Location, Value row, Value k)> loadInput;
+  std::function<Value(OpBuilder &, Location, Value acc, Value x, Value w)>
+      multiplyAdd;
+};
+
+/// The loops every FC kernel shares, writing `op`'s result: column blocks
+/// of Nr (outer), tiles of Mr rows (inner; then single rows), the k loop of
+/// `arith` on Mr x vectors accumulators, then per row the bias, the
+/// activation and stores masked past column N.
+Value buildFcLoops(PatternRewriter &rewriter, recq::FcOp op, Tile tile,
+                   DenseElementsAttr bias, int64_t n,
+                   const FcArithmetic &arith) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = rewriter.getContext();
+  RankedTensorType type = op.getType();
+  Type f32 = rewriter.getF32Type();
+  int64_t nr = tile.nr, lanes = arith.lanes;
+  int64_t blocks = (n + nr - 1) / nr;
+  auto vecType = VectorType::get({lanes}, f32);
+
+  Value biasPad =
+      rewriter.create<arith::ConstantOp>(loc, padBias(bias, blocks * nr, f32));
+  Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
+  Value c1 = rewriter.create<arith::ConstantIndexOp>(loc, 1);
+  Value cN = rewriter.create<arith::ConstantIndexOp>(loc, n);
+  Value cNr = rewriter.create<arith::ConstantIndexOp>(loc, nr);
+  Value cMr = rewriter.create<arith::ConstantIndexOp>(loc, tile.mr);
+  Value cBlocks = rewriter.create<arith::ConstantIndexOp>(loc, blocks);
+  Value m = rewriter.create<tensor::DimOp>(loc, op.getInput(), 0);
+  Value mFull = recq::x86::wholeTilesEnd(rewriter, loc, Value(), m, cMr);
+  SmallVector<Value> dyn;
+  if (type.isDynamicDim(0))
+    dyn.push_back(m);
+  Value init = rewriter.create<tensor::EmptyOp>(loc, type.getShape(), f32, dyn);
+  Value zero =
+      rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(vecType));
+  Value scalarPad =
+      rewriter.create<arith::ConstantOp>(loc, rewriter.getF32FloatAttr(0));
+  AffineMap rowMap = AffineMap::getMinorIdentityMap(2, 1, ctx);
+  bool needMask = n % nr != 0;
+  recq::Activation act = op.getActivation();
+
+  // Rows [m0, m0 + rows) of column block nb, into `out`.
+  auto kernel = [&](OpBuilder &b, Location l, Value nb, Value n0,
+                    ArrayRef<Value> masks, ArrayRef<Value> biasVecs,
+                    ArrayRef<Value> cols, Value m0, int64_t rows,
+                    Value out) -> Value {
+    SmallVector<Value> rowIdx = recq::x86::rowIndices(b, l, m0, rows);
+    // (function_ref does not own: every callable is a named local.)
+    auto weights = [&](OpBuilder &kb, Location kl, Value kk,
+                       int64_t v) -> Value {
+      return arith.loadWeights(kb, kl, nb, kk, v);
+    };
+    recq::x86::AccumulatorTile step{arith.vectors, weights, arith.loadInput,
+                                    arith.multiplyAdd};
+    SmallVector<Value> inits(rows * arith.vectors, zero);
+    SmallVector<Value> acc =
+        recq::x86::accumulateLoop(b, l, step, rowIdx, c0, arith.steps, inits);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t v = 0; v < arith.vectors; ++v) {
+        Value y =
+            b.create<arith::AddFOp>(l, acc[i * arith.vectors + v], biasVecs[v]);
+        y = recq::buildActivation(b, l, y, act);
+        out = b.create<vector::TransferWriteOp>(
+                   l, y, out, ValueRange{rowIdx[i], cols[v]},
+                   AffineMapAttr::get(rowMap), masks[v],
+                   b.getBoolArrayAttr({true}))
+                  .getResult();
+      }
+    return out;
+  };
+
+  auto blockLoop = rewriter.create<scf::ForOp>(
+      loc, c0, cBlocks, c1, ValueRange{init},
+      [&](OpBuilder &b, Location l, Value nb, ValueRange outs) {
+        Value n0 = b.create<arith::MulIOp>(l, nb, cNr);
+        SmallVector<Value> cols, biasVecs, masks;
+        for (int64_t v = 0; v < arith.vectors; ++v) {
+          Value col =
+              v == 0
+                  ? n0
+                  : b.create<arith::AddIOp>(
+                        l, n0, b.create<arith::ConstantIndexOp>(l, v * lanes));
+          cols.push_back(col);
+          biasVecs.push_back(b.create<vector::TransferReadOp>(
+              l, vecType, biasPad, ValueRange{col}, scalarPad,
+              ArrayRef<bool>{true}));
+          masks.push_back(needMask ? recq::x86::columnMask(b, l, cN, col, lanes)
+                                   : Value());
+        }
+        Value out = recq::x86::forEachRowTile(
+            b, l, c0, mFull, m, cMr, tile.mr, outs[0],
+            [&](OpBuilder &tb, Location tl, Value m0, int64_t rows, Value o) {
+              return kernel(tb, tl, nb, n0, masks, biasVecs, cols, m0, rows, o);
+            });
+        b.create<scf::YieldOp>(l, out);
+      });
+  return blockLoop.getResult(0);
+}
+
+/// The FC's constant weight and (when it has one) bias, or a failure.
+LogicalResult matchConstants(recq::FcOp op, PatternRewriter &rewriter,
+                             DenseElementsAttr &weight,
+                             DenseElementsAttr &bias) {
+  if (!op.getType().getElementType().isF32() ||
+      !op.getInput().getType().getElementType().isF32() ||
+      !matchPattern(op.getWeight(), m_Constant(&weight)))
+    return rewriter.notifyMatchFailure(op, "not an FC of f32 activations "
+                                           "with constant weights");
+  if (op.getBias() && !matchPattern(op.getBias(), m_Constant(&bias)))
+    return rewriter.notifyMatchFailure(op, "the bias is not constant");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// fp32
+//===----------------------------------------------------------------------===//
 
 struct FcToKernel : OpRewritePattern<recq::FcOp> {
   FcToKernel(MLIRContext *ctx, Tile tile)
@@ -77,102 +223,238 @@ struct FcToKernel : OpRewritePattern<recq::FcOp> {
   LogicalResult matchAndRewrite(recq::FcOp op,
                                 PatternRewriter &rewriter) const override {
     DenseElementsAttr weight, bias;
-    if (!op.getType().getElementType().isF32() ||
-        !matchPattern(op.getWeight(), m_Constant(&weight)))
-      return rewriter.notifyMatchFailure(op, "not an f32 FC with constant "
-                                             "weights");
-    if (op.getBias() && !matchPattern(op.getBias(), m_Constant(&bias)))
-      return rewriter.notifyMatchFailure(op, "the bias is not constant");
-
+    if (failed(matchConstants(op, rewriter, weight, bias)))
+      return failure();
+    if (!weight.getElementType().isF32())
+      return rewriter.notifyMatchFailure(op, "not fp32 weights");
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
-    RankedTensorType type = op.getType();
-    Type f32 = rewriter.getF32Type();
     Value input = op.getInput();
-    auto weightType = cast<RankedTensorType>(weight.getType());
-    int64_t n = weightType.getDimSize(0), k = weightType.getDimSize(1);
-    int64_t nr = tile.nr;
-    int64_t blocks = (n + nr - 1) / nr;
-    auto vecType = VectorType::get({nr}, f32);
-
-    Value packed =
-        rewriter.create<arith::ConstantOp>(loc, packWeight(weight, nr));
-    Value biasPad = rewriter.create<arith::ConstantOp>(
-        loc, padBias(bias, n, blocks * nr, f32));
+    int64_t n = weight.getType().getDimSize(0),
+            k = weight.getType().getDimSize(1), nr = tile.nr;
+    auto vecType = VectorType::get({nr}, rewriter.getF32Type());
+    // [N, K] -> [ceil(N / Nr), K, Nr]: one vector<Nr x f32> per k.
+    Value packed = rewriter.create<arith::ConstantOp>(
+        loc, packWeight(weight, nr, k, nr, [](int64_t s, int64_t lane) {
+          return std::make_pair(lane, s);
+        }));
     Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
-    Value c1 = rewriter.create<arith::ConstantIndexOp>(loc, 1);
-    Value cK = rewriter.create<arith::ConstantIndexOp>(loc, k);
-    Value cN = rewriter.create<arith::ConstantIndexOp>(loc, n);
-    Value cNr = rewriter.create<arith::ConstantIndexOp>(loc, nr);
-    Value cMr = rewriter.create<arith::ConstantIndexOp>(loc, tile.mr);
-    Value cBlocks = rewriter.create<arith::ConstantIndexOp>(loc, blocks);
-    Value m = rewriter.create<tensor::DimOp>(loc, input, 0);
-    Value mFull = recq::x86::wholeTilesEnd(rewriter, loc, Value(), m, cMr);
-    SmallVector<Value> dyn;
-    if (type.isDynamicDim(0))
-      dyn.push_back(m);
-    Value init = rewriter.create<tensor::EmptyOp>(loc, type.getShape(), f32, dyn);
-    Value zero = rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(vecType));
-    Value scalarPad = rewriter.create<arith::ConstantOp>(loc, rewriter.getF32FloatAttr(0));
-    AffineMap rowMap = AffineMap::getMinorIdentityMap(2, 1, ctx);
-    bool needMask = n % nr != 0;
-    recq::Activation act = op.getActivation();
-
-    // Rows [m0, m0 + rows) of column block nb, into `out`.
-    auto kernel = [&](OpBuilder &b, Location l, Value nb, Value n0, Value mask,
-                      Value biasVec, Value m0, int64_t rows,
-                      Value out) -> Value {
-      SmallVector<Value> rowIdx = recq::x86::rowIndices(b, l, m0, rows);
-      // Per k: one packed weight vector, each row's input broadcast, FMAs.
-      // (function_ref does not own: every callable is a named local.)
-      auto weights = [&](OpBuilder &kb, Location kl, Value kk,
-                         int64_t) -> Value {
-        return kb.create<vector::TransferReadOp>(
-            kl, vecType, packed, ValueRange{nb, kk, c0}, scalarPad,
-            ArrayRef<bool>{true});
-      };
-      auto broadcast = [&](OpBuilder &kb, Location kl, Value row,
-                           Value kk) -> Value {
-        Value x = kb.create<tensor::ExtractOp>(kl, input, ValueRange{row, kk});
-        return kb.create<vector::BroadcastOp>(kl, vecType, x);
-      };
-      auto fmaOf = [&](OpBuilder &kb, Location kl, Value acc, Value x,
-                       Value w) -> Value {
-        return kb.create<vector::FMAOp>(kl, x, w, acc);
-      };
-      recq::x86::AccumulatorTile fma{/*vectors=*/1, weights, broadcast, fmaOf};
-      SmallVector<Value> inits(rows, zero);
-      SmallVector<Value> acc =
-          recq::x86::accumulateLoop(b, l, fma, rowIdx, c0, cK, inits);
-      for (int64_t i = 0; i < rows; ++i) {
-        Value v = b.create<arith::AddFOp>(l, acc[i], biasVec);
-        v = recq::buildActivation(b, l, v, act);
-        out = b.create<vector::TransferWriteOp>(
-                   l, v, out, ValueRange{rowIdx[i], n0},
-                   AffineMapAttr::get(rowMap), mask,
-                   b.getBoolArrayAttr({true}))
-                  .getResult();
-      }
-      return out;
+    Value pad =
+        rewriter.create<arith::ConstantOp>(loc, rewriter.getF32FloatAttr(0));
+    FcArithmetic arith;
+    arith.vectors = 1;
+    arith.lanes = nr;
+    arith.steps = rewriter.create<arith::ConstantIndexOp>(loc, k);
+    arith.loadWeights = [&](OpBuilder &b, Location l, Value nb, Value kk,
+                            int64_t) -> Value {
+      return b.create<vector::TransferReadOp>(l, vecType, packed,
+                                              ValueRange{nb, kk, c0}, pad,
+                                              ArrayRef<bool>{true});
     };
+    arith.loadInput = [&](OpBuilder &b, Location l, Value row,
+                          Value kk) -> Value {
+      Value x = b.create<tensor::ExtractOp>(l, input, ValueRange{row, kk});
+      return b.create<vector::BroadcastOp>(l, vecType, x);
+    };
+    arith.multiplyAdd = [](OpBuilder &b, Location l, Value acc, Value x,
+                           Value w) -> Value {
+      return b.create<vector::FMAOp>(l, x, w, acc);
+    };
+    rewriter.replaceOp(op, buildFcLoops(rewriter, op, tile, bias, n, arith));
+    return success();
+  }
 
-    auto blockLoop = rewriter.create<scf::ForOp>(
-        loc, c0, cBlocks, c1, ValueRange{init},
-        [&](OpBuilder &b, Location l, Value nb, ValueRange outs) {
-          Value n0 = b.create<arith::MulIOp>(l, nb, cNr);
-          Value biasVec = b.create<vector::TransferReadOp>(
-              l, vecType, biasPad, ValueRange{n0}, scalarPad,
-              ArrayRef<bool>{true});
-          Value mask =
-              needMask ? recq::x86::columnMask(b, l, cN, n0, nr) : Value();
-          Value out = recq::x86::forEachRowTile(
-              b, l, c0, mFull, m, cMr, tile.mr, outs[0],
-              [&](OpBuilder &tb, Location tl, Value m0, int64_t rows, Value o) {
-                return kernel(tb, tl, nb, n0, mask, biasVec, m0, rows, o);
-              });
-          b.create<scf::YieldOp>(l, out);
-        });
-    rewriter.replaceOp(op, blockLoop.getResult(0));
+  Tile tile;
+};
+
+//===----------------------------------------------------------------------===//
+// bf16
+//===----------------------------------------------------------------------===//
+
+/// `x` (f32 or a vector of f32) rounded to bf16, to nearest even, NaN kept
+/// a quiet NaN, as the i16 of its bits: integer arithmetic, so no target
+/// needs bf16 instructions (LLVM would call __truncsfbf2, which Debian 12's
+/// libgcc lacks; it does for a masked store of bf16 too, so buffers of bf16
+/// are stored as i16).
+Value roundToBf16(OpBuilder &b, Location loc, Value x) {
+  Type f32 = x.getType();
+  auto shaped = dyn_cast<VectorType>(f32);
+  auto like = [&](Type element) -> Type {
+    return shaped ? Type(VectorType::get(shaped.getShape(), element)) : element;
+  };
+  Type i32 = like(b.getI32Type());
+  auto constant = [&](int64_t v) -> Value {
+    return b.create<arith::ConstantOp>(
+        loc,
+        shaped ? TypedAttr(DenseElementsAttr::get(
+                     cast<ShapedType>(i32), b.getI32IntegerAttr(v).getValue()))
+               : TypedAttr(b.getI32IntegerAttr(v)));
+  };
+  Value bits = b.create<arith::BitcastOp>(loc, i32, x);
+  // bits + 0x7fff + (bit 16 of bits): ties go to the even bf16.
+  Value lsb = b.create<arith::AndIOp>(
+      loc, b.create<arith::ShRUIOp>(loc, bits, constant(16)), constant(1));
+  Value rounded = b.create<arith::AddIOp>(
+      loc, b.create<arith::AddIOp>(loc, bits, constant(0x7fff)), lsb);
+  Value quiet = b.create<arith::OrIOp>(loc, bits, constant(0x400000));
+  Value nan = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UNO, x, x);
+  Value chosen = b.create<arith::SelectOp>(loc, nan, quiet, rounded);
+  return b.create<arith::TruncIOp>(
+      loc, like(b.getI16Type()),
+      b.create<arith::ShRUIOp>(loc, chosen, constant(16)));
+}
+
+/// The input [M, K] f32 rounded to bf16, as i16 [M, steps] (steps even,
+/// the columns past K zero), 16 columns at a time; with `swapPairs`,
+/// columns 2j and 2j + 1 trade places (the emulated kernel's k order).
+Value roundInput(OpBuilder &b, Location loc, Value input, int64_t steps,
+                 bool swapPairs) {
+  constexpr int64_t kChunk = 16;
+  Type f32 = b.getF32Type(), i16 = b.getI16Type();
+  auto chunkType = VectorType::get({kChunk}, f32);
+  Value c0 = b.create<arith::ConstantIndexOp>(loc, 0);
+  Value c1 = b.create<arith::ConstantIndexOp>(loc, 1);
+  Value cChunk = b.create<arith::ConstantIndexOp>(loc, kChunk);
+  Value cSteps = b.create<arith::ConstantIndexOp>(loc, steps);
+  Value m = b.create<tensor::DimOp>(loc, input, 0);
+  Value init = b.create<tensor::EmptyOp>(
+      loc, ArrayRef<int64_t>{ShapedType::kDynamic, steps}, i16, ValueRange{m});
+  Value pad = b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0));
+  SmallVector<int64_t> swapped;
+  for (int64_t i = 0; i < kChunk; ++i)
+    swapped.push_back(i ^ 1);
+  auto rows = b.create<scf::ForOp>(
+      loc, c0, m, c1, ValueRange{init},
+      [&](OpBuilder &rb, Location rl, Value row, ValueRange rowOut) {
+        auto cols = rb.create<scf::ForOp>(
+            rl, c0, cSteps, cChunk, rowOut,
+            [&](OpBuilder &cb, Location cl, Value k0, ValueRange out) {
+              // Columns past K read as 0 (the transfer's padding).
+              Value x = cb.create<vector::TransferReadOp>(
+                  cl, chunkType, input, ValueRange{row, k0}, pad,
+                  ArrayRef<bool>{false});
+              if (swapPairs)
+                x = cb.create<vector::ShuffleOp>(cl, x, x, swapped);
+              Value y = roundToBf16(cb, cl, x);
+              Value written = cb.create<vector::TransferWriteOp>(
+                                    cl, y, out[0], ValueRange{row, k0},
+                                    ArrayRef<bool>{false})
+                                  .getResult();
+              cb.create<scf::YieldOp>(cl, written);
+            });
+        rb.create<scf::YieldOp>(rl, cols.getResults());
+      });
+  return rows.getResult(0);
+}
+
+/// A bf16 FC: with vdpbf16ps (avx512-bf16) on pairs of k, else its exact
+/// emulation with FMAs in the same order.
+struct Bf16FcToKernel : OpRewritePattern<recq::FcOp> {
+  Bf16FcToKernel(MLIRContext *ctx, Tile tile)
+      : OpRewritePattern<recq::FcOp>(ctx), tile(tile) {}
+
+  LogicalResult matchAndRewrite(recq::FcOp op,
+                                PatternRewriter &rewriter) const override {
+    DenseElementsAttr weight, bias;
+    if (failed(matchConstants(op, rewriter, weight, bias)))
+      return failure();
+    if (!weight.getElementType().isBF16())
+      return rewriter.notifyMatchFailure(op, "not bf16 weights");
+    Location loc = op.getLoc();
+    int64_t n = weight.getType().getDimSize(0),
+            k = weight.getType().getDimSize(1);
+    int64_t pairs = (k + 1) / 2;
+    Type f32 = rewriter.getF32Type(), bf16 = rewriter.getBF16Type();
+    Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
+    FcArithmetic arith;
+    Value x;
+    if (tile.dotBf16) {
+      // Weights [ceil(N / 32), ceil(K / 2), 32 x 2]: per pair j of k, two
+      // vector<32 x bf16> of 16 columns x (k = 2j, 2j + 1) each, as
+      // vdpbf16ps pairs them.
+      constexpr int64_t kLanes = 16;
+      Value packed = rewriter.create<arith::ConstantOp>(
+          loc, packWeight(weight, tile.nr, pairs, 2 * tile.nr,
+                          [](int64_t j, int64_t lane) {
+                            return std::make_pair(lane / 2, 2 * j + lane % 2);
+                          }));
+      x = roundInput(rewriter, loc, op.getInput(), 2 * pairs,
+                     /*swapPairs=*/false);
+      auto pairType = VectorType::get({2 * kLanes}, bf16);
+      auto accType = VectorType::get({kLanes}, f32);
+      Value bf16Pad =
+          rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(bf16));
+      Value i16Pad = rewriter.create<arith::ConstantOp>(
+          loc, rewriter.getI16IntegerAttr(0));
+      arith.vectors = tile.nr / kLanes;
+      arith.lanes = kLanes;
+      arith.steps = rewriter.create<arith::ConstantIndexOp>(loc, pairs);
+      arith.loadWeights = [=](OpBuilder &b, Location l, Value nb, Value j,
+                              int64_t v) -> Value {
+        Value at = b.create<arith::ConstantIndexOp>(l, v * 2 * kLanes);
+        return b.create<vector::TransferReadOp>(l, pairType, packed,
+                                                ValueRange{nb, j, at}, bf16Pad,
+                                                ArrayRef<bool>{true});
+      };
+      arith.loadInput = [=](OpBuilder &b, Location l, Value row,
+                            Value j) -> Value {
+        // x[row, 2j] and x[row, 2j + 1] as one i32, in every lane.
+        Value k0 = b.create<arith::MulIOp>(
+            l, j, b.create<arith::ConstantIndexOp>(l, 2));
+        Value two = b.create<vector::TransferReadOp>(
+            l, VectorType::get({2}, b.getI16Type()), x, ValueRange{row, k0},
+            i16Pad, ArrayRef<bool>{true});
+        Value word = b.create<vector::ExtractOp>(
+            l,
+            b.create<vector::BitCastOp>(l, VectorType::get({1}, b.getI32Type()),
+                                        two),
+            ArrayRef<int64_t>{0});
+        Value lanes = b.create<vector::BroadcastOp>(
+            l, VectorType::get({kLanes}, b.getI32Type()), word);
+        return b.create<vector::BitCastOp>(l, pairType, lanes);
+      };
+      arith.multiplyAdd = [=](OpBuilder &b, Location l, Value acc, Value xs,
+                              Value ws) -> Value {
+        return b.create<recq::PureIntrinsicOp>(
+            l, accType, b.getStringAttr("llvm.x86.avx512bf16.dpbf16ps.512"),
+            ValueRange{acc, ws, xs});
+      };
+    } else {
+      // Weights [ceil(N / Nr), 2 * ceil(K / 2), Nr] with the k of each
+      // pair swapped, as the input: FMAs in vdpbf16ps's order (2j + 1,
+      // then 2j; an odd K's padding first).
+      int64_t nr = tile.nr, steps = 2 * pairs;
+      Value packed = rewriter.create<arith::ConstantOp>(
+          loc, packWeight(weight, nr, steps, nr, [](int64_t s, int64_t lane) {
+            return std::make_pair(lane, s ^ 1);
+          }));
+      x = roundInput(rewriter, loc, op.getInput(), steps, /*swapPairs=*/true);
+      auto vecType = VectorType::get({nr}, f32);
+      auto wType = VectorType::get({nr}, bf16);
+      Value bf16Pad =
+          rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(bf16));
+      arith.vectors = 1;
+      arith.lanes = nr;
+      arith.steps = rewriter.create<arith::ConstantIndexOp>(loc, steps);
+      arith.loadWeights = [=](OpBuilder &b, Location l, Value nb, Value kk,
+                              int64_t) -> Value {
+        Value w = b.create<vector::TransferReadOp>(
+            l, wType, packed, ValueRange{nb, kk, c0}, bf16Pad,
+            ArrayRef<bool>{true});
+        return b.create<arith::ExtFOp>(l, vecType, w);
+      };
+      arith.loadInput = [=](OpBuilder &b, Location l, Value row,
+                            Value kk) -> Value {
+        Value v = b.create<tensor::ExtractOp>(l, x, ValueRange{row, kk});
+        v = b.create<arith::BitcastOp>(l, b.getBF16Type(), v);
+        return b.create<vector::BroadcastOp>(
+            l, vecType, b.create<arith::ExtFOp>(l, b.getF32Type(), v));
+      };
+      arith.multiplyAdd = [](OpBuilder &b, Location l, Value acc, Value xs,
+                             Value ws) -> Value {
+        return b.create<vector::FMAOp>(l, xs, ws, acc);
+      };
+    }
+    rewriter.replaceOp(op, buildFcLoops(rewriter, op, tile, bias, n, arith));
     return success();
   }
 
@@ -205,6 +487,6 @@ LogicalResult recq::populateRecqFcToKernelPatterns(RewritePatternSet &patterns,
   std::optional<Tile> tile = tileFor(target);
   if (!tile)
     return failure();
-  patterns.add<FcToKernel>(patterns.getContext(), *tile);
+  patterns.add<FcToKernel, Bf16FcToKernel>(patterns.getContext(), *tile);
   return success();
 }

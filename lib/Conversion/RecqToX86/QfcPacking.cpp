@@ -24,7 +24,7 @@ std::optional<QTile> recq::x86::qtileFor(StringRef target) {
     return QTile{Dot::Widen16, 8, 2, 6, 2, "llvm.x86.avx2.pmadd.wd"};
   if (target == "avx512")
     return QTile{Dot::Widen16, 16, 2, 8, 2, "llvm.x86.avx512.pmaddw.d.512"};
-  if (target == "avx512-vnni")
+  if (target == "avx512-vnni" || target == "avx512-bf16")
     return QTile{Dot::Vnni, 16, 2, 8, 4, "llvm.x86.avx512.vpdpbusd.512"};
   if (target == "avx512-vnni-emulated")
     return QTile{Dot::VnniEmulated, 16, 2, 8, 4};

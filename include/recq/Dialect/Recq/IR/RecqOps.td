@@ -123,7 +123,14 @@ def Recq_FcOp : Recq_Op<"fc", [Pure]> {
     `result[m, n] = act(sum_k input[m, k] * weight[n, k] + bias[n])` with the
     weight laid out `[out_features, in_features]` like `nn.Linear`. `act` is
     `none` (default, not printed), `relu` or `sigmoid`. Operands are f32 or
-    bf16 (bf16 weights with f32 activations are fine); accumulation is f32.
+    bf16; accumulation is f32.
+
+    A **bf16 FC** (f32 input and result, bf16 weight: `recq-compile
+    --quantize=bf16`) rounds its input to bf16 (to nearest even) and sums
+    the exact products in f32, in the order AVX-512 BF16's `vdpbf16ps`
+    does: for each pair of k, `2j + 1` then `2j` (an odd K's last k alone).
+    Every target computes exactly that; where `vdpbf16ps` runs (target
+    `avx512-bf16`), inputs and results below 2^-126 are flushed to zero.
 
     ```mlir
     %h = recq.fc %x, %w, %b act(relu)
