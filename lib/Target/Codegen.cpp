@@ -6,20 +6,26 @@
 #include "recq/Pipelines/Pipelines.h"
 #include "recq/Runtime/recq_cpu.h"
 
+#include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Linker/Linker.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ThreadPool.h"
+#include "llvm/Support/Threading.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Triple.h"
@@ -230,38 +236,107 @@ static void nameVariant(llvm::Module &variant, llvm::StringRef suffix) {
   }
 }
 
+/// Lowers `module` (consumed) for `target`, translates it into `context`,
+/// optimizes it and names its exports as the variant's.
+static Expected<std::unique_ptr<llvm::Module>>
+compileVariant(ModuleOp module, const recq::CodegenTarget &target,
+               llvm::LLVMContext &context) {
+  if (Error e = recq::lowerToLLVMDialect(module, target))
+    return std::move(e);
+  Expected<std::unique_ptr<llvm::Module>> variant =
+      recq::translateAndOptimize(module, context, target);
+  if (!variant)
+    return variant.takeError();
+  nameVariant(**variant, recq::variantSuffix(target));
+  return variant;
+}
+
+/// compileVariant in a context of its own (the module read from
+/// `bytecode`, the LLVM module returned as bitcode), so several run on
+/// threads at once without sharing an MLIRContext.
+static Expected<llvm::SmallVector<char, 0>>
+compileVariantAlone(llvm::StringRef bytecode, const DialectRegistry &registry,
+                    const recq::CodegenTarget &target) {
+  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
+  ParserConfig config(&context);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(bytecode, config, "variant");
+  if (!module)
+    return llvm::createStringError("cannot read the module back for the " +
+                                   target.name + " variant (a recq bug)");
+  llvm::LLVMContext llvmContext;
+  Expected<std::unique_ptr<llvm::Module>> variant =
+      compileVariant(*module, target, llvmContext);
+  if (!variant)
+    return variant.takeError();
+  llvm::SmallVector<char, 0> bitcode;
+  llvm::raw_svector_ostream os(bitcode);
+  llvm::WriteBitcodeToFile(**variant, os);
+  return bitcode;
+}
+
 Expected<std::unique_ptr<llvm::Module>>
 recq::compileVariants(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets,
                       llvm::LLVMContext &context) {
   if (targets.empty())
     return llvm::createStringError("no target to compile for");
-  std::unique_ptr<llvm::Module> linked;
-  for (const CodegenTarget &target : targets) {
+  if (targets.size() == 1) {
     OwningOpRef<ModuleOp> copy = module.clone();
-    if (Error e = lowerToLLVMDialect(*copy, target))
-      return std::move(e);
-    Expected<std::unique_ptr<llvm::Module>> variant =
-        translateAndOptimize(*copy, context, target);
+    return compileVariant(*copy, targets.front(), context);
+  }
+  // Several: each variant in its own MLIR and LLVM contexts, on as many
+  // threads as there are cores, then linked here in target order (so the
+  // result does not depend on which finished first).
+  std::string bytecode;
+  {
+    llvm::raw_string_ostream os(bytecode);
+    if (failed(writeBytecodeToFile(module, os)))
+      return llvm::createStringError("cannot write the module's bytecode "
+                                     "(a recq bug)");
+  }
+  const DialectRegistry &registry = module.getContext()->getDialectRegistry();
+  std::vector<std::optional<llvm::SmallVector<char, 0>>> bitcodes(
+      targets.size());
+  std::vector<std::string> errors(targets.size());
+  {
+    llvm::DefaultThreadPool pool(llvm::hardware_concurrency(std::min<unsigned>(
+        targets.size(),
+        llvm::get_physical_cores() > 0 ? llvm::get_physical_cores() : 1)));
+    for (size_t i = 0; i < targets.size(); ++i)
+      pool.async([&, i] {
+        auto bitcode = compileVariantAlone(bytecode, registry, targets[i]);
+        if (bitcode)
+          bitcodes[i] = std::move(*bitcode);
+        else
+          errors[i] = llvm::toString(bitcode.takeError());
+      });
+    pool.wait();
+  }
+  std::unique_ptr<llvm::Module> linked;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (!bitcodes[i])
+      return llvm::createStringError(errors[i]);
+    llvm::StringRef data(bitcodes[i]->data(), bitcodes[i]->size());
+    Expected<std::unique_ptr<llvm::Module>> variant = llvm::parseBitcodeFile(
+        llvm::MemoryBufferRef(data, targets[i].name), context);
     if (!variant)
       return variant.takeError();
-    nameVariant(**variant, variantSuffix(target));
     if (!linked) {
       linked = std::move(*variant);
       continue;
     }
     if (llvm::Linker::linkModules(*linked, std::move(*variant)))
-      return llvm::createStringError("linking the " + target.name +
+      return llvm::createStringError("linking the " + targets[i].name +
                                      " variant failed (a recq bug)");
   }
-  if (targets.size() > 1) {
-    llvm::ModuleAnalysisManager mam;
-    llvm::PassBuilder builder;
-    builder.registerModuleAnalyses(mam);
-    llvm::ModulePassManager mpm;
-    mpm.addPass(llvm::ConstantMergePass());
-    mpm.addPass(llvm::GlobalDCEPass());
-    mpm.run(*linked, mam);
-  }
+  // Constants equal across variants, stored once.
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder builder;
+  builder.registerModuleAnalyses(mam);
+  llvm::ModulePassManager mpm;
+  mpm.addPass(llvm::ConstantMergePass());
+  mpm.addPass(llvm::GlobalDCEPass());
+  mpm.run(*linked, mam);
   return std::move(linked);
 }
 
