@@ -226,7 +226,9 @@ Expected<Plan> planPrecision(ModuleOp module, const CodegenTarget &target,
     options.budget = *budget;
     options.batch = flags.planBatch;
     options.costModel = flags.costModel;
-    options.fcCeiling = quantizeMode == "int8" ? "int8" : "fp32";
+    options.fcCeiling = quantizeMode == "int8" || quantizeMode == "bf16"
+                            ? quantizeMode
+                            : "fp32";
     options.tableCeiling = tablePrecision;
     options.calibration = *calibration;
     options.calibration.progress = nullptr;

@@ -43,6 +43,7 @@ namespace {
 constexpr double kStaticBandwidth = 10e9;  // bytes/s, streamed weights
 constexpr double kStaticGather = 5e9;      // bytes/s, random table rows
 constexpr double kStaticFp32Flops = 50e9;  // flop/s
+constexpr double kStaticBf16Flops = 100e9; // flop/s (vdpbf16ps)
 constexpr double kStaticInt8Ops = 100e9;   // op/s
 } // namespace
 
@@ -52,6 +53,8 @@ static double staticFcSeconds(const Piece &fc, llvm::StringRef precision,
   double ops = 2.0 * batch * weights;
   if (precision == "int8")
     return std::max(weights / kStaticBandwidth, ops / kStaticInt8Ops);
+  if (precision == "bf16")
+    return std::max(2 * weights / kStaticBandwidth, ops / kStaticBf16Flops);
   return std::max(4 * weights / kStaticBandwidth, ops / kStaticFp32Flops);
 }
 
@@ -140,35 +143,44 @@ Error measureCosts(Plan &plan, Simulator &sim, ModuleOp module,
   } else {
     auto start = clock::now();
     std::vector<double> baseSeconds;
-    // FCs: what each one's int8 saves where the search starts, among
-    // int8 neighbours (all FCs int8 against all but that one). Alone, an
-    // int8 FC pays a quantize and a dequantize at its edges that a chain
-    // of int8 layers does not, so "alone" would undersell it.
-    std::vector<double> fcSaving(plan.fcs.size(), 0.0);
-    if (!plan.fcs.empty()) {
-      Plan allInt8 = plan;
-      for (Piece &fc : allInt8.fcs)
-        fc.precision = "int8";
-      auto base8 = sim.load(allInt8);
-      if (!base8)
-        return base8.takeError();
-      std::vector<double> base8Seconds;
+    // FCs: what each one's int8 (bf16) saves where the search starts,
+    // among int8 (bf16) neighbours: all FCs in that precision against all
+    // but that one. Alone, an int8 FC pays a quantize and a dequantize at
+    // its edges that a chain of int8 layers does not, so "alone" would
+    // undersell it. Only precisions some FC has a measured candidate of.
+    std::map<std::string, std::vector<double>> fcSaving;
+    for (llvm::StringRef p : fcPrecisions().drop_front()) {
+      bool measured = llvm::any_of(plan.fcs, [&](const Piece &fc) {
+        const Candidate *c = fc.candidate(p);
+        return c && c->excluded.empty();
+      });
+      if (!measured)
+        continue;
+      std::vector<double> &saving = fcSaving[p.str()];
+      saving.assign(plan.fcs.size(), 0.0);
+      Plan all = plan;
+      for (Piece &fc : all.fcs)
+        fc.precision = p.str();
+      auto baseP = sim.load(all);
+      if (!baseP)
+        return baseP.takeError();
+      std::vector<double> basePSeconds;
       std::vector<double> fcRatio(plan.fcs.size(), 1.0);
       for (size_t i = 0; i < plan.fcs.size(); ++i) {
-        Plan but = allInt8;
+        Plan but = all;
         but.fcs[i].precision = "fp32";
         auto variant = sim.load(but);
         if (!variant)
           return variant.takeError();
-        auto ratio = timeRatio(**base8, **variant, options.batch,
-                               options.rounds, base8Seconds);
+        auto ratio = timeRatio(**baseP, **variant, options.batch,
+                               options.rounds, basePSeconds);
         if (!ratio)
           return ratio.takeError();
         fcRatio[i] = *ratio;
       }
-      double t8 = median(base8Seconds);
+      double tp = median(basePSeconds);
       for (size_t i = 0; i < plan.fcs.size(); ++i)
-        fcSaving[i] = t8 * (fcRatio[i] - 1);
+        saving[i] = tp * (fcRatio[i] - 1);
     }
     // The fp32 model's run time.
     (*base)->setThreads(1);
@@ -219,7 +231,7 @@ Error measureCosts(Plan &plan, Simulator &sim, ModuleOp module,
     plan.fp32Seconds = median(baseSeconds);
     for (auto [i, fc] : llvm::enumerate(plan.fcs))
       for (Candidate &c : fc.candidates)
-        c.saving = c.precision == "fp32" ? 0 : fcSaving[i];
+        c.saving = fcSaving.count(c.precision) ? fcSaving[c.precision][i] : 0;
     tablesSaving["fp32"] = 0;
     say(llvm::formatv("costs (measured on this CPU, batch {0}, one thread): "
                       "fp32 {1:f3} ms ({2:f1} s)",
@@ -258,10 +270,11 @@ Error measureCosts(Plan &plan, Simulator &sim, ModuleOp module,
         c.excluded = llvm::formatv("not faster here (saves {0:f2}% of the run)",
                                    100 * c.saving / plan.fp32Seconds);
   for (const Piece &fc : plan.fcs)
-    if (const Candidate *c = fc.candidate("int8"))
-      say(llvm::formatv("  {0,-28} int8 saves {1,7:f1} us{2}", fc.name,
-                        c->saving * 1e6,
-                        c->excluded.empty() ? "" : ": " + c->excluded));
+    for (llvm::StringRef p : fcPrecisions().drop_front())
+      if (const Candidate *c = fc.candidate(p))
+        say(llvm::formatv("  {0,-28} {1,-4} saves {2,7:f1} us{3}", fc.name, p,
+                          c->saving * 1e6,
+                          c->excluded.empty() ? "" : ": " + c->excluded));
   for (llvm::StringRef p : tablePrecisions().drop_front())
     say(llvm::formatv("  all tables {0,-5}      save {1,7:f1} us{2}", p,
                       tablesSaving[p.str()] * 1e6,

@@ -109,8 +109,10 @@ struct Workspace {
 
 /// Step 1: each piece of `plan` alone in each cheaper precision, scored
 /// against the fp32 model; appends every piece's candidates (fp32 first).
+/// bf16 FCs only with `bf16` (the target has vdpbf16ps); else their
+/// candidate is excluded, saying why.
 llvm::Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
-                               const PlannerOptions &options);
+                               const PlannerOptions &options, bool bf16);
 
 /// Step 2: what each candidate of `plan` saves per deployment batch
 /// (options.costModel), plan.fp32Seconds, and the candidates not worth it

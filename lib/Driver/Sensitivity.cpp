@@ -85,7 +85,7 @@ Expected<std::vector<float>> Simulator::outputs(const Plan &plan) {
 Expected<std::unique_ptr<ModelRunner>> Simulator::load(const Plan &plan) {
   std::string mask;
   for (const Piece &p : plan.fcs)
-    mask += p.precision == "int8" ? '8' : 'f';
+    mask += p.precision == "int8" ? '8' : p.precision == "bf16" ? 'b' : 'f';
   auto artifact = artifactFor(mask);
   if (!artifact)
     return artifact.takeError();
@@ -103,6 +103,15 @@ Simulator::artifactFor(const std::string &mask) {
   if (it != artifacts.end())
     return &it->second;
   OwningOpRef<ModuleOp> copy = module.clone();
+  // bf16 weights first, while every FC is a recq.fc (as applyPlan).
+  llvm::SmallVector<bool> bf16;
+  for (char c : mask)
+    bf16.push_back(c == 'b');
+  if (llvm::is_contained(bf16, true)) {
+    auto stored = storeFcWeightsInBf16(*copy, bf16);
+    if (!stored)
+      return stored.takeError();
+  }
   std::vector<std::optional<QuantParams>> inputs(mask.size());
   for (size_t i = 0; i < mask.size(); ++i)
     if (mask[i] == '8')
@@ -219,7 +228,7 @@ Workspace::~Workspace() { llvm::sys::fs::remove_directories(dir); }
 //===----------------------------------------------------------------------===//
 
 Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
-                         const PlannerOptions &options) {
+                         const PlannerOptions &options, bool bf16) {
   auto say = [&](const llvm::Twine &line) {
     if (options.progress)
       options.progress(line.str());
@@ -244,16 +253,27 @@ Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
                       piece.name, precision, a.loss, a.meanAbsDelta,
                       a.maxAbsDelta));
   };
-  int total = int(plan.fcs.size() + 3 * plan.tables.size());
+  // bf16 where the CPU has vdpbf16ps; elsewhere it runs emulated, slower
+  // than fp32, and is not worth measuring.
+  int total = int((bf16 ? 2 : 1) * plan.fcs.size() + 3 * plan.tables.size());
   say(llvm::formatv("sensitivity: {0} variants, one piece each", total));
   for (auto [i, fc] : llvm::enumerate(plan.fcs)) {
     fc.candidates.push_back(fp32Candidate());
-    Plan one = plan;
-    one.fcs[i].precision = "int8";
-    auto out = sim.outputs(one);
-    if (!out)
-      return out.takeError();
-    record(fc, "int8", scorer.score(*out));
+    for (llvm::StringRef p : fcPrecisions().drop_front()) {
+      if (p == "bf16" && !bf16) {
+        Candidate c;
+        c.precision = p.str();
+        c.excluded = "this CPU has no AVX-512 BF16 (vdpbf16ps)";
+        fc.candidates.push_back(c);
+        continue;
+      }
+      Plan one = plan;
+      one.fcs[i].precision = p.str();
+      auto out = sim.outputs(one);
+      if (!out)
+        return out.takeError();
+      record(fc, p, scorer.score(*out));
+    }
   }
   for (auto [t, table] : llvm::enumerate(plan.tables)) {
     table.candidates.push_back(fp32Candidate());

@@ -39,6 +39,12 @@ def run(so, npz):
     return m.run(**{name: z[name] for name, _, _ in m.inputs}), m
 
 
+def cpu_has_bf16():
+    out = subprocess.run([os.path.join(BIN, "recq-cpuinfo"), "--targets"],
+                         check=True, capture_output=True, text=True).stdout
+    return "avx512-bf16" in out.split()
+
+
 def precisions(plan):
     return [(p["name"], p["precision"]) for p in plan["fcs"] + plan["tables"]]
 
@@ -58,11 +64,17 @@ def test_search_meets_its_budget_and_the_plan_compiles_again(tiny, tmp_path):
     assert len(plan["fcs"]) == 4 and len(plan["tables"]) == 3 and len(set(names)) == 7
     # Every piece was measured in each precision; the search started from
     # the cheapest plan and the chosen plan, compiled, is within budget.
+    # bf16 FCs are measured where the CPU has vdpbf16ps, else excluded.
     for piece in plan["fcs"] + plan["tables"]:
         measured = [c["precision"] for c in piece["candidates"]]
-        assert measured == (["fp32", "int8"] if piece in plan["fcs"]
+        assert measured == (["fp32", "bf16", "int8"] if piece in plan["fcs"]
                             else ["fp32", "fp16", "int8", "int4"])
-        assert all(c["loss"] is not None for c in piece["candidates"])
+        for c in piece["candidates"]:
+            if c["precision"] == "bf16" and not cpu_has_bf16():
+                assert c["excluded"] == "this CPU has no AVX-512 BF16 (vdpbf16ps)"
+                assert c["loss"] is None
+            else:
+                assert c["loss"] is not None
         assert "input" in piece or piece in plan["tables"]
     assert plan["visited"][0]["change"].startswith("start")
     assert plan["accuracy"]["calibration"]["loss"] <= budget
@@ -86,6 +98,22 @@ def test_search_meets_its_budget_and_the_plan_compiles_again(tiny, tmp_path):
                           capture_output=True, text=True, check=True).stdout
     for name, p in precisions(plan):
         assert f"{name}: {p}" in info
+
+
+def test_bf16_ceiling_keeps_fcs_at_bf16_or_below(tiny, tmp_path):
+    # --quantize=bf16 with a budget, as --tables=int8 for tables: no FC more
+    # precise than bf16 (bf16 or int8, never fp32), each bf16 measured.
+    if not cpu_has_bf16():
+        pytest.skip("this CPU has no AVX-512 BF16: the planner does not measure bf16")
+    compile_model(tiny, tmp_path / "a.so", "--calibration", str(tiny / "calib.npz"),
+                  "--quantize=bf16", "--accuracy-budget=1%", "--cost-model=static",
+                  "--emit-plan", str(tmp_path / "plan.json"))
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert all(fc["precision"] in ("bf16", "int8") for fc in plan["fcs"])
+    for fc in plan["fcs"]:
+        bf16 = [c for c in fc["candidates"] if c["precision"] == "bf16"]
+        assert len(bf16) == 1 and bf16[0]["loss"] is not None
+    run(tmp_path / "a.so", tiny / "eval.npz")
 
 
 def test_budget_zero_is_all_fp32(tiny, tmp_path):
