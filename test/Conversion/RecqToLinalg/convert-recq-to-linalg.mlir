@@ -120,7 +120,8 @@ func.func @bag_mean_weighted_fixed(%t: tensor<10x4xf32>, %i: tensor<?x3xi64>, %w
 
 // The dot interaction: per sample, each feature read once as a vector<4>,
 // the dense one copied to the row's start, then the pairs (1,0) (2,0)
-// (2,1) as multiply + reduction written straight to columns 4, 5, 6.
+// (2,1) as multiply + reduction, gathered into one vector<3> written at
+// column 4 (chunks of at most 16 dot products).
 // CHECK-LABEL: func @interaction_dot
 // CHECK-SAME: (%[[X:.*]]: tensor<?x4xf32>, %[[E0:.*]]: tensor<?x4xf32>, %[[E1:.*]]: tensor<?x4xf32>)
 // CHECK: scf.for %[[B:.*]] = {{.*}} iter_args(%[[ROW:.*]] = %{{.*}}) -> (tensor<?x7xf32>)
@@ -130,12 +131,14 @@ func.func @bag_mean_weighted_fixed(%t: tensor<10x4xf32>, %i: tensor<?x3xi64>, %w
 // CHECK:   %[[D:.*]] = vector.transfer_write %[[F0]], %[[ROW]][%[[B]], %{{.*}}]
 // CHECK:   %[[P10:.*]] = arith.mulf %[[F1]], %[[F0]]
 // CHECK:   %[[S10:.*]] = vector.reduction <add>, %[[P10]]
-// CHECK:   %[[C4:.*]] = arith.constant 4 : index
-// CHECK:   %[[R1:.*]] = tensor.insert %[[S10]] into %[[D]][%[[B]], %[[C4]]]
 // CHECK:   arith.mulf %[[F2]], %[[F0]]
-// CHECK:   arith.constant 5 : index
 // CHECK:   arith.mulf %[[F2]], %[[F1]]
-// CHECK:   arith.constant 6 : index
+// CHECK:   %[[V0:.*]] = vector.insert %[[S10]], %{{.*}} [0] : f32 into vector<3xf32>
+// CHECK:   %[[V1:.*]] = vector.insert %{{.*}}, %[[V0]] [1]
+// CHECK:   %[[V2:.*]] = vector.insert %{{.*}}, %[[V1]] [2]
+// CHECK:   %[[C4:.*]] = arith.constant 4 : index
+// CHECK:   vector.transfer_write %[[V2]], %[[D]][%[[B]], %[[C4]]] {in_bounds = [true]} : vector<3xf32>, tensor<?x7xf32>
+// CHECK-NOT: tensor.insert
 // CHECK-NOT: linalg.
 func.func @interaction_dot(%x: tensor<?x4xf32>, %e0: tensor<?x4xf32>, %e1: tensor<?x4xf32>) -> tensor<?x7xf32> {
   %0 = recq.interaction dot %x, [%e0, %e1]
@@ -150,15 +153,30 @@ func.func @interaction_dot(%x: tensor<?x4xf32>, %e0: tensor<?x4xf32>, %e1: tenso
 // CHECK-SAME: (%{{.*}}: tensor<?x4xf32>, %[[E:.*]]: tensor<?x1x4xf32>)
 // CHECK: %[[F1:.*]] = vector.transfer_read %[[E]][%{{.*}}, %{{.*}}, %{{.*}}]{{.*}} : tensor<?x1x4xf32>, vector<4xf32>
 // CHECK: arith.mulf %[[F0:.*]], %[[F0]]
-// CHECK: arith.constant 4 : index
 // CHECK: arith.mulf %[[F1]], %[[F0]]
-// CHECK: arith.constant 5 : index
 // CHECK: arith.mulf %[[F1]], %[[F1]]
-// CHECK: arith.constant 6 : index
+// CHECK: vector.transfer_write {{.*}} : vector<3xf32>, tensor<?x7xf32>
 func.func @interaction_self(%x: tensor<?x4xf32>, %e: tensor<?x1x4xf32>) -> tensor<?x7xf32> {
   %0 = recq.interaction dot %x, [%e] self_interaction
       : (tensor<?x4xf32>, tensor<?x1x4xf32>) -> tensor<?x7xf32>
   return %0 : tensor<?x7xf32>
+}
+
+// -----
+
+// Seven features, 21 pairs: a chunk of 16 dot products at column 4, then
+// the last 5 at column 20.
+// CHECK-LABEL: func @interaction_chunks
+// CHECK-COUNT-16: vector.reduction <add>
+// CHECK: %[[C4:.*]] = arith.constant 4 : index
+// CHECK: vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %[[C4]]] {in_bounds = [true]} : vector<16xf32>, tensor<?x25xf32>
+// CHECK-COUNT-5: vector.reduction <add>
+// CHECK: %[[C20:.*]] = arith.constant 20 : index
+// CHECK: vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %[[C20]]] {in_bounds = [true]} : vector<5xf32>, tensor<?x25xf32>
+func.func @interaction_chunks(%x: tensor<?x4xf32>, %e: tensor<?x6x4xf32>) -> tensor<?x25xf32> {
+  %0 = recq.interaction dot %x, [%e]
+      : (tensor<?x4xf32>, tensor<?x6x4xf32>) -> tensor<?x25xf32>
+  return %0 : tensor<?x25xf32>
 }
 
 // -----
