@@ -257,14 +257,18 @@ Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
   // than fp32, and is not worth measuring.
   int total = int((bf16 ? 2 : 1) * plan.fcs.size() + 3 * plan.tables.size());
   say(llvm::formatv("sensitivity: {0} variants, one piece each", total));
+  auto exclude = [](Piece &piece, llvm::StringRef precision,
+                    llvm::StringRef why) {
+    Candidate c;
+    c.precision = precision.str();
+    c.excluded = why.str();
+    piece.candidates.push_back(c);
+  };
   for (auto [i, fc] : llvm::enumerate(plan.fcs)) {
     fc.candidates.push_back(fp32Candidate());
     for (llvm::StringRef p : fcPrecisions().drop_front()) {
       if (p == "bf16" && !bf16) {
-        Candidate c;
-        c.precision = p.str();
-        c.excluded = "this CPU has no AVX-512 BF16 (vdpbf16ps)";
-        fc.candidates.push_back(c);
+        exclude(fc, p, "this CPU has no AVX-512 BF16 (vdpbf16ps)");
         continue;
       }
       Plan one = plan;
@@ -279,10 +283,7 @@ Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
     table.candidates.push_back(fp32Candidate());
     for (llvm::StringRef p : tablePrecisions().drop_front()) {
       if (!sim.simulates(t)) {
-        Candidate c;
-        c.precision = p.str();
-        c.excluded = "not a constant f32 table";
-        table.candidates.push_back(c);
+        exclude(table, p, "not a constant f32 table");
         continue;
       }
       Plan one = plan;

@@ -198,73 +198,43 @@ Value buildFcLoops(PatternRewriter &rewriter, recq::FcOp op, Tile tile,
   return blockLoop.getResult(0);
 }
 
-/// The FC's constant weight and (when it has one) bias, or a failure.
-LogicalResult matchConstants(recq::FcOp op, PatternRewriter &rewriter,
-                             DenseElementsAttr &weight,
-                             DenseElementsAttr &bias) {
-  if (!op.getType().getElementType().isF32() ||
-      !op.getInput().getType().getElementType().isF32() ||
-      !matchPattern(op.getWeight(), m_Constant(&weight)))
-    return rewriter.notifyMatchFailure(op, "not an FC of f32 activations "
-                                           "with constant weights");
-  if (op.getBias() && !matchPattern(op.getBias(), m_Constant(&bias)))
-    return rewriter.notifyMatchFailure(op, "the bias is not constant");
-  return success();
-}
-
 //===----------------------------------------------------------------------===//
 // fp32
 //===----------------------------------------------------------------------===//
 
-struct FcToKernel : OpRewritePattern<recq::FcOp> {
-  FcToKernel(MLIRContext *ctx, Tile tile)
-      : OpRewritePattern<recq::FcOp>(ctx), tile(tile) {}
-
-  LogicalResult matchAndRewrite(recq::FcOp op,
-                                PatternRewriter &rewriter) const override {
-    DenseElementsAttr weight, bias;
-    if (failed(matchConstants(op, rewriter, weight, bias)))
-      return failure();
-    if (!weight.getElementType().isF32())
-      return rewriter.notifyMatchFailure(op, "not fp32 weights");
-    Location loc = op.getLoc();
-    Value input = op.getInput();
-    int64_t n = weight.getType().getDimSize(0),
-            k = weight.getType().getDimSize(1), nr = tile.nr;
-    auto vecType = VectorType::get({nr}, rewriter.getF32Type());
-    // [N, K] -> [ceil(N / Nr), K, Nr]: one vector<Nr x f32> per k.
-    Value packed = rewriter.create<arith::ConstantOp>(
-        loc, packWeight(weight, nr, k, nr, [](int64_t s, int64_t lane) {
-          return std::make_pair(lane, s);
-        }));
-    Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
-    Value pad =
-        rewriter.create<arith::ConstantOp>(loc, rewriter.getF32FloatAttr(0));
-    FcArithmetic arith;
-    arith.vectors = 1;
-    arith.lanes = nr;
-    arith.steps = rewriter.create<arith::ConstantIndexOp>(loc, k);
-    arith.loadWeights = [&](OpBuilder &b, Location l, Value nb, Value kk,
-                            int64_t) -> Value {
-      return b.create<vector::TransferReadOp>(l, vecType, packed,
-                                              ValueRange{nb, kk, c0}, pad,
-                                              ArrayRef<bool>{true});
-    };
-    arith.loadInput = [&](OpBuilder &b, Location l, Value row,
-                          Value kk) -> Value {
-      Value x = b.create<tensor::ExtractOp>(l, input, ValueRange{row, kk});
-      return b.create<vector::BroadcastOp>(l, vecType, x);
-    };
-    arith.multiplyAdd = [](OpBuilder &b, Location l, Value acc, Value x,
-                           Value w) -> Value {
-      return b.create<vector::FMAOp>(l, x, w, acc);
-    };
-    rewriter.replaceOp(op, buildFcLoops(rewriter, op, tile, bias, n, arith));
-    return success();
-  }
-
-  Tile tile;
-};
+/// An fp32 FC: weights [ceil(N / Nr), K, Nr], one vector<Nr x f32> per k,
+/// broadcast-FMAs.
+void fp32Arithmetic(PatternRewriter &rewriter, recq::FcOp op,
+                    DenseElementsAttr weight, Tile tile, FcArithmetic &arith) {
+  Location loc = op.getLoc();
+  Value input = op.getInput();
+  int64_t k = weight.getType().getDimSize(1), nr = tile.nr;
+  auto vecType = VectorType::get({nr}, rewriter.getF32Type());
+  Value packed = rewriter.create<arith::ConstantOp>(
+      loc, packWeight(weight, nr, k, nr, [](int64_t s, int64_t lane) {
+        return std::make_pair(lane, s);
+      }));
+  Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
+  Value pad =
+      rewriter.create<arith::ConstantOp>(loc, rewriter.getF32FloatAttr(0));
+  arith.vectors = 1;
+  arith.lanes = nr;
+  arith.steps = rewriter.create<arith::ConstantIndexOp>(loc, k);
+  arith.loadWeights = [=](OpBuilder &b, Location l, Value nb, Value kk,
+                          int64_t) -> Value {
+    return b.create<vector::TransferReadOp>(
+        l, vecType, packed, ValueRange{nb, kk, c0}, pad, ArrayRef<bool>{true});
+  };
+  arith.loadInput = [=](OpBuilder &b, Location l, Value row,
+                        Value kk) -> Value {
+    Value x = b.create<tensor::ExtractOp>(l, input, ValueRange{row, kk});
+    return b.create<vector::BroadcastOp>(l, vecType, x);
+  };
+  arith.multiplyAdd = [](OpBuilder &b, Location l, Value acc, Value x,
+                         Value w) -> Value {
+    return b.create<vector::FMAOp>(l, x, w, acc);
+  };
+}
 
 //===----------------------------------------------------------------------===//
 // bf16
@@ -348,113 +318,127 @@ Value roundInput(OpBuilder &b, Location loc, Value input, int64_t steps,
 
 /// A bf16 FC: with vdpbf16ps (avx512-bf16) on pairs of k, else its exact
 /// emulation with FMAs in the same order.
-struct Bf16FcToKernel : OpRewritePattern<recq::FcOp> {
-  Bf16FcToKernel(MLIRContext *ctx, Tile tile)
+void bf16Arithmetic(PatternRewriter &rewriter, recq::FcOp op,
+                    DenseElementsAttr weight, Tile tile, FcArithmetic &arith) {
+  Location loc = op.getLoc();
+  int64_t k = weight.getType().getDimSize(1);
+  int64_t pairs = (k + 1) / 2;
+  Type f32 = rewriter.getF32Type(), bf16 = rewriter.getBF16Type();
+  Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
+  Value x;
+  if (tile.dotBf16) {
+    // Weights [ceil(N / 32), ceil(K / 2), 32 x 2]: per pair j of k, two
+    // vector<32 x bf16> of 16 columns x (k = 2j, 2j + 1) each, as
+    // vdpbf16ps pairs them.
+    constexpr int64_t kLanes = 16;
+    Value packed = rewriter.create<arith::ConstantOp>(
+        loc, packWeight(weight, tile.nr, pairs, 2 * tile.nr,
+                        [](int64_t j, int64_t lane) {
+                          return std::make_pair(lane / 2, 2 * j + lane % 2);
+                        }));
+    x = roundInput(rewriter, loc, op.getInput(), 2 * pairs,
+                   /*swapPairs=*/false);
+    auto pairType = VectorType::get({2 * kLanes}, bf16);
+    auto accType = VectorType::get({kLanes}, f32);
+    Value bf16Pad =
+        rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(bf16));
+    Value i16Pad =
+        rewriter.create<arith::ConstantOp>(loc, rewriter.getI16IntegerAttr(0));
+    arith.vectors = tile.nr / kLanes;
+    arith.lanes = kLanes;
+    arith.steps = rewriter.create<arith::ConstantIndexOp>(loc, pairs);
+    arith.loadWeights = [=](OpBuilder &b, Location l, Value nb, Value j,
+                            int64_t v) -> Value {
+      Value at = b.create<arith::ConstantIndexOp>(l, v * 2 * kLanes);
+      return b.create<vector::TransferReadOp>(l, pairType, packed,
+                                              ValueRange{nb, j, at}, bf16Pad,
+                                              ArrayRef<bool>{true});
+    };
+    arith.loadInput = [=](OpBuilder &b, Location l, Value row,
+                          Value j) -> Value {
+      // x[row, 2j] and x[row, 2j + 1] as one i32, in every lane.
+      Value k0 =
+          b.create<arith::MulIOp>(l, j, b.create<arith::ConstantIndexOp>(l, 2));
+      Value two = b.create<vector::TransferReadOp>(
+          l, VectorType::get({2}, b.getI16Type()), x, ValueRange{row, k0},
+          i16Pad, ArrayRef<bool>{true});
+      Value word = b.create<vector::ExtractOp>(
+          l,
+          b.create<vector::BitCastOp>(l, VectorType::get({1}, b.getI32Type()),
+                                      two),
+          ArrayRef<int64_t>{0});
+      Value lanes = b.create<vector::BroadcastOp>(
+          l, VectorType::get({kLanes}, b.getI32Type()), word);
+      return b.create<vector::BitCastOp>(l, pairType, lanes);
+    };
+    arith.multiplyAdd = [=](OpBuilder &b, Location l, Value acc, Value xs,
+                            Value ws) -> Value {
+      return b.create<recq::PureIntrinsicOp>(
+          l, accType, b.getStringAttr("llvm.x86.avx512bf16.dpbf16ps.512"),
+          ValueRange{acc, ws, xs});
+    };
+  } else {
+    // Weights [ceil(N / Nr), 2 * ceil(K / 2), Nr] with the k of each
+    // pair swapped, as the input: FMAs in vdpbf16ps's order (2j + 1,
+    // then 2j; an odd K's padding first).
+    int64_t nr = tile.nr, steps = 2 * pairs;
+    Value packed = rewriter.create<arith::ConstantOp>(
+        loc, packWeight(weight, nr, steps, nr, [](int64_t s, int64_t lane) {
+          return std::make_pair(lane, s ^ 1);
+        }));
+    x = roundInput(rewriter, loc, op.getInput(), steps, /*swapPairs=*/true);
+    auto vecType = VectorType::get({nr}, f32);
+    auto wType = VectorType::get({nr}, bf16);
+    Value bf16Pad =
+        rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(bf16));
+    arith.vectors = 1;
+    arith.lanes = nr;
+    arith.steps = rewriter.create<arith::ConstantIndexOp>(loc, steps);
+    arith.loadWeights = [=](OpBuilder &b, Location l, Value nb, Value kk,
+                            int64_t) -> Value {
+      Value w = b.create<vector::TransferReadOp>(l, wType, packed,
+                                                 ValueRange{nb, kk, c0},
+                                                 bf16Pad, ArrayRef<bool>{true});
+      return b.create<arith::ExtFOp>(l, vecType, w);
+    };
+    arith.loadInput = [=](OpBuilder &b, Location l, Value row,
+                          Value kk) -> Value {
+      Value v = b.create<tensor::ExtractOp>(l, x, ValueRange{row, kk});
+      v = b.create<arith::BitcastOp>(l, b.getBF16Type(), v);
+      return b.create<vector::BroadcastOp>(
+          l, vecType, b.create<arith::ExtFOp>(l, b.getF32Type(), v));
+    };
+    arith.multiplyAdd = [](OpBuilder &b, Location l, Value acc, Value xs,
+                           Value ws) -> Value {
+      return b.create<vector::FMAOp>(l, xs, ws, acc);
+    };
+  }
+}
+
+/// Every FC of f32 activations with constant weights: fp32 or bf16.
+struct FcToKernel : OpRewritePattern<recq::FcOp> {
+  FcToKernel(MLIRContext *ctx, Tile tile)
       : OpRewritePattern<recq::FcOp>(ctx), tile(tile) {}
 
   LogicalResult matchAndRewrite(recq::FcOp op,
                                 PatternRewriter &rewriter) const override {
     DenseElementsAttr weight, bias;
-    if (failed(matchConstants(op, rewriter, weight, bias)))
-      return failure();
-    if (!weight.getElementType().isBF16())
-      return rewriter.notifyMatchFailure(op, "not bf16 weights");
-    Location loc = op.getLoc();
-    int64_t n = weight.getType().getDimSize(0),
-            k = weight.getType().getDimSize(1);
-    int64_t pairs = (k + 1) / 2;
-    Type f32 = rewriter.getF32Type(), bf16 = rewriter.getBF16Type();
-    Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
+    if (!op.getType().getElementType().isF32() ||
+        !op.getInput().getType().getElementType().isF32() ||
+        !matchPattern(op.getWeight(), m_Constant(&weight)))
+      return rewriter.notifyMatchFailure(op, "not an FC of f32 activations "
+                                             "with constant weights");
+    if (op.getBias() && !matchPattern(op.getBias(), m_Constant(&bias)))
+      return rewriter.notifyMatchFailure(op, "the bias is not constant");
     FcArithmetic arith;
-    Value x;
-    if (tile.dotBf16) {
-      // Weights [ceil(N / 32), ceil(K / 2), 32 x 2]: per pair j of k, two
-      // vector<32 x bf16> of 16 columns x (k = 2j, 2j + 1) each, as
-      // vdpbf16ps pairs them.
-      constexpr int64_t kLanes = 16;
-      Value packed = rewriter.create<arith::ConstantOp>(
-          loc, packWeight(weight, tile.nr, pairs, 2 * tile.nr,
-                          [](int64_t j, int64_t lane) {
-                            return std::make_pair(lane / 2, 2 * j + lane % 2);
-                          }));
-      x = roundInput(rewriter, loc, op.getInput(), 2 * pairs,
-                     /*swapPairs=*/false);
-      auto pairType = VectorType::get({2 * kLanes}, bf16);
-      auto accType = VectorType::get({kLanes}, f32);
-      Value bf16Pad =
-          rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(bf16));
-      Value i16Pad = rewriter.create<arith::ConstantOp>(
-          loc, rewriter.getI16IntegerAttr(0));
-      arith.vectors = tile.nr / kLanes;
-      arith.lanes = kLanes;
-      arith.steps = rewriter.create<arith::ConstantIndexOp>(loc, pairs);
-      arith.loadWeights = [=](OpBuilder &b, Location l, Value nb, Value j,
-                              int64_t v) -> Value {
-        Value at = b.create<arith::ConstantIndexOp>(l, v * 2 * kLanes);
-        return b.create<vector::TransferReadOp>(l, pairType, packed,
-                                                ValueRange{nb, j, at}, bf16Pad,
-                                                ArrayRef<bool>{true});
-      };
-      arith.loadInput = [=](OpBuilder &b, Location l, Value row,
-                            Value j) -> Value {
-        // x[row, 2j] and x[row, 2j + 1] as one i32, in every lane.
-        Value k0 = b.create<arith::MulIOp>(
-            l, j, b.create<arith::ConstantIndexOp>(l, 2));
-        Value two = b.create<vector::TransferReadOp>(
-            l, VectorType::get({2}, b.getI16Type()), x, ValueRange{row, k0},
-            i16Pad, ArrayRef<bool>{true});
-        Value word = b.create<vector::ExtractOp>(
-            l,
-            b.create<vector::BitCastOp>(l, VectorType::get({1}, b.getI32Type()),
-                                        two),
-            ArrayRef<int64_t>{0});
-        Value lanes = b.create<vector::BroadcastOp>(
-            l, VectorType::get({kLanes}, b.getI32Type()), word);
-        return b.create<vector::BitCastOp>(l, pairType, lanes);
-      };
-      arith.multiplyAdd = [=](OpBuilder &b, Location l, Value acc, Value xs,
-                              Value ws) -> Value {
-        return b.create<recq::PureIntrinsicOp>(
-            l, accType, b.getStringAttr("llvm.x86.avx512bf16.dpbf16ps.512"),
-            ValueRange{acc, ws, xs});
-      };
-    } else {
-      // Weights [ceil(N / Nr), 2 * ceil(K / 2), Nr] with the k of each
-      // pair swapped, as the input: FMAs in vdpbf16ps's order (2j + 1,
-      // then 2j; an odd K's padding first).
-      int64_t nr = tile.nr, steps = 2 * pairs;
-      Value packed = rewriter.create<arith::ConstantOp>(
-          loc, packWeight(weight, nr, steps, nr, [](int64_t s, int64_t lane) {
-            return std::make_pair(lane, s ^ 1);
-          }));
-      x = roundInput(rewriter, loc, op.getInput(), steps, /*swapPairs=*/true);
-      auto vecType = VectorType::get({nr}, f32);
-      auto wType = VectorType::get({nr}, bf16);
-      Value bf16Pad =
-          rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(bf16));
-      arith.vectors = 1;
-      arith.lanes = nr;
-      arith.steps = rewriter.create<arith::ConstantIndexOp>(loc, steps);
-      arith.loadWeights = [=](OpBuilder &b, Location l, Value nb, Value kk,
-                              int64_t) -> Value {
-        Value w = b.create<vector::TransferReadOp>(
-            l, wType, packed, ValueRange{nb, kk, c0}, bf16Pad,
-            ArrayRef<bool>{true});
-        return b.create<arith::ExtFOp>(l, vecType, w);
-      };
-      arith.loadInput = [=](OpBuilder &b, Location l, Value row,
-                            Value kk) -> Value {
-        Value v = b.create<tensor::ExtractOp>(l, x, ValueRange{row, kk});
-        v = b.create<arith::BitcastOp>(l, b.getBF16Type(), v);
-        return b.create<vector::BroadcastOp>(
-            l, vecType, b.create<arith::ExtFOp>(l, b.getF32Type(), v));
-      };
-      arith.multiplyAdd = [](OpBuilder &b, Location l, Value acc, Value xs,
-                             Value ws) -> Value {
-        return b.create<vector::FMAOp>(l, xs, ws, acc);
-      };
-    }
-    rewriter.replaceOp(op, buildFcLoops(rewriter, op, tile, bias, n, arith));
+    if (weight.getElementType().isF32())
+      fp32Arithmetic(rewriter, op, weight, tile, arith);
+    else if (weight.getElementType().isBF16())
+      bf16Arithmetic(rewriter, op, weight, tile, arith);
+    else
+      return rewriter.notifyMatchFailure(op, "weights neither f32 nor bf16");
+    rewriter.replaceOp(op, buildFcLoops(rewriter, op, tile, bias,
+                                        weight.getType().getDimSize(0), arith));
     return success();
   }
 
@@ -467,8 +451,8 @@ struct ConvertRecqFcToKernelPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     if (failed(recq::populateRecqFcToKernelPatterns(patterns, target))) {
-      getOperation().emitError() << "convert-recq-fc-to-kernel: unknown target '"
-                                 << target << "'";
+      getOperation().emitError()
+          << "convert-recq-fc-to-kernel: unknown target '" << target << "'";
       return signalPassFailure();
     }
     // Each FC is rewritten once; nothing the rewrite creates matches again.
@@ -487,6 +471,6 @@ LogicalResult recq::populateRecqFcToKernelPatterns(RewritePatternSet &patterns,
   std::optional<Tile> tile = tileFor(target);
   if (!tile)
     return failure();
-  patterns.add<FcToKernel, Bf16FcToKernel>(patterns.getContext(), *tile);
+  patterns.add<FcToKernel>(patterns.getContext(), *tile);
   return success();
 }
