@@ -91,11 +91,18 @@ Importer::axesOf(const GraphIndex &graph, const onnx::NodeProto &node) {
 }
 
 /// Element-wise binary op with numpy broadcasting of a single element;
-/// anything involving an unknown or a symbol is unknown.
+/// anything involving an unknown or a symbol is unknown. An empty operand
+/// gives an empty result with one of 0 or 1 elements (numpy's [] + [x]),
+/// and no result otherwise.
 template <typename Fn>
 static std::optional<SmallVector<StaticInt>>
 broadcast(const SmallVector<StaticInt> &a, const SmallVector<StaticInt> &b,
           Fn fn) {
+  if (a.empty() || b.empty()) {
+    if (a.size() > 1 || b.size() > 1)
+      return std::nullopt;
+    return SmallVector<StaticInt>{};
+  }
   if (a.size() != b.size() && a.size() != 1 && b.size() != 1)
     return std::nullopt;
   size_t n = std::max(a.size(), b.size());
