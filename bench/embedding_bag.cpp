@@ -25,6 +25,7 @@
 #include "recq/Dialect/Recq/IR/RowwiseTable.h"
 #include "recq/Pipelines/Pipelines.h"
 #include "recq/Runtime/recq.h"
+#include "recq/Runtime/recq_abi.h"
 #include "recq/Target/Codegen.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -85,7 +86,8 @@ public:
   /// In a memfd (shmem: 4 KiB pages unless its THP is on), or with `dir`
   /// in a file there, read back as recq's runtime maps model.weights.
   Table(int64_t rows, int64_t dim, const Precision &p, const std::string &dir)
-      : bytes(rows * rowBytes(p, dim)) {
+      : bytes(rows * rowBytes(p, dim)),
+        fileBytes(RECQ_WEIGHTS_HEADER_BYTES + rows * rowBytes(p, dim)) {
     if (dir.empty()) {
       fd = memfd_create("recq-bench-table", 0);
     } else {
@@ -94,12 +96,22 @@ public:
       if (fd >= 0)
         unlink(path.c_str()); // /proc/self/fd/N still opens it
     }
-    if (fd < 0 || ftruncate(fd, bytes) != 0)
+    if (fd < 0 || ftruncate(fd, fileBytes) != 0)
       fail("cannot create the table's file");
-    void *m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *m =
+        mmap(nullptr, fileBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED)
       fail("cannot map the table");
-    data = static_cast<char *>(m);
+    // A model.weights file: the header (recq_abi.h), then the table.
+    file = static_cast<char *>(m);
+    recq_weights_header header = {};
+    std::memcpy(header.magic, RECQ_WEIGHTS_MAGIC, sizeof header.magic);
+    header.version = RECQ_WEIGHTS_VERSION;
+    header.header_bytes = RECQ_WEIGHTS_HEADER_BYTES;
+    header.model_id = kModelId;
+    header.file_bytes = uint64_t(fileBytes);
+    std::memcpy(file, &header, sizeof header);
+    data = file + RECQ_WEIGHTS_HEADER_BYTES;
     // Values that use every code; rows quantized as recq-compile does.
     std::mt19937 rng(unsigned(rows + dim + p.bits));
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -129,29 +141,31 @@ public:
   /// pages unless RECQ_HUGEPAGES=0) and read in: the folios the page cache
   /// now holds are the ones the model maps too.
   void readBackLikeTheRuntime() {
-    msync(data, bytes, MS_SYNC);
-    munmap(data, bytes);
+    msync(file, fileBytes, MS_SYNC);
+    munmap(file, fileBytes);
     fdatasync(fd);
     posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     const size_t huge = size_t(2) << 20;
-    char *raw = static_cast<char *>(mmap(nullptr, bytes + huge, PROT_NONE,
+    char *raw = static_cast<char *>(mmap(nullptr, fileBytes + huge, PROT_NONE,
                                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     char *at = reinterpret_cast<char *>(
         (reinterpret_cast<uintptr_t>(raw) + huge - 1) & ~(huge - 1));
-    if (raw == MAP_FAILED ||
-        mmap(at, bytes, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+    if (raw == MAP_FAILED || mmap(at, fileBytes, PROT_READ,
+                                  MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
       fail("cannot map the table's file");
     if (at > raw)
       munmap(raw, at - raw);
-    size_t page = 4096, end = (bytes + page - 1) / page * page;
-    if (at + end < raw + bytes + huge)
-      munmap(at + end, raw + bytes + huge - (at + end));
+    size_t page = 4096, end = (fileBytes + page - 1) / page * page;
+    if (at + end < raw + fileBytes + huge)
+      munmap(at + end, raw + fileBytes + huge - (at + end));
     const char *env = getenv("RECQ_HUGEPAGES");
-    madvise(at, bytes, env && *env == '0' ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
+    madvise(at, fileBytes,
+            env && *env == '0' ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
     volatile char sink = 0;
-    for (int64_t k = 0; k < bytes; k += page)
+    for (int64_t k = 0; k < fileBytes; k += page)
       sink = sink + at[k];
-    data = at;
+    file = at;
+    data = file + RECQ_WEIGHTS_HEADER_BYTES;
   }
   /// Points `data` (what the kernel-only call and the gather loop read) at
   /// a copy in anonymous memory advised for transparent huge pages, to see
@@ -168,16 +182,19 @@ public:
     std::swap(data, huge);
   }
   ~Table() {
-    munmap(data, bytes);
-    if (huge)
-      munmap(huge, bytes);
+    munmap(file, fileBytes);
+    if (huge) // `data` is the huge-page copy (useHugePages)
+      munmap(data, bytes);
     close(fd);
   }
   char *huge = nullptr;
   std::string path() const { return "/proc/self/fd/" + std::to_string(fd); }
 
-  int64_t bytes;
-  char *data;
+  /// The id the model's description and the file's header share.
+  static constexpr uint64_t kModelId = 0x72656371626e6368ull;
+  int64_t bytes, fileBytes;
+  char *file = nullptr; // the mapped file: header, then the table
+  char *data;           // what the kernel-only call and gather loop read
   int fd = -1;
 };
 
@@ -207,8 +224,13 @@ OwningOpRef<ModuleOp> buildBag(MLIRContext &ctx, int64_t rows, int64_t dim,
   func.setArgAttr(1, "onnx.name", b.getStringAttr("offsets"));
   func.setArgAttr(2, "recq.weight",
                   b.getDictionaryAttr(
-                      {b.getNamedAttr("offset", b.getI64IntegerAttr(0)),
+                      {b.getNamedAttr("offset", b.getI64IntegerAttr(
+                                                    RECQ_WEIGHTS_HEADER_BYTES)),
                        b.getNamedAttr("bytes", b.getI64IntegerAttr(bytes))}));
+  // The table's file carries the same id (Table::kModelId).
+  (*module)->setAttr(
+      "recq.weights_id",
+      b.getIntegerAttr(b.getIntegerType(64), llvm::APInt(64, Table::kModelId)));
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToEnd(entry);
   Value table = entry->getArgument(2);
