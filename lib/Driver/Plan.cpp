@@ -477,28 +477,18 @@ Error applyPlan(ModuleOp module, const Plan &plan) {
   if (!tables)
     return tables.takeError();
 
-  // FCs: bf16 weights first (while every FC is still a recq.fc, in
-  // program order), then int8 ones with their input parameters.
+  // FCs: bf16 ones, and int8 ones with their input parameters.
   llvm::SmallVector<bool> bf16;
-  for (const Piece &named : names.fcs)
-    bf16.push_back(find(plan.fcs, named.name)->precision == "bf16");
-  if (llvm::is_contained(bf16, true)) {
-    auto stored = storeFcWeightsInBf16(module, bf16);
-    if (!stored)
-      return stored.takeError();
-  }
   std::vector<std::optional<QuantParams>> inputs;
-  for (auto [fc, named] : llvm::zip(pieces->fcs, names.fcs)) {
+  for (const Piece &named : names.fcs) {
     const Piece &p = *find(plan.fcs, named.name);
     if (p.precision == "int8" && !p.input)
       return llvm::createStringError("the plan's int8 FC '" + p.name +
                                      "' has no input parameters");
+    bf16.push_back(p.precision == "bf16");
     inputs.push_back(p.precision == "int8" ? p.input : std::nullopt);
   }
-  auto fcs = quantizeFcs(module, inputs);
-  if (!fcs)
-    return fcs.takeError();
-  return Error::success();
+  return quantizeFcsTo(module, bf16, inputs);
 }
 
 } // namespace recq::quant

@@ -166,3 +166,17 @@ recq::quant::storeFcWeightsInBf16(ModuleOp module, llvm::ArrayRef<bool> which) {
   }
   return count;
 }
+
+llvm::Error recq::quant::quantizeFcsTo(
+    ModuleOp module, llvm::ArrayRef<bool> bf16,
+    llvm::ArrayRef<std::optional<QuantParams>> int8Inputs) {
+  if (llvm::is_contained(bf16, true)) {
+    auto stored = storeFcWeightsInBf16(module, bf16);
+    if (!stored)
+      return stored.takeError();
+  }
+  auto count = quantizeFcs(module, int8Inputs);
+  if (!count)
+    return count.takeError();
+  return llvm::Error::success();
+}

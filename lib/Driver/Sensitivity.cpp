@@ -103,22 +103,15 @@ Simulator::artifactFor(const std::string &mask) {
   if (it != artifacts.end())
     return &it->second;
   OwningOpRef<ModuleOp> copy = module.clone();
-  // bf16 weights first, while every FC is a recq.fc (as applyPlan).
   llvm::SmallVector<bool> bf16;
-  for (char c : mask)
-    bf16.push_back(c == 'b');
-  if (llvm::is_contained(bf16, true)) {
-    auto stored = storeFcWeightsInBf16(*copy, bf16);
-    if (!stored)
-      return stored.takeError();
-  }
   std::vector<std::optional<QuantParams>> inputs(mask.size());
-  for (size_t i = 0; i < mask.size(); ++i)
+  for (size_t i = 0; i < mask.size(); ++i) {
+    bf16.push_back(mask[i] == 'b');
     if (mask[i] == '8')
       inputs[i] = fcInputs.at(i);
-  auto count = quantizeFcs(*copy, inputs);
-  if (!count)
-    return count.takeError();
+  }
+  if (llvm::Error e = quantizeFcsTo(*copy, bf16, inputs))
+    return std::move(e);
   auto compiled = compileModule(*copy, dir, "v" + mask, target,
                                 /*allTablesExternal=*/true);
   if (!compiled)

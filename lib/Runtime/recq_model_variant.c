@@ -13,20 +13,31 @@
 
 #include "recq/Runtime/recq_cpu.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Appends printf-style to buf (size bytes, `*used` of them taken),
+   truncating at its end. */
+static void append(char *buf, size_t size, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t size, size_t *used, const char *fmt, ...) {
+  if (*used + 1 >= size)
+    return;
+  va_list args;
+  va_start(args, fmt);
+  int n = vsnprintf(buf + *used, size - *used, fmt, args);
+  va_end(args);
+  if (n > 0)
+    *used += (size_t)n < size - *used ? (size_t)n : size - *used - 1;
+}
 
 /* The names of the variants, comma separated, into buf. */
 static void list_variants(const recq_model_desc *d, char *buf, size_t size) {
   size_t used = 0;
   buf[0] = '\0';
-  for (int i = 0; i < d->num_variants && used + 1 < size; ++i) {
-    int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
-                     d->variants[i].target);
-    if (n < 0)
-      break;
-    used += (size_t)n < size - used ? (size_t)n : size - used - 1;
-  }
+  for (int i = 0; i < d->num_variants; ++i)
+    append(buf, size, &used, "%s%s", i ? ", " : "", d->variants[i].target);
 }
 
 /* Runs `name` when it is a variant this CPU runs. */
@@ -79,13 +90,8 @@ int recq_internal_pick_variant(recq_model *m, const char *forced,
                used ? "; " : "", passed);
       return RECQ_OK;
     }
-    if (used + 1 < sizeof passed) {
-      int n = snprintf(passed + used, sizeof passed - used, "%s%s lacks %s",
-                       used ? ", " : "", v->target, missing);
-      if (n > 0)
-        used += (size_t)n < sizeof passed - used ? (size_t)n
-                                                 : sizeof passed - used - 1;
-    }
+    append(passed, sizeof passed, &used, "%s%s lacks %s", used ? ", " : "",
+           v->target, missing);
   }
   return recq_internal_set_status(
       st, RECQ_ERR_CPU,

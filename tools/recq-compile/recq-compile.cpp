@@ -283,16 +283,16 @@ int main(int argc, char **argv) {
       return fail(llvm::toString(parsed.takeError()));
     targets = std::move(*parsed);
   }
-  std::optional<recq::CodegenTarget> target = recq::hostTarget();
+  recq::CodegenTarget target = recq::hostTarget();
   if (targets.size() == 1)
     target = targets.front();
   else if (!targets.empty() &&
            (printPipeline || emit == EmitStage::LlvmDialect))
     return fail("--print-pipeline and --emit=llvm-dialect show one target's "
                 "lowering: give --target=NAME");
-  target->prefetchDistance = prefetchDistance;
+  target.prefetchDistance = prefetchDistance;
   if (printPipeline) {
-    llvm::outs() << recq::codegenPipeline(recq::pipelineOptions(*target))
+    llvm::outs() << recq::codegenPipeline(recq::pipelineOptions(target))
                  << "\n";
     return 0;
   }
@@ -319,7 +319,7 @@ int main(int argc, char **argv) {
   std::optional<recq::quant::Plan> plan, record;
   if (!planFile.empty() || !accuracyBudget.empty()) {
     auto planned =
-        recq::quant::planPrecision(**module, *target, flow, llvm::errs());
+        recq::quant::planPrecision(**module, target, flow, llvm::errs());
     if (!planned)
       return fail(llvm::toString(planned.takeError()));
     plan = std::move(*planned);
@@ -331,14 +331,14 @@ int main(int argc, char **argv) {
       if (planning->getNumOccurrences())
         return fail("--" + planning->ArgStr +
                     " applies to --accuracy-budget or --plan");
-    if (llvm::Error e = recq::quant::quantizeByFlags(**module, *target, flow,
+    if (llvm::Error e = recq::quant::quantizeByFlags(**module, target, flow,
                                                      record, llvm::errs()))
       return fail(llvm::toString(std::move(e)));
     if (record)
-      record->target = target->name;
+      record->target = target.name;
   }
   if (plan && !compareFile.empty())
-    if (llvm::Error e = recq::quant::printLayerErrors(**module, *plan, *target,
+    if (llvm::Error e = recq::quant::printLayerErrors(**module, *plan, target,
                                                       flow, llvm::errs()))
       return fail(llvm::toString(std::move(e)));
   if (plan) {
@@ -384,7 +384,7 @@ int main(int argc, char **argv) {
   }
   if (targets.empty())
     targets = stage == EmitStage::LlvmDialect
-                  ? llvm::SmallVector<recq::CodegenTarget>{*target}
+                  ? llvm::SmallVector<recq::CodegenTarget>{target}
                   : recq::defaultTargets(**module);
   for (recq::CodegenTarget &t : targets)
     t.prefetchDistance = prefetchDistance;

@@ -103,6 +103,24 @@ float reference(const std::vector<float> &x, const std::vector<float> &w,
   return v;
 }
 
+/// Draws `m` rows of input for `c`, runs `model` on them into `out`
+/// ([m, N]) and checks the output's shape.
+void runBatch(recq::testing::LoadedModel &model, const Case &c, int64_t m,
+              std::mt19937 &rng, std::uniform_real_distribution<float> &dist,
+              std::vector<float> &x, std::vector<float> &out) {
+  x.resize(m * c.k);
+  out.resize(m * c.n);
+  for (float &v : x)
+    v = dist(rng);
+  int64_t shape[2] = {m, c.k};
+  const void *inputs[] = {x.data()};
+  const int64_t *shapes[] = {shape};
+  int64_t outShape[2];
+  ASSERT_TRUE(model.runs(inputs, shapes, out, outShape));
+  EXPECT_EQ(outShape[0], m);
+  EXPECT_EQ(outShape[1], c.n);
+}
+
 class FcKernelTest : public ::testing::TestWithParam<Case> {
 protected:
   static void SetUpTestSuite() {
@@ -129,16 +147,8 @@ TEST_P(FcKernelTest, MatchesPlainLoops) {
     ASSERT_TRUE(model);
     // M: below, at and past every row tile (6, 8), and a large batch.
     for (int64_t m : {1, 3, 6, 7, 13, 17, 100}) {
-      std::vector<float> x(m * c.k), out(m * c.n);
-      for (float &v : x)
-        v = dist(rng);
-      int64_t shape[2] = {m, c.k};
-      const void *inputs[] = {x.data()};
-      const int64_t *shapes[] = {shape};
-      int64_t outShape[2];
-      ASSERT_TRUE(model.runs(inputs, shapes, out, outShape));
-      EXPECT_EQ(outShape[0], m);
-      EXPECT_EQ(outShape[1], c.n);
+      std::vector<float> x, out;
+      ASSERT_NO_FATAL_FAILURE(runBatch(model, c, m, rng, dist, x, out));
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < c.n; ++j) {
           float want = reference(x, weight, bias, i, j, c.k, c.act);
@@ -202,14 +212,8 @@ void checkBf16(const Case &c, const std::string &target) {
   recq::testing::LoadedModel model(*module, *recq::lookupTarget(target));
   ASSERT_TRUE(model);
   for (int64_t m : {1, 3, 7, 8, 17, 100}) {
-    std::vector<float> x(m * c.k), out(m * c.n);
-    for (float &v : x)
-      v = dist(rng);
-    int64_t shape[2] = {m, c.k};
-    const void *inputs[] = {x.data()};
-    const int64_t *shapes[] = {shape};
-    int64_t outShape[2];
-    ASSERT_TRUE(model.runs(inputs, shapes, out, outShape));
+    std::vector<float> x, out;
+    ASSERT_NO_FATAL_FAILURE(runBatch(model, c, m, rng, dist, x, out));
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < c.n; ++j) {
         float got = out[i * c.n + j];

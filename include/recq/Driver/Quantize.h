@@ -52,6 +52,14 @@ quantizeFcs(mlir::ModuleOp module,
 llvm::Expected<int> storeFcWeightsInBf16(mlir::ModuleOp module,
                                          llvm::ArrayRef<bool> which = {});
 
+/// Sets each FC of @main (program order) to its precision: bf16 where
+/// `bf16` says so (storeFcWeightsInBf16, first, while every FC is still a
+/// recq.fc), then int8 where `int8Inputs` holds the input's parameters
+/// (quantizeFcs); the others stay fp32. One entry per FC in each.
+llvm::Error
+quantizeFcsTo(mlir::ModuleOp module, llvm::ArrayRef<bool> bf16,
+              llvm::ArrayRef<std::optional<QuantParams>> int8Inputs);
+
 } // namespace recq::quant
 
 #endif // RECQ_DRIVER_QUANTIZE_H

@@ -324,7 +324,6 @@ void bf16Arithmetic(PatternRewriter &rewriter, recq::FcOp op,
   int64_t k = weight.getType().getDimSize(1);
   int64_t pairs = (k + 1) / 2;
   Type f32 = rewriter.getF32Type(), bf16 = rewriter.getBF16Type();
-  Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
   Value x;
   if (tile.dotBf16) {
     // Weights [ceil(N / 32), ceil(K / 2), 32 x 2]: per pair j of k, two
@@ -386,6 +385,7 @@ void bf16Arithmetic(PatternRewriter &rewriter, recq::FcOp op,
         loc, packWeight(weight, nr, steps, nr, [](int64_t s, int64_t lane) {
           return std::make_pair(lane, s ^ 1);
         }));
+    Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
     x = roundInput(rewriter, loc, op.getInput(), steps, /*swapPairs=*/true);
     auto vecType = VectorType::get({nr}, f32);
     auto wType = VectorType::get({nr}, bf16);
