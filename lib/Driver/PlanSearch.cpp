@@ -109,7 +109,8 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
 
   // 1. Sensitivity: each piece alone in each cheaper precision.
   if (Error e = measureSensitivity(plan, sim, scorer, options,
-                                   /*bf16=*/target.name == "avx512-bf16"))
+                                   /*bf16=*/target.name == "avx512-bf16" ||
+                                       target.name == "amx"))
     return std::move(e);
   // 2. Costs.
   if (Error e = measureCosts(plan, sim, module, *sites, **ws, calibrationPath,

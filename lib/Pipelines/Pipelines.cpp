@@ -37,8 +37,9 @@ static const char kLowerToLLVM[] =
     "convert-bufferization-to-memref,"
     // Table rows a few indices ahead (needs buffers).
     "func.func(recq-prefetch-rows{distance={distance}}),"
-    // Target instructions of the int8 kernels -> llvm.call_intrinsic.
-    "func.func(recq-lower-intrinsics),"
+    // Target instructions of the int8 kernels -> llvm.call_intrinsic (or
+    // calls of the runtime's AMX model, for amx-emulated).
+    "recq-lower-intrinsics,"
     // Structured ops -> loops, vector transfers -> loads/stores.
     // (expand-strided-metadata writes affine.apply, so lower-affine follows).
     "func.func(convert-linalg-to-loops),convert-vector-to-scf,"

@@ -14,6 +14,21 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+/* Linux (5.16+) gives a process the AMX tile data state only on request;
+   a tile instruction without it faults. Asking again is harmless. */
+static int os_grants_amx(void) {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+  enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+  return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+  return 0;
+#endif
+}
 
 static uint64_t read_xcr0(void) {
   uint32_t eax, edx;
@@ -59,6 +74,17 @@ static uint32_t detect_features(void) {
     if ((ecx >> 11) & 1)
       features |= RECQ_CPU_AVX512VNNI;
   }
+  /* AMX: the CPU has it, the OS saves XTILECFG and XTILEDATA, and lets
+     this process use them. */
+  const int os_amx = (xcr0 & 0x60000) == 0x60000;
+  const int has_amx_tile = (edx >> 24) & 1;
+  if (os_amx && has_amx_tile && os_grants_amx()) {
+    features |= RECQ_CPU_AMX_TILE;
+    if ((edx >> 25) & 1)
+      features |= RECQ_CPU_AMX_INT8;
+    if ((edx >> 22) & 1)
+      features |= RECQ_CPU_AMX_BF16;
+  }
   if (leaf7_max_subleaf >= 1) {
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     if ((eax >> 4) & 1)
@@ -74,7 +100,8 @@ static uint32_t detect_features(void) { return 0; }
 
 static const char *const kFeatureNames[RECQ_CPU_NUM_FEATURES] = {
     "fma",     "f16c",        "avx2",        "avx512f", "avx512bw",
-    "avx512vl", "avx512_vnni", "avx512_bf16", "avx_vnni"};
+    "avx512vl", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile",
+    "amx_int8", "amx_bf16"};
 
 /* The features RECQ_CPU_DISABLE names ("avx512f,avx512_vnni"), as a mask. */
 static uint32_t disabled_features(void) {
@@ -118,6 +145,9 @@ int recq_target_features(const char *target, uint32_t *mask) {
     *mask = avx512 | RECQ_CPU_AVX512VNNI;
   else if (strcmp(target, "avx512-bf16") == 0)
     *mask = avx512 | RECQ_CPU_AVX512VNNI | RECQ_CPU_AVX512BF16;
+  else if (strcmp(target, "amx") == 0)
+    *mask = avx512 | RECQ_CPU_AVX512VNNI | RECQ_CPU_AVX512BF16 |
+            RECQ_CPU_AMX_TILE | RECQ_CPU_AMX_INT8 | RECQ_CPU_AMX_BF16;
   else
     return -1;
   return 0;

@@ -54,20 +54,29 @@ std::optional<recq::CodegenTarget> recq::lookupTarget(llvm::StringRef name) {
   if (name == "avx512-bf16")
     return CodegenTarget{"avx512-bf16", "x86-64-v4",
                          "+avx512vnni,+avx512bf16,-prefer-256-bit"};
+  // Intel Xeons since Sapphire Rapids: AMX tiles for the int8 FCs, and
+  // everything avx512-bf16 has (every AMX CPU has AVX512_BF16).
+  if (name == "amx")
+    return CodegenTarget{"amx", "x86-64-v4",
+                         "+avx512vnni,+avx512bf16,+amx-tile,+amx-int8,"
+                         "+amx-bf16,-prefer-256-bit"};
   return std::nullopt;
 }
 
 /// Every target, best first: the order of a model's variants.
 static constexpr const char *kTargetsBestFirst[] = {
-    "avx512-bf16", "avx512-vnni", "avx512", "avx2", "generic"};
+    "amx", "avx512-bf16", "avx512-vnni", "avx512", "avx2", "generic"};
+
+bool recq::cpuRuns(const CodegenTarget &target) {
+  uint32_t mask = 0;
+  return recq_target_features(target.name.c_str(), &mask) == 0 &&
+         recq_cpu_missing(mask, nullptr, 0) == 0;
+}
 
 recq::CodegenTarget recq::hostTarget() {
-  for (const char *name : kTargetsBestFirst) {
-    uint32_t mask = 0;
-    if (recq_target_features(name, &mask) == 0 &&
-        recq_cpu_missing(mask, nullptr, 0) == 0)
-      return *lookupTarget(name);
-  }
+  for (const char *name : kTargetsBestFirst)
+    if (CodegenTarget target = *lookupTarget(name); cpuRuns(target))
+      return target;
   return *lookupTarget("generic");
 }
 
@@ -95,8 +104,8 @@ recq::parseTargets(llvm::StringRef list) {
 }
 
 llvm::SmallVector<recq::CodegenTarget> recq::defaultTargets(ModuleOp module) {
-  // Only the int8 FC kernel has a VNNI form (vpdpbusd), only the bf16 one
-  // an AVX-512 BF16 form (vdpbf16ps).
+  // Only the int8 FC kernel has AMX (tdpbusd) and VNNI (vpdpbusd) forms,
+  // only the bf16 one an AVX-512 BF16 form (vdpbf16ps).
   bool int8 = false, bf16 = false;
   module.walk([&](recq::QfcOp) { int8 = true; });
   module.walk([&](recq::FcOp fc) {
@@ -105,7 +114,8 @@ llvm::SmallVector<recq::CodegenTarget> recq::defaultTargets(ModuleOp module) {
   llvm::SmallVector<CodegenTarget> targets;
   for (const char *name : kTargetsBestFirst) {
     llvm::StringRef n(name);
-    if ((n == "avx512-bf16" && !bf16) || (n == "avx512-vnni" && !int8))
+    if ((n == "avx512-bf16" && !bf16) ||
+        ((n == "amx" || n == "avx512-vnni") && !int8))
       continue;
     targets.push_back(*lookupTarget(name));
   }

@@ -89,7 +89,7 @@ def test_int8_variants_are_bit_identical(kit):
     so = compile_model(out, "int8.so", "--calibration", str(out / "calib.npz"),
                        "--quantize=int8", "--tables=int8")
     model = recq.load(str(so))
-    assert model.variants == ["avx512-vnni", "avx512", "avx2", "generic"]
+    assert model.variants == ["amx", "avx512-vnni", "avx512", "avx2", "generic"]
     got = outputs_per_variant(so, inputs)
     reference = got["generic"]
     for target, y in got.items():
@@ -123,7 +123,7 @@ def test_targets_flag_picks_the_variants(kit):
                           "-o", str(out / "bad.so"), "--targets=avx2,sse9"],
                          capture_output=True, text=True)
     assert bad.returncode == 1
-    assert "unknown target 'sse9' (avx512-bf16, avx512-vnni, avx512, avx2, generic)" in bad.stderr
+    assert "unknown target 'sse9' (amx, avx512-bf16, avx512-vnni, avx512, avx2, generic)" in bad.stderr
 
 
 def test_a_cpu_without_a_feature_runs_the_next_variant(kit):

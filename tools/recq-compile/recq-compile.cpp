@@ -314,12 +314,24 @@ int main(int argc, char **argv) {
       quantizeMode != "bf16")
     return fail("unknown --quantize '" + quantizeMode + "' (int8, bf16, none)");
   recq::quant::CompileFlowOptions flow = flowOptions();
+  // Calibration, planning and --compare run the model here: on `target`
+  // when this CPU runs it, else on the best target it runs (a library
+  // compiled for another CPU).
+  recq::CodegenTarget runOn = target;
+  if (!recq::cpuRuns(target)) {
+    runOn = recq::hostTarget();
+    runOn.prefetchDistance = prefetchDistance;
+    if (quantizeMode == "int8" || !planFile.empty() || !accuracyBudget.empty())
+      llvm::errs() << "this CPU cannot run " << target.name
+                   << ": calibration and planning run on " << runOn.name
+                   << "\n";
+  }
   // `plan`: the precisions to apply (--plan, --accuracy-budget); `record`:
   // what the artifact carries (that plan, or the one the flags amount to).
   std::optional<recq::quant::Plan> plan, record;
   if (!planFile.empty() || !accuracyBudget.empty()) {
     auto planned =
-        recq::quant::planPrecision(**module, target, flow, llvm::errs());
+        recq::quant::planPrecision(**module, runOn, flow, llvm::errs());
     if (!planned)
       return fail(llvm::toString(planned.takeError()));
     plan = std::move(*planned);
@@ -331,14 +343,14 @@ int main(int argc, char **argv) {
       if (planning->getNumOccurrences())
         return fail("--" + planning->ArgStr +
                     " applies to --accuracy-budget or --plan");
-    if (llvm::Error e = recq::quant::quantizeByFlags(**module, target, flow,
+    if (llvm::Error e = recq::quant::quantizeByFlags(**module, runOn, flow,
                                                      record, llvm::errs()))
       return fail(llvm::toString(std::move(e)));
     if (record)
       record->target = target.name;
   }
   if (plan && !compareFile.empty())
-    if (llvm::Error e = recq::quant::printLayerErrors(**module, *plan, target,
+    if (llvm::Error e = recq::quant::printLayerErrors(**module, *plan, runOn,
                                                       flow, llvm::errs()))
       return fail(llvm::toString(std::move(e)));
   if (plan) {

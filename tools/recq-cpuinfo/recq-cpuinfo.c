@@ -15,7 +15,7 @@ int main(int argc, char **argv) {
   const uint32_t features = recq_cpu_features();
   if (argc == 2 && strcmp(argv[1], "--targets") == 0) {
     static const char *const targets[] = {"generic", "avx2", "avx512",
-                                          "avx512-vnni", "avx512-bf16"};
+                                          "avx512-vnni", "avx512-bf16", "amx"};
     for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); ++i) {
       uint32_t mask = 0;
       if (recq_target_features(targets[i], &mask) == 0 &&

@@ -4,8 +4,10 @@
 // per-channel weights: u8 result with and without ReLU, f32 result with
 // and without ReLU. It is compiled the way recq-compile does (packing,
 // kernel, folded epilogue, -O3, model.so) for every int8 kernel this CPU
-// runs, and each output is compared bit for bit with plain integer loops
-// and the epilogue's definition (Passes.td, convert-recq-qfc-to-kernel):
+// runs, and the emulated VNNI and AMX kernels everywhere (AMX: blocks of
+// 32 rows at M >= 32, the rest on VNNI), and each output is compared bit
+// for bit with plain integer loops and the epilogue's definition
+// (Passes.td, convert-recq-qfc-to-kernel):
 //
 //   acc = sum_k x_q * w_q (exact, i32)
 //   u8:  c = roundeven(b / (s_x s_w)) - z_x * colsum,
@@ -159,16 +161,26 @@ std::vector<std::pair<std::string, std::string>> kernels() {
   std::vector<std::pair<std::string, std::string>> out;
   for (const std::string &name : recq::testing::runnableTargets()) {
     out.emplace_back(name, name);
-    if (name == "avx2") // the VNNI layout and steps, without vpdpbusd
+    if (name == "avx2") {
+      // The VNNI layout and steps, without vpdpbusd; the AMX kernel's
+      // tiling, packing, tile configuration and epilogue, each tile
+      // instruction a call of the runtime's C model (recq_amx_emu.c).
       out.emplace_back(name, "avx512-vnni-emulated");
+      out.emplace_back(name, "amx-emulated");
+    }
   }
-  uint32_t mask = 0;
-  if (recq_target_features("avx512-vnni", &mask) == 0 &&
-      recq_cpu_missing(mask, nullptr, 0) == 0)
-    out.emplace_back("avx512-vnni", "avx512-vnni");
-  else
-    std::printf("[ note ] vpdpbusd itself not run: this CPU lacks "
-                "AVX512-VNNI (its layout runs as avx512-vnni-emulated)\n");
+  for (const char *native : {"avx512-vnni", "amx"}) {
+    uint32_t mask = 0;
+    char missing[128];
+    if (recq_target_features(native, &mask) == 0 &&
+        recq_cpu_missing(mask, missing, sizeof missing) == 0)
+      out.emplace_back(native, native);
+    else
+      std::printf("[ note ] the %s kernel itself not run: this CPU lacks %s "
+                  "(it runs as %s-emulated)\n",
+                  native, missing,
+                  std::string(native) == "amx" ? "amx" : "avx512-vnni");
+  }
   return out;
 }
 

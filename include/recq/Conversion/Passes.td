@@ -227,24 +227,31 @@ def ConvertRecqQfcToKernelPass
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"avx2\"",
            "Code-generation target: generic, avx2, avx512, avx512-vnni, "
-           "avx512-bf16">
+           "avx512-bf16, amx (and, for tests, avx512-vnni-emulated, "
+           "amx-emulated)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
-    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
     "::mlir::quant::QuantizationDialect", "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"
   ];
 }
 
 def RecqLowerIntrinsicsPass
-    : Pass<"recq-lower-intrinsics", "::mlir::func::FuncOp"> {
-  let summary = "recq.pure_intrinsic to llvm.call_intrinsic.";
+    : Pass<"recq-lower-intrinsics", "::mlir::ModuleOp"> {
+  let summary = "recq.pure_intrinsic and recq.intrinsic to LLVM calls.";
   let description = [{
     Runs after bufferization (whose deallocation refuses ops with unknown
     memory effects, as `llvm.call_intrinsic` has): each
-    `recq.pure_intrinsic "name"(args)` becomes
-    `llvm.call_intrinsic "name"(args)` with the same types.
+    `recq.pure_intrinsic "name"(args)` and `recq.intrinsic "name"(args)`
+    becomes `llvm.call_intrinsic "name"(args)` with the same types. A
+    `recq.intrinsic` with an `emulator` becomes `llvm.call @emulator(args)`
+    instead, its `i8` arguments zero-extended to `i32` (a C `int`), and the
+    module gets the function's declaration: the runtime defines it. A
+    module pass, so it may add those declarations.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

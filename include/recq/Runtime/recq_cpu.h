@@ -34,13 +34,20 @@ typedef enum recq_cpu_feature {
   RECQ_CPU_AVX512VNNI = 1u << 6,
   RECQ_CPU_AVX512BF16 = 1u << 7,
   RECQ_CPU_AVXVNNI = 1u << 8,
+  RECQ_CPU_AMX_TILE = 1u << 9,
+  RECQ_CPU_AMX_INT8 = 1u << 10,
+  RECQ_CPU_AMX_BF16 = 1u << 11,
 } recq_cpu_feature;
 
 /// Number of distinct features in recq_cpu_feature.
-#define RECQ_CPU_NUM_FEATURES 9
+#define RECQ_CPU_NUM_FEATURES 12
 
 /// Bit mask of the features usable on this machine (0 on non-x86 hosts).
-/// Computed once per call from CPUID/XGETBV; cheap, no allocation. The
+/// Computed once per call from CPUID/XGETBV; cheap, no allocation. The AMX
+/// features count only when the OS also enables the tile state (XCR0 bits
+/// 17 and 18) and grants this process its use: on Linux the first call
+/// asks with arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), which
+/// every AMX program must do once before its first tile instruction. The
 /// features the environment variable RECQ_CPU_DISABLE lists (comma
 /// separated, as recq_cpu_feature_name spells them) count as missing: a
 /// test runs the code paths of a CPU without them.
@@ -52,7 +59,8 @@ RECQ_EXPORT const char *recq_cpu_feature_name(uint32_t feature);
 
 /// Features a code-generation target needs: "generic" (none), "avx2"
 /// (AVX2, FMA, F16C), "avx512" (+ AVX512F/BW/VL), "avx512-vnni" (+ VNNI),
-/// "avx512-bf16" (+ VNNI and AVX512_BF16).
+/// "avx512-bf16" (+ VNNI and AVX512_BF16), "amx" (+ AMX-TILE, AMX-INT8 and
+/// AMX-BF16: every AMX CPU has AVX512_BF16).
 /// Writes the mask to *mask and returns 0, or returns -1 for an unknown name.
 RECQ_EXPORT int recq_target_features(const char *target, uint32_t *mask);
 

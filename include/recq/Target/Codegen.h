@@ -30,32 +30,35 @@ namespace recq {
 
 /// A code-generation target: what the emitted code may assume of the CPU.
 struct CodegenTarget {
-  std::string name;     // generic, avx2, avx512, avx512-vnni, avx512-bf16
+  std::string name; // generic, avx2, avx512, avx512-vnni, avx512-bf16, amx
   std::string cpu;      // LLVM CPU name
   std::string features; // LLVM feature string
   /// Embedding rows prefetched this many indices ahead (0: off).
   int64_t prefetchDistance = kDefaultPrefetchDistance;
   /// The int8 kernel variant when it is not `name`'s own (tests set
-  /// "avx512-vnni-emulated" to run the VNNI layout on any CPU).
+  /// "avx512-vnni-emulated" or "amx-emulated" to run those kernels on any
+  /// CPU).
   std::string qfcKernel;
 };
 
 /// The target called `name`, or none.
 std::optional<CodegenTarget> lookupTarget(llvm::StringRef name);
-/// The best target this CPU runs (avx512-bf16 > avx512-vnni > avx512 >
-/// avx2 > generic).
+/// Whether this CPU (and OS) run code compiled for `target`.
+bool cpuRuns(const CodegenTarget &target);
+/// The best target this CPU runs (amx > avx512-bf16 > avx512-vnni >
+/// avx512 > avx2 > generic).
 CodegenTarget hostTarget();
-/// Every target's name, best first ("avx512-bf16, avx512-vnni, ...").
+/// Every target's name, best first ("amx, avx512-bf16, ...").
 std::string targetNames();
 
 /// The targets of a comma-separated list ("avx2,avx512-vnni"), best first,
 /// each once; an error names an unknown one.
 llvm::Expected<llvm::SmallVector<CodegenTarget>>
 parseTargets(llvm::StringRef list);
-/// The targets worth a variant of `module`, best first: avx512-bf16 only
-/// when it has bf16 FCs and avx512-vnni only when it has int8 FCs (else
-/// their code is avx512's), then avx512, avx2 and generic, so the artifact
-/// runs on any x86-64 CPU.
+/// The targets worth a variant of `module`, best first: amx and
+/// avx512-vnni only when it has int8 FCs, avx512-bf16 only when it has
+/// bf16 FCs (else their code is avx512's), then avx512, avx2 and generic,
+/// so the artifact runs on any x86-64 CPU.
 llvm::SmallVector<CodegenTarget> defaultTargets(mlir::ModuleOp module);
 /// What a variant's exported symbols end with: "__avx512_vnni".
 std::string variantSuffix(const CodegenTarget &target);

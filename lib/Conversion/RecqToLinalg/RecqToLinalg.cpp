@@ -343,6 +343,7 @@ void recq::configureRecqToLinalgConversionTarget(ConversionTarget &target) {
   target.addIllegalDialect<recq::RecqDialect>();
   // Kernel building blocks stay until recq-lower-intrinsics; a table's
   // bytes view dies with the bags that read it (canonicalize).
-  target.addLegalOp<recq::PureIntrinsicOp, recq::RowwiseCastOp>();
+  target.addLegalOp<recq::PureIntrinsicOp, recq::IntrinsicOp,
+                    recq::RowwiseCastOp>();
   target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 }

@@ -45,7 +45,7 @@ std::optional<Tile> tileFor(StringRef target) {
     return Tile{6, 16};
   if (target == "avx512" || target == "avx512-vnni")
     return Tile{8, 32};
-  if (target == "avx512-bf16")
+  if (target == "avx512-bf16" || target == "amx")
     return Tile{8, 32, /*dotBf16=*/true};
   return std::nullopt;
 }

@@ -31,6 +31,13 @@ enum class Dot {
   Plain,        // i32 multiply and add, 1 product per lane
 };
 
+/// Whether whole blocks of rows run on AMX tiles (see Amx.h).
+enum class Amx {
+  None,
+  Native,   // tdpbusd
+  Emulated, // the same code calling the runtime's C model of the tiles
+};
+
 struct QTile {
   Dot dot;
   int64_t lanes; // i32 lanes of one accumulator vector
@@ -39,9 +46,14 @@ struct QTile {
   int64_t kg;    // k per step (per i32 lane)
   const char *intrinsic = nullptr;
   const char *intrinsic2 = nullptr; // Ubsw: the pair-summing vpmaddwd
+  /// With AMX, blocks of kAmxRows rows run on tiles and the rest on this
+  /// register tile; the packed weight's k groups are padded to whole tile
+  /// rows (kAmxGroups) and the input's K to whole tile columns.
+  Amx amx = Amx::None;
   int64_t nr() const { return lanes * nvec; }
 };
 
+/// The register tile of `target` (amx: VNNI's, with amx set).
 std::optional<QTile> qtileFor(llvm::StringRef target);
 
 /// The kernel for 7-bit inputs (codes 0..127, --reduce-range) where it is
@@ -68,7 +80,8 @@ struct Folded {
 /// compile-time constant.
 mlir::FailureOr<Folded> fold(recq::QfcOp op, int64_t paddedN);
 
-/// The packed weight of `tile`'s layout (see Passes.td).
+/// The packed weight of `tile`'s layout (see Passes.td); with AMX its k
+/// groups are padded with zeros to a multiple of kAmxGroups.
 mlir::DenseElementsAttr pack(const Folded &f, const QTile &tile,
                              mlir::MLIRContext *ctx);
 

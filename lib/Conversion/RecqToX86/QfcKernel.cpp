@@ -7,13 +7,17 @@
 
 #include "recq/Conversion/Passes.h"
 
+#include "Amx.h"
 #include "MicroKernel.h"
 #include "Qfc.h"
 #include "recq/Conversion/Utils/Activation.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Quant/QuantOps.h"
 #include "mlir/Dialect/Quant/QuantTypes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -130,10 +134,13 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     // The 4-byte paths read the input 4 k at a time: when K is not a
     // multiple of 4, a zero-padded copy (O(M K), once) beats a masked read
     // of the last group in every tile.
+    // AMX reads it in tiles of 64 bytes of K.
+    bool amx = tile.amx != Amx::None && !rowDot;
     Value bytesIn = input;
     int64_t kIn = k;
-    if (tile.kg == 4 && k % 4 != 0 && !rowDot) {
-      kIn = (k + 3) / 4 * 4;
+    int64_t kAlign = amx ? kAmxK : tile.kg == 4 ? 4 : 1;
+    if (k % kAlign != 0 && !rowDot) {
+      kIn = (k + kAlign - 1) / kAlign * kAlign;
       bytesIn = padColumns(rewriter, loc, input, k, kIn);
     }
 
@@ -149,8 +156,7 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     Value cMr = rewriter.create<arith::ConstantIndexOp>(loc, tile.mr);
     Value cNr = rewriter.create<arith::ConstantIndexOp>(loc, nr);
     Value cBlocks = rewriter.create<arith::ConstantIndexOp>(loc, blocks);
-    int64_t fullGroups =
-        tile.dot == Dot::Widen16 ? (k + 1) / 2 : kIn / tile.kg;
+    int64_t fullGroups = (k + tile.kg - 1) / tile.kg;
     Value cGroups = rewriter.create<arith::ConstantIndexOp>(loc, fullGroups);
     Value m = rewriter.create<tensor::DimOp>(loc, input, 0);
 
@@ -282,20 +288,12 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
       llvm_unreachable("dot kind");
     };
 
-    // Rows [m0, m0 + rows) of column block nb, into `out`.
-    auto kernel = [&](OpBuilder &b, Location l, Value nb, Value n0,
-                      ArrayRef<Value> masks, Value m0, int64_t rows,
-                      Value out) -> Value {
-      SmallVector<Value> rowIdx = rowIndices(b, l, m0, rows);
-      // (function_ref does not own: every callable is a named local.)
-      auto blockWeights = [&](OpBuilder &sb, Location sl, Value g, int64_t v) {
-        return loadWeights(sb, sl, nb, g, v);
-      };
-      AccumulatorTile dot{tile.nvec, blockWeights, broadcastInput, multiplyAdd};
-      SmallVector<Value> inits(rows * tile.nvec, zeroAcc);
-      SmallVector<Value> acc =
-          accumulateLoop(b, l, dot, rowIdx, c0, cGroups, inits);
-
+    // The epilogue of rows `rowIdx` of the columns from n0: their sums
+    // `acc` (row-major, tile.nvec vectors per row) into `out`.
+    auto finish = [&](OpBuilder &b, Location l, Value n0,
+                      ArrayRef<Value> masks, ArrayRef<Value> rowIdx,
+                      ArrayRef<Value> acc, Value out) -> Value {
+      int64_t rows = rowIdx.size();
       for (int64_t v = 0; v < tile.nvec; ++v) {
         Value col = b.create<arith::AddIOp>(
             l, n0, b.create<arith::ConstantIndexOp>(l, v * lanes));
@@ -336,6 +334,43 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
         }
       }
       return out;
+    };
+
+    // Rows [m0, m0 + rows) of column block nb, into `out`.
+    auto kernel = [&](OpBuilder &b, Location l, Value nb, Value n0,
+                      ArrayRef<Value> masks, Value m0, int64_t rows,
+                      Value out) -> Value {
+      SmallVector<Value> rowIdx = rowIndices(b, l, m0, rows);
+      // (function_ref does not own: every callable is a named local.)
+      auto blockWeights = [&](OpBuilder &sb, Location sl, Value g, int64_t v) {
+        return loadWeights(sb, sl, nb, g, v);
+      };
+      AccumulatorTile dot{tile.nvec, blockWeights, broadcastInput, multiplyAdd};
+      SmallVector<Value> inits(rows * tile.nvec, zeroAcc);
+      SmallVector<Value> acc =
+          accumulateLoop(b, l, dot, rowIdx, c0, cGroups, inits);
+      return finish(b, l, n0, masks, rowIdx, acc, out);
+    };
+
+    // With AMX: the tiles, their configuration and a block's sums.
+    AmxTiles tiles(tile.amx);
+    Value sums;
+    if (amx) {
+      tiles.configure(rewriter, loc, tileConfig(rewriter, loc, op));
+      sums = blockSums(rewriter, loc, op);
+    }
+    // Rows [m0, m0 + 32) of column block nb on AMX tiles, into `out`.
+    auto amxKernel = [&](OpBuilder &b, Location l, Value nb, Value n0,
+                         ArrayRef<Value> masks, Value m0, Value out) -> Value {
+      tiles.block(b, l, bytesIn, packed, sums, m0, nb, kIn / kAmxK);
+      SmallVector<Value> acc;
+      for (int64_t i = 0; i < kAmxRows; ++i)
+        for (int64_t v = 0; v < tile.nvec; ++v)
+          acc.push_back(b.create<vector::LoadOp>(
+              l, accType, sums,
+              ValueRange{b.create<arith::ConstantIndexOp>(l, i),
+                         b.create<arith::ConstantIndexOp>(l, v * lanes)}));
+      return finish(b, l, n0, masks, rowIndices(b, l, m0, kAmxRows), acc, out);
     };
 
     // Column masks of block nb (only when Nr does not divide N).
@@ -452,31 +487,51 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
 
     // Blocks of Mc rows (outer) keep the rows' input in L2 while every
     // column block passes over them; within a block, column blocks, then
-    // tiles of Mr rows, then single rows.
+    // blocks of 32 rows on AMX tiles (with AMX), then tiles of Mr rows,
+    // then single rows.
     int64_t mc = rowBlock(tile, k);
+    if (amx)
+      mc = std::max<int64_t>(kAmxRows, mc / kAmxRows * kAmxRows);
+    Value cAmxRows = rewriter.create<arith::ConstantIndexOp>(loc, kAmxRows);
     Value cMc = rewriter.create<arith::ConstantIndexOp>(loc, mc);
     auto rowBlocks = rewriter.create<scf::ForOp>(
         loc, c0, m, cMc, ValueRange{init},
         [&](OpBuilder &b, Location l, Value mb, ValueRange outs) {
           Value mEnd = b.create<arith::MinUIOp>(
               l, b.create<arith::AddIOp>(l, mb, cMc), m);
-          Value mFull = wholeTilesEnd(b, l, mb, mEnd, cMr);
+          // [mb, mAmx): AMX blocks; [mAmx, mFull): register tiles.
+          Value mAmx =
+              amx ? wholeTilesEnd(b, l, mb, mEnd, cAmxRows) : mb;
+          Value mFull = wholeTilesEnd(b, l, mAmx, mEnd, cMr);
           auto blockLoop = b.create<scf::ForOp>(
               l, c0, cBlocks, c1, outs,
               [&](OpBuilder &bb, Location bl, Value nb, ValueRange o) {
                 Value n0 = bb.create<arith::MulIOp>(bl, nb, cNr);
                 SmallVector<Value> masks = columnMasks(bb, bl, n0);
+                Value out = o[0];
+                if (amx)
+                  out = bb.create<scf::ForOp>(
+                              bl, mb, mAmx, cAmxRows, ValueRange{out},
+                              [&](OpBuilder &ab, Location al, Value m0,
+                                  ValueRange ao) {
+                                ab.create<scf::YieldOp>(
+                                    al, amxKernel(ab, al, nb, n0, masks, m0,
+                                                  ao[0]));
+                              })
+                            .getResult(0);
                 auto tileOf = [&](OpBuilder &tb, Location tl, Value m0,
                                   int64_t rows, Value out) {
                   return kernel(tb, tl, nb, n0, masks, m0, rows, out);
                 };
-                bb.create<scf::YieldOp>(bl, forEachRowTile(bb, bl, mb, mFull,
+                bb.create<scf::YieldOp>(bl, forEachRowTile(bb, bl, mAmx, mFull,
                                                            mEnd, cMr, tile.mr,
-                                                           o[0], tileOf));
+                                                           out, tileOf));
               });
           b.create<scf::YieldOp>(l, blockLoop.getResults());
         });
     Value result = rowBlocks.getResult(0);
+    if (amx)
+      tiles.release(rewriter, loc);
     if (output)
       result = rewriter.create<quant::StorageCastOp>(loc, op.getType(), result);
     rewriter.replaceOp(op, result);

@@ -7,6 +7,8 @@
 
 #include "Qfc.h"
 
+#include "Amx.h"
+
 #include "mlir/Dialect/Quant/QuantTypes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Matchers.h"
@@ -28,6 +30,18 @@ std::optional<QTile> recq::x86::qtileFor(StringRef target) {
     return QTile{Dot::Vnni, 16, 2, 8, 4, "llvm.x86.avx512.vpdpbusd.512"};
   if (target == "avx512-vnni-emulated")
     return QTile{Dot::VnniEmulated, 16, 2, 8, 4};
+  // AMX's B tile is 16 k groups x 16 columns of 4 bytes: the VNNI layout,
+  // so the rows AMX does not take run on VNNI over the same weights.
+  if (target == "amx") {
+    QTile tile{Dot::Vnni, 16, 2, 8, 4, "llvm.x86.avx512.vpdpbusd.512"};
+    tile.amx = Amx::Native;
+    return tile;
+  }
+  if (target == "amx-emulated") {
+    QTile tile{Dot::VnniEmulated, 16, 2, 8, 4};
+    tile.amx = Amx::Emulated;
+    return tile;
+  }
   return std::nullopt;
 }
 
@@ -158,6 +172,8 @@ DenseElementsAttr recq::x86::pack(const Folded &f, const QTile &tile,
   int64_t nr = tile.nr();
   int64_t blocks = (f.n + nr - 1) / nr;
   int64_t groups = (f.k + tile.kg - 1) / tile.kg;
+  if (tile.amx != Amx::None)
+    groups = (groups + kAmxGroups - 1) / kAmxGroups * kAmxGroups;
   auto at = [&](int64_t col, int64_t kk) -> int32_t {
     return col < f.n && kk < f.k ? f.weight[col * f.k + kk] : 0;
   };

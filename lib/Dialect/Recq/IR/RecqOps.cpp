@@ -520,6 +520,19 @@ LogicalResult RowwiseCastOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// Target instructions
+//===----------------------------------------------------------------------===//
+
+LogicalResult IntrinsicOp::verify() {
+  if (!getIntrinsic().starts_with("llvm."))
+    return emitOpError() << "names an LLVM intrinsic (llvm.*), got '"
+                         << getIntrinsic() << "'";
+  if (getEmulator() && getEmulator()->empty())
+    return emitOpError() << "has an empty emulator name";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Activations
 //===----------------------------------------------------------------------===//
 

@@ -375,4 +375,36 @@ def Recq_PureIntrinsicOp : Recq_Op<"pure_intrinsic", [Pure]> {
   }];
 }
 
+def Recq_IntrinsicOp
+    : Recq_Op<"intrinsic", [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "an LLVM intrinsic that reads and writes state: AMX tiles";
+  let description = [{
+    What the AMX int8 kernel uses for the tile instructions (`ldtilecfg`,
+    `tileloadd64`, `tdpbusd`, `tilestored64`, `tilezero`, `tilerelease`):
+    they act on the tile registers and memory, not on SSA values, so the
+    op reads and writes memory (which bufferization's deallocation
+    accepts, unlike `llvm.call_intrinsic`'s unknown effects) and is never
+    moved across another. Tile numbers are `i8` constants (the
+    intrinsics' immediates), addresses `!llvm.ptr`, strides `i64`.
+
+    `recq-lower-intrinsics` turns it into `llvm.call_intrinsic`, or, with
+    `emulator`, into a call of that runtime function: the plain C model of
+    the instruction (`lib/Runtime/recq_amx_emu.c`) that tests the kernel
+    on CPUs without AMX. The function takes each `i8` as an `i32`.
+
+    ```mlir
+    recq.intrinsic "llvm.x86.tdpbusd"(%c0, %c4, %c6) : i8, i8, i8
+    recq.intrinsic "llvm.x86.tdpbusd"(%c0, %c4, %c6)
+        emulator "recq_amx_emu_tdpbusd" : i8, i8, i8
+    ```
+  }];
+  let arguments = (ins StrAttr:$intrinsic, Variadic<AnyType>:$args,
+                       OptionalAttr<StrAttr>:$emulator);
+  let assemblyFormat = [{
+    $intrinsic `(` $args `)` (`emulator` $emulator^)? attr-dict
+    (`:` type($args)^)?
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // RECQ_DIALECT_RECQ_IR_RECQOPS_TD

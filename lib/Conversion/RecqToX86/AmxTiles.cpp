@@ -1,0 +1,175 @@
+//===- AmxTiles.cpp - the int8 FC kernel's AMX tiles ----------------------===//
+//
+// See Amx.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Amx.h"
+
+#include "recq/Dialect/Recq/IR/RecqDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace recq::x86;
+
+namespace {
+// Tiles: four int32 sums, two input rows blocks, two weight column blocks.
+enum : int { kSum00 = 0, kSum01, kSum10, kSum11, kIn0, kIn1, kW0, kW1 };
+
+/// The tile as the intrinsics' immediate.
+Value tileNumber(OpBuilder &b, Location loc, int tile) {
+  return b.create<arith::ConstantIntOp>(loc, tile, 8);
+}
+
+/// `tensor` as a buffer of any layout (its own; nothing writes it).
+Value bufferOf(OpBuilder &b, Location loc, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                                       strides);
+  auto memrefType =
+      MemRefType::get(type.getShape(), type.getElementType(), layout);
+  return b.create<bufferization::ToMemrefOp>(loc, memrefType, tensor,
+                                             b.getUnitAttr());
+}
+
+/// Where `buffer[indices]` is, as an !llvm.ptr, and the byte stride of
+/// `buffer`'s dimension `strideDim` as an i64.
+std::pair<Value, Value> addressAndStride(OpBuilder &b, Location loc,
+                                         Value buffer, ValueRange indices,
+                                         int64_t strideDim) {
+  auto type = cast<MemRefType>(buffer.getType());
+  int64_t bytes = type.getElementTypeBitWidth() / 8;
+  auto meta = b.create<memref::ExtractStridedMetadataOp>(loc, buffer);
+  Value offset = meta.getOffset();
+  for (auto [index, stride] : llvm::zip(indices, meta.getStrides()))
+    offset = b.create<arith::AddIOp>(
+        loc, offset, b.create<arith::MulIOp>(loc, index, stride));
+  Value cBytes = b.create<arith::ConstantIndexOp>(loc, bytes);
+  Value base =
+      b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, buffer);
+  Value address = b.create<arith::AddIOp>(
+      loc, base, b.create<arith::MulIOp>(loc, offset, cBytes));
+  Type i64 = b.getI64Type();
+  Value ptr = b.create<LLVM::IntToPtrOp>(
+      loc, LLVM::LLVMPointerType::get(b.getContext()),
+      b.create<arith::IndexCastOp>(loc, i64, address));
+  Value stride = b.create<arith::IndexCastOp>(
+      loc, i64,
+      b.create<arith::MulIOp>(loc, meta.getStrides()[strideDim], cBytes));
+  return {ptr, stride};
+}
+
+/// A new buffer at the entry of the function around `at`.
+Value entryAlloca(OpBuilder &b, Location loc, Operation *at, MemRefType type) {
+  OpBuilder::InsertionGuard guard(b);
+  auto func = at->getParentOfType<FunctionOpInterface>();
+  b.setInsertionPointToStart(&func.getFunctionBody().front());
+  return b.create<memref::AllocaOp>(loc, type, b.getI64IntegerAttr(64));
+}
+} // namespace
+
+void AmxTiles::emit(OpBuilder &b, Location loc, StringRef name,
+                    ValueRange args) const {
+  auto op = b.create<recq::IntrinsicOp>(
+      loc, b.getStringAttr(("llvm.x86." + name).str()), args, StringAttr());
+  if (kind == Amx::Emulated)
+    op.setEmulatorAttr(b.getStringAttr(("recq_amx_emu_" + name).str()));
+}
+
+void AmxTiles::configure(OpBuilder &b, Location loc, Value config) const {
+  Value zero = b.create<arith::ConstantIndexOp>(loc, 0);
+  emit(b, loc, "ldtilecfg",
+       addressAndStride(b, loc, config, ValueRange{zero}, 0).first);
+}
+
+void AmxTiles::release(OpBuilder &b, Location loc) const {
+  emit(b, loc, "tilerelease", {});
+}
+
+void AmxTiles::block(OpBuilder &b, Location loc, Value input, Value packed,
+                     Value sums, Value m0, Value nb, int64_t kSteps) const {
+  for (int tile : {kSum00, kSum01, kSum10, kSum11})
+    emit(b, loc, "tilezero", tileNumber(b, loc, tile));
+  Value c0 = b.create<arith::ConstantIndexOp>(loc, 0);
+  Value c1 = b.create<arith::ConstantIndexOp>(loc, 1);
+  Value c16 = b.create<arith::ConstantIndexOp>(loc, 16);
+  b.create<scf::ForOp>(
+      loc, c0, b.create<arith::ConstantIndexOp>(loc, kSteps), c1, ValueRange{},
+      [&](OpBuilder &kb, Location kl, Value step, ValueRange) {
+        // (Taken inside the loop, so bufferization sees the buffers in
+        // use until it ends.)
+        Value in = bufferOf(kb, kl, input);
+        Value w = bufferOf(kb, kl, packed);
+        Value k0 = kb.create<arith::MulIOp>(
+            kl, step, kb.create<arith::ConstantIndexOp>(kl, kAmxK));
+        Value g0 = kb.create<arith::MulIOp>(
+            kl, step, kb.create<arith::ConstantIndexOp>(kl, kAmxGroups));
+        Value m16 = kb.create<arith::AddIOp>(kl, m0, c16);
+        auto load = [&](int tile, Value buffer, ValueRange at) {
+          auto [ptr, stride] = addressAndStride(kb, kl, buffer, at, 0);
+          // Rows of a packed block are groups (dimension 1).
+          if (buffer == w)
+            stride = addressAndStride(kb, kl, buffer, at, 1).second;
+          emit(kb, kl, "tileloadd64",
+               ValueRange{tileNumber(kb, kl, tile), ptr, stride});
+        };
+        load(kIn0, in, ValueRange{m0, k0});
+        load(kIn1, in, ValueRange{m16, k0});
+        load(kW0, w, ValueRange{nb, g0, c0});
+        load(kW1, w, ValueRange{nb, g0, c16});
+        for (auto [sum, a, wt] : {std::tuple{kSum00, kIn0, kW0},
+                                  {kSum01, kIn0, kW1},
+                                  {kSum10, kIn1, kW0},
+                                  {kSum11, kIn1, kW1}})
+          emit(kb, kl, "tdpbusd",
+               ValueRange{tileNumber(kb, kl, sum), tileNumber(kb, kl, a),
+                          tileNumber(kb, kl, wt)});
+        kb.create<scf::YieldOp>(kl);
+      });
+  for (auto [tile, row, col] : {std::tuple{kSum00, 0, 0},
+                                {kSum01, 0, 16},
+                                {kSum10, 16, 0},
+                                {kSum11, 16, 16}}) {
+    auto [ptr, stride] = addressAndStride(
+        b, loc, sums,
+        ValueRange{b.create<arith::ConstantIndexOp>(loc, row),
+                   b.create<arith::ConstantIndexOp>(loc, col)},
+        0);
+    emit(b, loc, "tilestored64",
+         ValueRange{tileNumber(b, loc, tile), ptr, stride});
+  }
+}
+
+Value recq::x86::tileConfig(OpBuilder &b, Location loc, Operation *at) {
+  auto type = MemRefType::get({64}, b.getI8Type());
+  Value config = entryAlloca(b, loc, at, type);
+  // Palette 1; tmm0..7 each 16 rows (bytes 48..55) of 64 bytes (colsb,
+  // u16 at bytes 16..31); everything else 0.
+  SmallVector<int8_t> bytes(64, 0);
+  bytes[0] = 1;
+  for (int t = 0; t < 8; ++t) {
+    bytes[16 + 2 * t] = 64;
+    bytes[48 + t] = 16;
+  }
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointAfterValue(config);
+  auto vectorType = VectorType::get({64}, b.getI8Type());
+  Value value = b.create<arith::ConstantOp>(
+      loc, DenseElementsAttr::get(vectorType, llvm::ArrayRef(bytes)));
+  b.create<vector::StoreOp>(loc, value, config,
+                            ValueRange{b.create<arith::ConstantIndexOp>(loc, 0)});
+  return config;
+}
+
+Value recq::x86::blockSums(OpBuilder &b, Location loc, Operation *at) {
+  return entryAlloca(
+      b, loc, at, MemRefType::get({kAmxRows, kAmxCols}, b.getI32Type()));
+}
