@@ -203,6 +203,16 @@ def ConvertRecqQfcToKernelPass
     | `avx2` | 2 | `vpmaddwd` ymm | 16 | 6 | `[N/16, K/2, 16] x i32` (2 k as i16) |
     | `generic` | 1 | `vector` multiply-add on i32 | 8 | 4 | `[N/8, K, 8] x i8` |
     | `avx2`, 7-bit input | 4 | `vpmaddubsw` + `vpmaddwd` ymm | 16 | 6 | `[N/16, K/4, 16] x i32` |
+    | `amx` | 64 | `tdpbusd` on tiles (rest: `vpdpbusd`) | 32 | 32 | `avx512-vnni`'s, `K/4` padded to a multiple of 16 |
+
+    With AMX, each row block runs blocks of 32 rows x 32 columns on four
+    int32 tiles (two input tiles of 16 rows x 64 bytes, two weight tiles
+    that are the halves of the VNNI block's 128-byte rows), stores the sums
+    to a 32 x 32 i32 stack buffer and runs the same epilogue on them; the
+    input is copied once with K padded to a multiple of 64. The remaining
+    rows, and FCs of up to 4 columns, run the VNNI kernel. The tile
+    instructions are `recq.intrinsic` ops; `amx-emulated` names the
+    runtime's C model of each as its emulator (tests on any CPU).
 
     The 16-bit paths widen both sides so nothing saturates (`vpmaddubsw`
     would saturate `255 * 127 * 2`): the weight at compile time, the
