@@ -46,6 +46,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <optional>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -179,6 +181,55 @@ __attribute__((target("avx2"))) double peakVpmaddubsw() {
   volatile int sink = _mm256_extract_epi32(sum, 0);
   (void)sink;
   return 6.0 * kPeakIters * 32 * 2 / s / 1e9;
+}
+
+// AMX: four int32 tiles fed by two input and two weight tiles, as recq's
+// kernel uses them; tdpbusd is 16 x 16 x 64 multiply-adds. Needs the tile
+// permission, which recq_cpu_features has asked for.
+double peakTdpbusd() {
+  alignas(64) uint8_t config[64] = {1};
+  for (int t = 0; t < 8; ++t) {
+    config[16 + 2 * t] = 64;
+    config[48 + t] = 16;
+  }
+  alignas(64) static uint8_t data[16 * 64] = {1, 2, 3};
+  constexpr int64_t iters = kPeakIters / 10;
+  asm volatile("ldtilecfg %0" ::"m"(config));
+  int64_t stride = 64;
+  asm volatile("tileloadd (%0,%1,1), %%tmm4\n\t"
+               "tileloadd (%0,%1,1), %%tmm5\n\t"
+               "tileloadd (%0,%1,1), %%tmm6\n\t"
+               "tileloadd (%0,%1,1), %%tmm7\n\t"
+               "tilezero %%tmm0\n\ttilezero %%tmm1\n\t"
+               "tilezero %%tmm2\n\ttilezero %%tmm3" ::"r"(data),
+               "r"(stride)
+               : "memory");
+  auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < iters; ++i)
+    asm volatile("tdpbusd %%tmm6, %%tmm4, %%tmm0\n\t"
+                 "tdpbusd %%tmm7, %%tmm4, %%tmm1\n\t"
+                 "tdpbusd %%tmm6, %%tmm5, %%tmm2\n\t"
+                 "tdpbusd %%tmm7, %%tmm5, %%tmm3" ::
+                     : "memory");
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  asm volatile("tilerelease" ::: "memory");
+  return 4.0 * iters * 16 * 16 * 64 * 2 / s / 1e9;
+}
+
+/// This CPU's model name, as /proc/cpuinfo gives it.
+std::string cpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0)
+      return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
+
+/// Whether this CPU runs `target`.
+bool runs(const char *target) {
+  uint32_t mask = 0;
+  return recq_target_features(target, &mask) == 0 &&
+         recq_cpu_missing(mask, nullptr, 0) == 0;
 }
 
 //===----------------------------------------------------------------------===//
@@ -378,19 +429,28 @@ extern "C" void omp_set_num_threads(int);
 
 int main(int argc, char **argv) {
   bool quick = false;
+  std::string targetName;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--quick") {
       quick = true;
       continue;
     }
+    if (arg.rfind("--target=", 0) == 0) {
+      targetName = arg.substr(9);
+      continue;
+    }
     bool help = arg == "--help" || arg == "-h";
     std::fprintf(help ? stdout : stderr,
-                 "usage: %s [--quick]\n"
+                 "usage: %s [--quick] [--target=NAME]\n"
                  "  int8 GEMM on one thread at DLRM shapes: recq's qfc "
                  "against oneDNN's int8 matmul and this CPU's dot-product "
                  "peaks (GOPS, medians)\n"
-                 "  --quick: fewer shapes and rounds\n",
+                 "  --quick: fewer shapes and rounds\n"
+                 "  --target: recq's kernel for that target (default: the "
+                 "best this CPU runs)\n"
+                 "exit status: 0 measured; 1 bad usage or a target this CPU "
+                 "cannot run\n",
                  argv[0]);
     return help ? 0 : 1;
   }
@@ -398,22 +458,39 @@ int main(int argc, char **argv) {
   registerAllPasses();
   recq::registerAllRecqPasses();
   recq::CodegenTarget target = recq::hostTarget();
+  if (!targetName.empty()) {
+    std::optional<recq::CodegenTarget> named = recq::lookupTarget(targetName);
+    if (!named || !recq::cpuRuns(*named)) {
+      std::fprintf(stderr, "%s: unknown target '%s', or one this CPU cannot "
+                   "run (%s)\n",
+                   argv[0], targetName.c_str(), recq::targetNames().c_str());
+      return 1;
+    }
+    target = *named;
+  }
 
   std::printf("int8 GEMM, 1 thread, GOPS (2 ops per multiply-add), medians\n");
+  std::printf("CPU: %s\n", cpuModel().c_str());
   std::printf("recq target: %s\n\n", target.name.c_str());
-  uint32_t vnniMask = 0;
-  bool vnni = recq_target_features("avx512-vnni", &vnniMask) == 0 &&
-              recq_cpu_missing(vnniMask, nullptr, 0) == 0;
+  bool vnni = runs("avx512-vnni"), amx = runs("amx");
   double pVnni = vnni ? best(peakVpdpbusd) : 0;
+  double pAmx = amx ? best(peakTdpbusd) : 0;
   double pWd = best(peakVpmaddwd), pUbsw = best(peakVpmaddubsw);
+  if (amx)
+    std::printf("peak tdpbusd (4 tiles)       : %7.1f GOPS\n", pAmx);
+  else
+    std::printf("peak tdpbusd                 :     n/a (this CPU or OS lacks AMX)\n");
   if (vnni)
     std::printf("peak vpdpbusd zmm            : %7.1f GOPS\n", pVnni);
   else
     std::printf("peak vpdpbusd zmm            :     n/a (this CPU lacks AVX512-VNNI)\n");
   std::printf("peak vpmaddwd ymm            : %7.1f GOPS (recq avx2: exact u16 x s16 pairs)\n", pWd);
   std::printf("peak vpmaddubsw+vpmaddwd ymm : %7.1f GOPS (saturating u8 x s8 path)\n\n", pUbsw);
-  double peak = vnni ? pVnni : pWd;
-  const char *peakName = vnni ? "vpdpbusd" : "vpmaddwd";
+  // The peak of the instruction recq's kernel for `target` uses.
+  bool targetAmx = target.name == "amx";
+  bool targetVnni = target.name == "avx512-vnni" || target.name == "avx512-bf16";
+  double peak = targetAmx ? pAmx : targetVnni ? pVnni : pWd;
+  const char *peakName = targetAmx ? "tdpbusd" : targetVnni ? "vpdpbusd" : "vpmaddwd";
 
   std::vector<std::pair<int64_t, int64_t>> nk = {
       {512, 13}, {256, 512}, {64, 256}, {128, 256}, {1024, 479},

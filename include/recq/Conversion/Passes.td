@@ -198,12 +198,12 @@ def ConvertRecqQfcToKernelPass
 
     | target | k per step | instruction | Nr | Mr | packed weight |
     | --- | --- | --- | --- | --- | --- |
-    | `avx512-vnni` | 4 | `vpdpbusd` zmm | 32 | 8 | `[N/32, K/4, 32] x i32` (4 k of a column in one lane) |
+    | `avx512-vnni` | 4 | `vpdpbusd` zmm | 32 | 8 | `[N/32, K/4, 32] x i32` (4 k of a column in one lane; K/4 padded to a multiple of 16, AMX's weight tile) |
     | `avx512` | 2 | `vpmaddwd` zmm | 32 | 8 | `[N/32, K/2, 32] x i32` (2 k as i16) |
     | `avx2` | 2 | `vpmaddwd` ymm | 16 | 6 | `[N/16, K/2, 16] x i32` (2 k as i16) |
     | `generic` | 1 | `vector` multiply-add on i32 | 8 | 4 | `[N/8, K, 8] x i8` |
     | `avx2`, 7-bit input | 4 | `vpmaddubsw` + `vpmaddwd` ymm | 16 | 6 | `[N/16, K/4, 16] x i32` |
-    | `amx` | 64 | `tdpbusd` on tiles (rest: `vpdpbusd`) | 32 | 32 | `avx512-vnni`'s, `K/4` padded to a multiple of 16 |
+    | `amx` | 64 | `tdpbusd` on tiles (rest: `vpdpbusd`) | 32 | 32 | `avx512-vnni`'s (one copy for both variants) |
 
     With AMX, each row block runs blocks of 32 rows x 32 columns on four
     int32 tiles (two input tiles of 16 rows x 64 bytes, two weight tiles

@@ -47,8 +47,7 @@ struct QTile {
   const char *intrinsic = nullptr;
   const char *intrinsic2 = nullptr; // Ubsw: the pair-summing vpmaddwd
   /// With AMX, blocks of kAmxRows rows run on tiles and the rest on this
-  /// register tile; the packed weight's k groups are padded to whole tile
-  /// rows (kAmxGroups) and the input's K to whole tile columns.
+  /// register tile; the input's K is padded to whole tile rows (kAmxK).
   Amx amx = Amx::None;
   int64_t nr() const { return lanes * nvec; }
 };
@@ -80,8 +79,9 @@ struct Folded {
 /// compile-time constant.
 mlir::FailureOr<Folded> fold(recq::QfcOp op, int64_t paddedN);
 
-/// The packed weight of `tile`'s layout (see Passes.td); with AMX its k
-/// groups are padded with zeros to a multiple of kAmxGroups.
+/// The packed weight of `tile`'s layout (see Passes.td); VNNI's (and so
+/// AMX's) k groups are padded with zeros to a multiple of kAmxGroups, so
+/// the amx and avx512-vnni variants share it.
 mlir::DenseElementsAttr pack(const Folded &f, const QTile &tile,
                              mlir::MLIRContext *ctx);
 

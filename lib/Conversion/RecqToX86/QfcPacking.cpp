@@ -172,7 +172,10 @@ DenseElementsAttr recq::x86::pack(const Folded &f, const QTile &tile,
   int64_t nr = tile.nr();
   int64_t blocks = (f.n + nr - 1) / nr;
   int64_t groups = (f.k + tile.kg - 1) / tile.kg;
-  if (tile.amx != Amx::None)
+  // Whole AMX weight tiles; the VNNI kernels take the same layout (they
+  // stop at the last real group), so a library's amx and avx512-vnni
+  // variants store one copy of each weight (ConstantMerge).
+  if (tile.dot == Dot::Vnni || tile.dot == Dot::VnniEmulated)
     groups = (groups + kAmxGroups - 1) / kAmxGroups * kAmxGroups;
   auto at = [&](int64_t col, int64_t kk) -> int32_t {
     return col < f.n && kk < f.k ? f.weight[col * f.k + kk] : 0;

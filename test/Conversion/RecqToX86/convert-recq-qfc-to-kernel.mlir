@@ -43,9 +43,12 @@
 //
 // avx512-vnni packs 4 k of a column as bytes of one i32 lane:
 // 64, -127 (0x81), 32, 0 -> 0x0020_8140 = 2130240; K = 3 is padded to 4
-// with a zero column once, so every group is a whole 4-byte read.
+// with a zero column once, so every group is a whole 4-byte read. The
+// groups are padded with zeros to 16 (AMX's weight tile, so the amx
+// variant shares the weight); the loop stops at the one real group. (Large
+// constants print as hex: 2130240 is 40 81 20 00 little-endian.)
 // VNNI-LABEL: func @qfc
-// VNNI-DAG: arith.constant dense<{{\[\[\[}}2130240, 0, {{.*}}]]]> : tensor<1x1x32xi32>
+// VNNI-DAG: arith.constant dense<"0x40812000{{(00)+}}"> : tensor<1x16x32xi32>
 // VNNI: linalg.fill {{.*}} -> tensor<?x4xi8>
 // VNNI: %[[PADDED:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0] [%{{.*}}, 3] [1, 1] : tensor<?x3xi8> into tensor<?x4xi8>
 // VNNI: scf.for {{.*}} -> (vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>)
