@@ -113,18 +113,17 @@ void AmxTiles::block(OpBuilder &b, Location loc, Value input, Value packed,
         Value g0 = kb.create<arith::MulIOp>(
             kl, step, kb.create<arith::ConstantIndexOp>(kl, kAmxGroups));
         Value m16 = kb.create<arith::AddIOp>(kl, m0, c16);
-        auto load = [&](int tile, Value buffer, ValueRange at) {
-          auto [ptr, stride] = addressAndStride(kb, kl, buffer, at, 0);
-          // Rows of a packed block are groups (dimension 1).
-          if (buffer == w)
-            stride = addressAndStride(kb, kl, buffer, at, 1).second;
+        // A tile's rows are the input's rows (dimension 0), or a packed
+        // block's k groups (dimension 1).
+        auto load = [&](int tile, Value buffer, ValueRange at, int64_t rows) {
+          auto [ptr, stride] = addressAndStride(kb, kl, buffer, at, rows);
           emit(kb, kl, "tileloadd64",
                ValueRange{tileNumber(kb, kl, tile), ptr, stride});
         };
-        load(kIn0, in, ValueRange{m0, k0});
-        load(kIn1, in, ValueRange{m16, k0});
-        load(kW0, w, ValueRange{nb, g0, c0});
-        load(kW1, w, ValueRange{nb, g0, c16});
+        load(kIn0, in, ValueRange{m0, k0}, 0);
+        load(kIn1, in, ValueRange{m16, k0}, 0);
+        load(kW0, w, ValueRange{nb, g0, c0}, 1);
+        load(kW1, w, ValueRange{nb, g0, c16}, 1);
         for (auto [sum, a, wt] : {std::tuple{kSum00, kIn0, kW0},
                                   {kSum01, kIn0, kW1},
                                   {kSum10, kIn1, kW0},
