@@ -352,12 +352,20 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
       return finish(b, l, n0, masks, rowIdx, acc, out);
     };
 
-    // With AMX: the tiles, their configuration and a block's sums.
+    // With AMX: the tiles, their configuration and a block's sums. Below
+    // 32 rows no tile is used, and neither configured nor released.
     AmxTiles tiles(tile.amx);
-    Value sums;
+    Value sums, useTiles;
     if (amx) {
-      tiles.configure(rewriter, loc, tileConfig(rewriter, loc, op));
+      Value config = tileConfig(rewriter, loc, op);
       sums = blockSums(rewriter, loc, op);
+      useTiles = rewriter.create<arith::CmpIOp>(
+          loc, arith::CmpIPredicate::uge, m,
+          rewriter.create<arith::ConstantIndexOp>(loc, kAmxRows));
+      rewriter.create<scf::IfOp>(loc, useTiles, [&](OpBuilder &b, Location l) {
+        tiles.configure(b, l, config);
+        b.create<scf::YieldOp>(l);
+      });
     }
     // Rows [m0, m0 + 32) of column block nb on AMX tiles, into `out`.
     auto amxKernel = [&](OpBuilder &b, Location l, Value nb, Value n0,
@@ -531,7 +539,10 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
         });
     Value result = rowBlocks.getResult(0);
     if (amx)
-      tiles.release(rewriter, loc);
+      rewriter.create<scf::IfOp>(loc, useTiles, [&](OpBuilder &b, Location l) {
+        tiles.release(b, l);
+        b.create<scf::YieldOp>(l);
+      });
     if (output)
       result = rewriter.create<quant::StorageCastOp>(loc, op.getType(), result);
     rewriter.replaceOp(op, result);

@@ -7,9 +7,10 @@
 // amx: blocks of 32 rows x 32 columns in four int32 tiles, 64 of K per
 // step. N = 40 is two column blocks; K = 100 is padded with zero columns
 // to 128 (two steps) once, and the weight's 25 k groups to 32 (whole tile
-// rows) in the VNNI layout: [2, 32, 32] x i32. The tiles are configured
-// once (palette 1, eight tiles of 16 rows x 64 bytes) and released at the
-// end; the rows past the last block of 32 run the VNNI register kernel.
+// rows) in the VNNI layout: [2, 32, 32] x i32. With at least 32 rows the
+// tiles are configured once (palette 1, eight tiles of 16 rows x 64 bytes)
+// and released at the end; the rows past the last block of 32 (all of
+// them below 32) run the VNNI register kernel.
 // AMX-LABEL: func @qfc
 // AMX-DAG: memref.alloca() {alignment = 64 : i64} : memref<32x32xi32>
 // AMX-DAG: %[[CFG:.*]] = memref.alloca() {alignment = 64 : i64} : memref<64xi8>
@@ -17,7 +18,10 @@
 // AMX-DAG: arith.constant dense<{{.*}}> : tensor<2x32x32xi32>
 // AMX: vector.store %[[CFGV]], %[[CFG]]
 // AMX: tensor.insert_slice {{.*}} into tensor<?x128xi8>
+// AMX: %[[TILES:.*]] = arith.cmpi uge, %{{.*}}, %c32 : index
+// AMX: scf.if %[[TILES]] {
 // AMX: recq.intrinsic "llvm.x86.ldtilecfg"(%{{.*}}) : !llvm.ptr
+// AMX-NEXT: }
 // AMX: scf.for
 // AMX:   scf.for
 // AMX:     scf.for
@@ -36,7 +40,8 @@
 // AMX:     math.fma
 // AMX:     scf.for
 // AMX:       recq.pure_intrinsic "llvm.x86.avx512.vpdpbusd.512"
-// AMX: recq.intrinsic "llvm.x86.tilerelease"()
+// AMX: scf.if %[[TILES]] {
+// AMX-NEXT: recq.intrinsic "llvm.x86.tilerelease"()
 // AMX-NOT: recq.intrinsic
 
 // amx-emulated: the same loops, each tile instruction naming its C model;
