@@ -193,10 +193,11 @@ cl::opt<EmitStage>
 cl::opt<std::string> targetList(
     "targets", cl::cat(toolOptions),
     cl::desc("Code-generation targets, one variant each in the library, "
-             "which picks the best the CPU runs at load: avx512-vnni, "
-             "avx512, avx2, generic (default: every one the model's "
-             "precisions use, generic included); --emit=llvm-dialect "
-             "takes one (default: the best this CPU runs)"),
+             "which picks the best the CPU runs at load: amx, "
+             "avx512-bf16, avx512-vnni, avx512, avx2, generic (default: "
+             "every one the model's precisions use, generic included); "
+             "--emit=llvm-dialect takes one (default: the best this CPU "
+             "runs)"),
     cl::value_desc("a,b,..."), cl::init(""));
 cl::opt<std::string>
     targetName("target", cl::cat(toolOptions),
