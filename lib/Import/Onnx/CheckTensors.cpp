@@ -11,7 +11,12 @@
 #include "Importer.h"
 
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/Twine.h"
+
+#include <algorithm>
+#include <limits>
+#include <optional>
 
 using llvm::Error;
 using llvm::Twine;
@@ -138,25 +143,71 @@ llvm::StringMap<int64_t> declaredLengths(const onnx::GraphProto &g) {
   return lengths;
 }
 
+/// Ops whose result, for 1-D operands, is as long as their longest operand
+/// (element-wise, with broadcasting): ONNX's shape inference carries a
+/// declared length through them.
+bool keepsLength(llvm::StringRef op) {
+  static const llvm::StringSet<> ops = {
+      "Abs",   "Add",     "And",          "BitShift", "Cast",      "CastLike",
+      "Ceil",  "Clip",    "Div",          "Equal",    "Erf",       "Exp",
+      "Floor", "Greater", "GreaterOrEqual", "Identity", "Less", "LessOrEqual",
+      "Log",   "Max",     "Mean",         "Min",      "Mod",       "Mul",
+      "Neg",   "Not",     "Or",           "Pow",      "Reciprocal", "Relu",
+      "Round", "Sigmoid", "Sign",         "Sqrt",     "Sub",       "Sum",
+      "Tanh",  "Where",   "Xor"};
+  return ops.contains(op);
+}
+
 /// A shape operand too long for a tensor's rank, found before shape
-/// inference builds the shape.
+/// inference builds the shape. The 1-D lengths the graph declares are
+/// carried, in node order, through element-wise ops (the longest operand),
+/// Concat (the sum) and Gather (the indices' length), as shape inference
+/// carries them: a declared [2^40] input reached ConstantOfShape through
+/// Concat and Sum.
 Error checkShapeOperands(const onnx::GraphProto &g) {
   llvm::StringMap<int64_t> lengths = declaredLengths(g);
+  auto lengthOf = [&](const std::string &name) -> std::optional<int64_t> {
+    auto it = lengths.find(name);
+    if (it == lengths.end())
+      return std::nullopt;
+    return it->second;
+  };
   for (const onnx::NodeProto &node : g.node()) {
     int operand = node.op_type() == "ConstantOfShape" ? 0
                   : node.op_type() == "Reshape" || node.op_type() == "Expand"
                       ? 1
                       : -1;
-    if (operand < 0 || node.input_size() <= operand)
+    if (operand >= 0 && node.input_size() > operand)
+      if (std::optional<int64_t> n = lengthOf(node.input(operand));
+          n && *n > kMaxRank)
+        return recq::onnx_import::nodeError(
+            node, "its shape operand '" + node.input(operand) + "' has " +
+                      Twine(*n) +
+                      " elements: a result of that many dimensions is not "
+                      "supported (at most " +
+                      Twine(kMaxRank) + ")");
+    // The length of the node's (one) result, where the graph fixes it.
+    if (node.output_size() != 1 || lengths.count(node.output(0)))
       continue;
-    auto it = lengths.find(node.input(operand));
-    if (it != lengths.end() && it->second > kMaxRank)
-      return recq::onnx_import::nodeError(
-          node, "its shape operand '" + node.input(operand) + "' has " +
-                    Twine(it->second) +
-                    " elements: a result of that many dimensions is not "
-                    "supported (at most " +
-                    Twine(kMaxRank) + ")");
+    std::optional<int64_t> length;
+    if (keepsLength(node.op_type())) {
+      for (const std::string &in : node.input())
+        if (std::optional<int64_t> n = lengthOf(in))
+          length = std::max(length.value_or(0), *n);
+    } else if (node.op_type() == "Concat") {
+      int64_t sum = 0;
+      for (const std::string &in : node.input())
+        if (std::optional<int64_t> n = lengthOf(in))
+          sum = *n > std::numeric_limits<int64_t>::max() - sum
+                    ? std::numeric_limits<int64_t>::max()
+                    : sum + *n;
+      if (sum > 0)
+        length = sum;
+    } else if (node.op_type() == "Gather" && node.input_size() == 2) {
+      length = lengthOf(node.input(1));
+    }
+    if (length)
+      lengths[node.output(0)] = *length;
   }
   return Error::success();
 }
