@@ -166,9 +166,11 @@ bool keepsLength(llvm::StringRef op) {
 /// Concat and Sum.
 Error checkShapeOperands(const onnx::GraphProto &g) {
   llvm::StringMap<int64_t> lengths = declaredLengths(g);
+  // (A negative declared length is malformed and left to the checker:
+  // it is no length here, and the sums below stay in range.)
   auto lengthOf = [&](const std::string &name) -> std::optional<int64_t> {
     auto it = lengths.find(name);
-    if (it == lengths.end())
+    if (it == lengths.end() || it->second < 0)
       return std::nullopt;
     return it->second;
   };
