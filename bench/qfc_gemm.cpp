@@ -225,13 +225,6 @@ std::string cpuModel() {
   return "unknown CPU";
 }
 
-/// Whether this CPU runs `target`.
-bool runs(const char *target) {
-  uint32_t mask = 0;
-  return recq_target_features(target, &mask) == 0 &&
-         recq_cpu_missing(mask, nullptr, 0) == 0;
-}
-
 //===----------------------------------------------------------------------===//
 // recq
 //===----------------------------------------------------------------------===//
@@ -472,7 +465,8 @@ int main(int argc, char **argv) {
   std::printf("int8 GEMM, 1 thread, GOPS (2 ops per multiply-add), medians\n");
   std::printf("CPU: %s\n", cpuModel().c_str());
   std::printf("recq target: %s\n\n", target.name.c_str());
-  bool vnni = runs("avx512-vnni"), amx = runs("amx");
+  bool vnni = recq::cpuRuns(*recq::lookupTarget("avx512-vnni")),
+       amx = recq::cpuRuns(*recq::lookupTarget("amx"));
   double pVnni = vnni ? best(peakVpdpbusd) : 0;
   double pAmx = amx ? best(peakTdpbusd) : 0;
   double pWd = best(peakVpmaddwd), pUbsw = best(peakVpmaddubsw);
@@ -487,8 +481,9 @@ int main(int argc, char **argv) {
   std::printf("peak vpmaddwd ymm            : %7.1f GOPS (recq avx2: exact u16 x s16 pairs)\n", pWd);
   std::printf("peak vpmaddubsw+vpmaddwd ymm : %7.1f GOPS (saturating u8 x s8 path)\n\n", pUbsw);
   // The peak of the instruction recq's kernel for `target` uses.
-  bool targetAmx = target.name == "amx";
-  bool targetVnni = target.name == "avx512-vnni" || target.name == "avx512-bf16";
+  uint32_t features = recq::targetFeatures(target);
+  bool targetAmx = features & RECQ_CPU_AMX_INT8;
+  bool targetVnni = features & RECQ_CPU_AVX512VNNI;
   double peak = targetAmx ? pAmx : targetVnni ? pVnni : pWd;
   const char *peakName = targetAmx ? "tdpbusd" : targetVnni ? "vpdpbusd" : "vpmaddwd";
 

@@ -8,6 +8,7 @@
 
 #include "PlannerInternal.h"
 
+#include "recq/Runtime/recq_cpu.h"
 #include "recq/Target/Codegen.h"
 
 #include "llvm/Support/FormatVariadic.h"
@@ -109,8 +110,8 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
 
   // 1. Sensitivity: each piece alone in each cheaper precision.
   if (Error e = measureSensitivity(plan, sim, scorer, options,
-                                   /*bf16=*/target.name == "avx512-bf16" ||
-                                       target.name == "amx"))
+                                   /*bf16=*/targetFeatures(target) &
+                                       RECQ_CPU_AVX512BF16))
     return std::move(e);
   // 2. Costs.
   if (Error e = measureCosts(plan, sim, module, *sites, **ws, calibrationPath,

@@ -67,10 +67,15 @@ std::optional<recq::CodegenTarget> recq::lookupTarget(llvm::StringRef name) {
 static constexpr const char *kTargetsBestFirst[] = {
     "amx", "avx512-bf16", "avx512-vnni", "avx512", "avx2", "generic"};
 
-bool recq::cpuRuns(const CodegenTarget &target) {
+uint32_t recq::targetFeatures(const CodegenTarget &target) {
   uint32_t mask = 0;
-  return recq_target_features(target.name.c_str(), &mask) == 0 &&
-         recq_cpu_missing(mask, nullptr, 0) == 0;
+  if (recq_target_features(target.name.c_str(), &mask) != 0)
+    return ~0u; // no CPU has every feature
+  return mask;
+}
+
+bool recq::cpuRuns(const CodegenTarget &target) {
+  return recq_cpu_missing(targetFeatures(target), nullptr, 0) == 0;
 }
 
 recq::CodegenTarget recq::hostTarget() {

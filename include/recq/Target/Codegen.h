@@ -17,6 +17,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 
@@ -43,6 +44,8 @@ struct CodegenTarget {
 
 /// The target called `name`, or none.
 std::optional<CodegenTarget> lookupTarget(llvm::StringRef name);
+/// The recq_cpu_feature mask code compiled for `target` needs.
+uint32_t targetFeatures(const CodegenTarget &target);
 /// Whether this CPU (and OS) run code compiled for `target`.
 bool cpuRuns(const CodegenTarget &target);
 /// The best target this CPU runs (amx > avx512-bf16 > avx512-vnni >
