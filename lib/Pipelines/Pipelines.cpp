@@ -17,7 +17,8 @@
 using namespace mlir;
 
 /// Each line is one step; see docs/Lowering.md for why each is there.
-/// `{target}` is replaced by the code-generation target.
+/// `{qfc-target}` and `{fc-target}` are replaced by the FC kernels' variants
+/// (the code-generation target's own unless a test names an emulated one).
 static const char kLowerToLLVM[] =
     // int8 FCs -> kernels on storage types (while their quant types are
     // still there to read); the remaining quantize/dequantize -> integer
@@ -25,7 +26,7 @@ static const char kLowerToLLVM[] =
     // the rest -> linalg/scf/vector on tensors, tidied.
     "func.func(convert-recq-qfc-to-kernel{target={qfc-target}},"
     "recq-lower-quant-types,"
-    "convert-recq-fc-to-kernel{target={target}},"
+    "convert-recq-fc-to-kernel{target={fc-target}},"
     "convert-recq-to-linalg,canonicalize,cse),"
     // Tensors -> buffers; results of @main are allocated and returned,
     // everything else is freed where its last use ends.
@@ -60,7 +61,8 @@ std::string recq::lowerToLLVMPipeline(const PipelineOptions &options) {
   };
   substitute("{qfc-target}",
              options.qfcKernel.empty() ? options.target : options.qfcKernel);
-  substitute("{target}", options.target);
+  substitute("{fc-target}",
+             options.fcKernel.empty() ? options.target : options.fcKernel);
   substitute("{distance}", std::to_string(options.prefetchDistance));
   return text;
 }

@@ -1,13 +1,15 @@
 /*===- recq_amx_emu.c - a plain C model of the AMX tile instructions ------===*
  *
  * See recq_amx_emu.h. Written from the instructions' definitions (Intel
- * SDM vol. 2, TDPBUSD's pseudo-code), not from the kernel, so that the
- * kernel's first test is against an independent model.
+ * SDM vol. 2, TDPBUSD's and TDPBF16PS's pseudo-code), not from the
+ * kernels, so that the kernels' first test is against an independent
+ * model.
  *
  *===----------------------------------------------------------------------===*/
 
 #include "recq/Runtime/recq_amx_emu.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,19 +101,31 @@ void recq_amx_emu_tilestored64(int tile, void *base, int64_t stride) {
            state.colsb[tile]);
 }
 
-void recq_amx_emu_tdpbusd(int c, int a, int b) {
-  check_tile("tdpbusd", c);
-  check_tile("tdpbusd", a);
-  check_tile("tdpbusd", b);
+/* The checks every dot-product instruction makes of tmm`c` += tmm`a` .
+ * tmm`b` (dword elements): configured, distinct tiles of fitting shapes. */
+static void check_dot(const char *what, int c, int a, int b) {
+  check_tile(what, c);
+  check_tile(what, a);
+  check_tile(what, b);
   if (c == a || c == b || a == b)
-    fault("tdpbusd tmm%d, tmm%d, tmm%d: the tiles must differ (#UD)", c, a,
-          b);
-  const int m = state.rows[c], k = state.colsb[a] / 4, n = state.colsb[c] / 4;
-  if (state.rows[a] != m || state.colsb[b] != state.colsb[c] ||
-      state.rows[b] != k || state.colsb[a] % 4 || state.colsb[c] % 4)
-    fault("tdpbusd: tmm%d %ux%u += tmm%d %ux%u . tmm%d %ux%u do not fit (#UD)",
+    fault("%s tmm%d, tmm%d, tmm%d: the tiles must differ (#UD)", what, c, a, b);
+  if (state.rows[a] != state.rows[c] || state.colsb[b] != state.colsb[c] ||
+      state.rows[b] != state.colsb[a] / 4 || state.colsb[a] % 4 ||
+      state.colsb[c] % 4)
+    fault("%s: tmm%d %ux%u += tmm%d %ux%u . tmm%d %ux%u do not fit (#UD)", what,
           c, state.rows[c], state.colsb[c], a, state.rows[a], state.colsb[a], b,
           state.rows[b], state.colsb[b]);
+}
+
+/* The bytes of each row of tmm`c` past its colsb are zeroed. */
+static void zero_past_colsb(int c) {
+  for (int i = 0; i < state.rows[c]; ++i)
+    memset(&state.data[c][i][state.colsb[c]], 0, kMaxColsb - state.colsb[c]);
+}
+
+void recq_amx_emu_tdpbusd(int c, int a, int b) {
+  check_dot("tdpbusd", c, a, b);
+  const int m = state.rows[c], k = state.colsb[a] / 4, n = state.colsb[c] / 4;
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
       int32_t acc;
@@ -124,7 +138,41 @@ void recq_amx_emu_tdpbusd(int c, int a, int b) {
       acc = (int32_t)sum;
       memcpy(&state.data[c][i][4 * j], &acc, 4);
     }
-  /* The bytes of each row past colsb are zeroed. */
+  zero_past_colsb(c);
+}
+
+/* An f32 below 2^-126 in magnitude (a denormal) as a zero of its sign:
+ * TDPBF16PS treats denormal inputs as zero and flushes denormal results. */
+static float flush(float x) {
+  return fabsf(x) < 0x1p-126f ? copysignf(0.0f, x) : x;
+}
+
+/* The bf16 `bits` as the f32 it is (make_fp32), a denormal as zero. */
+static float bf16_at(const uint8_t *bytes) {
+  uint32_t bits = (uint32_t)(bytes[0] | bytes[1] << 8) << 16;
+  float x;
+  memcpy(&x, &bits, 4);
+  return flush(x);
+}
+
+void recq_amx_emu_tdpbf16ps(int c, int a, int b) {
+  check_dot("tdpbf16ps", c, a, b);
+  const int m = state.rows[c], k = state.colsb[a] / 4, n = state.colsb[c] / 4;
   for (int i = 0; i < m; ++i)
-    memset(&state.data[c][i][state.colsb[c]], 0, kMaxColsb - state.colsb[c]);
+    for (int j = 0; j < n; ++j) {
+      /* The even and the odd products each summed over k, by FMAs (to
+       * nearest even); then their sum added to c[i][j]. */
+      float even = 0.0f, odd = 0.0f;
+      for (int kk = 0; kk < k; ++kk) {
+        even = flush(fmaf(bf16_at(&state.data[a][i][4 * kk]),
+                          bf16_at(&state.data[b][kk][4 * j]), even));
+        odd = flush(fmaf(bf16_at(&state.data[a][i][4 * kk + 2]),
+                         bf16_at(&state.data[b][kk][4 * j + 2]), odd));
+      }
+      float acc;
+      memcpy(&acc, &state.data[c][i][4 * j], 4);
+      acc = flush(flush(acc) + flush(even + odd));
+      memcpy(&state.data[c][i][4 * j], &acc, 4);
+    }
+  zero_past_colsb(c);
 }

@@ -109,8 +109,9 @@ recq::parseTargets(llvm::StringRef list) {
 }
 
 llvm::SmallVector<recq::CodegenTarget> recq::defaultTargets(ModuleOp module) {
-  // Only the int8 FC kernel has AMX (tdpbusd) and VNNI (vpdpbusd) forms,
-  // only the bf16 one an AVX-512 BF16 form (vdpbf16ps).
+  // The int8 FC kernel has AMX (tdpbusd) and VNNI (vpdpbusd) forms, the
+  // bf16 one AMX (tdpbf16ps) and AVX-512 BF16 (vdpbf16ps) forms; fp32 FCs
+  // run avx512's kernel on all four.
   bool int8 = false, bf16 = false;
   module.walk([&](recq::QfcOp) { int8 = true; });
   module.walk([&](recq::FcOp fc) {
@@ -119,8 +120,8 @@ llvm::SmallVector<recq::CodegenTarget> recq::defaultTargets(ModuleOp module) {
   llvm::SmallVector<CodegenTarget> targets;
   for (const char *name : kTargetsBestFirst) {
     llvm::StringRef n(name);
-    if ((n == "avx512-bf16" && !bf16) ||
-        ((n == "amx" || n == "avx512-vnni") && !int8))
+    if ((n == "avx512-bf16" && !bf16) || (n == "avx512-vnni" && !int8) ||
+        (n == "amx" && !int8 && !bf16))
       continue;
     targets.push_back(*lookupTarget(name));
   }
@@ -156,6 +157,7 @@ recq::PipelineOptions recq::pipelineOptions(const CodegenTarget &target) {
   options.target = target.name;
   options.prefetchDistance = target.prefetchDistance;
   options.qfcKernel = target.qfcKernel;
+  options.fcKernel = target.fcKernel;
   return options;
 }
 

@@ -8,7 +8,10 @@
 // that are not multiples of any target's tile, on every target this CPU
 // runs. A bf16 FC (bf16 weights) must match, bit for bit, a plain C model
 // of its definition: the input rounded to bf16, FMAs in vdpbf16ps's order;
-// the native AVX-512 BF16 kernel runs where the CPU has it.
+// the native AVX-512 BF16 kernel runs where the CPU has it. The AMX
+// kernel (tdpbf16ps) sums in its own order: amx-emulated must match a
+// plain C model of that order bit for bit, and every AMX result must be
+// within the bound recq.fc documents of the definition.
 //
 //===----------------------------------------------------------------------===//
 
@@ -195,10 +198,64 @@ float referenceBf16(const std::vector<float> &x, const std::vector<float> &w,
   return v;
 }
 
-/// Runs the bf16 FC of `c` compiled for `target` on odd batches and wants
-/// the C model's bits (sigmoid: within 1e-6, its exp is not libm's); and
-/// within bf16's precision of the f32 FC.
-void checkBf16(const Case &c, const std::string &target) {
+/// `v` after `act`.
+float activate(float v, recq::Activation act) {
+  if (act == recq::Activation::relu)
+    return v > 0 ? v : 0;
+  if (act == recq::Activation::sigmoid)
+    return 1.0f / (1.0f + std::exp(-v));
+  return v;
+}
+
+/// A bf16 FC as the AMX kernel computes it (tdpbf16ps, Intel SDM): per 32
+/// of K, the even and the odd products each summed from 0, then their sum
+/// added to the row's sum; then the bias and the activation.
+float referenceAmxBf16(const std::vector<float> &x, const std::vector<float> &w,
+                       const std::vector<float> &bias, int64_t m, int64_t n,
+                       int64_t k, recq::Activation act) {
+  auto at = [&](const std::vector<float> &v, int64_t row, int64_t kk) {
+    return kk < k ? roundBf16(v[row * k + kk]) : 0.0f;
+  };
+  float acc = 0.0f;
+  for (int64_t k0 = 0; k0 < k; k0 += 32) {
+    float even = 0.0f, odd = 0.0f;
+    for (int64_t kk = k0; kk < k0 + 32; kk += 2) {
+      even = std::fma(at(x, m, kk), at(w, n, kk), even);
+      odd = std::fma(at(x, m, kk + 1), at(w, n, kk + 1), odd);
+    }
+    acc += even + odd;
+  }
+  return activate(acc + bias[n], act);
+}
+
+/// The bound recq.fc documents between a bf16 FC's sums in two orders
+/// (the definition's and tdpbf16ps's): 2 (K + 1) 2^-24 (sum of |products|
+/// + |bias|), before the activation (ReLU and sigmoid do not widen it).
+float orderBound(const std::vector<float> &x, const std::vector<float> &w,
+                 const std::vector<float> &bias, int64_t m, int64_t n,
+                 int64_t k) {
+  double magnitude = std::fabs(bias[n]);
+  for (int64_t kk = 0; kk < k; ++kk)
+    magnitude +=
+        std::fabs(double(roundBf16(x[m * k + kk])) * roundBf16(w[n * k + kk]));
+  return float(2.0 * double(k + 1) * std::ldexp(1.0, -24) * magnitude);
+}
+
+/// How a bf16 kernel must relate to the definition (referenceBf16).
+enum class Bf16Order {
+  Definition, // the same bits
+  Amx,        // the bits of referenceAmxBf16
+  AmxNative,  // within orderBound of referenceAmxBf16
+};
+
+/// Runs the bf16 FC of `c` compiled for `target` (its FC kernel
+/// `fcKernel`, when given) on odd batches and wants the C model's bits
+/// (sigmoid: within 1e-6, its exp is not libm's), or for AMX as `order`
+/// says; always within orderBound of the definition, and within bf16's
+/// precision of the f32 FC.
+void checkBf16(const Case &c, const std::string &target,
+               const std::string &fcKernel = "",
+               Bf16Order order = Bf16Order::Definition) {
   std::mt19937 rng(c.n * 1000 + c.k + 7);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   std::vector<float> weight(c.n * c.k), bias(c.n);
@@ -209,26 +266,46 @@ void checkBf16(const Case &c, const std::string &target) {
   auto context = recq::testing::makeContext();
   OwningOpRef<ModuleOp> module =
       buildFc(*context, c, weight, bias, /*bf16=*/true);
-  recq::testing::LoadedModel model(*module, *recq::lookupTarget(target));
+  recq::CodegenTarget codegen = *recq::lookupTarget(target);
+  codegen.fcKernel = fcKernel;
+  recq::testing::LoadedModel model(*module, codegen);
   ASSERT_TRUE(model);
-  for (int64_t m : {1, 3, 7, 8, 17, 100}) {
+  int64_t exact = 0, compared = 0;
+  // Around every row tile (8, and AMX's 32: partial blocks padded).
+  for (int64_t m : {1, 3, 7, 8, 17, 31, 32, 33, 100}) {
     std::vector<float> x, out;
     ASSERT_NO_FATAL_FAILURE(runBatch(model, c, m, rng, dist, x, out));
+    bool tiles = order != Bf16Order::Definition;
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < c.n; ++j) {
         float got = out[i * c.n + j];
-        float want = referenceBf16(x, weight, bias, i, j, c.k, c.act);
-        if (c.act == recq::Activation::sigmoid)
-          ASSERT_NEAR(got, want, 1e-6f)
-              << "M=" << m << " at (" << i << ", " << j << ")";
-        else
-          ASSERT_EQ(got, want) << "M=" << m << " N=" << c.n << " K=" << c.k
-                               << " at (" << i << ", " << j << ")";
+        float definition = referenceBf16(x, weight, bias, i, j, c.k, c.act);
+        float want = tiles ? referenceAmxBf16(x, weight, bias, i, j, c.k, c.act)
+                           : definition;
+        float bound = orderBound(x, weight, bias, i, j, c.k);
+        std::string where = "M=" + std::to_string(m) +
+                            " N=" + std::to_string(c.n) +
+                            " K=" + std::to_string(c.k) + " at (" +
+                            std::to_string(i) + ", " + std::to_string(j) + ")";
+        ASSERT_NEAR(got, definition, bound + 1e-6f) << where;
+        if (tiles && order == Bf16Order::AmxNative) {
+          ++compared;
+          exact += got == want;
+          ASSERT_NEAR(got, want, 2 * bound + 1e-6f) << where;
+        } else if (c.act == recq::Activation::sigmoid) {
+          ASSERT_NEAR(got, want, 1e-6f) << where;
+        } else {
+          ASSERT_EQ(got, want) << where;
+        }
         // bf16 keeps 8 bits: each of the K products is within 2^-7 of fp32's.
         float f32 = reference(x, weight, bias, i, j, c.k, c.act);
         ASSERT_NEAR(got, f32, 0.01f * (1 + std::sqrt(float(c.k))));
       }
   }
+  if (compared > 0)
+    std::printf("[ note ] tdpbf16ps: %lld of %lld outputs bit-identical to "
+                "the SDM's order (the rest within the bound)\n",
+                (long long)exact, (long long)compared);
 }
 
 TEST_P(FcKernelTest, Bf16EmulationMatchesItsDefinition) {
@@ -246,6 +323,24 @@ TEST_P(FcKernelTest, Bf16WithVdpbf16psMatchesItsDefinition) {
     GTEST_SKIP() << "the avx512-bf16 kernel needs " << missing
                  << ", which this CPU lacks";
   checkBf16(GetParam(), "avx512-bf16");
+}
+
+// The AMX kernel's tiling, packing, padding, tile configuration and
+// epilogue on any CPU: each tile instruction a call of the runtime's C
+// model (recq_amx_emu.c).
+TEST_P(FcKernelTest, Bf16AmxEmulatedMatchesTheTileOrder) {
+  checkBf16(GetParam(), "avx2", "amx-emulated", Bf16Order::Amx);
+}
+
+TEST_P(FcKernelTest, Bf16WithTdpbf16psIsWithinTheBound) {
+  char missing[128];
+  uint32_t mask = 0;
+  ASSERT_EQ(recq_target_features("amx", &mask), 0);
+  if (recq_cpu_missing(mask, missing, sizeof missing) > 0)
+    GTEST_SKIP() << "the amx kernel needs " << missing
+                 << ", which this CPU (or OS) lacks; its tiles ran on the C "
+                    "model in Bf16AmxEmulatedMatchesTheTileOrder";
+  checkBf16(GetParam(), "amx", "", Bf16Order::AmxNative);
 }
 
 // N and K around every target's column tile (8, 16, 32) and odd.

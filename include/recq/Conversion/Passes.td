@@ -140,10 +140,25 @@ def ConvertRecqFcToKernelPass
     needs bf16 instructions), and accumulate in f32 in the order of
     AVX-512 BF16's `vdpbf16ps`: per pair of k, `2j + 1` then `2j`.
 
-    - `avx512-bf16`: the weight is packed `[ceil(N/32), ceil(K/2), 64]`
-      bf16, each `vector<32 x bf16>` 16 columns x (`2j`, `2j + 1`); per
-      pair of k the input's two bf16 are broadcast as one i32 and each of
-      the 2 x Mr `vector<16 x f32>` accumulators takes one `vdpbf16ps`.
+    - `avx512-bf16`: the weight is packed `[ceil(N/32), P, 64]` bf16 (P:
+      `ceil(K/2)` pairs padded to a multiple of 16, the AMX tiles' rows),
+      each `vector<32 x bf16>` 16 columns x (`2j`, `2j + 1`); per pair of
+      k the input's two bf16 are broadcast as one i32 and each of the
+      2 x Mr `vector<16 x f32>` accumulators takes one `vdpbf16ps`.
+    - `amx`: AMX tiles (`tdpbf16ps`), for every batch size (so a row's
+      result does not depend on the batch it came in), on the same packed
+      weight: the input is rounded into a `[M', 2P]` bf16 buffer (M'
+      rounded up to 32, the padding zero), and for each block of 32 rows
+      (in blocks of rows whose input fits 128 KiB) x 32 columns four f32
+      sum tiles (tmm0..3) take, per 32 of K, two input tiles (16 rows x
+      16 pairs, tmm4, tmm5), two weight tiles (16 pairs x 16 columns,
+      tmm6, tmm7; the two halves of 16 packed rows) and four `tdpbf16ps`.
+      The sums go to a 32 x 32 f32 stack buffer, from which the epilogue
+      adds the bias, applies the activation and stores the rows below M
+      and the columns below N. `tdpbf16ps` sums in its own order (see
+      `recq.fc`). `amx-emulated` is the same kernel with each tile
+      instruction a call of the runtime's C model: a test variant for any
+      CPU.
     - every other target runs the exact emulation: the weight packed
       `[ceil(N/Nr), 2 ceil(K/2), Nr]` bf16 with the k of each pair swapped
       (the input buffer too), widened to f32 on load, and one FMA per k
@@ -157,10 +172,13 @@ def ConvertRecqFcToKernelPass
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"avx2\"",
            "Code-generation target: generic, avx2, avx512, avx512-vnni, "
-           "avx512-bf16">
+           "avx512-bf16, amx (amx-emulated for tests)">
   ];
   let dependentDialects = [
-    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::recq::RecqDialect",
     "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
     "::mlir::vector::VectorDialect"
   ];

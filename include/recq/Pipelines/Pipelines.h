@@ -19,13 +19,15 @@ namespace recq {
 
 /// What the code-generation pipeline depends on.
 struct PipelineOptions {
-  /// generic, avx2, avx512, avx512-vnni.
+  /// generic, avx2, avx512, avx512-vnni, avx512-bf16, amx.
   std::string target = "avx2";
   /// Embedding rows prefetched this many indices ahead (0: off).
   int64_t prefetchDistance = kDefaultPrefetchDistance;
   /// The int8 kernel variant when it is not `target`'s own (empty: the
-  /// target's; tests use avx512-vnni-emulated).
+  /// target's; tests use avx512-vnni-emulated and amx-emulated).
   std::string qfcKernel;
+  /// The same for the fp32 and bf16 FC kernel (tests use amx-emulated).
+  std::string fcKernel;
 };
 
 /// recq-lower-to-llvm as text: recq ops on tensors to the LLVM dialect

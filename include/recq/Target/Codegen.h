@@ -40,6 +40,9 @@ struct CodegenTarget {
   /// "avx512-vnni-emulated" or "amx-emulated" to run those kernels on any
   /// CPU).
   std::string qfcKernel;
+  /// The same for the fp32 and bf16 FC kernel ("amx-emulated" runs the
+  /// bf16 AMX kernel on the C model of its tiles).
+  std::string fcKernel;
 };
 
 /// The target called `name`, or none.
@@ -58,10 +61,10 @@ std::string targetNames();
 /// each once; an error names an unknown one.
 llvm::Expected<llvm::SmallVector<CodegenTarget>>
 parseTargets(llvm::StringRef list);
-/// The targets worth a variant of `module`, best first: amx and
-/// avx512-vnni only when it has int8 FCs, avx512-bf16 only when it has
-/// bf16 FCs (else their code is avx512's), then avx512, avx2 and generic,
-/// so the artifact runs on any x86-64 CPU.
+/// The targets worth a variant of `module`, best first: amx when it has
+/// int8 or bf16 FCs, avx512-vnni only when it has int8 FCs, avx512-bf16
+/// only when it has bf16 FCs (else their code is avx512's), then avx512,
+/// avx2 and generic, so the artifact runs on any x86-64 CPU.
 llvm::SmallVector<CodegenTarget> defaultTargets(mlir::ModuleOp module);
 /// What a variant's exported symbols end with: "__avx512_vnni".
 std::string variantSuffix(const CodegenTarget &target);

@@ -1,4 +1,4 @@
-//===- AmxTiles.cpp - the int8 FC kernel's AMX tiles ----------------------===//
+//===- AmxTiles.cpp - the FC kernels' AMX tiles ---------------------------===//
 //
 // See Amx.h.
 //
@@ -26,6 +26,12 @@ enum : int { kSum00 = 0, kSum01, kSum10, kSum11, kIn0, kIn1, kW0, kW1 };
 /// The tile as the intrinsics' immediate.
 Value tileNumber(OpBuilder &b, Location loc, int tile) {
   return b.create<arith::ConstantIntOp>(loc, tile, 8);
+}
+
+/// How many elements of `buffer`'s type fill 64 bytes (a tile row).
+int64_t perTileRow(Value buffer) {
+  return kAmxK /
+         (cast<ShapedType>(buffer.getType()).getElementTypeBitWidth() / 8);
 }
 
 /// `tensor` as a buffer of any layout (its own; nothing writes it).
@@ -101,6 +107,11 @@ void AmxTiles::block(OpBuilder &b, Location loc, Value input, Value packed,
   Value c0 = b.create<arith::ConstantIndexOp>(loc, 0);
   Value c1 = b.create<arith::ConstantIndexOp>(loc, 1);
   Value c16 = b.create<arith::ConstantIndexOp>(loc, 16);
+  // Where a step's input columns start, and the second weight tile's
+  // columns, in elements.
+  Value kStep = b.create<arith::ConstantIndexOp>(loc, perTileRow(input));
+  Value wHalf = b.create<arith::ConstantIndexOp>(loc, perTileRow(packed));
+  StringRef dotName = dot == TileDot::Int8 ? "tdpbusd" : "tdpbf16ps";
   b.create<scf::ForOp>(
       loc, c0, b.create<arith::ConstantIndexOp>(loc, kSteps), c1, ValueRange{},
       [&](OpBuilder &kb, Location kl, Value step, ValueRange) {
@@ -108,8 +119,7 @@ void AmxTiles::block(OpBuilder &b, Location loc, Value input, Value packed,
         // use until it ends.)
         Value in = bufferOf(kb, kl, input);
         Value w = bufferOf(kb, kl, packed);
-        Value k0 = kb.create<arith::MulIOp>(
-            kl, step, kb.create<arith::ConstantIndexOp>(kl, kAmxK));
+        Value k0 = kb.create<arith::MulIOp>(kl, step, kStep);
         Value g0 = kb.create<arith::MulIOp>(
             kl, step, kb.create<arith::ConstantIndexOp>(kl, kAmxGroups));
         Value m16 = kb.create<arith::AddIOp>(kl, m0, c16);
@@ -123,12 +133,12 @@ void AmxTiles::block(OpBuilder &b, Location loc, Value input, Value packed,
         load(kIn0, in, ValueRange{m0, k0}, 0);
         load(kIn1, in, ValueRange{m16, k0}, 0);
         load(kW0, w, ValueRange{nb, g0, c0}, 1);
-        load(kW1, w, ValueRange{nb, g0, c16}, 1);
+        load(kW1, w, ValueRange{nb, g0, wHalf}, 1);
         for (auto [sum, a, wt] : {std::tuple{kSum00, kIn0, kW0},
                                   {kSum01, kIn0, kW1},
                                   {kSum10, kIn1, kW0},
                                   {kSum11, kIn1, kW1}})
-          emit(kb, kl, "tdpbusd",
+          emit(kb, kl, dotName,
                ValueRange{tileNumber(kb, kl, sum), tileNumber(kb, kl, a),
                           tileNumber(kb, kl, wt)});
         kb.create<scf::YieldOp>(kl);
@@ -168,7 +178,9 @@ Value recq::x86::tileConfig(OpBuilder &b, Location loc, Operation *at) {
   return config;
 }
 
-Value recq::x86::blockSums(OpBuilder &b, Location loc, Operation *at) {
-  return entryAlloca(
-      b, loc, at, MemRefType::get({kAmxRows, kAmxCols}, b.getI32Type()));
+Value recq::x86::blockSums(OpBuilder &b, Location loc, Operation *at,
+                           TileDot dot) {
+  Type element = dot == TileDot::Int8 ? Type(b.getI32Type()) : b.getF32Type();
+  return entryAlloca(b, loc, at,
+                     MemRefType::get({kAmxRows, kAmxCols}, element));
 }

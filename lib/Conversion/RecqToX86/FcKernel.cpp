@@ -4,17 +4,22 @@
 // Both kinds of FC share the loops (buildFcLoops): column blocks, tiles of
 // rows, accumulators in registers through the k loop, then bias,
 // activation and masked stores; they differ in how a k step reads the
-// weights and the input and multiplies them.
+// weights and the input and multiplies them. With AMX, a bf16 FC runs on
+// tiles instead (amxBf16Fc; see Amx.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "recq/Conversion/Passes.h"
 
+#include "Amx.h"
 #include "MicroKernel.h"
 #include "recq/Conversion/Utils/Activation.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -31,11 +36,16 @@ using namespace mlir;
 
 namespace {
 
+using recq::x86::Amx;
+
 /// Register tile of one target: Mr rows x Nr columns of accumulators;
-/// `dotBf16`: the target has AVX-512 BF16's vdpbf16ps.
+/// `dotBf16`: the target has AVX-512 BF16's vdpbf16ps; `amx`: bf16 FCs run
+/// on AMX tiles (tdpbf16ps), or on the C model of them (amx-emulated, a
+/// test variant for any CPU).
 struct Tile {
   int64_t mr, nr;
   bool dotBf16 = false;
+  Amx amx = Amx::None;
 };
 
 std::optional<Tile> tileFor(StringRef target) {
@@ -45,8 +55,12 @@ std::optional<Tile> tileFor(StringRef target) {
     return Tile{6, 16};
   if (target == "avx512" || target == "avx512-vnni")
     return Tile{8, 32};
-  if (target == "avx512-bf16" || target == "amx")
+  if (target == "avx512-bf16")
     return Tile{8, 32, /*dotBf16=*/true};
+  if (target == "amx")
+    return Tile{8, 32, /*dotBf16=*/true, Amx::Native};
+  if (target == "amx-emulated")
+    return Tile{8, 32, /*dotBf16=*/false, Amx::Emulated};
   return std::nullopt;
 }
 
@@ -273,11 +287,13 @@ Value roundToBf16(OpBuilder &b, Location loc, Value x) {
       b.create<arith::ShRUIOp>(loc, chosen, constant(16)));
 }
 
-/// The input [M, K] f32 rounded to bf16, as i16 [M, steps] (steps even,
-/// the columns past K zero), 16 columns at a time; with `swapPairs`,
-/// columns 2j and 2j + 1 trade places (the emulated kernel's k order).
+/// The input [M, K] f32 rounded to bf16, as i16 [M', steps] (steps even,
+/// the columns past K zero; M' is M rounded up to a multiple of
+/// `rowMultiple`, the rows past M zero), 16 columns at a time; with
+/// `swapPairs`, columns 2j and 2j + 1 trade places (the emulated kernel's
+/// k order).
 Value roundInput(OpBuilder &b, Location loc, Value input, int64_t steps,
-                 bool swapPairs) {
+                 bool swapPairs, int64_t rowMultiple = 1) {
   constexpr int64_t kChunk = 16;
   Type f32 = b.getF32Type(), i16 = b.getI16Type();
   auto chunkType = VectorType::get({kChunk}, f32);
@@ -286,8 +302,19 @@ Value roundInput(OpBuilder &b, Location loc, Value input, int64_t steps,
   Value cChunk = b.create<arith::ConstantIndexOp>(loc, kChunk);
   Value cSteps = b.create<arith::ConstantIndexOp>(loc, steps);
   Value m = b.create<tensor::DimOp>(loc, input, 0);
+  Value mPadded = m;
+  if (rowMultiple > 1) {
+    // (m + multiple - 1) / multiple * multiple; (arith.ceildivui would
+    // need arith-expand before the LLVM conversion.)
+    Value cMultiple = b.create<arith::ConstantIndexOp>(loc, rowMultiple);
+    Value bumped = b.create<arith::AddIOp>(
+        loc, m, b.create<arith::ConstantIndexOp>(loc, rowMultiple - 1));
+    mPadded = b.create<arith::MulIOp>(
+        loc, b.create<arith::DivUIOp>(loc, bumped, cMultiple), cMultiple);
+  }
   Value init = b.create<tensor::EmptyOp>(
-      loc, ArrayRef<int64_t>{ShapedType::kDynamic, steps}, i16, ValueRange{m});
+      loc, ArrayRef<int64_t>{ShapedType::kDynamic, steps}, i16,
+      ValueRange{mPadded});
   Value pad = b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0));
   SmallVector<int64_t> swapped;
   for (int64_t i = 0; i < kChunk; ++i)
@@ -313,7 +340,43 @@ Value roundInput(OpBuilder &b, Location loc, Value input, int64_t steps,
             });
         rb.create<scf::YieldOp>(rl, cols.getResults());
       });
-  return rows.getResult(0);
+  if (rowMultiple == 1)
+    return rows.getResult(0);
+  auto zeroChunk = VectorType::get({kChunk}, i16);
+  Value zeros = b.create<arith::ConstantOp>(loc, b.getZeroAttr(zeroChunk));
+  auto padRows = b.create<scf::ForOp>(
+      loc, m, mPadded, c1, rows.getResults(),
+      [&](OpBuilder &rb, Location rl, Value row, ValueRange rowOut) {
+        auto cols = rb.create<scf::ForOp>(
+            rl, c0, cSteps, cChunk, rowOut,
+            [&](OpBuilder &cb, Location cl, Value k0, ValueRange out) {
+              cb.create<scf::YieldOp>(
+                  cl, cb.create<vector::TransferWriteOp>(cl, zeros, out[0],
+                                                         ValueRange{row, k0},
+                                                         ArrayRef<bool>{false})
+                          .getResult());
+            });
+        rb.create<scf::YieldOp>(rl, cols.getResults());
+      });
+  return padRows.getResult(0);
+}
+
+/// Pairs of k of the bf16 weights' packing shared by vdpbf16ps and AMX:
+/// ceil(K / 2) padded to whole AMX tile rows.
+int64_t pairsPacked(int64_t k) {
+  int64_t groups = recq::x86::kAmxGroups;
+  return ((k + 1) / 2 + groups - 1) / groups * groups;
+}
+
+/// The bf16 weight [N, K] as [ceil(N / nr), pairsPacked(K), nr x 2]:
+/// element [b, j, 2c + i] is column b * nr + c at k = 2j + i. For
+/// vdpbf16ps (nr = 32), each row is two vectors of 16 columns' pairs; for
+/// tdpbf16ps, 16 rows of it are one weight tile of each half.
+DenseElementsAttr packPairs(DenseElementsAttr weight, int64_t nr) {
+  return packWeight(weight, nr, pairsPacked(weight.getType().getDimSize(1)),
+                    2 * nr, [](int64_t j, int64_t lane) {
+                      return std::make_pair(lane / 2, 2 * j + lane % 2);
+                    });
 }
 
 /// A bf16 FC: with vdpbf16ps (avx512-bf16) on pairs of k, else its exact
@@ -326,15 +389,12 @@ void bf16Arithmetic(PatternRewriter &rewriter, recq::FcOp op,
   Type f32 = rewriter.getF32Type(), bf16 = rewriter.getBF16Type();
   Value x;
   if (tile.dotBf16) {
-    // Weights [ceil(N / 32), ceil(K / 2), 32 x 2]: per pair j of k, two
+    // Weights [ceil(N / 32), pairs, 32 x 2]: per pair j of k, two
     // vector<32 x bf16> of 16 columns x (k = 2j, 2j + 1) each, as
-    // vdpbf16ps pairs them.
+    // vdpbf16ps pairs them (pairsPacked: the AMX kernel's layout too).
     constexpr int64_t kLanes = 16;
-    Value packed = rewriter.create<arith::ConstantOp>(
-        loc, packWeight(weight, tile.nr, pairs, 2 * tile.nr,
-                        [](int64_t j, int64_t lane) {
-                          return std::make_pair(lane / 2, 2 * j + lane % 2);
-                        }));
+    Value packed =
+        rewriter.create<arith::ConstantOp>(loc, packPairs(weight, tile.nr));
     x = roundInput(rewriter, loc, op.getInput(), 2 * pairs,
                    /*swapPairs=*/false);
     auto pairType = VectorType::get({2 * kLanes}, bf16);
@@ -415,6 +475,124 @@ void bf16Arithmetic(PatternRewriter &rewriter, recq::FcOp op,
   }
 }
 
+/// A bf16 FC on AMX tiles (tdpbf16ps): the input rounded to bf16 and
+/// padded to whole tiles (rows to 32, K to 32); per block of Mc rows (kept
+/// in L2), per column block of 32, per 32 rows, the four sum tiles over K
+/// (AmxTiles::block), then from the sums the bias, the activation and
+/// stores of the rows below M and the columns below N. Every batch size
+/// runs on tiles, so a row's result does not depend on how many rows a
+/// call (or a thread's share of it) has: tdpbf16ps sums in another order
+/// than the register kernel.
+Value amxBf16Fc(PatternRewriter &rewriter, recq::FcOp op,
+                DenseElementsAttr weight, DenseElementsAttr bias, Amx kind) {
+  using namespace recq::x86;
+  Location loc = op.getLoc();
+  RankedTensorType type = op.getType();
+  Type f32 = rewriter.getF32Type();
+  constexpr int64_t kLanes = 16;
+  int64_t n = weight.getType().getDimSize(0),
+          k = weight.getType().getDimSize(1);
+  int64_t kPadded = 2 * pairsPacked(k), blocks = (n + kAmxCols - 1) / kAmxCols;
+  auto vecType = VectorType::get({kLanes}, f32);
+
+  Value packed =
+      rewriter.create<arith::ConstantOp>(loc, packPairs(weight, kAmxCols));
+  Value x = roundInput(rewriter, loc, op.getInput(), kPadded,
+                       /*swapPairs=*/false, kAmxRows);
+  Value biasPad = rewriter.create<arith::ConstantOp>(
+      loc, padBias(bias, blocks * kAmxCols, f32));
+  AmxTiles tiles(kind, TileDot::Bf16);
+  Value config = tileConfig(rewriter, loc, op);
+  Value sums = blockSums(rewriter, loc, op, TileDot::Bf16);
+  tiles.configure(rewriter, loc, config);
+
+  Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
+  Value c1 = rewriter.create<arith::ConstantIndexOp>(loc, 1);
+  Value cN = rewriter.create<arith::ConstantIndexOp>(loc, n);
+  Value cRows = rewriter.create<arith::ConstantIndexOp>(loc, kAmxRows);
+  Value cCols = rewriter.create<arith::ConstantIndexOp>(loc, kAmxCols);
+  Value cBlocks = rewriter.create<arith::ConstantIndexOp>(loc, blocks);
+  Value m = rewriter.create<tensor::DimOp>(loc, op.getInput(), 0);
+  Value mPadded = rewriter.create<tensor::DimOp>(loc, x, 0);
+  SmallVector<Value> dyn;
+  if (type.isDynamicDim(0))
+    dyn.push_back(m);
+  Value init = rewriter.create<tensor::EmptyOp>(loc, type.getShape(), f32, dyn);
+  Value scalarPad =
+      rewriter.create<arith::ConstantOp>(loc, rewriter.getF32FloatAttr(0));
+  AffineMap rowMap =
+      AffineMap::getMinorIdentityMap(2, 1, rewriter.getContext());
+  recq::Activation act = op.getActivation();
+  // The rows of a block's input (2 bytes per k) within 128 KiB.
+  int64_t mc = std::max<int64_t>(kAmxRows, (128 * 1024) / (2 * kPadded) /
+                                               kAmxRows * kAmxRows);
+  Value cMc = rewriter.create<arith::ConstantIndexOp>(loc, mc);
+
+  // The sums of rows [m0, m0 + rows) to `out`, columns [n0, n0 + 32).
+  auto epilogue = [&](OpBuilder &b, Location l, Value m0, Value n0,
+                      ArrayRef<Value> biasVecs, ArrayRef<Value> masks,
+                      Value out) -> Value {
+    Value rows =
+        b.create<arith::MinUIOp>(l, cRows, b.create<arith::SubIOp>(l, m, m0));
+    auto rowLoop = b.create<scf::ForOp>(
+        l, c0, rows, c1, ValueRange{out},
+        [&](OpBuilder &rb, Location rl, Value r, ValueRange o) {
+          Value row = rb.create<arith::AddIOp>(rl, m0, r);
+          Value result = o[0];
+          for (int64_t v = 0; v < kAmxCols / kLanes; ++v) {
+            Value at = rb.create<arith::ConstantIndexOp>(rl, v * kLanes);
+            Value y =
+                rb.create<vector::LoadOp>(rl, vecType, sums, ValueRange{r, at});
+            y = rb.create<arith::AddFOp>(rl, y, biasVecs[v]);
+            y = recq::buildActivation(rb, rl, y, act);
+            Value col = rb.create<arith::AddIOp>(rl, n0, at);
+            result = rb.create<vector::TransferWriteOp>(
+                           rl, y, result, ValueRange{row, col},
+                           AffineMapAttr::get(rowMap), masks[v],
+                           rb.getBoolArrayAttr({true}))
+                         .getResult();
+          }
+          rb.create<scf::YieldOp>(rl, result);
+        });
+    return rowLoop.getResult(0);
+  };
+
+  auto rowBlocks = rewriter.create<scf::ForOp>(
+      loc, c0, mPadded, cMc, ValueRange{init},
+      [&](OpBuilder &b, Location l, Value mb, ValueRange outs) {
+        Value mEnd = b.create<arith::MinUIOp>(
+            l, b.create<arith::AddIOp>(l, mb, cMc), mPadded);
+        auto blockLoop = b.create<scf::ForOp>(
+            l, c0, cBlocks, c1, outs,
+            [&](OpBuilder &bb, Location bl, Value nb, ValueRange o) {
+              Value n0 = bb.create<arith::MulIOp>(bl, nb, cCols);
+              SmallVector<Value> biasVecs, masks;
+              for (int64_t v = 0; v < kAmxCols / kLanes; ++v) {
+                Value col = bb.create<arith::AddIOp>(
+                    bl, n0, bb.create<arith::ConstantIndexOp>(bl, v * kLanes));
+                biasVecs.push_back(bb.create<vector::TransferReadOp>(
+                    bl, vecType, biasPad, ValueRange{col}, scalarPad,
+                    ArrayRef<bool>{true}));
+                masks.push_back(n % kAmxCols != 0
+                                    ? columnMask(bb, bl, cN, col, kLanes)
+                                    : Value());
+              }
+              auto tileRows = bb.create<scf::ForOp>(
+                  bl, mb, mEnd, cRows, o,
+                  [&](OpBuilder &tb, Location tl, Value m0, ValueRange to) {
+                    tiles.block(tb, tl, x, packed, sums, m0, nb,
+                                pairsPacked(k) / kAmxGroups);
+                    tb.create<scf::YieldOp>(
+                        tl, epilogue(tb, tl, m0, n0, biasVecs, masks, to[0]));
+                  });
+              bb.create<scf::YieldOp>(bl, tileRows.getResults());
+            });
+        b.create<scf::YieldOp>(l, blockLoop.getResults());
+      });
+  tiles.release(rewriter, loc);
+  return rowBlocks.getResult(0);
+}
+
 /// Every FC of f32 activations with constant weights: fp32 or bf16.
 struct FcToKernel : OpRewritePattern<recq::FcOp> {
   FcToKernel(MLIRContext *ctx, Tile tile)
@@ -430,6 +608,10 @@ struct FcToKernel : OpRewritePattern<recq::FcOp> {
                                              "with constant weights");
     if (op.getBias() && !matchPattern(op.getBias(), m_Constant(&bias)))
       return rewriter.notifyMatchFailure(op, "the bias is not constant");
+    if (weight.getElementType().isBF16() && tile.amx != Amx::None) {
+      rewriter.replaceOp(op, amxBf16Fc(rewriter, op, weight, bias, tile.amx));
+      return success();
+    }
     FcArithmetic arith;
     if (weight.getElementType().isF32())
       fp32Arithmetic(rewriter, op, weight, tile, arith);

@@ -120,7 +120,6 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     Type f32 = rewriter.getF32Type();
     auto accType = VectorType::get({lanes}, i32);
     auto floatType = VectorType::get({lanes}, f32);
-    auto maskType = VectorType::get({lanes}, rewriter.getI1Type());
 
     // The u8 input as its i8 storage.
     auto inputType = op.getInput().getType();
@@ -354,11 +353,11 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
 
     // With AMX: the tiles, their configuration and a block's sums. Below
     // 32 rows no tile is used, and neither configured nor released.
-    AmxTiles tiles(tile.amx);
+    AmxTiles tiles(tile.amx, TileDot::Int8);
     Value sums, useTiles;
     if (amx) {
       Value config = tileConfig(rewriter, loc, op);
-      sums = blockSums(rewriter, loc, op);
+      sums = blockSums(rewriter, loc, op, TileDot::Int8);
       useTiles = rewriter.create<arith::CmpIOp>(
           loc, arith::CmpIPredicate::uge, m,
           rewriter.create<arith::ConstantIndexOp>(loc, kAmxRows));

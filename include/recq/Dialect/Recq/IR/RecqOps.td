@@ -131,6 +131,13 @@ def Recq_FcOp : Recq_Op<"fc", [Pure]> {
     does: for each pair of k, `2j + 1` then `2j` (an odd K's last k alone).
     Every target computes exactly that; where `vdpbf16ps` runs (target
     `avx512-bf16`), inputs and results below 2^-126 are flushed to zero.
+    The exception is target `amx`, whose `tdpbf16ps` sums in its own order
+    (Intel SDM): per 32 of K, the even and the odd products each from 0,
+    then their sum added to the row's. Its result `y'` is within
+    `2 (K + 1) 2^-24 (sum_k |x_k w_k| + |bias|)` of the definition's `y`
+    before the activation (x and w rounded to bf16; ReLU and sigmoid do
+    not widen the gap), and, like `vdpbf16ps`, it flushes values below
+    2^-126 to zero.
 
     ```mlir
     %h = recq.fc %x, %w, %b act(relu)
