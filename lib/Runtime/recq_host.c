@@ -76,3 +76,30 @@ int64_t recq_huge_page_bytes(const void *p, size_t len, const char *path) {
   fclose(f);
   return kib * 1024;
 }
+
+int64_t recq_mem_available_bytes(const char *path) {
+  FILE *f = fopen(path ? path : "/proc/meminfo", "r");
+  if (!f)
+    return -1;
+  char line[256];
+  long long kib = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "MemAvailable: %lld kB", &kib) == 1)
+      break;
+  fclose(f);
+  return kib < 0 ? -1 : (int64_t)kib * 1024;
+}
+
+int recq_populate_mode(const char *setting, uint64_t bytes, int64_t available) {
+  if (!setting || !*setting)
+    return available < 0 || bytes <= (uint64_t)available / 2
+               ? RECQ_POPULATE_BACKGROUND
+               : RECQ_POPULATE_OFF;
+  if (strcmp(setting, "0") == 0)
+    return RECQ_POPULATE_OFF;
+  if (strcmp(setting, "1") == 0)
+    return RECQ_POPULATE_AT_LOAD;
+  if (strcmp(setting, "background") == 0)
+    return RECQ_POPULATE_BACKGROUND;
+  return -1;
+}

@@ -71,14 +71,57 @@ memrefCopy(int64_t elem_size, recq_unranked_memref *src,
  * hands them out again, so after the first call a run allocates nothing and
  * touches no fresh pages: the arena of a thread is the set of its cached
  * blocks. Blocks are 64-byte aligned; a 64-byte header before each holds its
- * capacity.
+ * capacity and, for a block of its own mapping, the mapping's length.
+ * Blocks of 2 MiB or more get their own 2 MiB-aligned mapping advised for
+ * transparent huge pages: the first call of a batch size then faults its
+ * buffers in 2 MiB at a time (with 4 KiB pages, ~2,500 faults took ~6 ms
+ * of a 12 ms first batch of 2048 on a model whose warm batch takes 6 ms),
+ * and warm calls miss the TLB less on them.
  *===----------------------------------------------------------------------===*/
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #define RECQ_CACHE_SLOTS 64
 #define RECQ_HEADER 64
+#define RECQ_HUGE ((size_t)2 << 20)
+
+/* The header before each block: its capacity; the length of its own
+   mapping (0: posix_memalign's). */
+typedef struct recq_block_header {
+  size_t capacity;
+  size_t mapped;
+} recq_block_header;
+
+/* A block of `capacity` bytes in a 2 MiB-aligned mapping of its own,
+   advised for huge pages; NULL if the mapping fails. */
+static char *map_block(size_t capacity) {
+  size_t len = (capacity + RECQ_HEADER + RECQ_HUGE - 1) & ~(RECQ_HUGE - 1);
+  char *raw = mmap(NULL, len + RECQ_HUGE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED)
+    return NULL;
+  char *start =
+      (char *)(((uintptr_t)raw + RECQ_HUGE - 1) & ~(uintptr_t)(RECQ_HUGE - 1));
+  if (start > raw)
+    munmap(raw, (size_t)(start - raw));
+  if (start + len < raw + len + RECQ_HUGE)
+    munmap(start + len, (size_t)(raw + len + RECQ_HUGE - (start + len)));
+  madvise(start, len, MADV_HUGEPAGE); /* advice: without THP, 4 KiB pages */
+  recq_block_header h = {len - RECQ_HEADER, len};
+  memcpy(start, &h, sizeof h);
+  return start + RECQ_HEADER;
+}
+
+static void release_block(void *block) {
+  recq_block_header h;
+  memcpy(&h, (char *)block - RECQ_HEADER, sizeof h);
+  if (h.mapped)
+    munmap((char *)block - RECQ_HEADER, h.mapped);
+  else
+    free((char *)block - RECQ_HEADER);
+}
 
 typedef struct recq_block_cache {
   void *blocks[RECQ_CACHE_SLOTS];
@@ -91,7 +134,7 @@ static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static void release_cache(void *p) {
   recq_block_cache *cache = p;
   for (int i = 0; i < cache->count; ++i)
-    free((char *)cache->blocks[i] - RECQ_HEADER);
+    release_block(cache->blocks[i]);
   free(cache);
 }
 
@@ -134,10 +177,16 @@ _mlir_memref_to_llvm_aligned_alloc(uint64_t alignment, uint64_t size) {
     }
   }
   size_t capacity = (size + 63) & ~(size_t)63;
+  if (capacity >= RECQ_HUGE - RECQ_HEADER) {
+    char *block = map_block(capacity);
+    if (block)
+      return block;
+  }
   char *raw = NULL;
   if (posix_memalign((void **)&raw, 64, capacity + RECQ_HEADER) != 0)
     return NULL;
-  memcpy(raw, &capacity, sizeof capacity);
+  recq_block_header h = {capacity, 0};
+  memcpy(raw, &h, sizeof h);
   return raw + RECQ_HEADER;
 }
 
@@ -154,5 +203,5 @@ __attribute__((visibility("hidden"))) void _mlir_memref_to_llvm_free(void *p) {
     cache->blocks[cache->count++] = p;
     return;
   }
-  free((char *)p - RECQ_HEADER);
+  release_block(p);
 }

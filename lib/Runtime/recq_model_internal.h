@@ -16,6 +16,8 @@
 
 #include "recq_pool.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #ifndef RECQ_INTERNAL
@@ -42,6 +44,11 @@ struct recq_model {
   char variant_reason[192];         /* why (recq_model_target_reason) */
   char *weights; /* the mmapped model.weights (read-only), or NULL */
   size_t weights_bytes;
+  /* RECQ_MMAP_POPULATE=background: the thread reading model.weights in
+     (see map_weights), stopped and joined before the unmap. */
+  pthread_t populator;
+  int populating;
+  atomic_int stop_populating;
   /* RECQ_GUARD_WEIGHTS: each weight's own copy between inaccessible
      pages (see guard_weights); NULL when off. */
   const char *guarded[RECQ_MAX_INPUTS];

@@ -144,6 +144,44 @@ static void populate(char *p, size_t len) {
   (void)sink;
 }
 
+/* RECQ_MMAP_POPULATE=background: populate() in 32 MiB pieces, in order,
+   until the end or recq_model_free asks it to stop. */
+static void *populate_in_background(void *arg) {
+  recq_model *m = arg;
+  const size_t piece = (size_t)32 << 20;
+  for (size_t at = 0; at < m->weights_bytes; at += piece) {
+    if (atomic_load_explicit(&m->stop_populating, memory_order_relaxed))
+      break;
+    size_t len = m->weights_bytes - at < piece ? m->weights_bytes - at : piece;
+    populate(m->weights + at, len);
+  }
+  return NULL;
+}
+
+/* Reads model.weights in as RECQ_MMAP_POPULATE says (recq_populate_mode:
+   by default in the background when it is at most half of MemAvailable):
+   a batch that touches a page not yet read pays a page fault, and one
+   from disk a read; the first batch after a load pays one per new page
+   (12-30x a warm batch with 10^6-row tables, docs/performance.md). */
+static int read_weights_in(recq_model *m, recq_status *st) {
+  const char *setting = getenv("RECQ_MMAP_POPULATE");
+  int mode = recq_populate_mode(setting, m->weights_bytes,
+                                recq_mem_available_bytes(NULL));
+  if (mode < 0)
+    return recq_internal_set_status(
+        st, RECQ_ERR_ARGUMENT,
+        "RECQ_MMAP_POPULATE is '%s'; it takes 0, 1 or background", setting);
+  if (mode == RECQ_POPULATE_AT_LOAD)
+    populate(m->weights, m->weights_bytes);
+  if (mode == RECQ_POPULATE_BACKGROUND) {
+    atomic_init(&m->stop_populating, 0);
+    /* No thread (a process at its limit) only loses the head start. */
+    m->populating =
+        pthread_create(&m->populator, NULL, populate_in_background, m) == 0;
+  }
+  return RECQ_OK;
+}
+
 /* Checks that the mapped file at `bytes` (`size` bytes, named `path`) is
    this model's weights file: recq's header, its version, this model's id
    and size. Read through the mapping, after its huge-page advice: a read()
@@ -196,7 +234,9 @@ static int check_weights_header(const recq_model_desc *d, const char *bytes,
      recq is developed) then maps the tables 2 MiB at a time, at no cost in
      load time or memory; elsewhere the advice changes nothing. RECQ_HUGEPAGES=0
      maps it plainly, on 4 KiB pages.
-   - RECQ_MMAP_POPULATE=1 reads it all in at load instead of on first use.
+   - RECQ_MMAP_POPULATE (read_weights_in): 1 reads it all in before the
+     load returns, background (the default, for a file at most half of
+     MemAvailable) on a thread from the load on, 0 each page on first use.
    - RECQ_HUGEPAGES=1 copies it to anonymous huge pages
      (copy_to_huge_pages), which works on any file system. */
 static int map_weights(recq_model *m, const char *path, recq_status *st) {
@@ -257,10 +297,7 @@ static int map_weights(recq_model *m, const char *path, recq_status *st) {
     return code; /* the caller unmaps */
   if (copy)
     return copy_to_huge_pages(m, st);
-  const char *all = getenv("RECQ_MMAP_POPULATE");
-  if (all && *all == '1')
-    populate(base, len);
-  return RECQ_OK;
+  return read_weights_in(m, st);
 }
 
 /* RECQ_GUARD_WEIGHTS=end (or start) copies every weight into its own
@@ -306,6 +343,11 @@ static int guard_weights(recq_model *m, const char *where, recq_status *st) {
 }
 
 static void unmap_weights(recq_model *m) {
+  if (m->populating) {
+    atomic_store(&m->stop_populating, 1);
+    pthread_join(m->populator, NULL);
+    m->populating = 0;
+  }
   for (int w = 0; w < RECQ_MAX_INPUTS; ++w)
     if (m->guard_maps[w])
       munmap(m->guard_maps[w], m->guard_bytes[w]);

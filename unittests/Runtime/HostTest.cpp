@@ -45,6 +45,31 @@ TEST(Host, ThpModeIsTheBracketedChoice) {
   EXPECT_EQ(recq_thp_mode("/nonexistent/recq/thp"), RECQ_THP_UNKNOWN);
 }
 
+TEST(Host, MemAvailableIsReadInBytes) {
+  EXPECT_EQ(recq_mem_available_bytes(TempText("MemTotal:       24000000 kB\n"
+                                              "MemFree:         1000 kB\n"
+                                              "MemAvailable:   20000000 kB\n")
+                                         .path),
+            int64_t(20000000) * 1024);
+  EXPECT_EQ(recq_mem_available_bytes(TempText("MemTotal: 5 kB\n").path), -1);
+  EXPECT_EQ(recq_mem_available_bytes("/nonexistent/recq/meminfo"), -1);
+  EXPECT_GT(recq_mem_available_bytes(nullptr), 0) << "/proc/meminfo";
+}
+
+TEST(Host, PopulateModeNamedOrByDefault) {
+  EXPECT_EQ(recq_populate_mode("0", 1, 100), RECQ_POPULATE_OFF);
+  EXPECT_EQ(recq_populate_mode("1", 1000, 100), RECQ_POPULATE_AT_LOAD);
+  EXPECT_EQ(recq_populate_mode("background", 1000, 100),
+            RECQ_POPULATE_BACKGROUND);
+  EXPECT_EQ(recq_populate_mode("yes", 1, 100), -1);
+  EXPECT_EQ(recq_populate_mode("2", 1, 100), -1);
+  // The default: in the background up to half of what is available.
+  EXPECT_EQ(recq_populate_mode(nullptr, 50, 100), RECQ_POPULATE_BACKGROUND);
+  EXPECT_EQ(recq_populate_mode("", 50, 100), RECQ_POPULATE_BACKGROUND);
+  EXPECT_EQ(recq_populate_mode(nullptr, 51, 100), RECQ_POPULATE_OFF);
+  EXPECT_EQ(recq_populate_mode(nullptr, 51, -1), RECQ_POPULATE_BACKGROUND);
+}
+
 TEST(Host, ThpModeNames) {
   EXPECT_STREQ(recq_thp_mode_name(RECQ_THP_ALWAYS), "always");
   EXPECT_STREQ(recq_thp_mode_name(RECQ_THP_MADVISE), "madvise");

@@ -446,6 +446,45 @@ TEST(ModelApiTest, WeightsFilesThatAreNotTheModelsAreRefused) {
       << missing.error;
 }
 
+// RECQ_MMAP_POPULATE: each mode loads and runs with the same bits; a
+// model freed while its background thread still reads model.weights in
+// stops it first (ASan/TSan would see a read of an unmapped page or a
+// race); an unknown setting is refused, naming it.
+TEST(ModelApiTest, WeightsAreReadInAsRecqMmapPopulateSays) {
+  std::vector<float> want;
+  {
+    ::setenv("RECQ_MMAP_POPULATE", "0", 1);
+    Loaded m("interaction_weights");
+    ASSERT_TRUE(m) << m.error;
+    Batch b = m.batch(37);
+    recq_status st;
+    ASSERT_EQ(m.run(b, want, st), RECQ_OK) << st.message;
+  }
+  for (const char *setting : {"1", "background", ""}) {
+    SCOPED_TRACE(std::string("RECQ_MMAP_POPULATE=") + setting);
+    ::setenv("RECQ_MMAP_POPULATE", setting, 1);
+    for (int i = 0; i < 20; ++i) {
+      Loaded m("interaction_weights");
+      ASSERT_TRUE(m) << m.error;
+      if (i % 2) // freed at once, or after a run
+        continue;
+      std::vector<float> got;
+      Batch b = m.batch(37);
+      recq_status st;
+      ASSERT_EQ(m.run(b, got, st), RECQ_OK) << st.message;
+      EXPECT_EQ(got, want);
+    }
+  }
+  ::setenv("RECQ_MMAP_POPULATE", "sometimes", 1);
+  Loaded bad("interaction_weights");
+  ::unsetenv("RECQ_MMAP_POPULATE");
+  EXPECT_FALSE(bad);
+  EXPECT_NE(bad.error.find("RECQ_MMAP_POPULATE is 'sometimes'; it takes 0, 1 "
+                           "or background"),
+            std::string::npos)
+      << bad.error;
+}
+
 // Several threads call recq_model_run on one loaded model, each with its
 // own inputs, while the model's pool cuts large batches into tiles: every
 // result has the bits of the same batch run alone.

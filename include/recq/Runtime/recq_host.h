@@ -41,6 +41,25 @@ RECQ_EXPORT int recq_thp_usable(void);
 RECQ_EXPORT int64_t recq_huge_page_bytes(const void *p, size_t len,
                                          const char *path);
 
+/* MemAvailable of `path` (NULL: /proc/meminfo) in bytes; -1 when it
+   cannot be read. */
+RECQ_EXPORT int64_t recq_mem_available_bytes(const char *path);
+
+/* How model.weights is read in (RECQ_MMAP_POPULATE). */
+enum {
+  RECQ_POPULATE_OFF = 0,        /* "0": each page on first use */
+  RECQ_POPULATE_AT_LOAD = 1,    /* "1": all of it before the load returns */
+  RECQ_POPULATE_BACKGROUND = 2, /* "background": a thread, from the load on */
+};
+
+/* The mode `setting` names ("0", "1", "background"; NULL or "": the
+   default, background for a file of `bytes` at most half of `available`
+   bytes (MemAvailable; negative: unknown, taken as enough), else off, so
+   tables near or past the memory are not read in whole); -1 for any
+   other setting. */
+RECQ_EXPORT int recq_populate_mode(const char *setting, uint64_t bytes,
+                                   int64_t available);
+
 #ifdef __cplusplus
 }
 #endif
