@@ -343,7 +343,8 @@ TEST_P(FcKernelTest, Bf16WithTdpbf16psIsWithinTheBound) {
   checkBf16(GetParam(), "amx", "", Bf16Order::AmxNative);
 }
 
-// N and K around every target's column tile (8, 16, 32) and odd.
+// N and K around every target's column tile (8, 16, 32) and odd; N <= 4
+// runs the fp32 along-K kernel.
 INSTANTIATE_TEST_SUITE_P(
     OddShapes, FcKernelTest,
     ::testing::Values(Case{1, 1, recq::Activation::none},
@@ -353,7 +354,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{33, 64, recq::Activation::sigmoid},
                       Case{100, 100, recq::Activation::relu},
                       Case{1, 479, recq::Activation::sigmoid},
-                      Case{64, 1, recq::Activation::none}),
+                      Case{64, 1, recq::Activation::none},
+                      // Few columns (fp32: along K), K past one chunk.
+                      Case{2, 33, recq::Activation::relu},
+                      Case{4, 100, recq::Activation::sigmoid}),
     [](const ::testing::TestParamInfo<Case> &info) {
       return "N" + std::to_string(info.param.n) + "_K" +
              std::to_string(info.param.k) + "_" +

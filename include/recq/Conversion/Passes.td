@@ -125,6 +125,14 @@ def ConvertRecqFcToKernelPass
     `Nr` does not divide `N`, and the rows after the last full tile run the
     same kernel with `Mr = 1`.
 
+    An fp32 FC of up to 4 columns would fill a column block with padding
+    (N = 1: 1 useful lane in 32), so it runs along K instead: the weight
+    packed `[N, K']` (K padded to whole vectors of the target's width:
+    16 on avx512, 8 on avx2, 4 on generic), per tile of rows (4 for
+    N <= 2, 3 for N = 3, 2 for N = 4) one accumulator vector per (row,
+    column) over K (the input's last vector read under a mask), each
+    reduced to its output at the end, then the bias and the activation.
+
     Tile sizes per target (option `target`), chosen so the accumulators,
     the weight vector and the broadcast fit the register file:
 

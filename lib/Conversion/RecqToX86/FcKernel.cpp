@@ -250,6 +250,108 @@ void fp32Arithmetic(PatternRewriter &rewriter, recq::FcOp op,
   };
 }
 
+/// Columns up to which an fp32 FC runs along K (fp32AlongK): a block of
+/// Nr columns would be mostly padding (N = 1: 1 useful lane in 32).
+constexpr int64_t kAlongKMaxN = 4;
+
+/// An fp32 FC of few columns (N <= kAlongKMaxN): per tile of rows, one
+/// accumulator vector of the target's width per (row, column) runs along
+/// K in chunks (the weight [N, K] zero-padded to whole chunks, the input's
+/// last chunk read under a mask), each reduced to its output at the end,
+/// then the bias and the activation. Its sums are in another order than
+/// the column-block kernel's (a tree over the lanes), within fp32
+/// rounding of it.
+Value fp32AlongK(PatternRewriter &rewriter, recq::FcOp op,
+                 DenseElementsAttr weight, DenseElementsAttr bias, Tile tile) {
+  Location loc = op.getLoc();
+  RankedTensorType type = op.getType();
+  Type f32 = rewriter.getF32Type();
+  int64_t n = weight.getType().getDimSize(0),
+          k = weight.getType().getDimSize(1);
+  // One register: Nr is two of them on every target.
+  int64_t lanes = tile.nr / 2;
+  int64_t chunks = (k + lanes - 1) / lanes, fullChunks = k / lanes;
+  auto vecType = VectorType::get({lanes}, f32);
+  // [N, chunks * lanes]: column j's k contiguous, zero past K.
+  Value packed = rewriter.create<arith::ConstantOp>(
+      loc, packWeight(weight, 1, chunks * lanes, 1, [](int64_t s, int64_t) {
+             return std::make_pair(0, s);
+           }).reshape(RankedTensorType::get({n, chunks * lanes}, f32)));
+  Value input = op.getInput();
+  Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
+  Value cLanes = rewriter.create<arith::ConstantIndexOp>(loc, lanes);
+  Value pad =
+      rewriter.create<arith::ConstantOp>(loc, rewriter.getF32FloatAttr(0));
+  Value zero =
+      rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(vecType));
+  Value m = rewriter.create<tensor::DimOp>(loc, input, 0);
+  SmallVector<Value> dyn;
+  if (type.isDynamicDim(0))
+    dyn.push_back(m);
+  Value init = rewriter.create<tensor::EmptyOp>(loc, type.getShape(), f32, dyn);
+  SmallVector<float> biases(n, 0.0f);
+  if (bias)
+    biases = llvm::to_vector(bias.getValues<float>());
+  recq::Activation act = op.getActivation();
+
+  auto loadInput = [&](OpBuilder &b, Location l, Value row, Value c,
+                       bool masked) -> Value {
+    Value col = b.create<arith::MulIOp>(l, c, cLanes);
+    return b.create<vector::TransferReadOp>(
+        l, vecType, input, ValueRange{row, col}, pad, ArrayRef<bool>{!masked});
+  };
+  auto loadColumn = [&](OpBuilder &b, Location l, Value c, int64_t j) -> Value {
+    Value col = b.create<arith::MulIOp>(l, c, cLanes);
+    return b.create<vector::TransferReadOp>(
+        l, vecType, packed,
+        ValueRange{b.create<arith::ConstantIndexOp>(l, j), col}, pad,
+        ArrayRef<bool>{true});
+  };
+  auto fma = [](OpBuilder &b, Location l, Value acc, Value x,
+                Value w) -> Value {
+    return b.create<vector::FMAOp>(l, x, w, acc);
+  };
+  auto rowTile = [&](OpBuilder &b, Location l, Value m0, int64_t rows,
+                     Value out) -> Value {
+    SmallVector<Value> rowIdx = recq::x86::rowIndices(b, l, m0, rows);
+    auto whole = [&](OpBuilder &sb, Location sl, Value row, Value c) {
+      return loadInput(sb, sl, row, c, /*masked=*/false);
+    };
+    auto last = [&](OpBuilder &sb, Location sl, Value row, Value c) {
+      return loadInput(sb, sl, row, c, /*masked=*/true);
+    };
+    recq::x86::AccumulatorTile wholeStep{n, loadColumn, whole, fma};
+    recq::x86::AccumulatorTile lastStep{n, loadColumn, last, fma};
+    SmallVector<Value> acc(rows * n, zero);
+    acc = recq::x86::accumulateLoop(
+        b, l, wholeStep, rowIdx, c0,
+        b.create<arith::ConstantIndexOp>(l, fullChunks), acc);
+    if (fullChunks < chunks)
+      acc = recq::x86::accumulateStep(
+          b, l, lastStep, rowIdx,
+          b.create<arith::ConstantIndexOp>(l, fullChunks), acc);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        Value y = b.create<vector::ReductionOp>(l, vector::CombiningKind::ADD,
+                                                acc[i * n + j]);
+        y = b.create<arith::AddFOp>(
+            l, y, b.create<arith::ConstantOp>(l, b.getF32FloatAttr(biases[j])));
+        y = recq::buildActivation(b, l, y, act);
+        out = b.create<tensor::InsertOp>(
+            l, y, out,
+            ValueRange{rowIdx[i], b.create<arith::ConstantIndexOp>(l, j)});
+      }
+    return out;
+  };
+  // Rows per tile: rows x N accumulators and N weight vectors in 16
+  // registers (as the int8 kernel's along-K tiles).
+  int64_t rows = n <= 2 ? 4 : n == 3 ? 3 : 2;
+  Value cRows = rewriter.create<arith::ConstantIndexOp>(loc, rows);
+  Value mFull = recq::x86::wholeTilesEnd(rewriter, loc, Value(), m, cRows);
+  return recq::x86::forEachRowTile(rewriter, loc, c0, mFull, m, cRows, rows,
+                                   init, rowTile);
+}
+
 //===----------------------------------------------------------------------===//
 // bf16
 //===----------------------------------------------------------------------===//
@@ -610,6 +712,11 @@ struct FcToKernel : OpRewritePattern<recq::FcOp> {
       return rewriter.notifyMatchFailure(op, "the bias is not constant");
     if (weight.getElementType().isBF16() && tile.amx != Amx::None) {
       rewriter.replaceOp(op, amxBf16Fc(rewriter, op, weight, bias, tile.amx));
+      return success();
+    }
+    if (weight.getElementType().isF32() &&
+        weight.getType().getDimSize(0) <= kAlongKMaxN) {
+      rewriter.replaceOp(op, fp32AlongK(rewriter, op, weight, bias, tile));
       return success();
     }
     FcArithmetic arith;

@@ -48,3 +48,31 @@ func.func @no_tail(%x: tensor<4x8xf32>, %w2: tensor<16x8xf32>) -> (tensor<4x16xf
   %1 = recq.fc %x, %w2 : (tensor<4x8xf32>, tensor<16x8xf32>) -> tensor<4x16xf32>
   return %0, %1 : tensor<4x16xf32>, tensor<4x16xf32>
 }
+
+// -----
+
+// N = 1 (the top MLP's last layer): along K, one zmm accumulator per row
+// of a 4-row tile, K = 19 as one whole vector and one masked, reduced at
+// the end, then bias and sigmoid. The weight [1, 32]: K padded to vectors.
+// AVX512-LABEL: func @few_columns
+// AVX512-DAG: %[[W:.*]] = arith.constant dense<{{.*}}> : tensor<1x32xf32>
+// AVX512: scf.for {{.*}} step %c4
+// AVX512:   scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// AVX512:     vector.transfer_read %[[W]]{{.*}} {in_bounds = [true]} : tensor<1x32xf32>, vector<16xf32>
+// AVX512-COUNT-4: vector.fma
+// AVX512:   vector.transfer_read %arg0{{.*}} : tensor<?x19xf32>, vector<16xf32>
+// AVX512:   vector.reduction <add>, %{{.*}} : vector<16xf32> into f32
+// AVX512:   math.exp
+// AVX512:   tensor.insert
+// AVX2-LABEL: func @few_columns
+// AVX2: tensor<1x24xf32>
+// AVX2: vector.reduction <add>, %{{.*}} : vector<8xf32> into f32
+// GENERIC-LABEL: func @few_columns
+// GENERIC: tensor<1x20xf32>
+// GENERIC: vector.reduction <add>, %{{.*}} : vector<4xf32> into f32
+func.func @few_columns(%x: tensor<?x19xf32>) -> tensor<?x1xf32> {
+  %w = arith.constant dense<0.5> : tensor<1x19xf32>
+  %b = arith.constant dense<0.25> : tensor<1xf32>
+  %0 = recq.fc %x, %w, %b act(sigmoid) : (tensor<?x19xf32>, tensor<1x19xf32>, tensor<1xf32>) -> tensor<?x1xf32>
+  return %0 : tensor<?x1xf32>
+}
