@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -242,8 +243,10 @@ TEST(AmxModel, Tdpbf16psTreatsDenormalsAsZero) {
 }
 
 #if defined(__x86_64__)
-/// The same steps on the tile registers (AT&T order: sources first).
-__attribute__((noinline)) void onHardware(const Config &cfg, Tiles &t) {
+/// The same steps on the tile registers (AT&T order: sources first):
+/// tdpbusd on Tiles, tdpbf16ps on Bf16Tiles.
+template <typename T>
+__attribute__((noinline)) void onHardware(const Config &cfg, T &t) {
   int64_t strideC = 4 * t.n, strideA = 4 * t.k, strideB = 4 * t.n;
   asm volatile("ldtilecfg %0" ::"m"(cfg.bytes));
   asm volatile("tileloadd (%0,%1,1), %%tmm0" ::"r"(t.c.data()), "r"(strideC)
@@ -252,23 +255,10 @@ __attribute__((noinline)) void onHardware(const Config &cfg, Tiles &t) {
                : "memory");
   asm volatile("tileloadd (%0,%1,1), %%tmm6" ::"r"(t.b.data()), "r"(strideB)
                : "memory");
-  asm volatile("tdpbusd %%tmm6, %%tmm4, %%tmm0" ::: "memory");
-  asm volatile("tilestored %%tmm0, (%0,%1,1)" ::"r"(t.c.data()), "r"(strideC)
-               : "memory");
-  asm volatile("tilerelease" ::: "memory");
-}
-
-/// TDPBF16PS on the tile registers.
-__attribute__((noinline)) void onHardware(const Config &cfg, Bf16Tiles &t) {
-  int64_t strideC = 4 * t.n, strideA = 4 * t.k, strideB = 4 * t.n;
-  asm volatile("ldtilecfg %0" ::"m"(cfg.bytes));
-  asm volatile("tileloadd (%0,%1,1), %%tmm0" ::"r"(t.c.data()), "r"(strideC)
-               : "memory");
-  asm volatile("tileloadd (%0,%1,1), %%tmm4" ::"r"(t.a.data()), "r"(strideA)
-               : "memory");
-  asm volatile("tileloadd (%0,%1,1), %%tmm6" ::"r"(t.b.data()), "r"(strideB)
-               : "memory");
-  asm volatile("tdpbf16ps %%tmm6, %%tmm4, %%tmm0" ::: "memory");
+  if constexpr (std::is_same_v<T, Bf16Tiles>)
+    asm volatile("tdpbf16ps %%tmm6, %%tmm4, %%tmm0" ::: "memory");
+  else
+    asm volatile("tdpbusd %%tmm6, %%tmm4, %%tmm0" ::: "memory");
   asm volatile("tilestored %%tmm0, (%0,%1,1)" ::"r"(t.c.data()), "r"(strideC)
                : "memory");
   asm volatile("tilerelease" ::: "memory");

@@ -92,18 +92,22 @@ OwningOpRef<ModuleOp> buildFc(MLIRContext &context, const Case &c,
   return module;
 }
 
+/// `v` after `act`.
+float activate(float v, recq::Activation act) {
+  if (act == recq::Activation::relu)
+    return v > 0 ? v : 0;
+  if (act == recq::Activation::sigmoid)
+    return 1.0f / (1.0f + std::exp(-v));
+  return v;
+}
+
 float reference(const std::vector<float> &x, const std::vector<float> &w,
                 const std::vector<float> &bias, int64_t m, int64_t n,
                 int64_t k, recq::Activation act) {
   double acc = bias[n];
   for (int64_t kk = 0; kk < k; ++kk)
     acc += double(x[m * k + kk]) * w[n * k + kk];
-  float v = float(acc);
-  if (act == recq::Activation::relu)
-    return v > 0 ? v : 0;
-  if (act == recq::Activation::sigmoid)
-    return 1.0f / (1.0f + std::exp(-v));
-  return v;
+  return activate(float(acc), act);
 }
 
 /// Draws `m` rows of input for `c`, runs `model` on them into `out`
@@ -176,35 +180,24 @@ float roundBf16(float f) {
   return f;
 }
 
+/// Element (row, kk) of the [rows, k] matrix `v` rounded to bf16; 0 past
+/// K (the kernels' padding).
+float bf16At(const std::vector<float> &v, int64_t row, int64_t kk, int64_t k) {
+  return kk < k ? roundBf16(v[row * k + kk]) : 0.0f;
+}
+
 /// A bf16 FC as recq.fc defines it: input and weight rounded to bf16, the
 /// exact products summed in f32 per pair of k (2j + 1, then 2j), then the
 /// bias and the activation in f32.
 float referenceBf16(const std::vector<float> &x, const std::vector<float> &w,
                     const std::vector<float> &bias, int64_t m, int64_t n,
                     int64_t k, recq::Activation act) {
-  auto at = [&](const std::vector<float> &v, int64_t row, int64_t kk) {
-    return kk < k ? roundBf16(v[row * k + kk]) : 0.0f;
-  };
   float acc = 0.0f;
   for (int64_t j = 0; 2 * j < k; ++j) {
-    acc = std::fma(at(x, m, 2 * j + 1), at(w, n, 2 * j + 1), acc);
-    acc = std::fma(at(x, m, 2 * j), at(w, n, 2 * j), acc);
+    acc = std::fma(bf16At(x, m, 2 * j + 1, k), bf16At(w, n, 2 * j + 1, k), acc);
+    acc = std::fma(bf16At(x, m, 2 * j, k), bf16At(w, n, 2 * j, k), acc);
   }
-  float v = acc + bias[n];
-  if (act == recq::Activation::relu)
-    return v > 0 ? v : 0;
-  if (act == recq::Activation::sigmoid)
-    return 1.0f / (1.0f + std::exp(-v));
-  return v;
-}
-
-/// `v` after `act`.
-float activate(float v, recq::Activation act) {
-  if (act == recq::Activation::relu)
-    return v > 0 ? v : 0;
-  if (act == recq::Activation::sigmoid)
-    return 1.0f / (1.0f + std::exp(-v));
-  return v;
+  return activate(acc + bias[n], act);
 }
 
 /// A bf16 FC as the AMX kernel computes it (tdpbf16ps, Intel SDM): per 32
@@ -213,15 +206,12 @@ float activate(float v, recq::Activation act) {
 float referenceAmxBf16(const std::vector<float> &x, const std::vector<float> &w,
                        const std::vector<float> &bias, int64_t m, int64_t n,
                        int64_t k, recq::Activation act) {
-  auto at = [&](const std::vector<float> &v, int64_t row, int64_t kk) {
-    return kk < k ? roundBf16(v[row * k + kk]) : 0.0f;
-  };
   float acc = 0.0f;
   for (int64_t k0 = 0; k0 < k; k0 += 32) {
     float even = 0.0f, odd = 0.0f;
     for (int64_t kk = k0; kk < k0 + 32; kk += 2) {
-      even = std::fma(at(x, m, kk), at(w, n, kk), even);
-      odd = std::fma(at(x, m, kk + 1), at(w, n, kk + 1), odd);
+      even = std::fma(bf16At(x, m, kk, k), bf16At(w, n, kk, k), even);
+      odd = std::fma(bf16At(x, m, kk + 1, k), bf16At(w, n, kk + 1, k), odd);
     }
     acc += even + odd;
   }
