@@ -6,10 +6,16 @@
 
 #include "recq/Runtime/recq_host.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14; older kernels say EINVAL */
+#endif
 
 int recq_thp_mode(const char *path) {
   FILE *f = fopen(path ? path : "/sys/kernel/mm/transparent_hugepage/enabled",
@@ -102,4 +108,14 @@ int recq_populate_mode(const char *setting, uint64_t bytes, int64_t available) {
   if (strcmp(setting, "background") == 0)
     return RECQ_POPULATE_BACKGROUND;
   return -1;
+}
+
+int recq_populate(void *p, size_t len) {
+#ifdef MADV_POPULATE_READ
+  if (madvise(p, len, MADV_POPULATE_READ) == 0)
+    return 0;
+  if (errno != EINVAL)
+    return -1; /* EFAULT: past the file's end; ENOMEM, EINTR: give up */
+#endif
+  return madvise(p, len, MADV_WILLNEED) == 0 ? 1 : -1;
 }

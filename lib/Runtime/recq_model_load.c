@@ -131,21 +131,9 @@ static int copy_to_huge_pages(recq_model *m, recq_status *st) {
   return RECQ_OK;
 }
 
-/* Reads every page of [p, p + len) in now. */
-static void populate(char *p, size_t len) {
-#ifdef MADV_POPULATE_READ
-  if (madvise(p, len, MADV_POPULATE_READ) == 0)
-    return;
-#endif
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  volatile char sink = 0;
-  for (size_t at = 0; at < len; at += page)
-    sink ^= p[at];
-  (void)sink;
-}
-
-/* RECQ_MMAP_POPULATE=background: populate() in 32 MiB pieces, in order,
-   until the end or recq_model_free asks it to stop. */
+/* RECQ_MMAP_POPULATE=background: recq_populate in 32 MiB pieces, in
+   order, until the end, a piece it cannot read in, or recq_model_free
+   asking it to stop. */
 static void *populate_in_background(void *arg) {
   recq_model *m = arg;
   const size_t piece = (size_t)32 << 20;
@@ -153,7 +141,8 @@ static void *populate_in_background(void *arg) {
     if (atomic_load_explicit(&m->stop_populating, memory_order_relaxed))
       break;
     size_t len = m->weights_bytes - at < piece ? m->weights_bytes - at : piece;
-    populate(m->weights + at, len);
+    if (recq_populate(m->weights + at, len) < 0)
+      break;
   }
   return NULL;
 }
@@ -172,7 +161,7 @@ static int read_weights_in(recq_model *m, recq_status *st) {
         st, RECQ_ERR_ARGUMENT,
         "RECQ_MMAP_POPULATE is '%s'; it takes 0, 1 or background", setting);
   if (mode == RECQ_POPULATE_AT_LOAD)
-    populate(m->weights, m->weights_bytes);
+    recq_populate(m->weights, m->weights_bytes);
   if (mode == RECQ_POPULATE_BACKGROUND) {
     atomic_init(&m->stop_populating, 0);
     /* No thread (a process at its limit) only loses the head start. */

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <string>
 #include <sys/mman.h>
@@ -54,6 +55,24 @@ TEST(Host, MemAvailableIsReadInBytes) {
   EXPECT_EQ(recq_mem_available_bytes(TempText("MemTotal: 5 kB\n").path), -1);
   EXPECT_EQ(recq_mem_available_bytes("/nonexistent/recq/meminfo"), -1);
   EXPECT_GT(recq_mem_available_bytes(nullptr), 0) << "/proc/meminfo";
+}
+
+// A file truncated under its mapping: reading the pages past its new end
+// would raise SIGBUS (the runtime's background read did, in a test that
+// truncates a loaded model's weights file); recq_populate stops with -1.
+TEST(Host, PopulateStopsAtATruncatedFilesEnd) {
+  long page = sysconf(_SC_PAGESIZE);
+  TempText file(std::string(3 * page, 'x'));
+  int fd = open(file.path, O_RDONLY);
+  ASSERT_GE(fd, 0);
+  void *p = mmap(nullptr, 3 * page, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  ASSERT_NE(p, MAP_FAILED);
+  EXPECT_GE(recq_populate(p, 3 * page), 0);
+  ASSERT_EQ(truncate(file.path, page), 0);
+  EXPECT_EQ(recq_populate(p, 3 * page), -1);
+  EXPECT_GE(recq_populate(p, page), 0);
+  munmap(p, 3 * page);
 }
 
 TEST(Host, PopulateModeNamedOrByDefault) {

@@ -41,6 +41,15 @@ RECQ_EXPORT int recq_thp_usable(void);
 RECQ_EXPORT int64_t recq_huge_page_bytes(const void *p, size_t len,
                                          const char *path);
 
+/* Reads [p, p + len) of a file mapping in and maps it
+   (MADV_POPULATE_READ; on a kernel without it, before Linux 5.14,
+   MADV_WILLNEED, which only starts the reads). It never touches a page
+   itself: a page past the file's end (the file truncated under the
+   mapping) makes it stop with -1 where a read would raise SIGBUS.
+   Returns 0 when all of it is mapped, 1 when the reads were only started,
+   -1 when part of it could not be read in. */
+RECQ_EXPORT int recq_populate(void *p, size_t len);
+
 /* MemAvailable of `path` (NULL: /proc/meminfo) in bytes; -1 when it
    cannot be read. */
 RECQ_EXPORT int64_t recq_mem_available_bytes(const char *path);
