@@ -28,6 +28,8 @@
 #include "recq/Runtime/recq_abi.h"
 #include "recq/Target/Codegen.h"
 
+#include "Ceilings.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -56,6 +58,7 @@
 #include <vector>
 
 using namespace mlir;
+using namespace recq::bench;
 
 namespace {
 
@@ -371,82 +374,6 @@ private:
   decltype(&recq_model_run) run = nullptr;
   decltype(&recq_model_free) release = nullptr;
 };
-
-//===----------------------------------------------------------------------===//
-// The gather ceiling
-//===----------------------------------------------------------------------===//
-
-/// Requests row `indices[min(k + prefetch, n - 1)]`: every 64-byte line
-/// and the one holding its last byte.
-__attribute__((target("avx2"), always_inline)) inline void
-prefetchRow(const char *table, int64_t stride, const int64_t *indices,
-            int64_t k, int64_t n, int prefetch) {
-  const char *ahead = table + indices[std::min(k + prefetch, n - 1)] * stride;
-  for (int64_t line = 0; line < stride; line += 64)
-    _mm_prefetch(ahead + line, _MM_HINT_T0);
-  _mm_prefetch(ahead + stride - 1, _MM_HINT_T0);
-}
-
-/// ORs every 64-byte line of `row` into `a` (one 32-byte load per line,
-/// and one ending at the row's last byte: rows here are at least 12 bytes,
-/// int4 at D = 16).
-__attribute__((target("avx2"), always_inline)) inline __m256i
-touchRow(const char *row, int64_t stride, __m256i a) {
-  int64_t last = std::max<int64_t>(stride - 32, 0);
-  for (int64_t line = 0; line < last; line += 64)
-    a = _mm256_or_si256(
-        a, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + line)));
-  if (stride >= 32)
-    return _mm256_or_si256(
-        a, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + last)));
-  if (stride >= 16)
-    return _mm256_or_si256(
-        a, _mm256_castsi128_si256(_mm_loadu_si128(
-               reinterpret_cast<const __m128i *>(row + stride - 16))));
-  return _mm256_or_si256(
-      a, _mm256_castsi128_si256(_mm_loadl_epi64(
-             reinterpret_cast<const __m128i *>(row + stride - 8))));
-}
-
-/// Touches every line of each row, OR-ing into four accumulators; rows
-/// are requested `prefetch` indices ahead when it is not 0. Memory traffic
-/// is exactly the kernel's reads; work per row is the least possible.
-__attribute__((target("avx2"), noinline)) uint64_t
-gatherRows(const char *table, int64_t stride, const int64_t *indices,
-           int64_t n, int prefetch) {
-  __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(),
-                    _mm256_setzero_si256(), _mm256_setzero_si256()};
-  for (int64_t k = 0; k < n; ++k) {
-    if (prefetch)
-      prefetchRow(table, stride, indices, k, n, prefetch);
-    acc[k & 3] = touchRow(table + indices[k] * stride, stride, acc[k & 3]);
-  }
-  __m256i all = _mm256_or_si256(_mm256_or_si256(acc[0], acc[1]),
-                                _mm256_or_si256(acc[2], acc[3]));
-  return uint64_t(_mm256_extract_epi64(all, 0));
-}
-
-/// gatherRows over bags of `length` rows, writing each bag's `dim` floats
-/// (its rows' bits OR-ed, as 32-byte stores) to `out`: the same row reads
-/// plus the [B, D] f32 output every pooling kernel writes. For short bags
-/// the output is most of the traffic (bags of one int8 row of D = 64: 72
-/// bytes read, 256 written).
-__attribute__((target("avx2"), noinline)) void
-gatherRowsAndWrite(const char *table, int64_t stride, const int64_t *indices,
-                   int64_t batch, int64_t length, int prefetch, float *out,
-                   int64_t dim) {
-  int64_t n = batch * length;
-  for (int64_t b = 0; b < batch; ++b) {
-    __m256i acc = _mm256_setzero_si256();
-    for (int64_t k = b * length; k < (b + 1) * length; ++k) {
-      if (prefetch)
-        prefetchRow(table, stride, indices, k, n, prefetch);
-      acc = touchRow(table + indices[k] * stride, stride, acc);
-    }
-    for (int64_t j = 0; j + 8 <= dim; j += 8)
-      _mm256_storeu_ps(out + b * dim + j, _mm256_castsi256_ps(acc));
-  }
-}
 
 //===----------------------------------------------------------------------===//
 // Timing

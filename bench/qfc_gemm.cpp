@@ -24,6 +24,8 @@
 #include "recq/Runtime/recq_cpu.h"
 #include "recq/Target/Codegen.h"
 
+#include "Ceilings.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Quant/QuantOps.h"
@@ -56,6 +58,7 @@
 #include <vector>
 
 using namespace mlir;
+using namespace recq::bench;
 
 namespace {
 
@@ -94,135 +97,6 @@ double medianSeconds(const std::function<void()> &fn, int reps = 15) {
   }
   std::nth_element(times.begin(), times.begin() + reps / 2, times.end());
   return times[reps / 2];
-}
-
-//===----------------------------------------------------------------------===//
-// Peaks
-//===----------------------------------------------------------------------===//
-
-constexpr int64_t kPeakIters = 10'000'000;
-
-/// The best of 5 runs of a peak loop (the machine may be shared).
-double best(double (*peak)()) {
-  double b = 0;
-  for (int i = 0; i < 5; ++i)
-    b = std::max(b, peak());
-  return b;
-}
-
-__attribute__((target("avx512f,avx512vnni"))) double peakVpdpbusd() {
-  __m512i acc[12];
-  for (auto &a : acc)
-    a = _mm512_setzero_si512();
-  __m512i x = _mm512_set1_epi32(0x01020304), w = _mm512_set1_epi32(0x01010101);
-  auto start = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < kPeakIters; ++i) {
-#pragma GCC unroll 16
-    for (auto &a : acc)
-      a = _mm512_dpbusd_epi32(a, x, w);
-    asm volatile("" : "+v"(x));
-  }
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  __m512i sum = acc[0];
-  for (int i = 1; i < 12; ++i)
-    sum = _mm512_add_epi32(sum, acc[i]);
-  volatile int sink = _mm512_reduce_add_epi32(sum);
-  (void)sink;
-  return 12.0 * kPeakIters * 64 * 2 / s / 1e9;
-}
-
-// AVX2: the multiplies do not depend on the accumulators (only the adds
-// chain), so 6 accumulators with 6 different weights keep the ports busy
-// within 16 ymm registers; the asm barrier makes every multiply happen in
-// every iteration.
-__attribute__((target("avx2"))) double peakVpmaddwd() {
-  __m256i acc[6], w[6];
-  for (int i = 0; i < 6; ++i) {
-    acc[i] = _mm256_setzero_si256();
-    w[i] = _mm256_set1_epi32(0x00010001 + i);
-  }
-  __m256i x = _mm256_set1_epi32(0x00020003);
-  auto start = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < kPeakIters; ++i) {
-#pragma GCC unroll 16
-    for (int j = 0; j < 6; ++j)
-      acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(x, w[j]));
-    asm volatile("" : "+x"(x));
-  }
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  __m256i sum = acc[0];
-  for (int i = 1; i < 6; ++i)
-    sum = _mm256_add_epi32(sum, acc[i]);
-  volatile int sink = _mm256_extract_epi32(sum, 0);
-  (void)sink;
-  return 6.0 * kPeakIters * 16 * 2 / s / 1e9;
-}
-
-__attribute__((target("avx2"))) double peakVpmaddubsw() {
-  __m256i acc[6], w[6];
-  for (int i = 0; i < 6; ++i) {
-    acc[i] = _mm256_setzero_si256();
-    w[i] = _mm256_set1_epi8(char(1 + i));
-  }
-  __m256i x = _mm256_set1_epi8(3);
-  __m256i ones = _mm256_set1_epi16(1);
-  auto start = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < kPeakIters; ++i) {
-#pragma GCC unroll 16
-    for (int j = 0; j < 6; ++j)
-      acc[j] = _mm256_add_epi32(
-          acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w[j]), ones));
-    asm volatile("" : "+x"(x));
-  }
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  __m256i sum = acc[0];
-  for (int i = 1; i < 6; ++i)
-    sum = _mm256_add_epi32(sum, acc[i]);
-  volatile int sink = _mm256_extract_epi32(sum, 0);
-  (void)sink;
-  return 6.0 * kPeakIters * 32 * 2 / s / 1e9;
-}
-
-// AMX: four int32 tiles fed by two input and two weight tiles, as recq's
-// kernel uses them; tdpbusd is 16 x 16 x 64 multiply-adds. Needs the tile
-// permission, which recq_cpu_features has asked for.
-double peakTdpbusd() {
-  alignas(64) uint8_t config[64] = {1};
-  for (int t = 0; t < 8; ++t) {
-    config[16 + 2 * t] = 64;
-    config[48 + t] = 16;
-  }
-  alignas(64) static uint8_t data[16 * 64] = {1, 2, 3};
-  constexpr int64_t iters = kPeakIters / 10;
-  asm volatile("ldtilecfg %0" ::"m"(config));
-  int64_t stride = 64;
-  asm volatile("tileloadd (%0,%1,1), %%tmm4\n\t"
-               "tileloadd (%0,%1,1), %%tmm5\n\t"
-               "tileloadd (%0,%1,1), %%tmm6\n\t"
-               "tileloadd (%0,%1,1), %%tmm7\n\t"
-               "tilezero %%tmm0\n\ttilezero %%tmm1\n\t"
-               "tilezero %%tmm2\n\ttilezero %%tmm3" ::"r"(data),
-               "r"(stride)
-               : "memory");
-  auto start = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < iters; ++i)
-    asm volatile("tdpbusd %%tmm6, %%tmm4, %%tmm0\n\t"
-                 "tdpbusd %%tmm7, %%tmm4, %%tmm1\n\t"
-                 "tdpbusd %%tmm6, %%tmm5, %%tmm2\n\t"
-                 "tdpbusd %%tmm7, %%tmm5, %%tmm3" ::
-                     : "memory");
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  asm volatile("tilerelease" ::: "memory");
-  return 4.0 * iters * 16 * 16 * 64 * 2 / s / 1e9;
-}
-
-/// This CPU's model name, as /proc/cpuinfo gives it.
-std::string cpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0)
-      return line.substr(line.find(':') + 2);
-  return "unknown CPU";
 }
 
 //===----------------------------------------------------------------------===//
