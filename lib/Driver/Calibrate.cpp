@@ -46,8 +46,14 @@ exposeFcInputs(ModuleOp module) {
     s.name = (name ? name.getName().str() : "fc" + std::to_string(i)) +
              ":input";
     s.width = type.getDimSize(1);
-    s.interaction =
-        fc.getInput().getDefiningOp<recq::InteractionOp>() != nullptr;
+    auto interaction = fc.getInput().getDefiningOp<recq::InteractionOp>();
+    s.interaction = interaction != nullptr;
+    // A dot interaction's output: the dense features, then the dots.
+    if (interaction && interaction.getMode() == recq::InteractionMode::dot) {
+      int64_t dense = interaction.getDense().getType().getDimSize(1);
+      if (dense > 0 && dense < s.width)
+        s.denseWidth = dense;
+    }
     stats.push_back(s);
   }
 
@@ -135,24 +141,33 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
     return Error::success();
   };
 
-  // Pass 1: range, mean |x| and count per activation.
+  // Pass 1: range, mean |x| and count per activation (and per part of a
+  // dot interaction's output: the dense features, the dots).
   std::vector<double> sumAbs(stats->size(), 0.0);
+  std::vector<double> denseSumAbs(stats->size(), 0.0);
+  constexpr float inf = std::numeric_limits<float>::infinity();
   for (ActivationStats &s : *stats) {
-    s.min = std::numeric_limits<float>::infinity();
-    s.max = -std::numeric_limits<float>::infinity();
+    s.min = s.denseMin = inf;
+    s.max = s.denseMax = -inf;
     s.samples = 0;
-    s.params.qmax = options.qmax;
+    s.params.qmax = s.dense.qmax = options.qmax;
   }
   if (Error e = forEachChunk(1, [&](const std::vector<float> &v, int64_t rows) {
         int64_t column = 0;
         for (auto [i, s] : llvm::enumerate(*stats)) {
-          for (int64_t row = 0; row < rows; ++row)
-            for (int64_t c = 0; c < s.width; ++c) {
-              float x = v[row * total + column + c];
-              s.min = std::min(s.min, x);
-              s.max = std::max(s.max, x);
-              sumAbs[i] += std::fabs(x);
+          for (int64_t row = 0; row < rows; ++row) {
+            const float *x = &v[row * total + column];
+            for (int64_t c = 0; c < s.denseWidth; ++c) {
+              s.denseMin = std::min(s.denseMin, x[c]);
+              s.denseMax = std::max(s.denseMax, x[c]);
+              denseSumAbs[i] += std::fabs(x[c]);
             }
+            for (int64_t c = s.denseWidth; c < s.width; ++c) {
+              s.min = std::min(s.min, x[c]);
+              s.max = std::max(s.max, x[c]);
+              sumAbs[i] += std::fabs(x[c]);
+            }
+          }
           s.samples += rows;
           column += s.width;
         }
@@ -160,25 +175,41 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
     return std::move(e);
 
   // Pass 2: histograms over [min, max], bins fine where the bulk is.
-  std::vector<Histogram> histograms;
+  std::vector<Histogram> histograms, denseHistograms;
   for (auto [i, s] : llvm::enumerate(*stats)) {
     if (s.samples == 0) {
-      s.min = s.max = 0;
+      s.min = s.max = s.denseMin = s.denseMax = 0;
       histograms.emplace_back(0.0f, 0.0f, 0.0f, options.bins);
+      denseHistograms.emplace_back(0.0f, 0.0f, 0.0f, options.bins);
       continue;
     }
-    s.meanAbs = static_cast<float>(sumAbs[i] / (double(s.samples) * s.width));
+    s.meanAbs = static_cast<float>(
+        sumAbs[i] / (double(s.samples) * (s.width - s.denseWidth)));
     histograms.emplace_back(s.min, s.max, s.meanAbs, options.bins);
+    if (s.denseWidth == 0) {
+      s.denseMin = s.denseMax = 0;
+      denseHistograms.emplace_back(0.0f, 0.0f, 0.0f, options.bins);
+      continue;
+    }
+    s.denseMeanAbs =
+        static_cast<float>(denseSumAbs[i] / (double(s.samples) * s.denseWidth));
+    denseHistograms.emplace_back(s.denseMin, s.denseMax, s.denseMeanAbs,
+                                 options.bins);
   }
   if (Error e = forEachChunk(2, [&](const std::vector<float> &v, int64_t rows) {
         int64_t column = 0;
-        std::vector<float> values;
+        std::vector<float> values, dense;
         for (auto [i, s] : llvm::enumerate(*stats)) {
           values.clear();
-          for (int64_t row = 0; row < rows; ++row)
-            for (int64_t c = 0; c < s.width; ++c)
-              values.push_back(v[row * total + column + c]);
+          dense.clear();
+          for (int64_t row = 0; row < rows; ++row) {
+            const float *x = &v[row * total + column];
+            dense.insert(dense.end(), x, x + s.denseWidth);
+            values.insert(values.end(), x + s.denseWidth, x + s.width);
+          }
           histograms[i].add(values);
+          if (s.denseWidth)
+            denseHistograms[i].add(dense);
           column += s.width;
         }
       }))
@@ -190,14 +221,23 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
     if (s.samples)
       s.params = chooseParams(histograms[i], s.method, options.percentile,
                               options.qmax);
+    if (s.samples && s.denseWidth)
+      s.dense = chooseParams(denseHistograms[i], options.method,
+                             options.percentile, options.qmax);
+    std::string how;
+    if (s.denseWidth)
+      how =
+          llvm::formatv(" (the interaction's dots, {0}; its {1} dense "
+                        "features apart: scale {2:e3}, zero point {3}, {4})",
+                        scaleMethodName(s.method), s.denseWidth, s.dense.scale,
+                        s.dense.zeroPoint, scaleMethodName(options.method));
+    else if (s.interaction)
+      how = std::string(" (the interaction's output: ") +
+            scaleMethodName(s.method) + ")";
     report(llvm::formatv("[{0}/{1}] {2}: {3} values, scale {4:e3}, zero point "
                          "{5}{6}",
                          i + 1, stats->size(), s.name, s.samples * s.width,
-                         s.params.scale, s.params.zeroPoint,
-                         s.interaction ? std::string(" (the interaction's "
-                                                     "output: ") +
-                                             scaleMethodName(s.method) + ")"
-                                       : std::string()),
+                         s.params.scale, s.params.zeroPoint, how),
            start);
   }
   return std::move(*stats);
@@ -207,18 +247,29 @@ llvm::json::Value
 recq::quant::toJSON(const std::vector<ActivationStats> &stats,
                     const CalibrationOptions &options) {
   llvm::json::Array tensors;
-  for (const ActivationStats &s : stats)
-    tensors.push_back(
-        llvm::json::Object{{"name", s.name},
-                           {"width", s.width},
-                           {"samples", static_cast<int64_t>(s.samples)},
-                           {"min", s.min},
-                           {"max", s.max},
-                           {"mean_abs", s.meanAbs},
-                           {"scale", s.params.scale},
-                           {"zero_point", s.params.zeroPoint},
-                           {"qmax", s.params.qmax},
-                           {"method", scaleMethodName(s.method)}});
+  for (const ActivationStats &s : stats) {
+    llvm::json::Object t{{"name", s.name},
+                         {"width", s.width},
+                         {"samples", static_cast<int64_t>(s.samples)},
+                         {"min", s.min},
+                         {"max", s.max},
+                         {"mean_abs", s.meanAbs},
+                         {"scale", s.params.scale},
+                         {"zero_point", s.params.zeroPoint},
+                         {"qmax", s.params.qmax},
+                         {"method", scaleMethodName(s.method)}};
+    // A dot interaction's output: min .. method above are its dots'.
+    if (s.denseWidth)
+      t["dense"] =
+          llvm::json::Object{{"width", s.denseWidth},
+                             {"min", s.denseMin},
+                             {"max", s.denseMax},
+                             {"mean_abs", s.denseMeanAbs},
+                             {"scale", s.dense.scale},
+                             {"zero_point", s.dense.zeroPoint},
+                             {"method", scaleMethodName(options.method)}};
+    tensors.push_back(std::move(t));
+  }
   llvm::json::Object root{
       {"method", scaleMethodName(options.method)},
       {"interaction_method", scaleMethodName(options.interactionMethod)},

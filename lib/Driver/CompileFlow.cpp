@@ -190,7 +190,7 @@ Expected<Plan> planPrecision(ModuleOp module, const CodegenTarget &target,
         return options.takeError();
       for (const Piece &fc : plan.fcs)
         if (fc.input)
-          options->qmax = fc.input->qmax;
+          options->qmax = fc.input->params.qmax;
       log << "recalibrating on " << recalibrateFile << " ...\n";
       auto stats = calibrate(module, recalibrateFile, target, *options);
       if (!stats)
@@ -200,7 +200,7 @@ Expected<Plan> planPrecision(ModuleOp module, const CodegenTarget &target,
             planFile + " has " + llvm::Twine(plan.fcs.size()) +
             " FCs, the model " + llvm::Twine(stats->size()));
       for (auto [fc, s] : llvm::zip(plan.fcs, *stats))
-        fc.input = s.params;
+        fc.input = s.input();
       plan.calibrationMethod = method;
       plan.interactionMethod = interaction;
       plan.calibration = Accuracy();
@@ -335,7 +335,7 @@ Error quantizeByFlags(ModuleOp module, const CodegenTarget &target,
             " FCs (a recq bug)");
       for (auto [fc, s] : llvm::zip(pieces->fcs, *stats)) {
         fc.precision = "int8";
-        fc.input = s.params;
+        fc.input = s.input();
       }
       pieces->calibrationMethod = flags.calibrationMethod;
       pieces->interactionMethod = flags.interactionRange;

@@ -97,10 +97,16 @@ static json::Value toJSON(const Piece &p) {
                  {"shape", json::Array{p.dim0, p.dim1}},
                  {"precision", p.precision},
                  {"candidates", std::move(candidates)}};
-  if (p.input)
-    o["input"] = json::Object{{"scale", p.input->scale},
-                              {"zero_point", p.input->zeroPoint},
-                              {"qmax", p.input->qmax}};
+  if (p.input) {
+    const QuantParams &q = p.input->params;
+    json::Object in{
+        {"scale", q.scale}, {"zero_point", q.zeroPoint}, {"qmax", q.qmax}};
+    if (p.input->denseWidth > 0)
+      in["dense"] = json::Object{{"width", p.input->denseWidth},
+                                 {"scale", p.input->dense.scale},
+                                 {"zero_point", p.input->dense.zeroPoint}};
+    o["input"] = std::move(in);
+  }
   return json::Value(std::move(o));
 }
 
@@ -234,7 +240,24 @@ static void piecesFromJSON(const json::Array *array, Piece::Kind kind,
                     "and qmax 255 or 127");
       q.zeroPoint = std::isnan(zp) ? 0 : int32_t(zp);
       q.qmax = std::isnan(qmax) ? 255 : int32_t(qmax);
-      p.input = q;
+      FcInput input{q};
+      if (const json::Object *dense = in->getObject("dense")) {
+        std::string dat = at + ".input.dense";
+        double width = r.number(*dense, "width", dat);
+        double dzp = r.number(*dense, "zero_point", dat);
+        input.dense.scale = float(r.number(*dense, "scale", dat));
+        input.dense.qmax = q.qmax;
+        if (std::isnan(width) || width < 1 || width >= double(p.dim1) ||
+            std::isnan(input.dense.scale) || !(input.dense.scale > 0) ||
+            std::isnan(dzp) || dzp < 0 || dzp > q.qmax)
+          r.fail(dat + " needs a width in [1, K), a positive scale and a "
+                       "zero_point in [0, qmax]");
+        else {
+          input.denseWidth = int64_t(width);
+          input.dense.zeroPoint = int32_t(dzp);
+        }
+      }
+      p.input = input;
     }
     if (const json::Array *cands = o->getArray("candidates"))
       for (auto [j, cv] : llvm::enumerate(*cands)) {
@@ -479,7 +502,7 @@ Error applyPlan(ModuleOp module, const Plan &plan) {
 
   // FCs: bf16 ones, and int8 ones with their input parameters.
   llvm::SmallVector<bool> bf16;
-  std::vector<std::optional<QuantParams>> inputs;
+  std::vector<std::optional<FcInput>> inputs;
   for (const Piece &named : names.fcs) {
     const Piece &p = *find(plan.fcs, named.name);
     if (p.precision == "int8" && !p.input)

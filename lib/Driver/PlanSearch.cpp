@@ -87,10 +87,10 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
   auto stats = calibrate(module, calibrationPath, target, options.calibration);
   if (!stats)
     return stats.takeError();
-  std::vector<std::optional<QuantParams>> fcInputs;
+  std::vector<std::optional<FcInput>> fcInputs;
   for (auto [piece, s] : llvm::zip(plan.fcs, *stats)) {
-    piece.input = s.params;
-    fcInputs.push_back(s.params);
+    piece.input = s.input();
+    fcInputs.push_back(s.input());
   }
   say(llvm::formatv("calibrated {0} FC inputs ({1:f1} s)", stats->size(),
                     std::chrono::duration<double>(clock::now() - start).count()));

@@ -44,7 +44,7 @@ class Simulator {
 public:
   /// `fcInputs`: each FC's int8 input parameters, for FC variants.
   Simulator(mlir::ModuleOp module, const PlanSites &sites, const Plan &pieces,
-            std::vector<std::optional<QuantParams>> fcInputs,
+            std::vector<std::optional<FcInput>> fcInputs,
             const CodegenTarget &target, llvm::StringRef dir, const Npz &npz,
             llvm::StringRef npzPath);
 
@@ -69,7 +69,7 @@ private:
   mlir::ModuleOp module;
   const PlanSites &sites;
   const Plan &pieces;
-  std::vector<std::optional<QuantParams>> fcInputs;
+  std::vector<std::optional<FcInput>> fcInputs;
   const CodegenTarget &target;
   std::string dir;
   const Npz &npz;

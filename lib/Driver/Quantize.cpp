@@ -76,7 +76,7 @@ llvm::Expected<int> recq::quant::quantizeTables(ModuleOp module,
 
 llvm::Expected<int>
 recq::quant::quantizeFcs(ModuleOp module,
-                         llvm::ArrayRef<std::optional<QuantParams>> inputs) {
+                         llvm::ArrayRef<std::optional<FcInput>> inputs) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)
     return llvm::createStringError("the module has no @main");
@@ -92,30 +92,38 @@ recq::quant::quantizeFcs(ModuleOp module,
   MLIRContext *ctx = module.getContext();
   ctx->loadDialect<mlir::quant::QuantizationDialect>();
   Builder b(ctx);
+  auto u8 = [&](const QuantParams &p) {
+    return TypeAttr::get(mlir::quant::UniformQuantizedType::get(
+        /*flags=*/0, b.getIntegerType(8), b.getF32Type(), p.scale, p.zeroPoint,
+        0, p.qmax));
+  };
   for (auto [fc, in] : llvm::zip(fcs, inputs)) {
     if (!in)
       continue;
-    auto type = mlir::quant::UniformQuantizedType::get(
-        /*flags=*/0, b.getIntegerType(8), b.getF32Type(), in->scale,
-        in->zeroPoint, 0, in->qmax);
-    fc->setAttr("recq.input_quant", TypeAttr::get(type));
+    fc->setAttr("recq.input_quant", u8(in->params));
+    if (in->denseWidth > 0) {
+      fc->setAttr("recq.input_quant_dense", u8(in->dense));
+      fc->setAttr("recq.input_dense_width",
+                  b.getI64IntegerAttr(in->denseWidth));
+    }
   }
 
   if (llvm::Error e = runPipeline(
           module, "func.func(recq-quantize,recq-fuse,recq-canonicalize)",
           "int8 quantization"))
     return std::move(e);
-  int count = 0;
-  main.walk([&](recq::QfcOp) { ++count; });
-  return count;
+  // The model's FCs, not the qfc ops: the FC reading a dot interaction's
+  // output becomes two (recq-quantize).
+  return static_cast<int>(llvm::count_if(
+      inputs, [](const std::optional<FcInput> &in) { return in.has_value(); }));
 }
 
 llvm::Expected<int>
 recq::quant::quantizeToInt8(ModuleOp module,
                             llvm::ArrayRef<ActivationStats> stats) {
-  std::vector<std::optional<QuantParams>> inputs;
+  std::vector<std::optional<FcInput>> inputs;
   for (const ActivationStats &s : stats)
-    inputs.push_back(s.params);
+    inputs.push_back(s.input());
   auto count = quantizeFcs(module, inputs);
   if (!count)
     return llvm::createStringError(
@@ -167,9 +175,9 @@ recq::quant::storeFcWeightsInBf16(ModuleOp module, llvm::ArrayRef<bool> which) {
   return count;
 }
 
-llvm::Error recq::quant::quantizeFcsTo(
-    ModuleOp module, llvm::ArrayRef<bool> bf16,
-    llvm::ArrayRef<std::optional<QuantParams>> int8Inputs) {
+llvm::Error
+recq::quant::quantizeFcsTo(ModuleOp module, llvm::ArrayRef<bool> bf16,
+                           llvm::ArrayRef<std::optional<FcInput>> int8Inputs) {
   if (llvm::is_contained(bf16, true)) {
     auto stored = storeFcWeightsInBf16(module, bf16);
     if (!stored)

@@ -50,7 +50,7 @@ Expected<std::vector<float>> readLabels(const Npz &npz, llvm::StringRef path,
 
 Simulator::Simulator(ModuleOp module, const PlanSites &sites,
                      const Plan &pieces,
-                     std::vector<std::optional<QuantParams>> fcInputs,
+                     std::vector<std::optional<FcInput>> fcInputs,
                      const CodegenTarget &target, llvm::StringRef dir,
                      const Npz &npz, llvm::StringRef npzPath)
     : module(module), sites(sites), pieces(pieces),
@@ -104,7 +104,7 @@ Simulator::artifactFor(const std::string &mask) {
     return &it->second;
   OwningOpRef<ModuleOp> copy = module.clone();
   llvm::SmallVector<bool> bf16;
-  std::vector<std::optional<QuantParams>> inputs(mask.size());
+  std::vector<std::optional<FcInput>> inputs(mask.size());
   for (size_t i = 0; i < mask.size(); ++i) {
     bf16.push_back(mask[i] == 'b');
     if (mask[i] == '8')

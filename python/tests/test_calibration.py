@@ -82,13 +82,22 @@ def test_ranges_match_torch(tiny, tmp_path):
         x = torch_inputs[layer]
         assert tensor["samples"] == 300
         assert tensor["width"] == x.shape[1]
-        assert tensor["min"] == pytest.approx(float(x.min()), abs=1e-5)
-        assert tensor["max"] == pytest.approx(float(x.max()), abs=1e-5)
-        # minmax: the range widened to include 0, 255 steps, 0 exact.
-        lo, hi = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
-        assert tensor["scale"] == pytest.approx((hi - lo) / 255, rel=1e-5)
-        assert 0 <= tensor["zero_point"] <= 255
-        assert tensor["zero_point"] == round(-lo / tensor["scale"])
+        parts = [(tensor, x)]
+        if layer == "top.0":
+            # The interaction's output: its dense features (the bottom MLP's
+            # output, dim 8 in tiny) get their own range, the dots theirs.
+            assert tensor["dense"]["width"] == 8
+            parts = [(tensor, x[:, 8:]), (tensor["dense"], x[:, :8])]
+        else:
+            assert "dense" not in tensor
+        for t, part in parts:
+            assert t["min"] == pytest.approx(float(part.min()), abs=1e-5)
+            assert t["max"] == pytest.approx(float(part.max()), abs=1e-5)
+            # minmax: the range widened to include 0, 255 steps, 0 exact.
+            lo, hi = min(float(part.min()), 0.0), max(float(part.max()), 0.0)
+            assert t["scale"] == pytest.approx((hi - lo) / 255, rel=1e-5)
+            assert 0 <= t["zero_point"] <= 255
+            assert t["zero_point"] == round(-lo / t["scale"])
 
 
 def test_methods_clip_no_more_than_the_range(tiny, tmp_path):
@@ -96,9 +105,11 @@ def test_methods_clip_no_more_than_the_range(tiny, tmp_path):
     for method in ("l2", "percentile"):
         for t in calibrate(tiny, method, tmp_path)["tensors"]:
             full = minmax[t["name"]]
-            assert t["scale"] <= full["scale"] * (1 + 1e-6)
-            if full["min"] >= 0:  # ReLU outputs keep 0 at code 0
-                assert t["zero_point"] == 0
+            pairs = [(t, full)] + ([(t["dense"], full["dense"])] if "dense" in t else [])
+            for part, whole in pairs:
+                assert part["scale"] <= whole["scale"] * (1 + 1e-6)
+                if whole["min"] >= 0:  # ReLU outputs keep 0 at code 0
+                    assert part["zero_point"] == 0
 
 
 def test_bad_calibration_input_is_an_error(tiny, tmp_path):

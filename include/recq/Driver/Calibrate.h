@@ -42,6 +42,15 @@ struct ActivationStats {
   /// interactionMethod for an interaction's output).
   ScaleMethod method = ScaleMethod::L2;
   QuantParams params;
+  /// An FC reading a dot interaction's output: its first denseWidth
+  /// columns (the dense features) are calibrated apart, with
+  /// CalibrationOptions::method, into `dense`; min, max, meanAbs and
+  /// params are then the dot products'. 0: one range for every column.
+  int64_t denseWidth = 0;
+  float denseMin = 0, denseMax = 0, denseMeanAbs = 0;
+  QuantParams dense;
+
+  FcInput input() const { return {params, denseWidth, dense}; }
 };
 
 struct CalibrationOptions {

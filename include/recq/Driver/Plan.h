@@ -55,7 +55,7 @@ struct Piece {
   int64_t dim0 = 0, dim1 = 0;
   std::string precision = "fp32";
   /// The input's u8 parameters of an int8 FC.
-  std::optional<QuantParams> input;
+  std::optional<FcInput> input;
   std::vector<Candidate> candidates;
 
   const Candidate *candidate(llvm::StringRef precision) const;

@@ -39,10 +39,10 @@ llvm::Expected<int> quantizeToInt8(mlir::ModuleOp module,
 
 /// Quantizes to int8 the FCs of @main whose entry in `inputs` (one per FC,
 /// in program order) holds their input's u8 parameters; the others stay
-/// fp32. Returns how many FCs became recq.qfc.
-llvm::Expected<int>
-quantizeFcs(mlir::ModuleOp module,
-            llvm::ArrayRef<std::optional<QuantParams>> inputs);
+/// fp32. Returns how many FCs became int8 (the one reading a dot
+/// interaction's output, with its dense columns apart, as two recq.qfc).
+llvm::Expected<int> quantizeFcs(mlir::ModuleOp module,
+                                llvm::ArrayRef<std::optional<FcInput>> inputs);
 
 /// Stores the weights of the FCs of @main whose entry in `which` (one per
 /// FC, in program order; empty: every FC) is set in bf16, rounded to
@@ -56,9 +56,8 @@ llvm::Expected<int> storeFcWeightsInBf16(mlir::ModuleOp module,
 /// `bf16` says so (storeFcWeightsInBf16, first, while every FC is still a
 /// recq.fc), then int8 where `int8Inputs` holds the input's parameters
 /// (quantizeFcs); the others stay fp32. One entry per FC in each.
-llvm::Error
-quantizeFcsTo(mlir::ModuleOp module, llvm::ArrayRef<bool> bf16,
-              llvm::ArrayRef<std::optional<QuantParams>> int8Inputs);
+llvm::Error quantizeFcsTo(mlir::ModuleOp module, llvm::ArrayRef<bool> bf16,
+                          llvm::ArrayRef<std::optional<FcInput>> int8Inputs);
 
 } // namespace recq::quant
 

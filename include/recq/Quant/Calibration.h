@@ -44,6 +44,17 @@ struct QuantParams {
   float highest() const { return dequantize(static_cast<uint8_t>(qmax)); }
 };
 
+/// An int8 FC's input parameters: one u8 range for all its columns, or,
+/// with denseWidth > 0 (the FC reading a dot interaction's output), `dense`
+/// for its first denseWidth columns, the dense features, and `params` for
+/// the dot products after them: their ranges lie 100x apart, and one scale
+/// for both rounds most dense features to 0 or 1 code.
+struct FcInput {
+  QuantParams params;
+  int64_t denseWidth = 0;
+  QuantParams dense;
+};
+
 /// Parameters whose range covers [lo, hi] widened to include 0, with 0
 /// exactly representable (the zero point is an integer code), codes 0..qmax.
 QuantParams paramsForRange(float lo, float hi, int32_t qmax = 255);

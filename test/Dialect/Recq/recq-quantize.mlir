@@ -21,3 +21,35 @@ func.func @two_layers(%x: tensor<?x3xf32>) -> tensor<?x1xf32> {
   %y = recq.fc %h, %w2 : (tensor<?x2xf32>, tensor<1x2xf32>) -> tensor<?x1xf32>
   return %y : tensor<?x1xf32>
 }
+
+// -----
+
+// The FC reading [dense | dots] with a separate type for the first 2
+// columns: two FCs over columns [0, 2) (no bias) and [2, 5) (the bias),
+// each with its own QDQ pairs and weight scales, added, then the ReLU.
+// CHECK-LABEL: func @dense_columns_apart
+// CHECK: %[[B:.*]] = arith.constant dense<[5.000000e-01, -5.000000e-01]> : tensor<2xf32>
+// CHECK: %[[W0:.*]] = arith.constant dense<{{\[}}[1.000000e+00, -2.000000e+00], [0.000000e+00, 4.000000e+00]]> : tensor<2x2xf32>
+// CHECK: %[[X0:.*]] = tensor.extract_slice %[[X:.*]][0, 0] [%{{.*}}, 2] [1, 1] : tensor<?x5xf32> to tensor<?x2xf32>
+// CHECK: %[[Q0:.*]] = recq.quantize %[[X0]] : tensor<?x2xf32> -> tensor<?x2x!quant.uniform<u8:f32, 1.000000e-02>>
+// CHECK: %[[D0:.*]] = recq.dequantize %[[Q0]]
+// CHECK: recq.quantize %[[W0]] : tensor<2x2xf32> -> tensor<2x2x!quant.uniform<i8:f32:0, {0.015748031496062992,0.031496062992125984}>>
+// CHECK: %[[H:.*]] = recq.fc %[[D0]], %{{.*}} : (tensor<?x2xf32>, tensor<2x2xf32>) -> tensor<?x2xf32>
+// CHECK: %[[W1:.*]] = arith.constant dense<{{\[}}[5.000000e-01, 1.000000e+00, 2.000000e+00], [0.000000e+00, 0.000000e+00, 0.000000e+00]]> : tensor<2x3xf32>
+// CHECK: %[[X1:.*]] = tensor.extract_slice %[[X]][0, 2] [%{{.*}}, 3] [1, 1] : tensor<?x5xf32> to tensor<?x3xf32>
+// CHECK: recq.quantize %[[X1]] : tensor<?x3xf32> -> tensor<?x3x!quant.uniform<u8:f32, 2.000000e+00:100>>
+// CHECK: recq.quantize %[[W1]] : tensor<2x3xf32> -> tensor<2x3x!quant.uniform<i8:f32:0, {0.015748031496062992,1.000000e+00}>>
+// CHECK: %[[T:.*]] = recq.fc %{{.*}}, %{{.*}}, %[[B]] : (tensor<?x3xf32>, tensor<2x3xf32>, tensor<2xf32>) -> tensor<?x2xf32>
+// CHECK: %[[S:.*]] = linalg.add ins(%[[H]], %[[T]] : tensor<?x2xf32>, tensor<?x2xf32>)
+// CHECK: %[[R:.*]] = recq.relu %[[S]] : tensor<?x2xf32>
+// CHECK-NOT: recq.input_quant
+// CHECK: return %[[R]]
+func.func @dense_columns_apart(%x: tensor<?x5xf32>) -> tensor<?x2xf32> {
+  %w = arith.constant dense<[[1.0, -2.0, 0.5, 1.0, 2.0], [0.0, 4.0, 0.0, 0.0, 0.0]]> : tensor<2x5xf32>
+  %b = arith.constant dense<[0.5, -0.5]> : tensor<2xf32>
+  %y = recq.fc %x, %w, %b act(relu) {recq.input_quant = !quant.uniform<u8:f32, 2.0:100>,
+                                     recq.input_quant_dense = !quant.uniform<u8:f32, 0.01>,
+                                     recq.input_dense_width = 2 : i64}
+      : (tensor<?x5xf32>, tensor<2x5xf32>, tensor<2xf32>) -> tensor<?x2xf32>
+  return %y : tensor<?x2xf32>
+}

@@ -6,8 +6,11 @@
 
 #include "recq/Dialect/Recq/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Quant/QuantOps.h"
 #include "mlir/Dialect/Quant/QuantTypes.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
 
@@ -47,10 +50,15 @@ Value roundTrip(OpBuilder &b, Location loc, Value value, Type element) {
   return b.create<recq::DequantizeOp>(loc, type, q);
 }
 
-LogicalResult quantizeFc(recq::FcOp fc) {
-  auto annotation = fc->getAttrOfType<TypeAttr>(kInputQuant);
+constexpr llvm::StringLiteral kDenseQuant = "recq.input_quant_dense";
+constexpr llvm::StringLiteral kDenseWidth = "recq.input_dense_width";
+
+/// The u8 per-tensor type of annotation `name` on `fc`, or an error.
+FailureOr<quant::UniformQuantizedType> inputType(recq::FcOp fc,
+                                                 llvm::StringRef name) {
+  auto annotation = fc->getAttrOfType<TypeAttr>(name);
   if (!annotation)
-    return fc.emitOpError() << "'" << kInputQuant << "' must be a type";
+    return fc.emitOpError() << "'" << name << "' must be a type";
   Type element = annotation.getValue();
   if (isa<quant::UniformQuantizedPerAxisType>(element))
     return fc.emitOpError() << "per-channel activation quantization is not "
@@ -62,6 +70,100 @@ LogicalResult quantizeFc(recq::FcOp fc) {
     return fc.emitOpError() << "activations are quantized to u8 per tensor "
                                "(!quant.uniform<u8:f32, scale:zero_point>), got "
                             << element;
+  return input;
+}
+
+/// The QDQ pairs of one FC: its input through `input`, its constant weight
+/// through s8 per-output-channel scales.
+void insertQdq(recq::FcOp fc, DenseElementsAttr weight,
+               quant::UniformQuantizedType input) {
+  OpBuilder b(fc);
+  Location loc = fc.getLoc();
+  SmallVector<double> scales = perChannelScales(weight);
+  SmallVector<int64_t> zeroPoints(scales.size(), 0);
+  auto weightElement = quant::UniformQuantizedPerAxisType::get(
+      quant::QuantizationFlags::Signed, b.getIntegerType(8), b.getF32Type(),
+      scales, zeroPoints, /*quantizedDimension=*/0, /*storageTypeMin=*/-128,
+      /*storageTypeMax=*/127);
+  fc.getInputMutable().assign(roundTrip(b, loc, fc.getInput(), input));
+  fc.getWeightMutable().assign(
+      roundTrip(b, loc, fc.getWeight(), weightElement));
+}
+
+/// Columns [begin, begin + width) of the [B, K] tensor `v`.
+Value columns(OpBuilder &b, Location loc, Value v, int64_t begin,
+              int64_t width) {
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, v);
+  sizes[1] = b.getIndexAttr(width);
+  SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(begin)};
+  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+  return b.create<tensor::ExtractSliceOp>(loc, v, offsets, sizes, strides);
+}
+
+/// Columns [begin, begin + width) of the constant [N, K] f32 `weight`.
+DenseElementsAttr weightColumns(DenseElementsAttr weight, int64_t begin,
+                                int64_t width) {
+  auto type = cast<RankedTensorType>(weight.getType());
+  int64_t n = type.getDimSize(0), k = type.getDimSize(1);
+  auto values = llvm::to_vector(weight.getValues<float>());
+  SmallVector<float> out;
+  out.reserve(n * width);
+  for (int64_t row = 0; row < n; ++row)
+    out.append(values.begin() + row * k + begin,
+               values.begin() + row * k + begin + width);
+  return DenseElementsAttr::get(type.clone({n, width}), ArrayRef<float>(out));
+}
+
+/// An FC whose input's first `width` columns get their own u8 type
+/// (`dense`) and the rest `rest`: two FCs over the two column ranges, each
+/// quantized on its own (input type and weight scales), their f32 sums
+/// added, then the activation.
+LogicalResult splitAndQuantize(recq::FcOp fc, DenseElementsAttr weight,
+                               quant::UniformQuantizedType dense, int64_t width,
+                               quant::UniformQuantizedType rest) {
+  int64_t k = weight.getType().getShape()[1];
+  if (width < 1 || width >= k)
+    return fc.emitOpError()
+           << "'" << kDenseWidth << "' must leave columns on both sides: it is "
+           << width << " of K = " << k;
+  OpBuilder b(fc);
+  Location loc = fc.getLoc();
+  Value x = fc.getInput();
+  auto part = [&](int64_t begin, int64_t cols, Value bias) {
+    Value w =
+        b.create<arith::ConstantOp>(loc, weightColumns(weight, begin, cols));
+    return b.create<recq::FcOp>(loc, fc.getType(),
+                                columns(b, loc, x, begin, cols), w, bias,
+                                recq::Activation::none);
+  };
+  recq::FcOp head = part(0, width, Value());
+  recq::FcOp tail = part(width, k - width, fc.getBias());
+  Value init = b.create<tensor::EmptyOp>(
+      loc, tensor::getMixedSizes(b, loc, head.getResult()), b.getF32Type());
+  Value sum =
+      b.create<linalg::AddOp>(loc, ValueRange{head, tail}, ValueRange{init})
+          .getResult(0);
+  switch (fc.getActivation()) {
+  case recq::Activation::none:
+    break;
+  case recq::Activation::relu:
+    sum = b.create<recq::ReluOp>(loc, sum);
+    break;
+  case recq::Activation::sigmoid:
+    sum = b.create<recq::SigmoidOp>(loc, sum);
+    break;
+  }
+  insertQdq(head, weightColumns(weight, 0, width), dense);
+  insertQdq(tail, weightColumns(weight, width, k - width), rest);
+  fc.replaceAllUsesWith(sum);
+  fc.erase();
+  return success();
+}
+
+LogicalResult quantizeFc(recq::FcOp fc) {
+  FailureOr<quant::UniformQuantizedType> input = inputType(fc, kInputQuant);
+  if (failed(input))
+    return failure();
   if (!fc.getType().getElementType().isF32())
     return fc.emitOpError() << "only f32 FCs can be quantized";
   DenseElementsAttr weight;
@@ -69,20 +171,20 @@ LogicalResult quantizeFc(recq::FcOp fc) {
     return fc.emitOpError() << "cannot quantize an FC whose weight is not a "
                                "constant (the weights are quantized at "
                                "compile time)";
-
-  OpBuilder b(fc);
-  Location loc = fc.getLoc();
-  MLIRContext *ctx = fc.getContext();
-  SmallVector<double> scales = perChannelScales(weight);
-  SmallVector<int64_t> zeroPoints(scales.size(), 0);
-  auto i8 = IntegerType::get(ctx, 8);
-  auto weightElement = quant::UniformQuantizedPerAxisType::get(
-      quant::QuantizationFlags::Signed, i8, b.getF32Type(), scales, zeroPoints,
-      /*quantizedDimension=*/0, /*storageTypeMin=*/-128,
-      /*storageTypeMax=*/127);
-  fc.getInputMutable().assign(roundTrip(b, loc, fc.getInput(), input));
-  fc.getWeightMutable().assign(
-      roundTrip(b, loc, fc.getWeight(), weightElement));
+  bool hasDense = fc->hasAttr(kDenseQuant), hasWidth = fc->hasAttr(kDenseWidth);
+  if (hasDense != hasWidth)
+    return fc.emitOpError()
+           << "'" << kDenseQuant << "' and '" << kDenseWidth << "' go together";
+  if (hasDense) {
+    FailureOr<quant::UniformQuantizedType> dense = inputType(fc, kDenseQuant);
+    auto width = fc->getAttrOfType<IntegerAttr>(kDenseWidth);
+    if (failed(dense))
+      return failure();
+    if (!width)
+      return fc.emitOpError() << "'" << kDenseWidth << "' must be an integer";
+    return splitAndQuantize(fc, weight, *dense, width.getInt(), *input);
+  }
+  insertQdq(fc, weight, *input);
   fc->removeAttr(kInputQuant);
   return success();
 }

@@ -67,9 +67,21 @@ def RecqQuantizePass : Pass<"recq-quantize", "::mlir::func::FuncOp"> {
     layers the pair `quantize(fc1) -> dequantize -> fc2` becomes `qfc1`
     with u8 output feeding `qfc2` directly.
 
+    An FC that also carries `recq.input_quant_dense` (a second u8 type)
+    and `recq.input_dense_width = D` gets one type for its input's first
+    `D` columns and `recq.input_quant` for the rest: calibration sets them
+    on the FC reading a dot interaction's output, whose first `D` columns
+    are the dense features and the rest the dot products, ranges apart by
+    100x (one scale for both rounds most dense features to 0 or 1 code).
+    The FC becomes two, over columns `[0, D)` (no bias) and `[D, K)` (the
+    bias), each quantized as above with its own weight scales; their f32
+    results are added (`linalg.add`) and the activation follows as
+    `recq.relu` / `recq.sigmoid`.
+
     Refused with an error naming the FC: a weight that is not a constant,
     an annotation that is not per-tensor u8 (per-channel activations, or
-    i8), a non-f32 FC.
+    i8), a non-f32 FC, one of the two dense annotations without the other,
+    a dense width that leaves no column on one side.
 
     ```mlir
     %y = recq.fc %x, %w, %b act(relu) {recq.input_quant = !quant.uniform<u8:f32, 0.05:12>}
@@ -82,7 +94,10 @@ def RecqQuantizePass : Pass<"recq-quantize", "::mlir::func::FuncOp"> {
     ```
   }];
   let dependentDialects = ["::recq::RecqDialect",
-                           "::mlir::quant::QuantizationDialect"];
+                           "::mlir::quant::QuantizationDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def RecqQuantizeTablesPass
