@@ -27,7 +27,7 @@ using llvm::Expected;
 /// Rewrites @main of `module` to return the inputs of its FCs side by side,
 /// [batch, sum of K]; returns their names and widths.
 static Expected<std::vector<recq::quant::ActivationStats>>
-exposeFcInputs(ModuleOp module) {
+exposeFcInputs(ModuleOp module, bool denseApart) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)
     return llvm::createStringError("the module has no @main");
@@ -49,7 +49,8 @@ exposeFcInputs(ModuleOp module) {
     auto interaction = fc.getInput().getDefiningOp<recq::InteractionOp>();
     s.interaction = interaction != nullptr;
     // A dot interaction's output: the dense features, then the dots.
-    if (interaction && interaction.getMode() == recq::InteractionMode::dot) {
+    if (denseApart && interaction &&
+        interaction.getMode() == recq::InteractionMode::dot) {
       int64_t dense = interaction.getDense().getType().getDimSize(1);
       if (dense > 0 && dense < s.width)
         s.denseWidth = dense;
@@ -73,7 +74,7 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
   if (!npz)
     return npz.takeError();
   OwningOpRef<ModuleOp> copy = module.clone();
-  auto stats = exposeFcInputs(*copy);
+  auto stats = exposeFcInputs(*copy, options.interactionDenseApart);
   if (!stats)
     return stats.takeError();
 

@@ -41,6 +41,7 @@ calibrationOptions(const CompileFlowOptions &flags, llvm::StringRef method,
     return llvm::createStringError("unknown --interaction-range '" +
                                    interaction + "' (minmax, l2, percentile)");
   options.interactionMethod = *parsedInteraction;
+  options.interactionDenseApart = flags.interactionDenseApart;
   options.percentile = flags.percentile;
   options.chunkSamples = flags.calibrationChunk;
   if (flags.reduceRange)

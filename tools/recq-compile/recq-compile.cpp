@@ -82,6 +82,14 @@ cl::opt<std::string> interactionRange(
              "length): minmax (default: keeps the calibrated range, so a "
              "sample with long bags is not clipped), l2, percentile"),
     cl::init("minmax"));
+cl::opt<std::string> interactionDenseRange(
+    "interaction-dense-range", cl::cat(toolOptions),
+    cl::desc("The dense features at the front of a dot interaction's "
+             "output: apart (default: a range of their own, by "
+             "--calibration-method, and the FC reading them split in two "
+             "int8 FCs) or shared (one range with the dot products, by "
+             "--interaction-range: one int8 FC, less accurate)"),
+    cl::init("apart"));
 cl::opt<double> calibrationPercentile(
     "percentile", cl::cat(toolOptions),
     cl::desc("Percentile for --calibration-method=percentile"),
@@ -219,6 +227,7 @@ recq::quant::CompileFlowOptions flowOptions() {
   options.calibrationMethodGiven = calibrationMethod.getNumOccurrences() != 0;
   options.interactionRange = interactionRange;
   options.interactionRangeGiven = interactionRange.getNumOccurrences() != 0;
+  options.interactionDenseApart = interactionDenseRange != "shared";
   options.percentile = calibrationPercentile;
   options.calibrationChunk = calibrationChunk;
   options.emitCalibration = emitCalibration;
@@ -314,6 +323,9 @@ int main(int argc, char **argv) {
   if (quantizeMode != "none" && quantizeMode != "int8" &&
       quantizeMode != "bf16")
     return fail("unknown --quantize '" + quantizeMode + "' (int8, bf16, none)");
+  if (interactionDenseRange != "apart" && interactionDenseRange != "shared")
+    return fail("unknown --interaction-dense-range '" + interactionDenseRange +
+                "' (apart, shared)");
   recq::quant::CompileFlowOptions flow = flowOptions();
   // Calibration, planning and --compare run the model here: on `target`
   // when this CPU runs it, else on the best target it runs (a library

@@ -62,6 +62,10 @@ struct CalibrationOptions {
   /// 0.4 in probability on the model kit's kaggle DLRM (docs/Quantization.md,
   /// "The int8 tail"). minmax (the default) keeps the calibrated range.
   ScaleMethod interactionMethod = ScaleMethod::MinMax;
+  /// A dot interaction's output: its dense features get a range of their
+  /// own (`method`), interactionMethod covering the dots only (true, the
+  /// default); false: one range for all its columns (interactionMethod).
+  bool interactionDenseApart = true;
   double percentile = 99.99;
   int bins = 2048;
   /// Samples per run of the model (memory: this many x the FC inputs'

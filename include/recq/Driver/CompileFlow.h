@@ -39,6 +39,7 @@ struct CompileFlowOptions {
   bool calibrationMethodGiven = false;     //   ... on the command line
   std::string interactionRange = "minmax"; // --interaction-range
   bool interactionRangeGiven = false;      //   ... on the command line
+  bool interactionDenseApart = true;       // --interaction-dense-range
   double percentile = 99.99;               // --percentile
   int64_t calibrationChunk = 4096;         // --calibration-chunk
   std::string emitCalibration;             // --emit-calibration

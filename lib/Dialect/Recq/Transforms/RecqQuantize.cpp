@@ -138,21 +138,27 @@ LogicalResult splitAndQuantize(recq::FcOp fc, DenseElementsAttr weight,
   };
   recq::FcOp head = part(0, width, Value());
   recq::FcOp tail = part(width, k - width, fc.getBias());
+  // The sum and a ReLU in one pass; a sigmoid after it.
   Value init = b.create<tensor::EmptyOp>(
       loc, tensor::getMixedSizes(b, loc, head.getResult()), b.getF32Type());
+  bool relu = fc.getActivation() == recq::Activation::relu;
+  AffineMap identity = b.getMultiDimIdentityMap(2);
   Value sum =
-      b.create<linalg::AddOp>(loc, ValueRange{head, tail}, ValueRange{init})
+      b.create<linalg::GenericOp>(
+           loc, TypeRange{init.getType()}, ValueRange{head, tail},
+           ValueRange{init}, ArrayRef<AffineMap>{identity, identity, identity},
+           SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+           [&](OpBuilder &nb, Location l, ValueRange args) {
+             Value v = nb.create<arith::AddFOp>(l, args[0], args[1]);
+             if (relu)
+               v = nb.create<arith::MaximumFOp>(
+                   l, v,
+                   nb.create<arith::ConstantOp>(l, nb.getF32FloatAttr(0)));
+             nb.create<linalg::YieldOp>(l, v);
+           })
           .getResult(0);
-  switch (fc.getActivation()) {
-  case recq::Activation::none:
-    break;
-  case recq::Activation::relu:
-    sum = b.create<recq::ReluOp>(loc, sum);
-    break;
-  case recq::Activation::sigmoid:
+  if (fc.getActivation() == recq::Activation::sigmoid)
     sum = b.create<recq::SigmoidOp>(loc, sum);
-    break;
-  }
   insertQdq(head, weightColumns(weight, 0, width), dense);
   insertQdq(tail, weightColumns(weight, width, k - width), rest);
   fc.replaceAllUsesWith(sum);
