@@ -70,12 +70,11 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.recq_model_threads.restype = i
     lib.recq_model_threads.argtypes = [p]
     lib.recq_model_output_size.restype = i64
-    lib.recq_model_output_size.argtypes = [p, ctypes.POINTER(ctypes.POINTER(i64))]
+    # The arrays of input pointers and of shape pointers are built per call
+    # as ctypes arrays of void pointers (void **, int64_t **).
+    lib.recq_model_output_size.argtypes = [p, p]
     lib.recq_model_run.restype = i
-    lib.recq_model_run.argtypes = [p, ctypes.POINTER(p),
-                                   ctypes.POINTER(ctypes.POINTER(i64)),
-                                   ctypes.POINTER(ctypes.c_float),
-                                   ctypes.c_size_t, ctypes.POINTER(i64),
+    lib.recq_model_run.argtypes = [p, p, p, p, ctypes.c_size_t, p,
                                    ctypes.POINTER(_Status)]
 
 
@@ -98,6 +97,11 @@ class Model:
                        for k in range(self._lib.recq_model_num_inputs(self._handle))]
         self.outputs = [self._info("output", k)
                         for k in range(self._lib.recq_model_num_outputs(self._handle))]
+        # What run() needs on every call, computed once.
+        self._named = [(name, dtype) for name, dtype, _ in self.inputs]
+        self._ranks = [len(shape) for _, _, shape in self.inputs]
+        self._names = {name for name, _ in self._named}
+        self._out_rank = len(self.outputs[0][2])
         # The variant that runs, why the load picked it, and every variant
         # the library holds (best first).
         self.target = self._lib.recq_model_target(self._handle).decode()
@@ -125,30 +129,35 @@ class Model:
     def run(self, **inputs: np.ndarray) -> np.ndarray:
         """Runs the model on numpy arrays named as the ONNX inputs; returns
         output 0."""
-        names = [name for name, _, _ in self.inputs]
-        missing = [n for n in names if n not in inputs]
-        extra = [n for n in inputs if n not in names]
-        if missing or extra:
+        if inputs.keys() != self._names:
+            missing = [n for n, _ in self._named if n not in inputs]
+            extra = [n for n in inputs if n not in self._names]
             raise ValueError(f"inputs: missing {missing}, unknown {extra}")
         arrays = [np.ascontiguousarray(inputs[name], dtype=dtype)
-                  for name, dtype, _ in self.inputs]
-        shapes = [(ctypes.c_int64 * max(a.ndim, 1))(*a.shape) for a in arrays]
+                  for name, dtype in self._named]
         n = len(arrays)
+        # Every shape in one [n, _MAX_RANK] block; pointers into its rows
+        # (the runtime reads as many entries as the input's rank).
+        shapes = np.zeros((n, _MAX_RANK), dtype=np.int64)
+        for k, (a, rank) in enumerate(zip(arrays, self._ranks)):
+            if a.ndim != rank:
+                raise ValueError(f"input '{self._named[k][0]}' has rank {a.ndim}, "
+                                 f"the model's has rank {rank}")
+            shapes[k, :rank] = a.shape
+        row = shapes.strides[0]
+        base = shapes.ctypes.data
+        shape_ptrs = (ctypes.c_void_p * n)(*range(base, base + n * row, row))
         data = (ctypes.c_void_p * n)(*[a.ctypes.data for a in arrays])
-        shape_ptrs = (ctypes.POINTER(ctypes.c_int64) * n)(
-            *[ctypes.cast(s, ctypes.POINTER(ctypes.c_int64)) for s in shapes])
-        _, _, out_shape = self.outputs[0]
         count = self._lib.recq_model_output_size(self._handle, shape_ptrs)
         out = np.empty(max(count, 1), dtype=np.float32)
-        got_shape = (ctypes.c_int64 * _MAX_RANK)()
+        got_shape = np.zeros(_MAX_RANK, dtype=np.int64)
         status = _Status()
         code = self._lib.recq_model_run(
-            self._handle, data, shape_ptrs,
-            out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), out.size,
-            got_shape, ctypes.byref(status))
+            self._handle, data, shape_ptrs, out.ctypes.data, out.size,
+            got_shape.ctypes.data, ctypes.byref(status))
         if code != 0:
             raise RecqError(code, status.message.decode())
-        shape = list(got_shape[: len(out_shape)])
+        shape = [int(d) for d in got_shape[: self._out_rank]]
         return out[: int(np.prod(shape))].reshape(shape)
 
     def __del__(self):

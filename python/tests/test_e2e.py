@@ -133,6 +133,17 @@ def test_bad_index_is_an_error(model_dir):
     bad["dense_x"] = np.zeros((7, 12), dtype=np.float32)
     with pytest.raises(recq.RecqError, match="input 'dense_x': dimension 1 is 12, the model takes 13"):
         model.run(**bad)
+    # The wrapper checks each array's rank (the runtime reads as many
+    # dimensions as the model's input has) and the input names.
+    bad["dense_x"] = inputs["dense_x"].reshape(-1)
+    with pytest.raises(ValueError, match="input 'dense_x' has rank 1, the model's has rank 2"):
+        model.run(**bad)
+    bad["offsets"] = inputs["offsets"][None]
+    bad["dense_x"] = inputs["dense_x"]
+    with pytest.raises(ValueError, match="input 'offsets' has rank 3, the model's has rank 2"):
+        model.run(**bad)
+    with pytest.raises(ValueError, match=r"missing \['offsets'\], unknown \['offset'\]"):
+        model.run(**{("offset" if k == "offsets" else k): v for k, v in inputs.items()})
     # The good inputs still run after the errors.
     assert model.run(**inputs).shape == (7, 1)
 
