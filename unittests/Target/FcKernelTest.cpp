@@ -87,7 +87,7 @@ OwningOpRef<ModuleOp> buildFc(MLIRContext &context, const Case &c,
       loc, DenseElementsAttr::get(RankedTensorType::get({c.n}, f32),
                                   llvm::ArrayRef(bias)));
   Value y = b.create<recq::FcOp>(loc, outType, entry->getArgument(0), w, bv,
-                                 c.act);
+                                 /*addend=*/Value(), c.act);
   b.create<func::ReturnOp>(loc, y);
   return module;
 }

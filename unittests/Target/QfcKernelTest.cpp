@@ -1,18 +1,21 @@
 //===- QfcKernelTest.cpp - The int8 FC kernel against an integer reference ===//
 //
-// One module per (N, K) holds four recq.qfc on the same u8 input and s8
+// One module per (N, K) holds six recq.qfc on the same u8 input and s8
 // per-channel weights: u8 result with and without ReLU, f32 result with
-// and without ReLU. It is compiled the way recq-compile does (packing,
-// kernel, folded epilogue, -O3, model.so) for every int8 kernel this CPU
-// runs, and the emulated VNNI and AMX kernels everywhere (AMX: blocks of
-// 32 rows at M >= 32, the rest on VNNI), and each output is compared bit
-// for bit with plain integer loops and the epilogue's definition
-// (Passes.td, convert-recq-qfc-to-kernel):
+// and without ReLU, and u8 and f32 results with ReLU and an addend (the
+// plain f32 variant's result). It is compiled the way recq-compile does
+// (packing, kernel, folded epilogue, -O3, model.so) for every int8 kernel this
+// CPU runs, and the emulated VNNI and AMX kernels everywhere (AMX: blocks of 32
+// rows at M >= 32, the rest on VNNI), and each output is compared bit for bit
+// with plain integer loops and the epilogue's definition (Passes.td,
+// convert-recq-qfc-to-kernel):
 //
 //   acc = sum_k x_q * w_q (exact, i32)
 //   u8:  c = roundeven(b / (s_x s_w)) - z_x * colsum,
 //        q = clamp(roundeven(fma(f32(acc + c), f32(s_x s_w / s_y), z_y)))
 //   f32: y = fma(f32(acc - z_x * colsum), f32(s_x s_w), b)
+//   with an addend a: u8 fma(a, f32(1 / s_y), fma(...)) before rounding,
+//        f32 y + a, each before the ReLU
 //
 // The model's input is f32 `s_x (q - z_x)`, which recq.quantize maps back to
 // exactly q; u8 results are dequantized and their codes recovered exactly.
@@ -41,6 +44,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iterator>
 #include <map>
 #include <random>
 
@@ -63,13 +67,18 @@ struct Params {
   std::vector<float> bias;   // [N]
 };
 
-/// The four variants, in output column order.
+/// The six variants, in output column order; the addend is variant 2's
+/// result.
 struct Variant {
   bool u8;
   bool relu;
+  bool addend = false;
 };
-const Variant kVariants[] = {{true, false}, {true, true}, {false, false},
-                             {false, true}};
+const Variant kVariants[] = {{true, false},      {true, true},
+                             {false, false},     {false, true},
+                             {true, true, true}, {false, true, true}};
+constexpr int64_t kNumVariants = std::size(kVariants);
+constexpr int64_t kAddendVariant = 2;
 
 quant::UniformQuantizedType u8Type(MLIRContext *ctx, double scale, int64_t zp,
                                    int64_t qmax) {
@@ -87,7 +96,7 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx, int64_t n, int64_t k,
   Type f32 = b.getF32Type();
   int64_t dyn = ShapedType::kDynamic;
   auto inType = RankedTensorType::get({dyn, k}, f32);
-  auto outType = RankedTensorType::get({dyn, 4 * n}, f32);
+  auto outType = RankedTensorType::get({dyn, kNumVariants * n}, f32);
   auto func = b.create<func::FuncOp>(loc, "main",
                                      b.getFunctionType({inType}, {outType}));
   Block *entry = func.addEntryBlock();
@@ -117,17 +126,21 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx, int64_t n, int64_t k,
   Value m = b.create<tensor::DimOp>(loc, x, 0);
   Value all = b.create<tensor::EmptyOp>(loc, outType.getShape(), f32,
                                         ValueRange{m});
+  Value addend;
   for (auto [i, v] : llvm::enumerate(kVariants)) {
     auto act = v.relu ? recq::Activation::relu : recq::Activation::none;
     auto f32Out = RankedTensorType::get({dyn, n}, f32);
+    Value a = v.addend ? addend : Value();
     Value y;
     if (v.u8) {
       Value q = b.create<recq::QfcOp>(
-          loc, RankedTensorType::get({dyn, n}, outQ), xq, wq, bias, act);
+          loc, RankedTensorType::get({dyn, n}, outQ), xq, wq, bias, a, act);
       y = b.create<recq::DequantizeOp>(loc, f32Out, q);
     } else {
-      y = b.create<recq::QfcOp>(loc, f32Out, xq, wq, bias, act);
+      y = b.create<recq::QfcOp>(loc, f32Out, xq, wq, bias, a, act);
     }
+    if (int64_t(i) == kAddendVariant)
+      addend = y;
     all = b.create<tensor::InsertSliceOp>(
         loc, y, all,
         ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(i * n)},
@@ -142,17 +155,21 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx, int64_t n, int64_t k,
 float expected(const Params &p, const Variant &v, int64_t col, int32_t acc,
                int64_t colSum) {
   double sxw = p.sx * p.sw[col];
+  float plain = std::fma(float(int32_t(acc - p.zx * colSum)), float(sxw),
+                         p.bias[col]); // variant 2, the addend
+  float a = v.addend ? plain : 0.0f;
   if (v.u8) {
     int64_t c = int64_t(std::nearbyint(p.bias[col] / sxw)) - p.zx * colSum;
     float mult = float(sxw / p.sy);
-    float y = std::nearbyint(
-        std::fma(float(int32_t(acc + c)), mult, float(p.zy)));
+    float y = std::fma(float(int32_t(acc + c)), mult, float(p.zy));
+    if (v.addend)
+      y = std::fma(a, float(1.0 / p.sy), y);
+    y = std::nearbyint(y);
     float lo = v.relu ? float(p.zy) : 0.0f;
     y = std::min(float(p.qmax), std::max(lo, y));
     return y; // the code
   }
-  float y = std::fma(float(int32_t(acc - p.zx * colSum)), float(sxw),
-                     p.bias[col]);
+  float y = v.addend ? plain + a : plain;
   return v.relu ? std::max(y, 0.0f) : y;
 }
 
@@ -257,7 +274,7 @@ void checkShape(int64_t n, int64_t k, int64_t qmax) {
     recq::testing::LoadedModel model(*module, target);
     ASSERT_TRUE(model);
     for (int64_t m : rows) {
-      std::vector<float> x(m * k), out(m * 4 * n);
+      std::vector<float> x(m * k), out(m * kNumVariants * n);
       for (int64_t i = 0; i < m * k; ++i)
         x[i] = float(p.sx * (int64_t(xq[m][i]) - p.zx));
       int64_t shape[2] = {m, k};
@@ -268,14 +285,15 @@ void checkShape(int64_t n, int64_t k, int64_t qmax) {
       for (int64_t i = 0; i < m; ++i)
         for (auto [vi, v] : llvm::enumerate(kVariants))
           for (int64_t j = 0; j < n; ++j) {
-            float got = out[i * 4 * n + vi * n + j];
+            float got = out[i * kNumVariants * n + vi * n + j];
             if (v.u8) // back to the code: (q - z_y) * s_y
               got = float(std::nearbyint(got / p.sy) + p.zy);
             float want = expected(p, v, j, acc[m][i * n + j], colSum[j]);
             ASSERT_EQ(got, want)
                 << (v.u8 ? "u8" : "f32") << (v.relu ? " relu" : "")
-                << " M=" << m << " N=" << n << " K=" << k << " at (" << i
-                << ", " << j << "), acc " << acc[m][i * n + j];
+                << (v.addend ? " addend" : "") << " M=" << m << " N=" << n
+                << " K=" << k << " at (" << i << ", " << j << "), acc "
+                << acc[m][i * n + j];
           }
     }
   }

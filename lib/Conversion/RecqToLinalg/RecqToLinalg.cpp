@@ -85,14 +85,14 @@ struct FcLowering : OpRewritePattern<recq::FcOp> {
                 loc, TypeRange{type}, ValueRange{input, op.getWeight()},
                 ValueRange{zeroFilled(rewriter, loc, empty)})
             .getResult(0);
-    Value bias = op.getBias();
+    Value bias = op.getBias(), addend = op.getAddend();
     recq::Activation act = op.getActivation();
-    if (!bias && act == recq::Activation::none) {
+    if (!bias && !addend && act == recq::Activation::none) {
       rewriter.replaceOp(op, product);
       return success();
     }
 
-    // One element-wise pass: + bias, then the activation.
+    // One element-wise pass: + bias, + addend, then the activation.
     MLIRContext *ctx = rewriter.getContext();
     AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
     SmallVector<Value> inputs{product};
@@ -100,6 +100,10 @@ struct FcLowering : OpRewritePattern<recq::FcOp> {
     if (bias) {
       inputs.push_back(bias);
       maps.push_back(AffineMap::get(2, 0, getAffineDimExpr(1, ctx)));
+    }
+    if (addend) {
+      inputs.push_back(addend);
+      maps.push_back(identity);
     }
     maps.push_back(identity);
     auto generic = rewriter.create<linalg::GenericOp>(
@@ -109,6 +113,8 @@ struct FcLowering : OpRewritePattern<recq::FcOp> {
           Value v = args[0];
           if (bias)
             v = b.create<arith::AddFOp>(l, v, args[1]);
+          if (addend)
+            v = b.create<arith::AddFOp>(l, v, args[bias ? 2 : 1]);
           b.create<linalg::YieldOp>(l, recq::buildActivation(b, l, v, act));
         });
     rewriter.replaceOp(op, generic.getResult(0));

@@ -710,6 +710,9 @@ struct FcToKernel : OpRewritePattern<recq::FcOp> {
                                              "with constant weights");
     if (op.getBias() && !matchPattern(op.getBias(), m_Constant(&bias)))
       return rewriter.notifyMatchFailure(op, "the bias is not constant");
+    // (convert-recq-to-linalg lowers an FC with an addend.)
+    if (op.getAddend())
+      return rewriter.notifyMatchFailure(op, "the FC has an addend");
     if (weight.getElementType().isBF16() && tile.amx != Amx::None) {
       rewriter.replaceOp(op, amxBf16Fc(rewriter, op, weight, bias, tile.amx));
       return success();

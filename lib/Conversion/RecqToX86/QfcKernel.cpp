@@ -173,6 +173,10 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     AffineMap rowMap = AffineMap::getMinorIdentityMap(2, 1, ctx);
     bool needMask = n % nr != 0;
     recq::Activation act = op.getActivation();
+    // The addend, added after the bias: in f32, or in the result's units
+    // (times 1 / its scale, one fma) before rounding.
+    Value addend = op.getAddend();
+    float addendScale = output ? float(1.0 / output.getScale()) : 1.0f;
     float lo = 0, hi = 0;
     if (output) {
       lo = act == recq::Activation::relu
@@ -309,6 +313,20 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
           // the result is the same everywhere.
           Value y = b.create<math::FmaOp>(
               l, b.create<arith::SIToFPOp>(l, floatType, t), mult, add);
+          if (addend) {
+            Value a = b.create<vector::TransferReadOp>(
+                l, floatType, addend, ValueRange{rowIdx[i], col},
+                AffineMapAttr::get(rowMap), f32Pad, masks[v],
+                b.getBoolArrayAttr({true}));
+            if (output)
+              y = b.create<math::FmaOp>(
+                  l, a,
+                  b.create<arith::ConstantOp>(
+                      l, DenseElementsAttr::get(floatType, addendScale)),
+                  y);
+            else
+              y = b.create<arith::AddFOp>(l, y, a);
+          }
           if (output) {
             y = b.create<math::RoundEvenOp>(l, y);
             y = b.create<arith::MaximumFOp>(
@@ -464,6 +482,20 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
                 l, b.create<arith::SIToFPOp>(l, f32, t),
                 b.create<arith::ConstantOp>(l, b.getF32FloatAttr(folded->mult[j])),
                 b.create<arith::ConstantOp>(l, b.getF32FloatAttr(folded->add[j])));
+            if (addend) {
+              Value a = b.create<tensor::ExtractOp>(
+                  l, addend,
+                  ValueRange{rowIdx[i],
+                             b.create<arith::ConstantIndexOp>(l, j)});
+              if (output)
+                y = b.create<math::FmaOp>(
+                    l, a,
+                    b.create<arith::ConstantOp>(l,
+                                                b.getF32FloatAttr(addendScale)),
+                    y);
+              else
+                y = b.create<arith::AddFOp>(l, y, a);
+            }
             if (output) {
               y = b.create<math::RoundEvenOp>(l, y);
               y = b.create<arith::MaximumFOp>(

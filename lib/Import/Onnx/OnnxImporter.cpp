@@ -456,8 +456,9 @@ Error Importer::emitFc(const onnx::NodeProto &node, Value input,
   Value w = builder.create<arith::ConstantOp>(l, weight);
   Value b = bias ? builder.create<arith::ConstantOp>(l, bias).getResult()
                  : Value();
-  auto fc = builder.create<recq::FcOp>(l, resultType, input, w, b,
-                                       recq::Activation::none);
+  auto fc =
+      builder.create<recq::FcOp>(l, resultType, input, w, b,
+                                 /*addend=*/Value(), recq::Activation::none);
   if (Error e = verifyNew(node, fc))
     return e;
   return define(node, fc.getResult());
@@ -558,7 +559,7 @@ Error Importer::emitAdd(const onnx::NodeProto &node) {
         c->reshape(RankedTensorType::get({n}, builder.getF32Type())));
     auto withBias = builder.create<recq::FcOp>(
         fc.getLoc(), fc.getType(), fc.getInput(), fc.getWeight(), bias,
-        fc.getActivation());
+        fc.getAddend(), fc.getActivation());
     fc->erase();
     values[node.input(side)] = withBias.getResult();
     return define(node, withBias.getResult());

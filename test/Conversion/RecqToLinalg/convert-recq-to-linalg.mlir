@@ -31,6 +31,23 @@ func.func @fc_plain(%x: tensor<2x3xf32>, %w: tensor<5x3xf32>) -> tensor<2x5xf32>
 
 // -----
 
+// An addend joins the bias in the element-wise pass, before the ReLU.
+// CHECK-LABEL: func @fc_addend
+// CHECK: %[[M:.*]] = linalg.matmul_transpose_b
+// CHECK: linalg.generic {{.*}} ins(%[[M]], %{{.*}}, %[[A:.*]] : tensor<?x5xf32>, tensor<5xf32>, tensor<?x5xf32>)
+// CHECK: ^bb0(%[[P:.*]]: f32, %[[B:.*]]: f32, %[[AV:.*]]: f32, %{{.*}}: f32):
+// CHECK:   %[[S:.*]] = arith.addf %[[P]], %[[B]]
+// CHECK:   %[[T:.*]] = arith.addf %[[S]], %[[AV]]
+// CHECK:   arith.maximumf %[[T]]
+func.func @fc_addend(%x: tensor<?x3xf32>, %w: tensor<5x3xf32>, %b: tensor<5xf32>,
+                     %a: tensor<?x5xf32>) -> tensor<?x5xf32> {
+  %0 = recq.fc %x, %w, %b addend(%a) act(relu)
+      : (tensor<?x3xf32>, tensor<5x3xf32>, tensor<5xf32>, tensor<?x5xf32>) -> tensor<?x5xf32>
+  return %0 : tensor<?x5xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func @fc_sigmoid
 // CHECK: linalg.generic
 // CHECK: %[[N:.*]] = arith.negf

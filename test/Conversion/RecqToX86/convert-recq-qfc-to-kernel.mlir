@@ -128,3 +128,26 @@ func.func @reduced_range(%x: tensor<?x3xf32>) -> tensor<?x5x!y7> {
   %y = recq.qfc %xq, %wq act(relu) : (tensor<?x3x!x7>, tensor<5x3x!w>) -> tensor<?x5x!y7>
   return %y : tensor<?x5x!y7>
 }
+
+// -----
+
+// An addend: each row's vector of it read under the column mask and added
+// in the result's units (times 1 / 0.25) by one fma before rounding.
+!xa = !quant.uniform<u8:f32, 0.5:3>
+!ya = !quant.uniform<u8:f32, 0.25:5>
+!wa = !quant.uniform<i8:f32:0, {0.015748031496062992, 1.0, 1.0, 1.0, 1.0}>
+// VNNI-LABEL: func @qfc_addend
+// VNNI-DAG: arith.constant dense<4.000000e+00> : vector<16xf32>
+// VNNI: vector.transfer_read %[[A:.*]][%{{.*}}, %{{.*}}], %{{.*}}, %{{.*}} {in_bounds = [true]} : tensor<?x5xf32>, vector<16xf32>
+// VNNI: math.fma %{{.*}}, %{{.*}}, %{{.*}} : vector<16xf32>
+// VNNI: math.roundeven
+// GENERIC-LABEL: func @qfc_addend
+// GENERIC: vector.transfer_read {{.*}} : tensor<?x5xf32>, vector<4xf32>
+func.func @qfc_addend(%x: tensor<?x3x!xa>, %a: tensor<?x5xf32>) -> tensor<?x5x!ya> {
+  %w = arith.constant dense<[[1.0, -2.0, 0.5], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0],
+                             [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]> : tensor<5x3xf32>
+  %wq = recq.quantize %w : tensor<5x3xf32> -> tensor<5x3x!wa>
+  %y = recq.qfc %x, %wq addend(%a) act(relu)
+      : (tensor<?x3x!xa>, tensor<5x3x!wa>, tensor<?x5xf32>) -> tensor<?x5x!ya>
+  return %y : tensor<?x5x!ya>
+}

@@ -662,3 +662,30 @@ func.func @f(%b: tensor<1000x70xi8>) {
   %0 = recq.rowwise_cast %b : tensor<1000x70xi8> -> !recq.rowwise<1000x64xui8, f32>
   return
 }
+
+// -----
+
+func.func @fc_addend_shape(%x: tensor<?x4xf32>, %w: tensor<3x4xf32>, %a: tensor<?x2xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{addend 'tensor<?x2xf32>' must have the result's shape 'tensor<?x3xf32>'}}
+  %y = recq.fc %x, %w addend(%a) : (tensor<?x4xf32>, tensor<3x4xf32>, tensor<?x2xf32>) -> tensor<?x3xf32>
+  return %y : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @qfc_addend_shape(%xq: tensor<?x4x!quant.uniform<u8:f32, 0.1>>,
+                            %wq: tensor<3x4x!quant.uniform<i8:f32, 0.2>>,
+                            %a: tensor<3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{addend 'tensor<3xf32>' must have the result's shape 'tensor<?x3xf32>'}}
+  %y = recq.qfc %xq, %wq addend(%a)
+      : (tensor<?x4x!quant.uniform<u8:f32, 0.1>>, tensor<3x4x!quant.uniform<i8:f32, 0.2>>, tensor<3xf32>) -> tensor<?x3xf32>
+  return %y : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @fc_addend_bf16_result(%x: tensor<?x4xbf16>, %w: tensor<3x4xbf16>, %a: tensor<?x3xf32>) -> tensor<?x3xbf16> {
+  // expected-error @+1 {{an addend needs an f32 result}}
+  %y = recq.fc %x, %w addend(%a) : (tensor<?x4xbf16>, tensor<3x4xbf16>, tensor<?x3xf32>) -> tensor<?x3xbf16>
+  return %y : tensor<?x3xbf16>
+}

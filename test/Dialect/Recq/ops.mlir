@@ -193,3 +193,21 @@ func.func @rowwise_cast(%b: tensor<300x8xi8>) -> !recq.rowwise<300x7xui4, f16> {
   %0 = recq.rowwise_cast %b : tensor<300x8xi8> -> !recq.rowwise<300x7xui4, f16>
   return %0 : !recq.rowwise<300x7xui4, f16>
 }
+
+// An addend (f32, the result's shape) on recq.fc and recq.qfc.
+// CHECK-LABEL: func @fc_addend
+// CHECK: %[[A:.*]] = recq.fc %{{.*}}, %{{.*}} : (tensor<?x4xf32>, tensor<3x4xf32>) -> tensor<?x3xf32>
+// CHECK: recq.fc %{{.*}}, %{{.*}}, %{{.*}} addend(%[[A]]) act(relu) : (tensor<?x4xf32>, tensor<3x4xf32>, tensor<3xf32>, tensor<?x3xf32>) -> tensor<?x3xf32>
+// CHECK: recq.qfc %{{.*}}, %{{.*}} addend(%[[A]]) act(relu) : (tensor<?x4x!quant.uniform<u8:f32, 1.000000e-01>>, tensor<3x4x!quant.uniform<i8:f32, 2.000000e-01>>, tensor<?x3xf32>) -> tensor<?x3x!quant.uniform<u8:f32, 5.000000e-01>>
+func.func @fc_addend(%x: tensor<?x4xf32>, %w: tensor<3x4xf32>, %b: tensor<3xf32>,
+                     %xq: tensor<?x4x!quant.uniform<u8:f32, 0.1>>,
+                     %wq: tensor<3x4x!quant.uniform<i8:f32, 0.2>>)
+    -> (tensor<?x3xf32>, tensor<?x3x!quant.uniform<u8:f32, 0.5>>) {
+  %a = recq.fc %x, %w : (tensor<?x4xf32>, tensor<3x4xf32>) -> tensor<?x3xf32>
+  %y = recq.fc %x, %w, %b addend(%a) act(relu)
+      : (tensor<?x4xf32>, tensor<3x4xf32>, tensor<3xf32>, tensor<?x3xf32>) -> tensor<?x3xf32>
+  %q = recq.qfc %xq, %wq addend(%a) act(relu)
+      : (tensor<?x4x!quant.uniform<u8:f32, 0.1>>, tensor<3x4x!quant.uniform<i8:f32, 0.2>>, tensor<?x3xf32>)
+      -> tensor<?x3x!quant.uniform<u8:f32, 0.5>>
+  return %y, %q : tensor<?x3xf32>, tensor<?x3x!quant.uniform<u8:f32, 0.5>>
+}

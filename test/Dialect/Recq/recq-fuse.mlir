@@ -106,3 +106,25 @@ func.func @shared_bag(%d: tensor<?x4xf32>, %t0: tensor<10x4xf32>, %t1: tensor<20
   %r = recq.interaction dot %d, [%e0, %e1] : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x7xf32>
   return %r, %e1 : tensor<?x7xf32>, tensor<?x4xf32>
 }
+
+// -----
+
+// The addend goes with the FC into recq.qfc, which still absorbs the
+// requantization of its result.
+// CHECK-LABEL: func @addend
+// CHECK: %[[A:.*]] = recq.qfc %{{.*}}, %{{.*}} : ({{.*}}) -> tensor<?x2xf32>
+// CHECK: %[[Y:.*]] = recq.qfc %{{.*}}, %{{.*}}, %{{.*}} addend(%[[A]]) act(relu) : ({{.*}}, tensor<?x2xf32>) -> tensor<?x2x!quant.uniform<u8:f32, 2.500000e-01>>
+// CHECK: return %[[Y]]
+func.func @addend(%x: tensor<?x3xf32>) -> tensor<?x2x!quant.uniform<u8:f32, 0.25>> {
+  %w = arith.constant dense<1.0> : tensor<2x3xf32>
+  %b = arith.constant dense<0.5> : tensor<2xf32>
+  %xq = recq.quantize %x : tensor<?x3xf32> -> tensor<?x3x!quant.uniform<u8:f32, 0.5:3>>
+  %xd = recq.dequantize %xq : tensor<?x3x!quant.uniform<u8:f32, 0.5:3>> -> tensor<?x3xf32>
+  %wq = recq.quantize %w : tensor<2x3xf32> -> tensor<2x3x!quant.uniform<i8:f32:0, {0.1, 0.2}>>
+  %wd = recq.dequantize %wq : tensor<2x3x!quant.uniform<i8:f32:0, {0.1, 0.2}>> -> tensor<2x3xf32>
+  %a = recq.fc %xd, %wd : (tensor<?x3xf32>, tensor<2x3xf32>) -> tensor<?x2xf32>
+  %y = recq.fc %xd, %wd, %b addend(%a) act(relu)
+      : (tensor<?x3xf32>, tensor<2x3xf32>, tensor<2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
+  %yq = recq.quantize %y : tensor<?x2xf32> -> tensor<?x2x!quant.uniform<u8:f32, 0.25>>
+  return %yq : tensor<?x2x!quant.uniform<u8:f32, 0.25>>
+}

@@ -25,9 +25,9 @@ func.func @two_layers(%x: tensor<?x3xf32>) -> tensor<?x1xf32> {
 // -----
 
 // The FC reading [dense | dots] with a separate type for the first 2
-// columns: two FCs over columns [0, 2) (no bias) and [2, 5) (the bias),
-// each with its own QDQ pairs and weight scales, added and the ReLU applied
-// in one element-wise pass.
+// columns: two FCs over columns [0, 2) (no bias) and [2, 5) (the bias and
+// the ReLU), each with its own QDQ pairs and weight scales; the first's
+// result is the second's addend.
 // CHECK-LABEL: func @dense_columns_apart
 // CHECK: %[[B:.*]] = arith.constant dense<[5.000000e-01, -5.000000e-01]> : tensor<2xf32>
 // CHECK: %[[W0:.*]] = arith.constant dense<{{\[}}[1.000000e+00, -2.000000e+00], [0.000000e+00, 4.000000e+00]]> : tensor<2x2xf32>
@@ -40,13 +40,9 @@ func.func @two_layers(%x: tensor<?x3xf32>) -> tensor<?x1xf32> {
 // CHECK: %[[X1:.*]] = tensor.extract_slice %[[X]][0, 2] [%{{.*}}, 3] [1, 1] : tensor<?x5xf32> to tensor<?x3xf32>
 // CHECK: recq.quantize %[[X1]] : tensor<?x3xf32> -> tensor<?x3x!quant.uniform<u8:f32, 2.000000e+00:100>>
 // CHECK: recq.quantize %[[W1]] : tensor<2x3xf32> -> tensor<2x3x!quant.uniform<i8:f32:0, {0.015748031496062992,1.000000e+00}>>
-// CHECK: %[[T:.*]] = recq.fc %{{.*}}, %{{.*}}, %[[B]] : (tensor<?x3xf32>, tensor<2x3xf32>, tensor<2xf32>) -> tensor<?x2xf32>
-// CHECK: %[[S:.*]] = linalg.generic {{.*}} ins(%[[H]], %[[T]] : tensor<?x2xf32>, tensor<?x2xf32>)
-// CHECK:   %[[A:.*]] = arith.addf
-// CHECK:   %[[M:.*]] = arith.maximumf %[[A]], %{{.*}} : f32
-// CHECK:   linalg.yield %[[M]]
+// CHECK: %[[T:.*]] = recq.fc %{{.*}}, %{{.*}}, %[[B]] addend(%[[H]]) act(relu) : (tensor<?x3xf32>, tensor<2x3xf32>, tensor<2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
 // CHECK-NOT: recq.input_quant
-// CHECK: return %[[S]]
+// CHECK: return %[[T]]
 func.func @dense_columns_apart(%x: tensor<?x5xf32>) -> tensor<?x2xf32> {
   %w = arith.constant dense<[[1.0, -2.0, 0.5, 1.0, 2.0], [0.0, 4.0, 0.0, 0.0, 0.0]]> : tensor<2x5xf32>
   %b = arith.constant dense<[0.5, -0.5]> : tensor<2xf32>
@@ -59,12 +55,10 @@ func.func @dense_columns_apart(%x: tensor<?x5xf32>) -> tensor<?x2xf32> {
 
 // -----
 
-// A sigmoid follows the sum.
+// The second FC keeps the activation, a sigmoid here.
 // CHECK-LABEL: func @dense_columns_apart_sigmoid
-// CHECK: %[[S:.*]] = linalg.generic
-// CHECK-NOT: arith.maximumf
-// CHECK: linalg.yield
-// CHECK: %[[P:.*]] = recq.sigmoid %[[S]] : tensor<?x1xf32>
+// CHECK: %[[H:.*]] = recq.fc %{{.*}}, %{{.*}} : (tensor<?x1xf32>, tensor<1x1xf32>) -> tensor<?x1xf32>
+// CHECK: %[[P:.*]] = recq.fc %{{.*}}, %{{.*}} addend(%[[H]]) act(sigmoid) : (tensor<?x2xf32>, tensor<1x2xf32>, tensor<?x1xf32>) -> tensor<?x1xf32>
 // CHECK: return %[[P]]
 func.func @dense_columns_apart_sigmoid(%x: tensor<?x3xf32>) -> tensor<?x1xf32> {
   %w = arith.constant dense<[[1.0, -2.0, 0.5]]> : tensor<1x3xf32>

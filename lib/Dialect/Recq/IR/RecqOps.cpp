@@ -261,7 +261,25 @@ static ShapedType typeOrNull(Value v) {
   return v ? cast<ShapedType>(v.getType()) : ShapedType();
 }
 
+/// The addend of an FC, when there is one: the result's shape.
+static LogicalResult verifyAddend(Operation *op, Value addend,
+                                  RankedTensorType result) {
+  if (!addend)
+    return success();
+  auto type = cast<RankedTensorType>(addend.getType());
+  if (type.getRank() != 2 || result.getRank() != 2 ||
+      mismatch(type.getDimSize(0), result.getDimSize(0)) ||
+      mismatch(type.getDimSize(1), result.getDimSize(1)))
+    return op->emitOpError()
+           << "addend " << type << " must have the result's shape " << result;
+  return success();
+}
+
 LogicalResult FcOp::verify() {
+  if (getAddend() && !getResult().getType().getElementType().isF32())
+    return emitOpError() << "an addend needs an f32 result";
+  if (failed(verifyAddend(*this, getAddend(), getResult().getType())))
+    return failure();
   return verifyFcShapes(*this, getInput().getType(), getWeight().getType(),
                         typeOrNull(getBias()), getResult().getType());
 }
@@ -314,6 +332,8 @@ LogicalResult QfcOp::verify() {
     return emitOpError()
            << "result must be f32 or a per-tensor 8-bit quantized type, got "
            << resultElement;
+  if (failed(verifyAddend(*this, getAddend(), getResult().getType())))
+    return failure();
 
   return verifyFcShapes(*this, inputType, weightType, typeOrNull(getBias()),
                         getResult().getType());

@@ -70,7 +70,7 @@ struct FuseQuantizedFc : OpRewritePattern<recq::FcOp> {
         requantize ? requantize.getType() : Type(fc.getType());
     auto qfc = rewriter.create<recq::QfcOp>(
         fc.getLoc(), resultType, input.getInput(), weight.getInput(),
-        fc.getBias(), fc.getActivation());
+        fc.getBias(), fc.getAddend(), fc.getActivation());
     if (requantize) {
       rewriter.replaceOp(requantize, qfc.getResult());
       rewriter.eraseOp(fc);

@@ -7,7 +7,6 @@
 #include "recq/Dialect/Recq/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Quant/QuantOps.h"
 #include "mlir/Dialect/Quant/QuantTypes.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -116,8 +115,8 @@ DenseElementsAttr weightColumns(DenseElementsAttr weight, int64_t begin,
 
 /// An FC whose input's first `width` columns get their own u8 type
 /// (`dense`) and the rest `rest`: two FCs over the two column ranges, each
-/// quantized on its own (input type and weight scales), their f32 sums
-/// added, then the activation.
+/// quantized on its own (input type and weight scales); the first's f32
+/// result is the second's addend.
 LogicalResult splitAndQuantize(recq::FcOp fc, DenseElementsAttr weight,
                                quant::UniformQuantizedType dense, int64_t width,
                                quant::UniformQuantizedType rest) {
@@ -129,39 +128,22 @@ LogicalResult splitAndQuantize(recq::FcOp fc, DenseElementsAttr weight,
   OpBuilder b(fc);
   Location loc = fc.getLoc();
   Value x = fc.getInput();
-  auto part = [&](int64_t begin, int64_t cols, Value bias) {
+  auto part = [&](int64_t begin, int64_t cols, Value bias, Value addend,
+                  recq::Activation act) {
     Value w =
         b.create<arith::ConstantOp>(loc, weightColumns(weight, begin, cols));
     return b.create<recq::FcOp>(loc, fc.getType(),
                                 columns(b, loc, x, begin, cols), w, bias,
-                                recq::Activation::none);
+                                addend, act);
   };
-  recq::FcOp head = part(0, width, Value());
-  recq::FcOp tail = part(width, k - width, fc.getBias());
-  // The sum and a ReLU in one pass; a sigmoid after it.
-  Value init = b.create<tensor::EmptyOp>(
-      loc, tensor::getMixedSizes(b, loc, head.getResult()), b.getF32Type());
-  bool relu = fc.getActivation() == recq::Activation::relu;
-  AffineMap identity = b.getMultiDimIdentityMap(2);
-  Value sum =
-      b.create<linalg::GenericOp>(
-           loc, TypeRange{init.getType()}, ValueRange{head, tail},
-           ValueRange{init}, ArrayRef<AffineMap>{identity, identity, identity},
-           SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
-           [&](OpBuilder &nb, Location l, ValueRange args) {
-             Value v = nb.create<arith::AddFOp>(l, args[0], args[1]);
-             if (relu)
-               v = nb.create<arith::MaximumFOp>(
-                   l, v,
-                   nb.create<arith::ConstantOp>(l, nb.getF32FloatAttr(0)));
-             nb.create<linalg::YieldOp>(l, v);
-           })
-          .getResult(0);
-  if (fc.getActivation() == recq::Activation::sigmoid)
-    sum = b.create<recq::SigmoidOp>(loc, sum);
+  // The dense columns' f32 result is the addend of the dots' FC, which
+  // keeps the bias and the activation.
+  recq::FcOp head = part(0, width, Value(), Value(), recq::Activation::none);
+  recq::FcOp tail = part(width, k - width, fc.getBias(), head.getResult(),
+                         fc.getActivation());
   insertQdq(head, weightColumns(weight, 0, width), dense);
   insertQdq(tail, weightColumns(weight, width, k - width), rest);
-  fc.replaceAllUsesWith(sum);
+  fc.replaceAllUsesWith(tail.getResult());
   fc.erase();
   return success();
 }

@@ -117,13 +117,17 @@ def Recq_EmbeddingBagsOp
 // Fully connected layers
 //===----------------------------------------------------------------------===//
 
-def Recq_FcOp : Recq_Op<"fc", [Pure]> {
+def Recq_FcOp : Recq_Op<"fc", [Pure, AttrSizedOperandSegments]> {
   let summary = "fully connected layer: act(input x weight^T + bias)";
   let description = [{
     `result[m, n] = act(sum_k input[m, k] * weight[n, k] + bias[n])` with the
     weight laid out `[out_features, in_features]` like `nn.Linear`. `act` is
     `none` (default, not printed), `relu` or `sigmoid`. Operands are f32 or
     bf16; accumulation is f32.
+
+    With `addend(%a)` (f32, the result's shape), `%a[m, n]` is added after
+    the bias and before the activation: `recq-quantize` sums the two halves
+    of an FC split by input columns this way.
 
     A **bf16 FC** (f32 input and result, bf16 weight: `recq-compile
     --quantize=bf16`) rounds its input to bf16 (to nearest even) and sums
@@ -147,17 +151,19 @@ def Recq_FcOp : Recq_Op<"fc", [Pure]> {
   let arguments = (ins Recq_FcTensor:$input,
                        Recq_FcTensor:$weight,
                        Optional<Recq_FcTensor>:$bias,
+                       Optional<RankedTensorOf<[F32]>>:$addend,
                        DefaultValuedAttr<Recq_Activation,
                                          "::recq::Activation::none">:$activation);
   let results = (outs Recq_FcTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`,` $bias^)? (`act` `(` $activation^ `)`)?
+    $input `,` $weight (`,` $bias^)? (`addend` `(` $addend^ `)`)?
+    (`act` `(` $activation^ `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
 
-def Recq_QfcOp : Recq_Op<"qfc", [Pure]> {
+def Recq_QfcOp : Recq_Op<"qfc", [Pure, AttrSizedOperandSegments]> {
   let summary = "int8 fully connected layer with a fused requantization";
   let description = [{
     The int8 form of `recq.fc`, as FBGEMM computes it: u8 activations
@@ -167,6 +173,12 @@ def Recq_QfcOp : Recq_Op<"qfc", [Pure]> {
     nearest even and clamps to the result type: u8/i8 (per tensor) to feed
     the next int8 layer, or f32 at the edge of an int8 region. The bias is
     i32 in units of `input_scale * weight_scale[n]`, or f32.
+
+    With `addend(%a)` (f32, the result's shape), `%a[m, n]` is added in
+    f32 after the bias and before the activation; with a u8/i8 result, as
+    `fma(a, 1 / result_scale, y)` on the value `y` in result units before
+    rounding (the addend's own rounding, once, is the only difference to
+    adding it in real units).
 
     Created by `recq-fuse` from `dequantize -> fc -> quantize`, never by the
     importer.
@@ -181,11 +193,13 @@ def Recq_QfcOp : Recq_Op<"qfc", [Pure]> {
   let arguments = (ins Recq_QuantizedTensor:$input,
                        Recq_QuantizedTensor:$weight,
                        Optional<RankedTensorOf<[I32, F32]>>:$bias,
+                       Optional<RankedTensorOf<[F32]>>:$addend,
                        DefaultValuedAttr<Recq_Activation,
                                          "::recq::Activation::none">:$activation);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`,` $bias^)? (`act` `(` $activation^ `)`)?
+    $input `,` $weight (`,` $bias^)? (`addend` `(` $addend^ `)`)?
+    (`act` `(` $activation^ `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

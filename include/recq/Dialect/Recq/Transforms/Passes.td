@@ -74,9 +74,9 @@ def RecqQuantizePass : Pass<"recq-quantize", "::mlir::func::FuncOp"> {
     are the dense features and the rest the dot products, ranges apart by
     100x (one scale for both rounds most dense features to 0 or 1 code).
     The FC becomes two, over columns `[0, D)` (no bias) and `[D, K)` (the
-    bias), each quantized as above with its own weight scales; one
-    `linalg.generic` adds their f32 results and applies a ReLU; a sigmoid
-    follows as `recq.sigmoid`.
+    bias, the activation, and the first's f32 result as its `addend`), each
+    quantized as above with its own weight scales. `recq-fuse` makes them
+    a `recq.qfc` with an f32 result and one whose epilogue adds it.
 
     Refused with an error naming the FC: a weight that is not a constant,
     an annotation that is not per-tensor u8 (per-channel activations, or
@@ -96,7 +96,6 @@ def RecqQuantizePass : Pass<"recq-quantize", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::recq::RecqDialect",
                            "::mlir::quant::QuantizationDialect",
                            "::mlir::arith::ArithDialect",
-                           "::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 
