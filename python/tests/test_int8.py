@@ -121,15 +121,16 @@ def test_every_fc_is_int8_with_u8_between_layers(trained, tmp_path):
     qfcs = [line for line in text.splitlines() if "recq.qfc " in line]
     assert "recq.fc " not in text
     # The first top FC reads the interaction's output [dense | dots] with a
-    # range for each part: two qfc, over the dense columns and the dots,
-    # added in f32.
+    # range for each part: two qfc, over the dense columns (f32 result) and
+    # the dots, whose kernel adds the first's result (its addend).
     assert len(qfcs) == {"kaggle": 8, "mlperf": 9}[config]
+    assert len([q for q in qfcs if "addend(" in q]) == 1
     # Region edges only: the bottom MLP's last layer (into the f32
-    # interaction), the two halves of the first top FC (added in f32) and
-    # the top MLP's last (sigmoid) return f32; every other layer hands u8
-    # to the next.
+    # interaction), the dense half of the first top FC (the addend) and the
+    # top MLP's last (sigmoid) return f32; every other layer hands u8 to
+    # the next.
     f32_results = [q for q in qfcs if q.rstrip().endswith("xf32>")]
-    assert len(f32_results) == 4, "\n".join(qfcs)
+    assert len(f32_results) == 3, "\n".join(qfcs)
     assert "recq.dequantize" not in text
     # --interaction-dense-range=shared: one range, one qfc, u8 out.
     compile_model(out, mlir, *int8_flags(out), "--interaction-dense-range=shared",
