@@ -177,6 +177,17 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     // (times 1 / its scale, one fma) before rounding.
     Value addend = op.getAddend();
     float addendScale = output ? float(1.0 / output.getScale()) : 1.0f;
+    // `y` (a vector or a scalar) plus the addend's `a`.
+    auto addAddend = [&](OpBuilder &b, Location l, Value y, Value a) -> Value {
+      if (!output)
+        return b.create<arith::AddFOp>(l, y, a);
+      auto vector = dyn_cast<VectorType>(y.getType());
+      TypedAttr scale =
+          vector ? TypedAttr(DenseElementsAttr::get(vector, addendScale))
+                 : TypedAttr(b.getF32FloatAttr(addendScale));
+      return b.create<math::FmaOp>(l, a, b.create<arith::ConstantOp>(l, scale),
+                                   y);
+    };
     float lo = 0, hi = 0;
     if (output) {
       lo = act == recq::Activation::relu
@@ -318,14 +329,7 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
                 l, floatType, addend, ValueRange{rowIdx[i], col},
                 AffineMapAttr::get(rowMap), f32Pad, masks[v],
                 b.getBoolArrayAttr({true}));
-            if (output)
-              y = b.create<math::FmaOp>(
-                  l, a,
-                  b.create<arith::ConstantOp>(
-                      l, DenseElementsAttr::get(floatType, addendScale)),
-                  y);
-            else
-              y = b.create<arith::AddFOp>(l, y, a);
+            y = addAddend(b, l, y, a);
           }
           if (output) {
             y = b.create<math::RoundEvenOp>(l, y);
@@ -487,14 +491,7 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
                   l, addend,
                   ValueRange{rowIdx[i],
                              b.create<arith::ConstantIndexOp>(l, j)});
-              if (output)
-                y = b.create<math::FmaOp>(
-                    l, a,
-                    b.create<arith::ConstantOp>(l,
-                                                b.getF32FloatAttr(addendScale)),
-                    y);
-              else
-                y = b.create<arith::AddFOp>(l, y, a);
+              y = addAddend(b, l, y, a);
             }
             if (output) {
               y = b.create<math::RoundEvenOp>(l, y);

@@ -128,21 +128,23 @@ LogicalResult splitAndQuantize(recq::FcOp fc, DenseElementsAttr weight,
   OpBuilder b(fc);
   Location loc = fc.getLoc();
   Value x = fc.getInput();
+  // Each half's weight columns, copied once: its constant and its QDQ
+  // pair's scales.
   auto part = [&](int64_t begin, int64_t cols, Value bias, Value addend,
-                  recq::Activation act) {
-    Value w =
-        b.create<arith::ConstantOp>(loc, weightColumns(weight, begin, cols));
-    return b.create<recq::FcOp>(loc, fc.getType(),
-                                columns(b, loc, x, begin, cols), w, bias,
-                                addend, act);
+                  recq::Activation act, quant::UniformQuantizedType input) {
+    DenseElementsAttr w = weightColumns(weight, begin, cols);
+    auto half = b.create<recq::FcOp>(
+        loc, fc.getType(), columns(b, loc, x, begin, cols),
+        b.create<arith::ConstantOp>(loc, w), bias, addend, act);
+    insertQdq(half, w, input);
+    return half;
   };
   // The dense columns' f32 result is the addend of the dots' FC, which
   // keeps the bias and the activation.
-  recq::FcOp head = part(0, width, Value(), Value(), recq::Activation::none);
+  recq::FcOp head =
+      part(0, width, Value(), Value(), recq::Activation::none, dense);
   recq::FcOp tail = part(width, k - width, fc.getBias(), head.getResult(),
-                         fc.getActivation());
-  insertQdq(head, weightColumns(weight, 0, width), dense);
-  insertQdq(tail, weightColumns(weight, width, k - width), rest);
+                         fc.getActivation(), rest);
   fc.replaceAllUsesWith(tail.getResult());
   fc.erase();
   return success();
