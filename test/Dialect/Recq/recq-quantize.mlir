@@ -30,14 +30,14 @@ func.func @two_layers(%x: tensor<?x3xf32>) -> tensor<?x1xf32> {
 // result is the second's addend.
 // CHECK-LABEL: func @dense_columns_apart
 // CHECK: %[[B:.*]] = arith.constant dense<[5.000000e-01, -5.000000e-01]> : tensor<2xf32>
-// CHECK: %[[W0:.*]] = arith.constant dense<{{\[}}[1.000000e+00, -2.000000e+00], [0.000000e+00, 4.000000e+00]]> : tensor<2x2xf32>
 // CHECK: %[[X0:.*]] = tensor.extract_slice %[[X:.*]][0, 0] [%{{.*}}, 2] [1, 1] : tensor<?x5xf32> to tensor<?x2xf32>
+// CHECK: %[[W0:.*]] = arith.constant dense<{{\[}}[1.000000e+00, -2.000000e+00], [0.000000e+00, 4.000000e+00]]> : tensor<2x2xf32>
 // CHECK: %[[Q0:.*]] = recq.quantize %[[X0]] : tensor<?x2xf32> -> tensor<?x2x!quant.uniform<u8:f32, 1.000000e-02>>
 // CHECK: %[[D0:.*]] = recq.dequantize %[[Q0]]
 // CHECK: recq.quantize %[[W0]] : tensor<2x2xf32> -> tensor<2x2x!quant.uniform<i8:f32:0, {0.015748031496062992,0.031496062992125984}>>
 // CHECK: %[[H:.*]] = recq.fc %[[D0]], %{{.*}} : (tensor<?x2xf32>, tensor<2x2xf32>) -> tensor<?x2xf32>
-// CHECK: %[[W1:.*]] = arith.constant dense<{{\[}}[5.000000e-01, 1.000000e+00, 2.000000e+00], [0.000000e+00, 0.000000e+00, 0.000000e+00]]> : tensor<2x3xf32>
 // CHECK: %[[X1:.*]] = tensor.extract_slice %[[X]][0, 2] [%{{.*}}, 3] [1, 1] : tensor<?x5xf32> to tensor<?x3xf32>
+// CHECK: %[[W1:.*]] = arith.constant dense<{{\[}}[5.000000e-01, 1.000000e+00, 2.000000e+00], [0.000000e+00, 0.000000e+00, 0.000000e+00]]> : tensor<2x3xf32>
 // CHECK: recq.quantize %[[X1]] : tensor<?x3xf32> -> tensor<?x3x!quant.uniform<u8:f32, 2.000000e+00:100>>
 // CHECK: recq.quantize %[[W1]] : tensor<2x3xf32> -> tensor<2x3x!quant.uniform<i8:f32:0, {0.015748031496062992,1.000000e+00}>>
 // CHECK: %[[T:.*]] = recq.fc %{{.*}}, %{{.*}}, %[[B]] addend(%[[H]]) act(relu) : (tensor<?x3xf32>, tensor<2x3xf32>, tensor<2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>

@@ -132,10 +132,13 @@ LogicalResult splitAndQuantize(recq::FcOp fc, DenseElementsAttr weight,
   // pair's scales.
   auto part = [&](int64_t begin, int64_t cols, Value bias, Value addend,
                   recq::Activation act, quant::UniformQuantizedType input) {
+    // Created one statement each: the order of the ops must not depend on
+    // the compiler's order of evaluating arguments.
     DenseElementsAttr w = weightColumns(weight, begin, cols);
-    auto half = b.create<recq::FcOp>(
-        loc, fc.getType(), columns(b, loc, x, begin, cols),
-        b.create<arith::ConstantOp>(loc, w), bias, addend, act);
+    Value slice = columns(b, loc, x, begin, cols);
+    Value constant = b.create<arith::ConstantOp>(loc, w);
+    auto half = b.create<recq::FcOp>(loc, fc.getType(), slice, constant, bias,
+                                     addend, act);
     insertQdq(half, w, input);
     return half;
   };
