@@ -15,6 +15,7 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
@@ -23,6 +24,9 @@
 #include "llvm/Linker/Linker.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ThreadPool.h"
 #include "llvm/Support/Threading.h"
@@ -31,6 +35,7 @@
 #include "llvm/TargetParser/Triple.h"
 #include "llvm/Transforms/IPO/ConstantMerge.h"
 #include "llvm/Transforms/IPO/GlobalDCE.h"
+#include "llvm/Transforms/Utils/Cloning.h"
 
 #include <algorithm>
 
@@ -357,11 +362,13 @@ recq::compileVariants(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets,
   return std::move(linked);
 }
 
-Error recq::emitObject(llvm::Module &module, llvm::raw_pwrite_stream &os) {
+/// Machine code of `module` (every function for the CPU and features its
+/// attributes name) as an ELF object to `os`, on this thread.
+static Error emitObjectHere(llvm::Module &module, llvm::raw_pwrite_stream &os) {
   // The baseline machine: each function's attributes select its own
   // subtarget (target-cpu, target-features).
   Expected<std::unique_ptr<llvm::TargetMachine>> machine =
-      createTargetMachine(*lookupTarget("generic"));
+      createTargetMachine(*recq::lookupTarget("generic"));
   if (!machine)
     return machine.takeError();
   llvm::legacy::PassManager pm;
@@ -370,6 +377,162 @@ Error recq::emitObject(llvm::Module &module, llvm::raw_pwrite_stream &os) {
     return llvm::createStringError("the target cannot emit object files");
   pm.run(module);
   return Error::success();
+}
+
+/// The object of one partition, read from `bitcode` into a context of
+/// its own.
+static Expected<llvm::SmallVector<char, 0>>
+emitPartition(llvm::StringRef bitcode) {
+  llvm::LLVMContext context;
+  Expected<std::unique_ptr<llvm::Module>> part = llvm::parseBitcodeFile(
+      llvm::MemoryBufferRef(bitcode, "partition"), context);
+  if (!part)
+    return part.takeError();
+  llvm::SmallVector<char, 0> object;
+  llvm::raw_svector_ostream os(object);
+  if (Error e = emitObjectHere(**part, os))
+    return std::move(e);
+  return object;
+}
+
+/// `module` split into `parts` modules, as bitcode, whose functions'
+/// instruction counts are about equal (largest first, each to the lightest
+/// partition so far; llvm::SplitModule spreads by name or round robin, and
+/// a model's variants differ 4x in size). Every local becomes a hidden
+/// global named "recq.local.*" (apart from the runtime's names), so a
+/// partition can use what another defines; the variables go to the
+/// lightest partition.
+static std::vector<llvm::SmallVector<char, 0>>
+partitionAsBitcode(llvm::Module &module, unsigned parts) {
+  for (llvm::GlobalValue &value : module.global_values()) {
+    if (value.isDeclaration() || !value.hasLocalLinkage())
+      continue;
+    // Made unique by the module where two would clash.
+    value.setName("recq.local." + value.getName());
+    value.setLinkage(llvm::GlobalValue::ExternalLinkage);
+    value.setVisibility(llvm::GlobalValue::HiddenVisibility);
+  }
+  std::vector<std::pair<unsigned, llvm::Function *>> functions;
+  for (llvm::Function &f : module)
+    if (!f.isDeclaration())
+      functions.push_back({f.getInstructionCount(), &f});
+  llvm::stable_sort(functions, [](const auto &a, const auto &b) {
+    return a.first > b.first;
+  });
+  std::vector<uint64_t> load(parts, 0);
+  auto lightest = [&] {
+    return unsigned(llvm::min_element(load) - load.begin());
+  };
+  llvm::DenseMap<const llvm::GlobalValue *, unsigned> owner;
+  for (auto [size, f] : functions) {
+    unsigned p = lightest();
+    owner[f] = p;
+    load[p] += size + 1;
+  }
+  unsigned rest = lightest();
+  std::vector<llvm::SmallVector<char, 0>> bitcodes(parts);
+  for (unsigned p = 0; p < parts; ++p) {
+    llvm::ValueToValueMapTy map;
+    std::unique_ptr<llvm::Module> part =
+        llvm::CloneModule(module, map, [&](const llvm::GlobalValue *value) {
+          auto it = owner.find(value);
+          return (it == owner.end() ? rest : it->second) == p;
+        });
+    llvm::raw_svector_ostream out(bitcodes[p]);
+    llvm::WriteBitcodeToFile(*part, out);
+  }
+  return bitcodes;
+}
+
+/// `objects` joined into one relocatable object (`ld -r`) written to `os`.
+static Error joinObjects(llvm::StringRef ld,
+                         llvm::ArrayRef<llvm::SmallVector<char, 0>> objects,
+                         llvm::raw_pwrite_stream &os) {
+  std::vector<std::string> paths;
+  auto removeAll = llvm::make_scope_exit([&] {
+    for (const std::string &path : paths)
+      llvm::sys::fs::remove(path);
+  });
+  auto temporary = [&](llvm::StringRef suffix) -> Expected<std::string> {
+    llvm::SmallString<128> path;
+    if (std::error_code ec =
+            llvm::sys::fs::createTemporaryFile("recq-part", suffix, path))
+      return llvm::createStringError("cannot create a temporary file: " +
+                                     ec.message());
+    paths.push_back(path.str().str());
+    return paths.back();
+  };
+  llvm::SmallVector<std::string> args{ld.str(), "-r", "-o"};
+  Expected<std::string> joined = temporary("o");
+  if (!joined)
+    return joined.takeError();
+  args.push_back(*joined);
+  for (const llvm::SmallVector<char, 0> &object : objects) {
+    Expected<std::string> path = temporary("o");
+    if (!path)
+      return path.takeError();
+    std::error_code ec;
+    llvm::raw_fd_ostream file(*path, ec);
+    if (!ec)
+      file.write(object.data(), object.size());
+    file.close();
+    if (ec || file.has_error())
+      return llvm::createStringError("cannot write " + *path);
+    args.push_back(*path);
+  }
+  llvm::SmallVector<llvm::StringRef> argRefs(args.begin(), args.end());
+  std::string message;
+  if (llvm::sys::ExecuteAndWait(ld, argRefs, std::nullopt, {}, 0, 0,
+                                &message) != 0)
+    return llvm::createStringError(
+        "joining the object's partitions failed (" + ld +
+        (message.empty() ? "" : ": " + message) + ")");
+  auto buffer = llvm::MemoryBuffer::getFile(*joined);
+  if (!buffer)
+    return llvm::createStringError("cannot read " + *joined + ": " +
+                                   buffer.getError().message());
+  os << (*buffer)->getBuffer();
+  return Error::success();
+}
+
+Error recq::emitObject(llvm::Module &module, llvm::raw_pwrite_stream &os) {
+  // Instruction selection is most of a compile: on several cores the
+  // module is split into partitions (locals become hidden globals, so one
+  // partition may use another's constants), each compiled on a thread in
+  // a context of its own, and the objects are joined. Functions are
+  // compiled the same wherever they land.
+  unsigned functions = llvm::count_if(
+      module, [](const llvm::Function &f) { return !f.isDeclaration(); });
+  unsigned cores = llvm::get_physical_cores() > 0
+                       ? unsigned(llvm::get_physical_cores())
+                       : 1u;
+  unsigned parts = std::min(cores, functions);
+  // Without ld (binutils, which cc needs too) the object comes in one
+  // piece, the same code.
+  llvm::ErrorOr<std::string> ld = llvm::sys::findProgramByName("ld");
+  if (parts < 2 || !ld)
+    return emitObjectHere(module, os);
+  std::vector<llvm::SmallVector<char, 0>> bitcodes =
+      partitionAsBitcode(module, parts);
+  std::vector<llvm::SmallVector<char, 0>> objects(bitcodes.size());
+  std::vector<std::string> errors(bitcodes.size());
+  {
+    llvm::DefaultThreadPool pool(llvm::hardware_concurrency(parts));
+    for (size_t i = 0; i < bitcodes.size(); ++i)
+      pool.async([&, i] {
+        llvm::StringRef bitcode(bitcodes[i].data(), bitcodes[i].size());
+        auto object = emitPartition(bitcode);
+        if (object)
+          objects[i] = std::move(*object);
+        else
+          errors[i] = llvm::toString(object.takeError());
+      });
+    pool.wait();
+  }
+  for (const std::string &error : errors)
+    if (!error.empty())
+      return llvm::createStringError(error);
+  return joinObjects(*ld, objects, os);
 }
 
 Error recq::compileToObject(ModuleOp module,

@@ -123,7 +123,10 @@ compileVariants(mlir::ModuleOp module, llvm::ArrayRef<CodegenTarget> targets,
 
 /// Writes `module` as an ELF object to `os`. Each function is compiled
 /// for the CPU and features its attributes name (translateAndOptimize
-/// sets them), so one object can hold several targets' variants.
+/// sets them), so one object can hold several targets' variants. On
+/// several cores the functions are compiled on as many threads, in
+/// partitions joined by `ld -r`; `module`'s locals then become hidden
+/// globals named "recq.local.*".
 llvm::Error emitObject(llvm::Module &module, llvm::raw_pwrite_stream &os);
 
 /// compileVariants, then emitObject: the object of an artifact whose
