@@ -355,17 +355,6 @@ Error writePlan(const Plan &plan, llvm::StringRef path) {
 // The pieces of a module
 //===----------------------------------------------------------------------===//
 
-/// The ONNX node name a location carries, if any.
-static std::optional<std::string> nodeName(Location loc) {
-  if (auto name = dyn_cast<NameLoc>(loc))
-    return name.getName().str();
-  if (auto fused = dyn_cast<FusedLoc>(loc))
-    for (Location inner : fused.getLocations())
-      if (auto name = nodeName(inner))
-        return name;
-  return std::nullopt;
-}
-
 namespace {
 /// PlanSites with the ops typed.
 struct ModulePieces {
@@ -427,7 +416,8 @@ static Plan listPieces(const ModulePieces &pieces) {
     recq::FcOp fc = fcRef; // op handles are used by value
     Piece p;
     p.kind = Piece::Fc;
-    p.name = unique(nodeName(fc.getLoc()).value_or("fc" + std::to_string(i)));
+    p.name = unique(
+        recq::onnxNodeName(fc.getLoc()).value_or("fc" + std::to_string(i)));
     auto w = cast<ShapedType>(fc.getWeight().getType());
     p.dim0 = w.getDimSize(0);
     p.dim1 = w.getDimSize(1);
@@ -442,8 +432,8 @@ static Plan listPieces(const ModulePieces &pieces) {
         first = bag;
         break;
       }
-    p.name = unique(
-        nodeName(first.getLoc()).value_or("table" + std::to_string(i)));
+    p.name = unique(recq::onnxNodeName(first.getLoc())
+                        .value_or("table" + std::to_string(i)));
     if (auto shaped = dyn_cast<ShapedType>(table.getType())) {
       p.dim0 = shaped.getDimSize(0);
       p.dim1 = shaped.getDimSize(1);

@@ -50,6 +50,14 @@ llvm::Expected<int> recq::quant::batchEmbeddingBags(ModuleOp module) {
   return count;
 }
 
+llvm::Expected<int> recq::quant::numberProfiledOps(ModuleOp module) {
+  if (llvm::Error e =
+          runPipeline(module, "recq-profile-ops", "numbering the profiled ops"))
+    return std::move(e);
+  auto names = module->getAttrOfType<ArrayAttr>("recq.profile_ops");
+  return names ? int(names.size()) : 0;
+}
+
 llvm::Expected<int> recq::quant::quantizeTables(ModuleOp module,
                                                 llvm::StringRef precision) {
   if (precision != "fp32" && precision != "fp16" && precision != "int8" &&

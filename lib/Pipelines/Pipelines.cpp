@@ -69,8 +69,9 @@ std::string recq::lowerToLLVMPipeline(const PipelineOptions &options) {
 
 std::string recq::lowerModelPipeline(const PipelineOptions &options) {
   // One function per table and one for the rest, so the runtime can pool
-  // the tables on its threads; @main renamed recq_entry, C entry points.
-  return "recq-split-bags,recq-export-entry-points," +
+  // the tables on its threads; @main renamed recq_entry, C entry points;
+  // the profile's clock calls where recq-profile-ops numbered ops.
+  return "recq-split-bags,recq-export-entry-points,recq-insert-profile-marks," +
          lowerToLLVMPipeline(options);
 }
 

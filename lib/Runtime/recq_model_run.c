@@ -45,13 +45,19 @@ typedef struct recq_bags_job {
   void **args;
   int order[RECQ_MAX_INPUTS];
   int64_t flags[RECQ_MAX_INPUTS]; /* 1: an index outside table t */
+  int32_t profile_bags;           /* the profile's id of the bags, -1: none */
 } recq_bags_job;
 
 static void run_bag(void *arg, int part) {
   recq_bags_job *job = arg;
   int t = job->order[part];
   int64_t result[5]; /* i64 [1]: {alloc, aligned, offset, size, stride} */
+  int32_t profiled = job->profile_bags;
+  if (profiled >= 0)
+    recq_profile_mark(profiled);
   job->v->bags[t](result, job->args);
+  if (profiled >= 0)
+    recq_profile_mark(-1);
   void *alloc;
   const int64_t *flag;
   memcpy(&alloc, &result[0], sizeof alloc);
@@ -127,6 +133,7 @@ static int run_slice(const recq_model *m, const void *const *inputs,
     args[d->num_inputs + d->num_weights] = emb_desc;
     job.v = v;
     job.args = args;
+    job.profile_bags = d->num_profile_ops > 0 ? d->profile_bags : -1;
     for (int t = 0; t < d->num_tables; ++t)
       job.order[t] = t;
     if (tables) {

@@ -295,7 +295,8 @@ recq::describeModelAsC(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets) {
   unsigned numArgs = type.getNumInputs();
   // Each variant's functions: a C wrapper of each generated one taking
   // `args` (the split functions: one more, the [B, T, D] buffer).
-  bool split = recq::splittableBags(main) != nullptr;
+  Operation *bags = recq::splittableBags(main);
+  bool split = bags != nullptr;
   auto wrap = [&](llvm::StringRef wrapper, llvm::StringRef generated,
                   unsigned count) {
     os << "\nextern void _mlir_ciface_" << generated << "(void *results";
@@ -355,7 +356,28 @@ recq::describeModelAsC(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets) {
   else
     os << "0";
   os << ",\n  .num_variants = " << targets.size()
-     << ",\n  .variants = variants,\n};\n";
+     << ",\n  .variants = variants,\n";
+  // recq-compile --profile: the ops recq-profile-ops numbered; the split
+  // bags' time is the runtime's to measure.
+  auto profiled = module->getAttrOfType<ArrayAttr>("recq.profile_ops");
+  if (profiled && !profiled.empty()) {
+    std::string names;
+    llvm::raw_string_ostream ns(names);
+    for (Attribute name : profiled) {
+      writeCString(ns, cast<StringAttr>(name).getValue());
+      ns << ",\n";
+    }
+    auto bagsId = bags ? bags->getAttrOfType<IntegerAttr>("recq.profile_id")
+                       : IntegerAttr();
+    os << "  .num_profile_ops = " << profiled.size()
+       << ",\n  .profile_ops = (const char *const[]){\n"
+       << names << "  },\n"
+       << "  .profile_bags = " << (bagsId ? bagsId.getInt() : -1) << ",\n";
+  } else {
+    os << "  .num_profile_ops = 0,\n  .profile_ops = 0,\n"
+       << "  .profile_bags = -1,\n";
+  }
+  os << "};\n";
   return text;
 }
 

@@ -76,6 +76,14 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.recq_model_run.restype = i
     lib.recq_model_run.argtypes = [p, p, p, p, ctypes.c_size_t, p,
                                    ctypes.POINTER(_Status)]
+    u64 = ctypes.c_uint64
+    lib.recq_model_profile_size.restype = i
+    lib.recq_model_profile_size.argtypes = [p]
+    lib.recq_model_profile_op.restype = ctypes.c_char_p
+    lib.recq_model_profile_op.argtypes = [p, i, ctypes.POINTER(u64),
+                                          ctypes.POINTER(u64)]
+    lib.recq_model_profile_reset.restype = None
+    lib.recq_model_profile_reset.argtypes = [p]
 
 
 class Model:
@@ -159,6 +167,21 @@ class Model:
             raise RecqError(code, status.message.decode())
         shape = [int(d) for d in got_shape[: self._out_rank]]
         return out[: int(np.prod(shape))].reshape(shape)
+
+    def profile(self, reset: bool = False) -> List[Tuple[str, float, int]]:
+        """The per-op profile of a model compiled with `recq-compile
+        --profile` (docs/Profiling.md): (op name, seconds, calls) per op
+        since the load or the last reset, in program order; [] without
+        --profile. `reset` sets the counters to 0 after reading them."""
+        ops = []
+        ns, calls = ctypes.c_uint64(), ctypes.c_uint64()
+        for k in range(self._lib.recq_model_profile_size(self._handle)):
+            name = self._lib.recq_model_profile_op(
+                self._handle, k, ctypes.byref(ns), ctypes.byref(calls))
+            ops.append((name.decode(), ns.value * 1e-9, calls.value))
+        if reset:
+            self._lib.recq_model_profile_reset(self._handle)
+        return ops
 
     def __del__(self):
         handle = getattr(self, "_handle", None)

@@ -57,6 +57,11 @@ cl::opt<bool> keepObject(
     cl::desc("With -o model.so: keep model.o and model.desc.c too (the "
              "generated code and its description), which link with "
              "librecq_model_runtime.a into a library or program of your own"));
+cl::opt<bool> profileOps(
+    "profile", cl::cat(toolOptions),
+    cl::desc("Time each op of the model at run time (recq-run --profile, "
+             "recq_model_profile_op; docs/Profiling.md): a clock read "
+             "before each"));
 cl::opt<uint64_t> weightsThreshold(
     "weights-threshold", cl::cat(toolOptions),
     cl::desc("Tables larger than this many bytes go to model.weights "
@@ -406,6 +411,11 @@ int main(int argc, char **argv) {
     auto batched = recq::quant::batchEmbeddingBags(**module);
     if (!batched)
       return fail(llvm::toString(batched.takeError()));
+    if (profileOps) {
+      auto profiled = recq::quant::numberProfiledOps(**module);
+      if (!profiled)
+        return fail(llvm::toString(profiled.takeError()));
+    }
   }
   if (targets.empty())
     targets = stage == EmitStage::LlvmDialect

@@ -64,6 +64,10 @@ cl::opt<int64_t> batchSize("batch", cl::cat(toolOptions),
                            cl::init(-1));
 cl::opt<bool> bench("bench", cl::cat(toolOptions),
                     cl::desc("Time --iters runs"));
+cl::opt<bool> profile(
+    "profile", cl::cat(toolOptions),
+    cl::desc("With --bench: each op's share of the timed runs (a model "
+             "compiled with recq-compile --profile; docs/Profiling.md)"));
 cl::opt<int> iters("iters", cl::cat(toolOptions),
                    cl::desc("Runs to time with --bench"), cl::init(100));
 cl::opt<double> tolerance(
@@ -97,6 +101,31 @@ cl::opt<std::string>
              cl::desc("With --check: the fp32 model.so whose outputs are the "
                       "reference (default: the inputs' 'reference' array)"),
              cl::value_desc("model-fp32.so"));
+
+/// recq-run --profile: each op's time per run, most first.
+void printProfile(const recq::ModelApi &api, recq_model *model, int runs) {
+  struct Op {
+    const char *name;
+    uint64_t ns, calls;
+  };
+  std::vector<Op> ops;
+  uint64_t total = 0;
+  for (int i = 0, n = api.profileSize(model); i < n; ++i) {
+    Op op{};
+    op.name = api.profileOp(model, i, &op.ns, &op.calls);
+    total += op.ns;
+    ops.push_back(op);
+  }
+  llvm::stable_sort(ops, [](const Op &a, const Op &b) { return a.ns > b.ns; });
+  outs() << llvm::format("profile: %zu ops, ms per run (summed over "
+                         "threads), share of the profiled time:\n",
+                         ops.size());
+  for (const Op &op : ops)
+    outs() << llvm::format(
+        "  %9.3f ms %6.2f%%  %6.1f calls  %s\n", op.ns * 1e-6 / runs,
+        total ? 100.0 * op.ns / total : 0.0, double(op.calls) / runs, op.name);
+  outs() << llvm::format("  %9.3f ms in all\n", total * 1e-6 / runs);
+}
 
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(errs()) << message << "\n";
@@ -619,7 +648,14 @@ int main(int argc, char **argv) {
       return fail(llvm::toString(std::move(e)));
   }
 
+  if (profile && !bench)
+    return fail("--profile times the --bench runs: add --bench");
+  if (profile && api.profileSize(model) <= 0)
+    return fail(modelPath + " was compiled without --profile (recompile it "
+                            "with recq-compile --profile)");
   if (bench) {
+    if (profile)
+      api.profileReset(model);
     std::vector<double> ms;
     for (int k = 0; k < std::max(iters.getValue(), 1); ++k) {
       auto start = std::chrono::steady_clock::now();
@@ -639,6 +675,8 @@ int main(int argc, char **argv) {
                            usedThreads, p50, percentile(ms, 0.9),
                            percentile(ms, 0.99),
                            std::max<int64_t>(batch, 1) * 1000.0 / p50);
+    if (profile)
+      printProfile(api, model, std::max(iters.getValue(), 1));
   }
   return exitCode;
 }

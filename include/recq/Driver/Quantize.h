@@ -25,6 +25,10 @@ namespace recq::quant {
 /// the embedding_bags ops hold.
 llvm::Expected<int> batchEmbeddingBags(mlir::ModuleOp module);
 
+/// recq-profile-ops (recq-compile --profile): numbers @main's recq ops for
+/// the per-op profile; returns how many.
+llvm::Expected<int> numberProfiledOps(mlir::ModuleOp module);
+
 /// Stores every constant embedding table in `precision` (fp32, fp16, int8,
 /// int4): recq-quantize-tables, then recq-canonicalize, which quantizes the
 /// row-wise tables. Returns how many tables changed.

@@ -112,6 +112,21 @@ RECQ_EXPORT const char *recq_model_variant(const recq_model *m, int i,
 /// when it was compiled without one.
 RECQ_EXPORT const char *recq_model_plan(const recq_model *m);
 
+/// The per-op profile of a model compiled with `recq-compile --profile`
+/// (docs/Profiling.md): how many ops it times (0 without --profile; -1 on
+/// NULL).
+RECQ_EXPORT int recq_model_profile_size(const recq_model *m);
+/// Op i of the profile: its name ("qfc /top/top.0/Gemm", or "embedding
+/// bags (the runtime's calls)"), and since the load or the last reset the
+/// nanoseconds its code took, summed over threads, and how many times it
+/// ran. NULL when i is out of range. Every model loaded from the same
+/// library shares the counters.
+RECQ_EXPORT const char *recq_model_profile_op(const recq_model *m, int i,
+                                              uint64_t *nanoseconds,
+                                              uint64_t *calls);
+/// Sets the profile's counters to 0.
+RECQ_EXPORT void recq_model_profile_reset(recq_model *m);
+
 /// The model's mapped weights file (`model.weights`): its size in bytes
 /// (0 when the model has none) and how many of them huge pages map (-1
 /// when the system does not say). Returns 0, or -1 on NULL.

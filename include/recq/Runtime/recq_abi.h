@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define RECQ_ABI_VERSION 8
+#define RECQ_ABI_VERSION 9
 
 /// Element types of inputs and outputs.
 typedef enum recq_dtype {
@@ -117,7 +117,19 @@ typedef struct recq_model_desc {
      runs, unless RECQ_TARGET or a load option names another. */
   int32_t num_variants;
   const recq_variant_desc *variants;
+  /* recq-compile --profile: the profiled ops' names (an op's index is the
+     id its recq_profile_mark calls pass) and the id the runtime charges
+     its calls of the tables' functions to (-1: none); 0 and 0, -1 without
+     --profile. */
+  int32_t num_profile_ops;
+  const char *const *profile_ops;
+  int32_t profile_bags;
 } recq_model_desc;
+
+/// Called by code compiled with --profile before each profiled op (its id)
+/// and before returning (-1): the time since this thread's last mark goes
+/// to that mark's op. Defined by the runtime (recq_profile.c).
+void recq_profile_mark(int32_t id);
 
 /// Defined by the generated C next to each model's code.
 extern const recq_model_desc recq_model_description;

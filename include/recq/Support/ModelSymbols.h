@@ -40,6 +40,9 @@ struct ModelApi {
   decltype(&recq_model_set_threads) setThreads;
   decltype(&recq_model_threads) threads;
   decltype(&recq_model_output_size) outputSize;
+  decltype(&recq_model_profile_size) profileSize;
+  decltype(&recq_model_profile_op) profileOp;
+  decltype(&recq_model_profile_reset) profileReset;
 };
 
 /// Looks up every function of ModelApi in `lib` (dlopen); returns the
@@ -72,6 +75,9 @@ inline const char *lookupModelApi(void *lib, ModelApi &api) {
   RECQ_SYM(setThreads, recq_model_set_threads)
   RECQ_SYM(threads, recq_model_threads)
   RECQ_SYM(outputSize, recq_model_output_size)
+  RECQ_SYM(profileSize, recq_model_profile_size)
+  RECQ_SYM(profileOp, recq_model_profile_op)
+  RECQ_SYM(profileReset, recq_model_profile_reset)
 #undef RECQ_SYM
   return nullptr;
 }

@@ -93,3 +93,13 @@ int64_t RowwiseTableType::getCodeBytes() const {
 int64_t RowwiseTableType::getRowBytes() const {
   return getCodeBytes() + 2 * (getScaleType().getWidth() / 8);
 }
+
+std::optional<std::string> recq::onnxNodeName(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      if (auto name = onnxNodeName(inner))
+        return name;
+  return std::nullopt;
+}

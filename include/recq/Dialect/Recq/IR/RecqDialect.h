@@ -28,4 +28,13 @@
 #define GET_OP_CLASSES
 #include "recq/Dialect/Recq/IR/RecqOps.h.inc"
 
+#include <optional>
+#include <string>
+
+namespace recq {
+/// The ONNX node's name an op's location carries (a NameLoc, or one
+/// inside a FusedLoc), if any.
+std::optional<std::string> onnxNodeName(mlir::Location loc);
+} // namespace recq
+
 #endif // RECQ_DIALECT_RECQ_IR_RECQDIALECT_H

@@ -242,6 +242,57 @@ def RecqExportEntryPointsPass
 }
 
 //===----------------------------------------------------------------------===//
+// Profiling
+//===----------------------------------------------------------------------===//
+
+def RecqInsertProfileMarksPass
+    : Pass<"recq-insert-profile-marks", "::mlir::ModuleOp"> {
+  let summary = "Call the runtime's profile clock before each op "
+                "`recq-profile-ops` numbered.";
+  let description = [{
+    The second half of `recq-compile --profile`, run on each variant before
+    its lowering (after `recq-split-bags`, so each op's mark lands in the
+    function the op went to). Before every op carrying
+    `recq.profile_id = i` it inserts `func.call @recq_profile_mark(i)`, and
+    before each `func.return` of a function holding such a call
+    `func.call @recq_profile_mark(-1)`. The runtime adds the time from one
+    mark to the next to the first one's op (docs/Profiling.md), so ops
+    without an id (a slice, a constant, the result copies) count as part of
+    the numbered op before them. The marks are calls to an external
+    function, which no pass moves ops across. A module without
+    `recq.profile_ops` is left as it is.
+
+    ```mlir
+    %y = recq.qfc %x, %w ... {recq.profile_id = 3 : i32} : ...
+    // becomes
+    %c3 = arith.constant 3 : i32
+    func.call @recq_profile_mark(%c3) : (i32) -> ()
+    %y = recq.qfc %x, %w ... : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
+def RecqProfileOpsPass : Pass<"recq-profile-ops", "::mlir::ModuleOp"> {
+  let summary = "Number the recq ops of @main for the per-op profile.";
+  let description = [{
+    The first half of `recq-compile --profile`, run once before the
+    variants are compiled (and before the model's description is written,
+    which carries the names): each recq op of `@main` that does work at run
+    time (not `recq.rowwise_cast`, a view; not an op of constants only,
+    such as a weight's `recq.quantize`), in program order, gets
+    `recq.profile_id` (its index), and the module gets
+    `recq.profile_ops`, the ops' names: the op's name without `recq.`, then
+    its ONNX node's name when its location has one (`qfc /top/top.0/Gemm`).
+    `recq-insert-profile-marks` turns the ids into calls of the runtime's
+    clock; `recq-run --profile` prints the time of each.
+
+    A module without `@main` is an error.
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Buffers
 //===----------------------------------------------------------------------===//
 
