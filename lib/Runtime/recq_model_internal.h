@@ -27,6 +27,21 @@
 #define RECQ_MAX_RANK 8
 #define RECQ_MAX_INPUTS 128
 #define RECQ_MAX_PARTS 64
+/* Batch tiles for the caches (recq_model_run): a tile's pooled rows, the
+   [n, T, D] f32 the interaction reads (the widest activation of a
+   DLRM), take about this many bytes, and a tile holds at least
+   RECQ_MIN_CACHE_TILE samples, so the FCs still see enough rows.
+   RECQ_TILE_SAMPLES overrides the tile at load (0: whole batches). On the
+   MLPerf-shaped DLRM (T = 26, D = 128: 13 KiB a sample, so 157-sample
+   tiles) batch 2048 took 28 ms a call in 128- to 256-sample tiles against
+   33 ms whole (one thread, the AVX-512 VM; docs/performance.md). */
+#define RECQ_TILE_BYTES ((int64_t)2 << 20)
+#define RECQ_MIN_CACHE_TILE 128
+/* Each tile reads every FC weight again: no tiles when they take more than
+   this (the fp32 MLPerf-shaped model, 9.6 MB of weights, was 5% slower in
+   157-sample tiles and no faster in 512- or 1024-sample ones; its int8
+   twin, 2.4 MB, 14% faster). */
+#define RECQ_TILE_MAX_WEIGHT_BYTES ((uint64_t)4 << 20)
 
 /* How an input is cut into batch tiles. */
 enum {
@@ -56,6 +71,9 @@ struct recq_model {
   size_t guard_bytes[RECQ_MAX_INPUTS];
   recq_pool *pool;
   int threads;
+  /* Samples per batch tile (recq_model_run cuts larger batches so that
+     each tile's activations stay in cache); 0: the whole batch. */
+  int64_t tile_samples;
   int splittable;
   int role[RECQ_MAX_INPUTS];
   int table_of[RECQ_MAX_INPUTS]; /* the table reading an indices or

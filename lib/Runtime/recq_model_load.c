@@ -349,6 +349,22 @@ recq_model *recq_model_load(const char *path, recq_status *st) {
   return recq_model_load_with(&options, st);
 }
 
+/* Samples per batch tile when RECQ_TILE_SAMPLES does not say: those whose
+   pooled rows take RECQ_TILE_BYTES, at least RECQ_MIN_CACHE_TILE; 0 (whole
+   batches) for a model without tables or with FC weights over
+   RECQ_TILE_MAX_WEIGHT_BYTES. */
+static int64_t default_tile_samples(const recq_model_desc *d) {
+  if (d->fc_weight_bytes > RECQ_TILE_MAX_WEIGHT_BYTES)
+    return 0;
+  int64_t bytes = 0;
+  for (int t = 0; t < d->num_tables; ++t)
+    bytes += (int64_t)sizeof(float) * d->tables[t].dim;
+  if (bytes == 0)
+    return 0;
+  int64_t tile = RECQ_TILE_BYTES / bytes;
+  return tile < RECQ_MIN_CACHE_TILE ? RECQ_MIN_CACHE_TILE : tile;
+}
+
 recq_model *recq_model_load_with(const recq_load_options *options,
                                  recq_status *st) {
   const recq_model_desc *desc = &recq_model_description;
@@ -390,6 +406,22 @@ recq_model *recq_model_load_with(const recq_load_options *options,
     return NULL;
   }
   classify_inputs(m);
+  const char *tile = getenv("RECQ_TILE_SAMPLES");
+  m->tile_samples = default_tile_samples(desc);
+  if (tile && *tile) {
+    char *end = NULL;
+    long long value = strtoll(tile, &end, 10);
+    if (*end || value < 0) {
+      recq_internal_set_status(st, RECQ_ERR_ARGUMENT,
+                               "RECQ_TILE_SAMPLES is '%s'; it takes a number "
+                               "of samples, 0 for whole batches",
+                               tile);
+      unmap_weights(m);
+      free(m);
+      return NULL;
+    }
+    m->tile_samples = value;
+  }
   int threads = 0;
   const char *env = getenv("RECQ_NUM_THREADS");
   if (env && *env)

@@ -473,7 +473,19 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
     if (batch / parts < RECQ_MIN_TILE)
       parts = (int)(batch / RECQ_MIN_TILE);
   }
-  if (parts > 1 && recq_internal_pool_trylock(m->pool) != 0)
+  /* Tiles of at most tile_samples, so that a tile's activations (the
+     bags' [n, T, D] output the interaction reads, the FCs' outputs) stay
+     in cache between the ops, on one thread too. */
+  if (m->splittable && m->tile_samples > 0 && batch > m->tile_samples) {
+    int64_t want = (batch + m->tile_samples - 1) / m->tile_samples;
+    if (want > RECQ_MAX_PARTS)
+      want = RECQ_MAX_PARTS;
+    if (want > parts)
+      parts = (int)want;
+  }
+  int pooled = parts > 1 && m->pool && recq_internal_pool_trylock(m->pool) == 0;
+  if (parts > 1 && !pooled &&
+      (m->tile_samples == 0 || batch <= m->tile_samples))
     parts = 1; /* another call has the workers: run on this thread */
   if (parts <= 1) {
     /* A batch too small for tiles: a split model's tables on the workers
@@ -505,8 +517,13 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
   split_batch(d, inputs, shapes, batch, parts, job.bounds);
   for (int p = 0; p < parts; ++p)
     job.codes[p] = RECQ_OK;
-  recq_internal_pool_run(m->pool, parts, run_part, &job);
-  recq_internal_pool_unlock(m->pool);
+  if (pooled) {
+    recq_internal_pool_run(m->pool, parts, run_part, &job);
+    recq_internal_pool_unlock(m->pool);
+  } else {
+    for (int p = 0; p < parts; ++p)
+      run_part(&job, p);
+  }
   for (int p = 0; p < parts; ++p)
     if (job.codes[p] != RECQ_OK)
       return recq_internal_set_status(st, job.codes[p], "%s", job.messages[p]);

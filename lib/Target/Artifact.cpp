@@ -292,6 +292,24 @@ recq::describeModelAsC(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets) {
     os << "};\n";
   }
 
+  // The FCs' weights as stored, for the runtime's batch tiles.
+  uint64_t fcWeightBytes = 0;
+  main.walk([&](Operation *op) {
+    Value weight;
+    if (auto fc = dyn_cast<recq::FcOp>(op))
+      weight = fc.getWeight();
+    else if (auto qfc = dyn_cast<recq::QfcOp>(op))
+      weight = qfc.getWeight();
+    else
+      return;
+    auto tensor = cast<RankedTensorType>(weight.getType());
+    Type element = tensor.getElementType();
+    if (auto q = dyn_cast<mlir::quant::QuantizedType>(element))
+      element = q.getStorageType();
+    fcWeightBytes +=
+        tensor.getNumElements() * ((element.getIntOrFloatBitWidth() + 7) / 8);
+  });
+
   unsigned numArgs = type.getNumInputs();
   // Each variant's functions: a C wrapper of each generated one taking
   // `args` (the split functions: one more, the [B, T, D] buffer).
@@ -356,7 +374,8 @@ recq::describeModelAsC(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets) {
   else
     os << "0";
   os << ",\n  .num_variants = " << targets.size()
-     << ",\n  .variants = variants,\n";
+     << ",\n  .variants = variants,\n"
+     << "  .fc_weight_bytes = " << fcWeightBytes << "ull,\n";
   // recq-compile --profile: the ops recq-profile-ops numbered; the split
   // bags' time is the runtime's to measure.
   auto profiled = module->getAttrOfType<ArrayAttr>("recq.profile_ops");

@@ -132,12 +132,15 @@ def test_weighted_bags_split_across_threads(tmp_path):
     np.testing.assert_allclose(one, want, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("tile", ["0", "32"])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("bad", [ROWS, -1, 1 << 40])
-def test_index_outside_the_table_is_an_error(bad, threads, tmp_path):
+def test_index_outside_the_table_is_an_error(bad, threads, tile, tmp_path, monkeypatch):
     """The compiled code checks every index in its pooling loop (reading a
     clamped row, never memory past the table) and the runtime names table,
-    sample, value and position, also when the batch is cut into tiles."""
+    sample, value and position, also when the batch is cut into tiles (for
+    threads, or for the caches: RECQ_TILE_SAMPLES)."""
+    monkeypatch.setenv("RECQ_TILE_SAMPLES", tile)
     torch.manual_seed(0)
     module = Bag("sum")
     args = (torch.tensor([0, 1, 2]), torch.tensor([0, 1]))

@@ -117,6 +117,10 @@ typedef struct recq_model_desc {
      runs, unless RECQ_TARGET or a load option names another. */
   int32_t num_variants;
   const recq_variant_desc *variants;
+  /* Bytes of the FCs' weights as stored (f32, bf16, int8): the runtime
+     cuts large batches into cache-sized tiles only when re-reading them
+     per tile is cheap. */
+  uint64_t fc_weight_bytes;
   /* recq-compile --profile: the profiled ops' names (an op's index is the
      id its recq_profile_mark calls pass) and the id the runtime charges
      its calls of the tables' functions to (-1: none); 0 and 0, -1 without
