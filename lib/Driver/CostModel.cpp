@@ -149,6 +149,27 @@ Error measureCosts(Plan &plan, Simulator &sim, ModuleOp module,
     // its edges that a chain of int8 layers does not, so "alone" would
     // undersell it. Only precisions some FC has a measured candidate of.
     std::map<std::string, std::vector<double>> fcSaving;
+    // The artifacts timed below, compiled first (on all cores, before any
+    // timing): each precision's all-FCs and all-but-one variants.
+    std::vector<Plan> timed;
+    for (llvm::StringRef p : fcPrecisions().drop_front()) {
+      bool measured = llvm::any_of(plan.fcs, [&](const Piece &fc) {
+        const Candidate *c = fc.candidate(p);
+        return c && c->excluded.empty();
+      });
+      if (!measured)
+        continue;
+      Plan all = plan;
+      for (Piece &fc : all.fcs)
+        fc.precision = p.str();
+      timed.push_back(all);
+      for (size_t i = 0; i < plan.fcs.size(); ++i) {
+        timed.push_back(all);
+        timed.back().fcs[i].precision = "fp32";
+      }
+    }
+    if (Error e = sim.prefetch(timed))
+      return e;
     for (llvm::StringRef p : fcPrecisions().drop_front()) {
       bool measured = llvm::any_of(plan.fcs, [&](const Piece &fc) {
         const Candidate *c = fc.candidate(p);

@@ -57,6 +57,12 @@ public:
   /// The loaded model of `plan` (tables written first).
   llvm::Expected<std::unique_ptr<ModelRunner>> load(const Plan &plan);
 
+  /// Compiles the artifacts `plans` need and are not compiled yet, on as
+  /// many threads as there are cores (each in an MLIR context of its own),
+  /// so later outputs() and load() of those plans find them. Call it
+  /// before timing anything: the compiles take every core.
+  llvm::Error prefetch(llvm::ArrayRef<Plan> plans);
+
 private:
   struct Artifact {
     CompiledModel model;
@@ -64,6 +70,10 @@ private:
   };
 
   llvm::Expected<Artifact *> artifactFor(const std::string &mask);
+  /// The FCs of `copy` (the module, consumed) in the precisions of `mask`,
+  /// compiled; safe to call on several threads, each with its own copy.
+  llvm::Expected<CompiledModel> compileMask(mlir::ModuleOp copy,
+                                            const std::string &mask) const;
   llvm::Error writeTable(Artifact &a, unsigned t, llvm::StringRef precision);
 
   mlir::ModuleOp module;

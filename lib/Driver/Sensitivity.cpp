@@ -12,11 +12,15 @@
 #include "recq/Driver/Quantize.h"
 #include "recq/Target/Codegen.h"
 
+#include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Parser/Parser.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/ThreadPool.h"
+#include "llvm/Support/Threading.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -82,11 +86,17 @@ Expected<std::vector<float>> Simulator::outputs(const Plan &plan) {
   return (*runner)->run(0, (*runner)->samples());
 }
 
-Expected<std::unique_ptr<ModelRunner>> Simulator::load(const Plan &plan) {
+/// Which artifact `plan` runs on: a character per FC, '8' int8, 'b' bf16,
+/// 'f' fp32.
+static std::string maskOf(const Plan &plan) {
   std::string mask;
   for (const Piece &p : plan.fcs)
     mask += p.precision == "int8" ? '8' : p.precision == "bf16" ? 'b' : 'f';
-  auto artifact = artifactFor(mask);
+  return mask;
+}
+
+Expected<std::unique_ptr<ModelRunner>> Simulator::load(const Plan &plan) {
+  auto artifact = artifactFor(maskOf(plan));
   if (!artifact)
     return artifact.takeError();
   Artifact &a = **artifact;
@@ -97,12 +107,8 @@ Expected<std::unique_ptr<ModelRunner>> Simulator::load(const Plan &plan) {
   return ModelRunner::create(a.model.so, npz, npzPath);
 }
 
-Expected<Simulator::Artifact *>
-Simulator::artifactFor(const std::string &mask) {
-  auto it = artifacts.find(mask);
-  if (it != artifacts.end())
-    return &it->second;
-  OwningOpRef<ModuleOp> copy = module.clone();
+Expected<CompiledModel> Simulator::compileMask(ModuleOp copy,
+                                               const std::string &mask) const {
   llvm::SmallVector<bool> bf16;
   std::vector<std::optional<FcInput>> inputs(mask.size());
   for (size_t i = 0; i < mask.size(); ++i) {
@@ -110,9 +116,9 @@ Simulator::artifactFor(const std::string &mask) {
     if (mask[i] == '8')
       inputs[i] = fcInputs.at(i);
   }
-  if (llvm::Error e = quantizeFcsTo(*copy, bf16, inputs))
+  if (llvm::Error e = quantizeFcsTo(copy, bf16, inputs))
     return std::move(e);
-  auto compiled = compileModule(*copy, dir, "v" + mask, target,
+  auto compiled = compileModule(copy, dir, "v" + mask, target,
                                 /*allTablesExternal=*/true);
   if (!compiled)
     return compiled.takeError();
@@ -121,9 +127,74 @@ Simulator::artifactFor(const std::string &mask) {
         llvm::formatv("the compiled variant has {0} tables, the model {1} "
                       "(a recq bug)",
                       compiled->tableOffsets.size(), sites.tables.size()));
+  return compiled;
+}
+
+Expected<Simulator::Artifact *>
+Simulator::artifactFor(const std::string &mask) {
+  auto it = artifacts.find(mask);
+  if (it != artifacts.end())
+    return &it->second;
+  OwningOpRef<ModuleOp> copy = module.clone();
+  auto compiled = compileMask(*copy, mask);
+  if (!compiled)
+    return compiled.takeError();
   Artifact a{std::move(*compiled),
              std::vector<std::string>(sites.tables.size(), "fp32")};
   return &artifacts.emplace(mask, std::move(a)).first->second;
+}
+
+Error Simulator::prefetch(llvm::ArrayRef<Plan> plans) {
+  std::vector<std::string> masks;
+  for (const Plan &plan : plans) {
+    std::string mask = maskOf(plan);
+    if (!artifacts.count(mask) && !llvm::is_contained(masks, mask))
+      masks.push_back(mask);
+  }
+  int cores = std::max(1, llvm::get_physical_cores());
+  if (masks.size() < 2 || cores < 2)
+    return Error::success(); // artifactFor compiles it when asked
+  // Each compile parses the module into a context of its own: one
+  // MLIRContext is not shared by threads that change IR.
+  std::string bytecode;
+  {
+    llvm::raw_string_ostream os(bytecode);
+    if (failed(writeBytecodeToFile(module, os)))
+      return llvm::createStringError("cannot write the module's bytecode "
+                                     "(a recq bug)");
+  }
+  const DialectRegistry &registry = module.getContext()->getDialectRegistry();
+  std::vector<std::optional<CompiledModel>> compiled(masks.size());
+  std::vector<std::string> errors(masks.size());
+  {
+    llvm::DefaultThreadPool pool(llvm::hardware_concurrency(
+        std::min<unsigned>(masks.size(), unsigned(cores))));
+    for (size_t i = 0; i < masks.size(); ++i)
+      pool.async([&, i] {
+        MLIRContext context(registry, MLIRContext::Threading::DISABLED);
+        ParserConfig config(&context);
+        OwningOpRef<ModuleOp> copy =
+            parseSourceString<ModuleOp>(bytecode, config, "planner variant");
+        if (!copy) {
+          errors[i] = "cannot read the module back (a recq bug)";
+          return;
+        }
+        auto result = compileMask(*copy, masks[i]);
+        if (result)
+          compiled[i] = std::move(*result);
+        else
+          errors[i] = llvm::toString(result.takeError());
+      });
+    pool.wait();
+  }
+  for (size_t i = 0; i < masks.size(); ++i) {
+    if (!compiled[i])
+      return llvm::createStringError(errors[i]);
+    Artifact a{std::move(*compiled[i]),
+               std::vector<std::string>(sites.tables.size(), "fp32")};
+    artifacts.emplace(masks[i], std::move(a));
+  }
+  return Error::success();
 }
 
 Error Simulator::writeTable(Artifact &a, unsigned t,
@@ -257,6 +328,17 @@ Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
     c.excluded = why.str();
     piece.candidates.push_back(c);
   };
+  // Every FC variant compiled first, on all cores.
+  std::vector<Plan> variants;
+  for (size_t i = 0; i < plan.fcs.size(); ++i)
+    for (llvm::StringRef p : fcPrecisions().drop_front()) {
+      if (p == "bf16" && !bf16)
+        continue;
+      variants.push_back(plan);
+      variants.back().fcs[i].precision = p.str();
+    }
+  if (Error e = sim.prefetch(variants))
+    return e;
   for (auto [i, fc] : llvm::enumerate(plan.fcs)) {
     fc.candidates.push_back(fp32Candidate());
     for (llvm::StringRef p : fcPrecisions().drop_front()) {
