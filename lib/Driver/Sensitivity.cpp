@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 
 using namespace mlir;
 using llvm::Error;
@@ -328,6 +329,11 @@ Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
     c.excluded = why.str();
     piece.candidates.push_back(c);
   };
+  using clock = std::chrono::steady_clock;
+  auto seconds = [](clock::time_point since) {
+    return std::chrono::duration<double>(clock::now() - since).count();
+  };
+  auto start = clock::now();
   // Every FC variant compiled first, on all cores.
   std::vector<Plan> variants;
   for (size_t i = 0; i < plan.fcs.size(); ++i)
@@ -354,6 +360,8 @@ Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
       record(fc, p, scorer.score(*out));
     }
   }
+  say(llvm::formatv("  FCs: {0:f1} s", seconds(start)));
+  start = clock::now();
   for (auto [t, table] : llvm::enumerate(plan.tables)) {
     table.candidates.push_back(fp32Candidate());
     for (llvm::StringRef p : tablePrecisions().drop_front()) {
@@ -369,6 +377,8 @@ Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
       record(table, p, scorer.score(*out));
     }
   }
+  if (!plan.tables.empty())
+    say(llvm::formatv("  tables: {0:f1} s", seconds(start)));
   return Error::success();
 }
 
