@@ -3,12 +3,10 @@
 // The dot interaction compiled to model.so and run on every target this
 // CPU runs, against a plain reference: for each sample, the dense
 // features, then the dot product of every pair of features (i, j), j < i
-// (j <= i with self_interaction), row-major. Dimensions of a multiple of 16
-// take the blocked kernel (pairs in 4 x 4 blocks, lane-wise sums, one
-// transposed sum a block), others the one-reduction-a-pair loop; feature
-// counts leave partial blocks. Sums in another order than the reference's
-// differ by rounding only: a relative tolerance of 1e-5 of the sum of
-// |products|.
+// (j <= i with self_interaction), row-major, on D from 4 to 128 and 2 to 27
+// features (the MLPerf-shaped DLRM's 27 x 128 among them). Sums in
+// another order than the reference's differ by rounding only: a relative
+// tolerance of 1e-5 of the sum of |products|.
 //
 //===----------------------------------------------------------------------===//
 
@@ -105,8 +103,8 @@ std::string name(const ::testing::TestParamInfo<Shape> &info) {
                        info.param.self ? "_self" : "");
 }
 
-// D = 16, 32, 128 (blocked; 27 features as MLPerf's DLRM: partial blocks),
-// 4 and 20 (the reduction loop); 1, 3, 4 and 8 tables.
+// D = 4, 16, 20, 32, 128; 1, 3, 4, 5, 8 and 26 tables; with and without
+// the diagonal.
 INSTANTIATE_TEST_SUITE_P(
     Shapes, InteractionTest,
     ::testing::Values(Shape{26, 128, false}, Shape{26, 128, true},

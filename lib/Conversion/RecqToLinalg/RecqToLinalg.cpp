@@ -155,42 +155,6 @@ struct InteractionLowering : OpRewritePattern<recq::InteractionOp> {
     return slot + count;
   }
 
-  /// `vectors` (a power of two of them, each vector<n> with n their
-  /// count) summed across lanes, all at once: lane k of the result is the
-  /// sum of vectors[k]'s lanes. Each step adds the halves of the lane
-  /// groups of two neighbours (two shuffles and an add), halving the
-  /// vectors and the groups, so n vectors take n - 1 steps (fewer when
-  /// the tail is `zero`, padding: zero and zero sum to zero).
-  static Value transposeSum(OpBuilder &b, Location l,
-                            SmallVector<Value> vectors, Value zero) {
-    int64_t n = cast<VectorType>(vectors.front().getType()).getDimSize(0);
-    for (int64_t group = n; vectors.size() > 1; group /= 2) {
-      // Each vector holds n / group groups of `group` lanes, one per
-      // original vector, in order; the next holds twice as many, half as
-      // wide: x's groups, then y's.
-      SmallVector<int64_t> low, high;
-      for (int64_t from : {int64_t(0), n})
-        for (int64_t g = 0; g < n; g += group)
-          for (int64_t k = 0; k < group / 2; ++k) {
-            low.push_back(from + g + k);
-            high.push_back(from + g + group / 2 + k);
-          }
-      SmallVector<Value> next;
-      for (size_t v = 0; v < vectors.size(); v += 2) {
-        Value x = vectors[v], y = vectors[v + 1];
-        if (x == zero && y == zero) {
-          next.push_back(zero);
-          continue;
-        }
-        Value lo = b.create<vector::ShuffleOp>(l, x, y, low);
-        Value hi = b.create<vector::ShuffleOp>(l, x, y, high);
-        next.push_back(b.create<arith::AddFOp>(l, lo, hi));
-      }
-      vectors = std::move(next);
-    }
-    return vectors.front();
-  }
-
   LogicalResult matchAndRewrite(recq::InteractionOp op,
                                 PatternRewriter &rewriter) const override {
     if (failed(requireF32(op, op.getType(), "result")))
@@ -232,12 +196,10 @@ struct InteractionLowering : OpRewritePattern<recq::InteractionOp> {
         loc, c0, batchSize, c1, ValueRange{result},
         [&](OpBuilder &b, Location l, Value sample, ValueRange iter) {
           SmallVector<Value> vecs;
-          SmallVector<std::pair<Value, int64_t>> featureRefs;
           for (Value feature : features) {
             auto ft = cast<RankedTensorType>(feature.getType());
             int64_t count = ft.getRank() == 3 ? ft.getDimSize(1) : 1;
             for (int64_t t = 0; t < count; ++t) {
-              featureRefs.push_back({feature, t});
               SmallVector<Value> at{sample};
               if (ft.getRank() == 3)
                 at.push_back(b.create<arith::ConstantIndexOp>(l, t));
@@ -277,103 +239,16 @@ struct InteractionLowering : OpRewritePattern<recq::InteractionOp> {
             column += dots.size();
             dots.clear();
           };
-          SmallVector<std::pair<int64_t, int64_t>> pairs;
           for (int64_t i = 0; i < numFeatures; ++i)
-            for (int64_t j = 0; j < i + (self ? 1 : 0); ++j)
-              pairs.push_back({i, j});
-          if (dim % kChunk == 0) {
-            // Blocks of kBlock x kBlock pairs (features i of one block,
-            // j of another, j < i): per kChunk-lane slice of D, the
-            // block's 2 * kBlock slices read once and its pairs' products
-            // summed lane-wise (FMAs into one vector<kChunk> a pair, no
-            // reduction), then the block's sums added across lanes
-            // together (transposeSum), lane k holding its pair k's dot
-            // product, and written a row of the block at a time (its
-            // columns are consecutive).
-            constexpr int64_t kBlock = 4;
-            auto chunkType = VectorType::get({kChunk}, f32);
-            Value zero =
-                b.create<arith::ConstantOp>(l, b.getZeroAttr(chunkType));
-            auto slice = [&](int64_t f, int64_t at) {
-              auto [feature, t] = featureRefs[f];
-              auto ft = cast<RankedTensorType>(feature.getType());
-              SmallVector<Value> index{sample};
-              if (ft.getRank() == 3)
-                index.push_back(b.create<arith::ConstantIndexOp>(l, t));
-              index.push_back(b.create<arith::ConstantIndexOp>(l, at));
-              AffineMap map = AffineMap::getMinorIdentityMap(ft.getRank(), 1,
-                                                             b.getContext());
-              return b
-                  .create<vector::TransferReadOp>(
-                      l, chunkType, feature, index, AffineMapAttr::get(map),
-                      pad, /*mask=*/Value(), b.getBoolArrayAttr({true}))
-                  .getResult();
-            };
-            // Pair (i, j)'s column: the pairs are (1,0) (2,0) (2,1) ...
-            // (with self: (0,0) (1,0) (1,1) ...) after the dense features.
-            auto columnOf = [&](int64_t i, int64_t j) {
-              return dim + (self ? i * (i + 1) / 2 : i * (i - 1) / 2) + j;
-            };
-            for (int64_t ib = 0; ib < numFeatures; ib += kBlock)
-              for (int64_t jb = 0; jb <= ib; jb += kBlock) {
-                SmallVector<std::pair<int64_t, int64_t>> block;
-                for (int64_t i = ib; i < std::min(ib + kBlock, numFeatures);
-                     ++i)
-                  for (int64_t j = jb; j < std::min(jb + kBlock, numFeatures);
-                       ++j)
-                    if (j < i || (self && j == i))
-                      block.push_back({i, j});
-                if (block.empty())
-                  continue;
-                SmallVector<Value> sums(block.size());
-                for (int64_t at = 0; at < dim; at += kChunk) {
-                  llvm::DenseMap<int64_t, Value> read;
-                  auto get = [&](int64_t f) {
-                    auto it = read.find(f);
-                    if (it != read.end())
-                      return it->second;
-                    return read[f] = slice(f, at);
-                  };
-                  for (auto [k, pair] : llvm::enumerate(block)) {
-                    Value x = get(pair.first), y = get(pair.second);
-                    sums[k] = at == 0
-                                  ? b.create<arith::MulFOp>(l, x, y).getResult()
-                                  : b.create<vector::FMAOp>(l, x, y, sums[k])
-                                        .getResult();
-                  }
-                }
-                sums.resize(kChunk, zero);
-                Value dotsOfBlock = transposeSum(b, l, sums, zero);
-                for (size_t k = 0; k < block.size();) {
-                  size_t run = k + 1;
-                  while (run < block.size() &&
-                         block[run].first == block[k].first)
-                    ++run;
-                  Value part = b.create<vector::ExtractStridedSliceOp>(
-                      l, dotsOfBlock, ArrayRef<int64_t>{int64_t(k)},
-                      ArrayRef<int64_t>{int64_t(run - k)},
-                      ArrayRef<int64_t>{1});
-                  Value col = b.create<arith::ConstantIndexOp>(
-                      l, columnOf(block[k].first, block[k].second));
-                  row = b.create<vector::TransferWriteOp>(
-                             l, part, row, ValueRange{sample, col},
-                             AffineMapAttr::get(rowMap), Value(),
-                             b.getBoolArrayAttr({true}))
-                            .getResult();
-                  k = run;
-                }
-              }
-          } else {
-            for (auto [i, j] : pairs) {
+            for (int64_t j = 0; j < i + (self ? 1 : 0); ++j) {
               Value product = b.create<arith::MulFOp>(l, vecs[i], vecs[j]);
               dots.push_back(b.create<vector::ReductionOp>(
                   l, vector::CombiningKind::ADD, product));
               if (int64_t(dots.size()) == kChunk)
                 flush();
             }
-            if (!dots.empty())
-              flush();
-          }
+          if (!dots.empty())
+            flush();
           b.create<scf::YieldOp>(l, row);
         });
     result = loop.getResult(0);

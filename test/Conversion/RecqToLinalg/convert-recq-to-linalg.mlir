@@ -135,47 +135,6 @@ func.func @bag_mean_weighted_fixed(%t: tensor<10x4xf32>, %i: tensor<?x3xi64>, %w
 
 // -----
 
-// With D a multiple of 16, the pairs go in 4 x 4 blocks: per 16-lane
-// slice of D the block's features are read once and each pair's products
-// summed lane-wise (mulf, then fma), the block's sums added across lanes
-// by one shuffle tree (padding lanes are zero), and each row of the block
-// written to its consecutive columns: (1,0) at 32, (2,0) (2,1) at 33.
-// CHECK-LABEL: func @interaction_blocked
-// CHECK-SAME: (%[[X:.*]]: tensor<?x32xf32>, %[[E:.*]]: tensor<?x2x32xf32>)
-// CHECK: scf.for %[[B:.*]] = {{.*}} iter_args(%[[ROW:.*]] = %{{.*}}) -> (tensor<?x35xf32>)
-// CHECK:   %[[D:.*]] = vector.transfer_write %{{.*}}, %[[ROW]][%[[B]], %{{.*}}] {{.*}} : vector<32xf32>, tensor<?x35xf32>
-// CHECK:   %[[A0:.*]] = vector.transfer_read %[[E]][%[[B]], %{{.*}}, %{{.*}}]{{.*}} : tensor<?x2x32xf32>, vector<16xf32>
-// CHECK:   %[[X0:.*]] = vector.transfer_read %[[X]][%[[B]], %{{.*}}]{{.*}} : tensor<?x32xf32>, vector<16xf32>
-// CHECK:   %[[P10:.*]] = arith.mulf %[[A0]], %[[X0]] : vector<16xf32>
-// CHECK:   arith.mulf
-// CHECK:   arith.mulf
-// CHECK:   %[[X16:.*]] = vector.transfer_read %[[X]][%[[B]], %c16{{.*}}]
-// CHECK:   %[[S10:.*]] = vector.fma %{{.*}}, %[[X16]], %[[P10]] : vector<16xf32>
-// CHECK:   %[[S20:.*]] = vector.fma
-// CHECK:   %[[S21:.*]] = vector.fma
-// CHECK:   %[[L:.*]] = vector.shuffle %[[S10]], %[[S20]] [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]
-// CHECK:   %[[H:.*]] = vector.shuffle %[[S10]], %[[S20]] [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31]
-// CHECK:   arith.addf %[[L]], %[[H]] : vector<16xf32>
-// CHECK:   vector.shuffle {{.*}} [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]
-// CHECK:   vector.shuffle {{.*}} [0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29]
-// CHECK:   %[[EVEN:.*]] = vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30]
-// CHECK:   %[[ODD:.*]] = vector.shuffle {{.*}} [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31]
-// CHECK:   %[[SUMS:.*]] = arith.addf %[[EVEN]], %[[ODD]]
-// CHECK-NOT: vector.shuffle
-// CHECK:   %[[R1:.*]] = vector.extract_strided_slice %[[SUMS]] {offsets = [0], sizes = [1], strides = [1]}
-// CHECK:   %[[C32:.*]] = arith.constant 32 : index
-// CHECK:   %[[W1:.*]] = vector.transfer_write %[[R1]], %[[D]][%[[B]], %[[C32]]] {{.*}} : vector<1xf32>, tensor<?x35xf32>
-// CHECK:   %[[R2:.*]] = vector.extract_strided_slice %[[SUMS]] {offsets = [1], sizes = [2], strides = [1]}
-// CHECK:   %[[C33:.*]] = arith.constant 33 : index
-// CHECK:   vector.transfer_write %[[R2]], %[[W1]][%[[B]], %[[C33]]] {{.*}} : vector<2xf32>, tensor<?x35xf32>
-// CHECK-NOT: vector.reduction
-func.func @interaction_blocked(%x: tensor<?x32xf32>, %e: tensor<?x2x32xf32>) -> tensor<?x35xf32> {
-  %0 = recq.interaction dot %x, [%e] : (tensor<?x32xf32>, tensor<?x2x32xf32>) -> tensor<?x35xf32>
-  return %0 : tensor<?x35xf32>
-}
-
-// -----
-
 // The dot interaction: per sample, each feature read once as a vector<4>,
 // the dense one copied to the row's start, then the pairs (1,0) (2,0)
 // (2,1) as multiply + reduction, gathered into one vector<3> written at
