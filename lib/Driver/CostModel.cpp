@@ -9,8 +9,10 @@
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 #include "recq/Dialect/Recq/IR/RowwiseTable.h"
+#include "recq/Driver/Quantize.h"
 #include "recq/Target/Codegen.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
@@ -65,26 +67,33 @@ static double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-/// Run time of `variant` over `base`'s at `batch` on one thread, A/B
-/// interleaved so both see the same machine load. Also accumulates base's
-/// times into `baseSeconds`.
-static Expected<double> timeRatio(ModelRunner &base, ModelRunner &variant,
-                                  int64_t batch, int rounds,
-                                  std::vector<double> &baseSeconds) {
-  base.setThreads(1);
-  variant.setThreads(1);
-  std::vector<double> ratios;
-  for (int r = 0; r < rounds; ++r) {
-    auto tb = base.time(batch, 5);
-    if (!tb)
-      return tb.takeError();
-    auto tv = variant.time(batch, 5);
-    if (!tv)
-      return tv.takeError();
-    ratios.push_back(*tv / *tb);
-    baseSeconds.push_back(*tb);
-  }
-  return median(ratios);
+/// `plan` compiled for real from `module` (consumed) to `dir`/`stem`.so
+/// with the per-op profile (recq-compile --profile), each FC's ops named
+/// by its piece (names the model repeats are made unique there).
+static Expected<CompiledModel>
+compileProfiled(ModuleOp module, const Plan &plan, llvm::StringRef dir,
+                llvm::StringRef stem, const CodegenTarget &target) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return llvm::createStringError("the module has no @main");
+  size_t i = 0;
+  main.walk([&](recq::FcOp fc) {
+    if (i < plan.fcs.size())
+      fc->setLoc(NameLoc::get(
+          StringAttr::get(module.getContext(), plan.fcs[i].name), fc.getLoc()));
+    ++i;
+  });
+  if (i != plan.fcs.size())
+    return llvm::createStringError(
+        llvm::formatv("the model has {0} FCs, the plan {1} (a recq bug)", i,
+                      plan.fcs.size()));
+  if (Error e = applyPlan(module, plan))
+    return std::move(e);
+  if (auto batched = batchEmbeddingBags(module); !batched)
+    return batched.takeError();
+  if (auto profiled = numberProfiledOps(module); !profiled)
+    return profiled.takeError();
+  return compileModule(module, dir, stem, target);
 }
 
 Error measureCosts(Plan &plan, Simulator &sim, ModuleOp module,
@@ -118,6 +127,8 @@ Error measureCosts(Plan &plan, Simulator &sim, ModuleOp module,
   };
   // Total saving of all tables in each precision.
   std::map<std::string, double> tablesSaving;
+  // What each FC saves in each precision (measured costs only).
+  std::map<std::string, std::vector<double>> fcSaving;
   if (options.costModel == "static") {
     double seconds = 0;
     for (Piece &fc : plan.fcs) {
@@ -142,113 +153,91 @@ Error measureCosts(Plan &plan, Simulator &sim, ModuleOp module,
                       options.batch, plan.fp32Seconds * 1e3));
   } else {
     auto start = clock::now();
+    // The precisions timed: each FC precision some FC has a measured
+    // candidate of; every table precision when there are tables.
+    std::vector<std::string> fcTimed, tableTimed;
+    for (llvm::StringRef p : fcPrecisions().drop_front())
+      if (llvm::any_of(plan.fcs, [&](const Piece &fc) {
+            const Candidate *c = fc.candidate(p);
+            return c && c->excluded.empty();
+          }))
+        fcTimed.push_back(p.str());
+    if (!plan.tables.empty())
+      for (llvm::StringRef p : tablePrecisions().drop_front())
+        tableTimed.push_back(p.str());
+    // The models timed, compiled for real with the per-op profile: the
+    // fp32 model, then each timed FC precision on every FC beside each
+    // timed table precision on every table (their ops are timed apart).
+    std::vector<Plan> timed(1 + std::max(fcTimed.size(), tableTimed.size()),
+                            plan);
+    for (auto [k, p] : llvm::enumerate(timed)) {
+      for (Piece &fc : p.fcs)
+        fc.precision = k > 0 && k <= fcTimed.size() ? fcTimed[k - 1] : "fp32";
+      for (Piece &t : p.tables)
+        t.precision =
+            k > 0 && k <= tableTimed.size() ? tableTimed[k - 1] : "fp32";
+    }
+    auto compiled = compileCopies(
+        module, timed.size(),
+        [&](ModuleOp copy, size_t k) -> Expected<CompiledModel> {
+          return compileProfiled(copy, timed[k], *dir,
+                                 "cost" + std::to_string(k), target);
+        });
+    if (!compiled)
+      return compiled.takeError();
+    std::vector<std::unique_ptr<ModelRunner>> runners;
+    for (const CompiledModel &c : *compiled) {
+      auto runner = ModelRunner::create(c.so, *npz, calibrationPath);
+      if (!runner)
+        return runner.takeError();
+      (*runner)->setThreads(1);
+      runners.push_back(std::move(*runner));
+    }
+    // Rounds over all models, so each sees the same machine load; each
+    // op's time is its median over the rounds.
+    std::vector<std::map<std::string, std::vector<double>>> opRounds(
+        runners.size());
     std::vector<double> baseSeconds;
-    // FCs: what each one's int8 (bf16) saves where the search starts,
-    // among int8 (bf16) neighbours: all FCs in that precision against all
-    // but that one. Alone, an int8 FC pays a quantize and a dequantize at
-    // its edges that a chain of int8 layers does not, so "alone" would
-    // undersell it. Only precisions some FC has a measured candidate of.
-    std::map<std::string, std::vector<double>> fcSaving;
-    // The artifacts timed below, compiled first (on all cores, before any
-    // timing): each precision's all-FCs and all-but-one variants.
-    std::vector<Plan> timed;
-    for (llvm::StringRef p : fcPrecisions().drop_front()) {
-      bool measured = llvm::any_of(plan.fcs, [&](const Piece &fc) {
-        const Candidate *c = fc.candidate(p);
-        return c && c->excluded.empty();
-      });
-      if (!measured)
-        continue;
-      Plan all = plan;
-      for (Piece &fc : all.fcs)
-        fc.precision = p.str();
-      timed.push_back(all);
-      for (size_t i = 0; i < plan.fcs.size(); ++i) {
-        timed.push_back(all);
-        timed.back().fcs[i].precision = "fp32";
-      }
-    }
-    if (Error e = sim.prefetch(timed))
-      return e;
-    for (llvm::StringRef p : fcPrecisions().drop_front()) {
-      bool measured = llvm::any_of(plan.fcs, [&](const Piece &fc) {
-        const Candidate *c = fc.candidate(p);
-        return c && c->excluded.empty();
-      });
-      if (!measured)
-        continue;
-      std::vector<double> &saving = fcSaving[p.str()];
-      saving.assign(plan.fcs.size(), 0.0);
-      Plan all = plan;
-      for (Piece &fc : all.fcs)
-        fc.precision = p.str();
-      auto baseP = sim.load(all);
-      if (!baseP)
-        return baseP.takeError();
-      std::vector<double> basePSeconds;
-      std::vector<double> fcRatio(plan.fcs.size(), 1.0);
-      for (size_t i = 0; i < plan.fcs.size(); ++i) {
-        Plan but = all;
-        but.fcs[i].precision = "fp32";
-        auto variant = sim.load(but);
-        if (!variant)
-          return variant.takeError();
-        auto ratio = timeRatio(**baseP, **variant, options.batch,
-                               options.rounds, basePSeconds);
-        if (!ratio)
-          return ratio.takeError();
-        fcRatio[i] = *ratio;
-      }
-      double tp = median(basePSeconds);
-      for (size_t i = 0; i < plan.fcs.size(); ++i)
-        saving[i] = tp * (fcRatio[i] - 1);
-    }
-    // The fp32 model's run time.
-    (*base)->setThreads(1);
     for (int r = 0; r < options.rounds; ++r) {
-      auto t = (*base)->time(options.batch, 5);
+      auto t = runners[0]->time(options.batch, 5);
       if (!t)
         return t.takeError();
       baseSeconds.push_back(*t);
-    }
-    // Tables: the embedding bags alone (the model cut after them, so the
-    // FCs' time and its noise are not in the comparison), fp32 against
-    // all tables in each precision, compiled for real.
-    auto bagsOnly = [&](llvm::StringRef p)
-        -> Expected<std::unique_ptr<ModelRunner>> {
-      Plan all = plan;
-      for (Piece &t : all.tables)
-        t.precision = p.str();
-      for (Piece &fc : all.fcs)
-        fc.precision = "fp32";
-      OwningOpRef<ModuleOp> copy = module.clone();
-      if (Error e = applyPlan(*copy, all))
-        return std::move(e);
-      SmallVector<Value> pooled;
-      copy->walk([&](recq::EmbeddingBagOp bag) {
-        pooled.push_back(bag.getResult());
-      });
-      if (Error e = returnSideBySide(*copy, pooled, "bags"))
-        return std::move(e);
-      return compileAndLoad(*copy, *dir, ("bags-" + p).str(), target, *npz,
-                            calibrationPath, /*allTablesExternal=*/true);
-    };
-    if (!plan.tables.empty()) {
-      auto bags32 = bagsOnly("fp32");
-      if (!bags32)
-        return bags32.takeError();
-      for (llvm::StringRef p : tablePrecisions().drop_front()) {
-        auto variant = bagsOnly(p);
-        if (!variant)
-          return variant.takeError();
-        std::vector<double> bagSeconds;
-        auto ratio = timeRatio(**bags32, **variant, options.batch,
-                               options.rounds, bagSeconds);
-        if (!ratio)
-          return ratio.takeError();
-        tablesSaving[p.str()] = median(bagSeconds) * (1 - *ratio);
+      for (auto [k, runner] : llvm::enumerate(runners)) {
+        auto ops = runner->profile(options.batch, 5);
+        if (!ops)
+          return ops.takeError();
+        std::map<std::string, double> round;
+        for (const ModelRunner::OpTime &op : *ops)
+          round[op.name] += op.seconds;
+        for (auto &[name, seconds] : round)
+          opRounds[k][name].push_back(seconds);
       }
     }
+    // An op's piece: an FC's ops are named by the FC ("qfc /top/top.0/Gemm",
+    // its input's "quantize" too where it has one); the tables' by their
+    // kind ("embedding_bags ...", "embedding_bag ...").
+    std::vector<double> bags(runners.size(), 0.0);
+    std::vector<std::map<std::string, double>> byFc(runners.size());
+    for (auto [k, ops] : llvm::enumerate(opRounds))
+      for (auto &[name, rounds] : ops) {
+        auto [kind, node] = llvm::StringRef(name).split(' ');
+        if (kind.starts_with("embedding_bag"))
+          bags[k] += median(rounds);
+        else
+          byFc[k][node.str()] += median(rounds);
+      }
+    for (const Piece &fc : plan.fcs)
+      if (!byFc[0].count(fc.name))
+        return llvm::createStringError("the cost profile has no op of FC '" +
+                                       fc.name + "' (a recq bug)");
+    for (auto [k, p] : llvm::enumerate(fcTimed)) {
+      std::vector<double> &saving = fcSaving[p];
+      for (const Piece &fc : plan.fcs)
+        saving.push_back(byFc[0][fc.name] - byFc[k + 1][fc.name]);
+    }
+    for (auto [k, p] : llvm::enumerate(tableTimed))
+      tablesSaving[p] = bags[0] - bags[k + 1];
     plan.fp32Seconds = median(baseSeconds);
     for (auto [i, fc] : llvm::enumerate(plan.fcs))
       for (Candidate &c : fc.candidates)

@@ -244,3 +244,33 @@ Expected<double> recq::quant::ModelRunner::time(int64_t batch, int repeats) {
   }
   return best;
 }
+
+Expected<std::vector<recq::quant::ModelRunner::OpTime>>
+recq::quant::ModelRunner::profile(int64_t batch, int repeats) {
+  const ModelApi &api = loaded->api;
+  int ops = api.profileSize(loaded->model);
+  if (ops <= 0)
+    return llvm::createStringError("the model has no per-op profile (a recq "
+                                   "bug: compiled without it)");
+  batch = std::min(batch, samples());
+  auto sliced = sliceSamples(inputs, tables, 0, batch);
+  if (!sliced)
+    return sliced.takeError();
+  BoundInputs bound(*sliced);
+  std::vector<float> out;
+  repeats = std::max(repeats, 1);
+  for (int i = 0; i <= repeats; ++i) {
+    // The first run warms caches and pages and is not counted.
+    if (i == 1)
+      api.profileReset(loaded->model);
+    if (Error e = runBound(api, loaded->model, bound, out))
+      return std::move(e);
+  }
+  std::vector<OpTime> times;
+  for (int i = 0; i < ops; ++i) {
+    uint64_t ns = 0, calls = 0;
+    const char *name = api.profileOp(loaded->model, i, &ns, &calls);
+    times.push_back({name ? name : "", double(ns) * 1e-9 / repeats});
+  }
+  return times;
+}

@@ -75,6 +75,17 @@ public:
   /// a warm-up run (interference on a shared machine only adds time).
   llvm::Expected<double> time(int64_t batch, int repeats);
 
+  /// One op of a per-op profile (recq-compile --profile): its name ("qfc
+  /// /top/top.0/Gemm") and seconds per run, summed over threads.
+  struct OpTime {
+    std::string name;
+    double seconds;
+  };
+  /// The per-op profile of `repeats` runs on samples [0, batch) after a
+  /// warm-up run, each op's time the mean per run; an error when the model
+  /// was compiled without the profile.
+  llvm::Expected<std::vector<OpTime>> profile(int64_t batch, int repeats);
+
 private:
   ModelRunner() = default;
   std::unique_ptr<LoadedModel> loaded;

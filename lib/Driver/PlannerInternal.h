@@ -21,6 +21,7 @@
 #include "recq/Driver/Planner.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
 #include <list>
@@ -88,6 +89,15 @@ private:
   std::list<std::vector<float>> splats;
   std::map<std::string, Artifact> artifacts;
 };
+
+/// `count` compiles of copies of `module`: `compile(copy, i)` for each i,
+/// on as many threads as there are cores, each copy in an MLIR context of
+/// its own (read back from the module's bytecode); in order, or the first
+/// error.
+llvm::Expected<std::vector<CompiledModel>> compileCopies(
+    mlir::ModuleOp module, size_t count,
+    llvm::function_ref<llvm::Expected<CompiledModel>(mlir::ModuleOp, size_t)>
+        compile);
 
 /// Compiles `module` (a copy, consumed) to `dir`/`stem`.so and loads it on
 /// the inputs of `npz`.

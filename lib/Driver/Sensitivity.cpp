@@ -152,25 +152,50 @@ Error Simulator::prefetch(llvm::ArrayRef<Plan> plans) {
     if (!artifacts.count(mask) && !llvm::is_contained(masks, mask))
       masks.push_back(mask);
   }
-  int cores = std::max(1, llvm::get_physical_cores());
-  if (masks.size() < 2 || cores < 2)
+  if (masks.size() < 2)
     return Error::success(); // artifactFor compiles it when asked
-  // Each compile parses the module into a context of its own: one
-  // MLIRContext is not shared by threads that change IR.
-  std::string bytecode;
-  {
-    llvm::raw_string_ostream os(bytecode);
-    if (failed(writeBytecodeToFile(module, os)))
-      return llvm::createStringError("cannot write the module's bytecode "
-                                     "(a recq bug)");
+  auto compiled =
+      compileCopies(module, masks.size(), [&](ModuleOp copy, size_t i) {
+        return compileMask(copy, masks[i]);
+      });
+  if (!compiled)
+    return compiled.takeError();
+  for (auto [mask, model] : llvm::zip(masks, *compiled)) {
+    Artifact a{std::move(model),
+               std::vector<std::string>(sites.tables.size(), "fp32")};
+    artifacts.emplace(mask, std::move(a));
   }
-  const DialectRegistry &registry = module.getContext()->getDialectRegistry();
-  std::vector<std::optional<CompiledModel>> compiled(masks.size());
-  std::vector<std::string> errors(masks.size());
-  {
-    llvm::DefaultThreadPool pool(llvm::hardware_concurrency(
-        std::min<unsigned>(masks.size(), unsigned(cores))));
-    for (size_t i = 0; i < masks.size(); ++i)
+  return Error::success();
+}
+
+Expected<std::vector<CompiledModel>> compileCopies(
+    ModuleOp module, size_t count,
+    llvm::function_ref<Expected<CompiledModel>(ModuleOp, size_t)> compile) {
+  std::vector<std::optional<CompiledModel>> compiled(count);
+  std::vector<std::string> errors(count);
+  int cores = std::max(1, llvm::get_physical_cores());
+  if (count < 2 || cores < 2) {
+    for (size_t i = 0; i < count; ++i) {
+      OwningOpRef<ModuleOp> copy = module.clone();
+      auto result = compile(*copy, i);
+      if (!result)
+        return result.takeError();
+      compiled[i] = std::move(*result);
+    }
+  } else {
+    // Each compile parses the module into a context of its own: one
+    // MLIRContext is not shared by threads that change IR.
+    std::string bytecode;
+    {
+      llvm::raw_string_ostream os(bytecode);
+      if (failed(writeBytecodeToFile(module, os)))
+        return llvm::createStringError("cannot write the module's bytecode "
+                                       "(a recq bug)");
+    }
+    const DialectRegistry &registry = module.getContext()->getDialectRegistry();
+    llvm::DefaultThreadPool pool(
+        llvm::hardware_concurrency(std::min<unsigned>(count, unsigned(cores))));
+    for (size_t i = 0; i < count; ++i)
       pool.async([&, i] {
         MLIRContext context(registry, MLIRContext::Threading::DISABLED);
         ParserConfig config(&context);
@@ -180,7 +205,7 @@ Error Simulator::prefetch(llvm::ArrayRef<Plan> plans) {
           errors[i] = "cannot read the module back (a recq bug)";
           return;
         }
-        auto result = compileMask(*copy, masks[i]);
+        auto result = compile(*copy, i);
         if (result)
           compiled[i] = std::move(*result);
         else
@@ -188,14 +213,13 @@ Error Simulator::prefetch(llvm::ArrayRef<Plan> plans) {
       });
     pool.wait();
   }
-  for (size_t i = 0; i < masks.size(); ++i) {
+  std::vector<CompiledModel> models;
+  for (size_t i = 0; i < count; ++i) {
     if (!compiled[i])
       return llvm::createStringError(errors[i]);
-    Artifact a{std::move(*compiled[i]),
-               std::vector<std::string>(sites.tables.size(), "fp32")};
-    artifacts.emplace(masks[i], std::move(a));
+    models.push_back(std::move(*compiled[i]));
   }
-  return Error::success();
+  return models;
 }
 
 Error Simulator::writeTable(Artifact &a, unsigned t,

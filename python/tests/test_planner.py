@@ -100,6 +100,23 @@ def test_search_meets_its_budget_and_the_plan_compiles_again(tiny, tmp_path):
         assert f"{name}: {p}" in info
 
 
+def test_measured_costs_come_from_the_per_op_profile(tiny, tmp_path):
+    # The default cost model times this CPU: every FC's measured
+    # candidates and every table's get a saving from the profiled models
+    # (a saving may be negative: slower here; on this tiny model they are
+    # all within the timing noise), and the fp32 run's time.
+    compile_model(tiny, tmp_path / "m.so", "--calibration", str(tiny / "calib.npz"),
+                  "--accuracy-budget=0.05%", "--emit-plan", str(tmp_path / "plan.json"))
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["cost_model"] == "measured"
+    assert plan["fp32_seconds"] > 0
+    fcs = [c for p in plan["fcs"] for c in p["candidates"] if c["precision"] == "int8"]
+    tables = [c for p in plan["tables"] for c in p["candidates"] if c["precision"] != "fp32"]
+    assert len(fcs) == 4 and len(tables) == 9
+    for c in fcs + tables:
+        assert isinstance(c["saving_seconds"], (int, float)) and np.isfinite(c["saving_seconds"])
+
+
 def test_bf16_ceiling_keeps_fcs_at_bf16_or_below(tiny, tmp_path):
     # --quantize=bf16 with a budget, as --tables=int8 for tables: no FC more
     # precise than bf16 (bf16 or int8, never fp32), each bf16 measured.

@@ -11,12 +11,14 @@
 //    quantized form reads back (what the fused kernel computes, up to f32
 //    summation order), so no table needs a compile of its own.
 // 2. Cost: what each candidate saves per deployment batch. `measured`
-//    times compiled variants on this CPU against the fp32 model (A/B
-//    interleaved, median ratio of fastest runs): each FC's int8 among int8 neighbours (all
-//    FCs int8 against all but that one, where the search starts); all
-//    tables in each precision, the saving shared out over tables by the
-//    bytes their lookups read. A candidate that saves nothing here is
-//    excluded.
+//    times each op on this CPU with the per-op profile, in the fp32 model
+//    and in models with every FC and every table in a cheaper precision
+//    (compiled for real, timed in interleaved rounds, median per op): an
+//    FC's saving is its ops' fp32 time minus their time among neighbours
+//    of the same precision, where the search starts; the tables' saving
+//    in a precision, the bags' fp32 time minus theirs, is shared out over
+//    tables by the bytes their lookups read. A candidate that saves
+//    nothing here is excluded.
 //    `static` uses nominal rates (bytes and flops), for plans that must
 //    not depend on the machine's load.
 // 3. Search: start from the cheapest plan; while the budget is broken,
