@@ -163,6 +163,30 @@ recq::quant::ModelRunner::create(StringRef so, const Npz &npz,
   return std::move(r);
 }
 
+Expected<std::unique_ptr<recq::quant::ModelRunner>>
+recq::quant::ModelRunner::variant(StringRef so) const {
+  std::unique_ptr<ModelRunner> r(new ModelRunner);
+  auto loaded = LoadedModel::open(so);
+  if (!loaded)
+    return loaded.takeError();
+  r->loaded = std::move(*loaded);
+  const ModelApi &api = r->loaded->api;
+  int count = api.numInputs(r->loaded->model);
+  if (count != int(inputs.size()))
+    return llvm::createStringError(
+        so + ": takes " + llvm::Twine(count) + " inputs, its model " +
+        llvm::Twine(inputs.size()) + " (a recq bug)");
+  for (int i = 0; i < count; ++i)
+    if (const char *name = api.inputName(r->loaded->model, i);
+        !name || inputs[i].name != name)
+      return llvm::createStringError(so + ": input " + llvm::Twine(i) +
+                                     " is not '" + inputs[i].name +
+                                     "' (a recq bug)");
+  r->inputs = inputs;
+  r->tables = tables;
+  return std::move(r);
+}
+
 std::vector<double> recq::quant::ModelRunner::lookupsPerSample() const {
   std::vector<double> lookups;
   double n = std::max<int64_t>(samples(), 1);

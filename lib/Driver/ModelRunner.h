@@ -58,6 +58,10 @@ public:
   static llvm::Expected<std::unique_ptr<ModelRunner>>
   create(llvm::StringRef so, const Npz &npz, llvm::StringRef npzPath);
 
+  /// Loads `so`, a variant of this runner's model (the same inputs), on
+  /// this runner's inputs, without reading the .npz again.
+  llvm::Expected<std::unique_ptr<ModelRunner>> variant(llvm::StringRef so) const;
+
   int64_t samples() const { return countSamples(inputs, tables); }
   /// Indices per sample each of the model's bags reads (artifact order).
   std::vector<double> lookupsPerSample() const;

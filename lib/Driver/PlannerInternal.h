@@ -88,6 +88,8 @@ private:
   std::vector<llvm::ArrayRef<float>> data;
   std::list<std::vector<float>> splats;
   std::map<std::string, Artifact> artifacts;
+  /// The first model loaded: its inputs are every variant's.
+  std::unique_ptr<ModelRunner> inputs;
 };
 
 /// `count` compiles of copies of `module`: `compile(copy, i)` for each i,
