@@ -140,13 +140,22 @@ recq::quant::compileModule(ModuleOp module, StringRef dir, StringRef stem,
 }
 
 Expected<std::unique_ptr<recq::quant::ModelRunner>>
-recq::quant::ModelRunner::create(StringRef so, const Npz &npz,
-                                 StringRef npzPath) {
+recq::quant::ModelRunner::open(StringRef so) {
   std::unique_ptr<ModelRunner> r(new ModelRunner);
   auto loaded = LoadedModel::open(so);
   if (!loaded)
     return loaded.takeError();
   r->loaded = std::move(*loaded);
+  return std::move(r);
+}
+
+Expected<std::unique_ptr<recq::quant::ModelRunner>>
+recq::quant::ModelRunner::create(StringRef so, const Npz &npz,
+                                 StringRef npzPath) {
+  auto opened = open(so);
+  if (!opened)
+    return opened.takeError();
+  std::unique_ptr<ModelRunner> r = std::move(*opened);
   const ModelApi &api = r->loaded->api;
   if (Error e = readModelInputs(api, r->loaded->model, npz, npzPath, r->inputs,
                                 r->tables))
@@ -165,11 +174,10 @@ recq::quant::ModelRunner::create(StringRef so, const Npz &npz,
 
 Expected<std::unique_ptr<recq::quant::ModelRunner>>
 recq::quant::ModelRunner::variant(StringRef so) const {
-  std::unique_ptr<ModelRunner> r(new ModelRunner);
-  auto loaded = LoadedModel::open(so);
-  if (!loaded)
-    return loaded.takeError();
-  r->loaded = std::move(*loaded);
+  auto opened = open(so);
+  if (!opened)
+    return opened.takeError();
+  std::unique_ptr<ModelRunner> r = std::move(*opened);
   const ModelApi &api = r->loaded->api;
   int count = api.numInputs(r->loaded->model);
   if (count != int(inputs.size()))

@@ -92,6 +92,8 @@ public:
 
 private:
   ModelRunner() = default;
+  /// `so` loaded, no inputs yet.
+  static llvm::Expected<std::unique_ptr<ModelRunner>> open(llvm::StringRef so);
   std::unique_ptr<LoadedModel> loaded;
   std::vector<SampleArray> inputs;
   std::vector<TableBinding> tables;

@@ -12,16 +12,12 @@
 #include "recq/Driver/Quantize.h"
 #include "recq/Target/Codegen.h"
 
-#include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Matchers.h"
-#include "mlir/Parser/Parser.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Parallel.h"
-#include "llvm/Support/ThreadPool.h"
-#include "llvm/Support/Threading.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -180,53 +176,18 @@ Expected<std::vector<CompiledModel>> compileCopies(
     ModuleOp module, size_t count,
     llvm::function_ref<Expected<CompiledModel>(ModuleOp, size_t)> compile) {
   std::vector<std::optional<CompiledModel>> compiled(count);
-  std::vector<std::string> errors(count);
-  int cores = std::max(1, llvm::get_physical_cores());
-  if (count < 2 || cores < 2) {
-    for (size_t i = 0; i < count; ++i) {
-      OwningOpRef<ModuleOp> copy = module.clone();
-      auto result = compile(*copy, i);
-      if (!result)
-        return result.takeError();
-      compiled[i] = std::move(*result);
-    }
-  } else {
-    // Each compile parses the module into a context of its own: one
-    // MLIRContext is not shared by threads that change IR.
-    std::string bytecode;
-    {
-      llvm::raw_string_ostream os(bytecode);
-      if (failed(writeBytecodeToFile(module, os)))
-        return llvm::createStringError("cannot write the module's bytecode "
-                                       "(a recq bug)");
-    }
-    const DialectRegistry &registry = module.getContext()->getDialectRegistry();
-    llvm::DefaultThreadPool pool(
-        llvm::hardware_concurrency(std::min<unsigned>(count, unsigned(cores))));
-    for (size_t i = 0; i < count; ++i)
-      pool.async([&, i] {
-        MLIRContext context(registry, MLIRContext::Threading::DISABLED);
-        ParserConfig config(&context);
-        OwningOpRef<ModuleOp> copy =
-            parseSourceString<ModuleOp>(bytecode, config, "planner variant");
-        if (!copy) {
-          errors[i] = "cannot read the module back (a recq bug)";
-          return;
-        }
-        auto result = compile(*copy, i);
-        if (result)
-          compiled[i] = std::move(*result);
-        else
-          errors[i] = llvm::toString(result.takeError());
-      });
-    pool.wait();
-  }
+  if (Error e =
+          onModuleCopies(module, count, [&](ModuleOp copy, size_t i) -> Error {
+            auto result = compile(copy, i);
+            if (!result)
+              return result.takeError();
+            compiled[i] = std::move(*result);
+            return Error::success();
+          }))
+    return std::move(e);
   std::vector<CompiledModel> models;
-  for (size_t i = 0; i < count; ++i) {
-    if (!compiled[i])
-      return llvm::createStringError(errors[i]);
-    models.push_back(std::move(*compiled[i]));
-  }
+  for (std::optional<CompiledModel> &model : compiled)
+    models.push_back(std::move(*model));
   return models;
 }
 

@@ -273,28 +273,47 @@ compileVariant(ModuleOp module, const recq::CodegenTarget &target,
   return variant;
 }
 
-/// compileVariant in a context of its own (the module read from
-/// `bytecode`, the LLVM module returned as bitcode), so several run on
-/// threads at once without sharing an MLIRContext.
-static Expected<llvm::SmallVector<char, 0>>
-compileVariantAlone(llvm::StringRef bytecode, const DialectRegistry &registry,
-                    const recq::CodegenTarget &target) {
-  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
-  ParserConfig config(&context);
-  OwningOpRef<ModuleOp> module =
-      parseSourceString<ModuleOp>(bytecode, config, "variant");
-  if (!module)
-    return llvm::createStringError("cannot read the module back for the " +
-                                   target.name + " variant (a recq bug)");
-  llvm::LLVMContext llvmContext;
-  Expected<std::unique_ptr<llvm::Module>> variant =
-      compileVariant(*module, target, llvmContext);
-  if (!variant)
-    return variant.takeError();
-  llvm::SmallVector<char, 0> bitcode;
-  llvm::raw_svector_ostream os(bitcode);
-  llvm::WriteBitcodeToFile(**variant, os);
-  return bitcode;
+llvm::Error
+recq::onModuleCopies(ModuleOp module, size_t count,
+                     llvm::function_ref<llvm::Error(ModuleOp, size_t)> work) {
+  int cores = std::max(1, llvm::get_physical_cores());
+  if (count < 2 || cores < 2) {
+    for (size_t i = 0; i < count; ++i) {
+      OwningOpRef<ModuleOp> copy = module.clone();
+      if (llvm::Error e = work(*copy, i))
+        return e;
+    }
+    return llvm::Error::success();
+  }
+  std::string bytecode;
+  {
+    llvm::raw_string_ostream os(bytecode);
+    if (failed(writeBytecodeToFile(module, os)))
+      return llvm::createStringError("cannot write the module's bytecode "
+                                     "(a recq bug)");
+  }
+  const DialectRegistry &registry = module.getContext()->getDialectRegistry();
+  std::vector<std::string> errors(count);
+  {
+    llvm::DefaultThreadPool pool(
+        llvm::hardware_concurrency(std::min<unsigned>(count, unsigned(cores))));
+    for (size_t i = 0; i < count; ++i)
+      pool.async([&, i] {
+        MLIRContext context(registry, MLIRContext::Threading::DISABLED);
+        ParserConfig config(&context);
+        OwningOpRef<ModuleOp> copy =
+            parseSourceString<ModuleOp>(bytecode, config, "module copy");
+        if (!copy)
+          errors[i] = "cannot read the module back (a recq bug)";
+        else if (llvm::Error e = work(*copy, i))
+          errors[i] = llvm::toString(std::move(e));
+      });
+    pool.wait();
+  }
+  for (const std::string &error : errors)
+    if (!error.empty())
+      return llvm::createStringError(error);
+  return llvm::Error::success();
 }
 
 Expected<std::unique_ptr<llvm::Module>>
@@ -309,36 +328,22 @@ recq::compileVariants(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets,
   // Several: each variant in its own MLIR and LLVM contexts, on as many
   // threads as there are cores, then linked here in target order (so the
   // result does not depend on which finished first).
-  std::string bytecode;
-  {
-    llvm::raw_string_ostream os(bytecode);
-    if (failed(writeBytecodeToFile(module, os)))
-      return llvm::createStringError("cannot write the module's bytecode "
-                                     "(a recq bug)");
-  }
-  const DialectRegistry &registry = module.getContext()->getDialectRegistry();
-  std::vector<std::optional<llvm::SmallVector<char, 0>>> bitcodes(
-      targets.size());
-  std::vector<std::string> errors(targets.size());
-  {
-    llvm::DefaultThreadPool pool(llvm::hardware_concurrency(std::min<unsigned>(
-        targets.size(),
-        llvm::get_physical_cores() > 0 ? llvm::get_physical_cores() : 1)));
-    for (size_t i = 0; i < targets.size(); ++i)
-      pool.async([&, i] {
-        auto bitcode = compileVariantAlone(bytecode, registry, targets[i]);
-        if (bitcode)
-          bitcodes[i] = std::move(*bitcode);
-        else
-          errors[i] = llvm::toString(bitcode.takeError());
-      });
-    pool.wait();
-  }
+  std::vector<llvm::SmallVector<char, 0>> bitcodes(targets.size());
+  if (llvm::Error e = onModuleCopies(
+          module, targets.size(), [&](ModuleOp copy, size_t i) -> llvm::Error {
+            llvm::LLVMContext llvmContext;
+            Expected<std::unique_ptr<llvm::Module>> variant =
+                compileVariant(copy, targets[i], llvmContext);
+            if (!variant)
+              return variant.takeError();
+            llvm::raw_svector_ostream os(bitcodes[i]);
+            llvm::WriteBitcodeToFile(**variant, os);
+            return llvm::Error::success();
+          }))
+    return std::move(e);
   std::unique_ptr<llvm::Module> linked;
   for (size_t i = 0; i < targets.size(); ++i) {
-    if (!bitcodes[i])
-      return llvm::createStringError(errors[i]);
-    llvm::StringRef data(bitcodes[i]->data(), bitcodes[i]->size());
+    llvm::StringRef data(bitcodes[i].data(), bitcodes[i].size());
     Expected<std::unique_ptr<llvm::Module>> variant = llvm::parseBitcodeFile(
         llvm::MemoryBufferRef(data, targets[i].name), context);
     if (!variant)

@@ -13,6 +13,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -110,6 +111,15 @@ llvm::Error lowerToLLVMDialect(mlir::ModuleOp module,
 llvm::Expected<std::unique_ptr<llvm::Module>>
 translateAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
                      const CodegenTarget &target);
+
+/// Runs `work(copy, i)` for each i < `count`, each on a copy of `module`:
+/// on as many threads as there are cores, each copy read back from the
+/// module's bytecode into an MLIR context of its own (threads that change
+/// IR do not share one); on one core, clones run in turn. Returns the
+/// first error in index order.
+llvm::Error
+onModuleCopies(mlir::ModuleOp module, size_t count,
+               llvm::function_ref<llvm::Error(mlir::ModuleOp, size_t)> work);
 
 /// Compiles a copy of `module` per target (lowerToLLVMDialect,
 /// translateAndOptimize) and links the copies into one LLVM module. Each
