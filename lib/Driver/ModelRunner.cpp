@@ -255,25 +255,33 @@ Expected<std::vector<float>> recq::quant::ModelRunner::run(int64_t begin,
   return out;
 }
 
-Expected<double> recq::quant::ModelRunner::time(int64_t batch, int repeats) {
+Error recq::quant::ModelRunner::repeat(
+    int64_t batch, int repeats,
+    llvm::function_ref<void(int, double)> afterRun) {
   batch = std::min(batch, samples());
   auto sliced = sliceSamples(inputs, tables, 0, batch);
   if (!sliced)
     return sliced.takeError();
   BoundInputs bound(*sliced);
   std::vector<float> out;
-  double best = INFINITY;
-  // The first run warms caches and pages.
   for (int i = 0; i <= std::max(repeats, 1); ++i) {
     auto start = std::chrono::steady_clock::now();
     if (Error e = runBound(loaded->api, loaded->model, bound, out))
-      return std::move(e);
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                             start)
-                   .count();
-    if (i > 0)
-      best = std::min(best, s);
+      return e;
+    afterRun(i, std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                              start)
+                    .count());
   }
+  return Error::success();
+}
+
+Expected<double> recq::quant::ModelRunner::time(int64_t batch, int repeats) {
+  double best = INFINITY;
+  if (Error e = repeat(batch, repeats, [&](int i, double seconds) {
+        if (i > 0) // the first run warms caches and pages
+          best = std::min(best, seconds);
+      }))
+    return std::move(e);
   return best;
 }
 
@@ -284,20 +292,12 @@ recq::quant::ModelRunner::profile(int64_t batch, int repeats) {
   if (ops <= 0)
     return llvm::createStringError("the model has no per-op profile (a recq "
                                    "bug: compiled without it)");
-  batch = std::min(batch, samples());
-  auto sliced = sliceSamples(inputs, tables, 0, batch);
-  if (!sliced)
-    return sliced.takeError();
-  BoundInputs bound(*sliced);
-  std::vector<float> out;
   repeats = std::max(repeats, 1);
-  for (int i = 0; i <= repeats; ++i) {
-    // The first run warms caches and pages and is not counted.
-    if (i == 1)
-      api.profileReset(loaded->model);
-    if (Error e = runBound(api, loaded->model, bound, out))
-      return std::move(e);
-  }
+  if (Error e = repeat(batch, repeats, [&](int i, double) {
+        if (i == 0) // the warm-up run is not counted
+          api.profileReset(loaded->model);
+      }))
+    return std::move(e);
   std::vector<OpTime> times;
   for (int i = 0; i < ops; ++i) {
     uint64_t ns = 0, calls = 0;

@@ -16,6 +16,7 @@
 #include "recq/Support/Samples.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
 #include <memory>
@@ -92,6 +93,11 @@ public:
 
 private:
   ModelRunner() = default;
+  /// Runs samples [0, batch) once to warm up and then `repeats` times (at
+  /// least once), calling `afterRun(i, seconds)` after run i (0: the
+  /// warm-up).
+  llvm::Error repeat(int64_t batch, int repeats,
+                     llvm::function_ref<void(int, double)> afterRun);
   /// `so` loaded, no inputs yet.
   static llvm::Expected<std::unique_ptr<ModelRunner>> open(llvm::StringRef so);
   std::unique_ptr<LoadedModel> loaded;

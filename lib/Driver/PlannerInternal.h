@@ -89,7 +89,7 @@ private:
   std::list<std::vector<float>> splats;
   std::map<std::string, Artifact> artifacts;
   /// The first model loaded: its inputs are every variant's.
-  std::unique_ptr<ModelRunner> inputs;
+  std::unique_ptr<ModelRunner> firstLoaded;
 };
 
 /// `count` compiles of copies of `module`: `compile(copy, i)` for each i,

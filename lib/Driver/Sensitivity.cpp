@@ -103,13 +103,13 @@ Expected<std::unique_ptr<ModelRunner>> Simulator::load(const Plan &plan) {
       if (Error e = writeTable(a, t, p.precision))
         return std::move(e);
   // The .npz is read once, by the first model loaded.
-  if (!inputs) {
+  if (!firstLoaded) {
     auto first = ModelRunner::create(a.model.so, npz, npzPath);
     if (!first)
       return first.takeError();
-    inputs = std::move(*first);
+    firstLoaded = std::move(*first);
   }
-  return inputs->variant(a.model.so);
+  return firstLoaded->variant(a.model.so);
 }
 
 Expected<CompiledModel> Simulator::compileMask(ModuleOp copy,
@@ -199,7 +199,8 @@ Error Simulator::writeTable(Artifact &a, unsigned t,
                                    "' is not in the weights file");
   int64_t rows = pieces.tables[t].dim0, dim = pieces.tables[t].dim1;
   ArrayRef<float> fp32 = data[t];
-  std::vector<float> out(fp32.size());
+  // fp32 is written back as it is; the others as what they read back.
+  std::vector<float> out(precision == "fp32" ? 0 : fp32.size());
   // Rows in blocks on every core: the 78 rewrites of a 26-table model
   // convert ~10^8 values each way.
   constexpr int64_t kBlock = 1024;
@@ -209,14 +210,12 @@ Error Simulator::writeTable(Artifact &a, unsigned t,
       convert(begin, std::min(rows, begin + kBlock));
     });
   };
-  if (precision == "fp32") {
-    std::copy(fp32.begin(), fp32.end(), out.begin());
-  } else if (precision == "fp16") {
+  if (precision == "fp16") {
     eachBlock([&](int64_t begin, int64_t end) {
       for (int64_t i = begin * dim; i < end * dim; ++i)
         out[i] = halfToFloat(floatToHalf(fp32[i]));
     });
-  } else {
+  } else if (precision != "fp32") {
     unsigned bits = precision == "int4" ? 4 : 8;
     bool halfScale = bits == 4;
     eachBlock([&](int64_t begin, int64_t end) {
@@ -231,8 +230,9 @@ Error Simulator::writeTable(Artifact &a, unsigned t,
   if (fd < 0)
     return llvm::createStringError("cannot open " + a.model.weights);
   auto close = llvm::make_scope_exit([&] { ::close(fd); });
-  const char *bytes = reinterpret_cast<const char *>(out.data());
-  size_t left = out.size() * 4;
+  ArrayRef<float> values = precision == "fp32" ? fp32 : ArrayRef<float>(out);
+  const char *bytes = reinterpret_cast<const char *>(values.data());
+  size_t left = values.size() * 4;
   off_t at = static_cast<off_t>(offset);
   while (left) {
     ssize_t n = ::pwrite(fd, bytes, left, at);
