@@ -1,15 +1,17 @@
 //===- QfcKernelTest.cpp - The int8 FC kernel against an integer reference ===//
 //
-// One module per (N, K) holds six recq.qfc on the same u8 input and s8
-// per-channel weights: u8 result with and without ReLU, f32 result with
-// and without ReLU, and, for K in {3, 17, 479} (the epilogue does not
-// depend on K; every N runs), u8 and f32 results with ReLU and an addend
-// (the plain f32 variant's result). It is compiled the way recq-compile does
-// (packing, kernel, folded epilogue, -O3, model.so) for every int8 kernel this
-// CPU runs, and the emulated VNNI and AMX kernels everywhere (AMX: blocks of 32
-// rows at M >= 32, the rest on VNNI), and each output is compared bit for bit
-// with plain integer loops and the epilogue's definition (Passes.td,
-// convert-recq-qfc-to-kernel):
+// One module per (N, K) holds recq.qfc ops on the same u8 input and s8
+// per-channel weights: u8 result with ReLU and plain f32 result on every
+// shape and, for K in {3, 17, 479} (the epilogue does not depend on K;
+// every N runs), also u8 without ReLU, f32 with ReLU, and u8 and f32 results
+// with ReLU and an addend (the plain f32 variant's result). Each op costs
+// about half a second of compile per kernel, so the other shapes run two
+// (the grid took 20 minutes on a 2-core AVX2 VM with four). It is compiled the
+// way recq-compile does (packing, kernel, folded epilogue, -O3, model.so) for
+// every int8 kernel this CPU runs, and the emulated VNNI and AMX kernels
+// everywhere (AMX: blocks of 32 rows at M >= 32, the rest on VNNI), and each
+// output is compared bit for bit with plain integer loops and the epilogue's
+// definition (Passes.td, convert-recq-qfc-to-kernel):
 //
 //   acc = sum_k x_q * w_q (exact, i32)
 //   u8:  c = roundeven(b / (s_x s_w)) - z_x * colsum,
@@ -68,8 +70,7 @@ struct Params {
   std::vector<float> bias;   // [N]
 };
 
-/// The six variants, in output column order; the addend is variant 2's
-/// result.
+/// The six variants; the addend is variant 2's result.
 struct Variant {
   bool u8;
   bool relu;
@@ -80,9 +81,12 @@ const Variant kVariants[] = {{true, false},      {true, true},
                              {true, true, true}, {false, true, true}};
 constexpr int64_t kAddendVariant = 2;
 
-/// How many of kVariants a module for width `k` holds.
-int64_t numVariants(int64_t k) {
-  return k == 3 || k == 17 || k == 479 ? int64_t(std::size(kVariants)) : 4;
+/// The kVariants a module for width `k` holds, in output column order (the
+/// addend's source before its users).
+std::vector<int64_t> variantsOf(int64_t k) {
+  if (k == 3 || k == 17 || k == 479)
+    return {0, 1, 2, 3, 4, 5};
+  return {1, 2};
 }
 
 quant::UniformQuantizedType u8Type(MLIRContext *ctx, double scale, int64_t zp,
@@ -101,8 +105,9 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx, int64_t n, int64_t k,
   Type f32 = b.getF32Type();
   int64_t dyn = ShapedType::kDynamic;
   auto inType = RankedTensorType::get({dyn, k}, f32);
-  int64_t variants = numVariants(k);
-  auto outType = RankedTensorType::get({dyn, variants * n}, f32);
+  std::vector<int64_t> variants = variantsOf(k);
+  auto outType =
+      RankedTensorType::get({dyn, int64_t(variants.size()) * n}, f32);
   auto func = b.create<func::FuncOp>(loc, "main",
                                      b.getFunctionType({inType}, {outType}));
   Block *entry = func.addEntryBlock();
@@ -133,9 +138,8 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx, int64_t n, int64_t k,
   Value all = b.create<tensor::EmptyOp>(loc, outType.getShape(), f32,
                                         ValueRange{m});
   Value addend;
-  for (auto [i, v] : llvm::enumerate(kVariants)) {
-    if (int64_t(i) == variants)
-      break;
+  for (auto [i, vi] : llvm::enumerate(variants)) {
+    const Variant &v = kVariants[vi];
     auto act = v.relu ? recq::Activation::relu : recq::Activation::none;
     auto f32Out = RankedTensorType::get({dyn, n}, f32);
     Value a = v.addend ? addend : Value();
@@ -147,7 +151,7 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx, int64_t n, int64_t k,
     } else {
       y = b.create<recq::QfcOp>(loc, f32Out, xq, wq, bias, a, act);
     }
-    if (int64_t(i) == kAddendVariant)
+    if (vi == kAddendVariant)
       addend = y;
     all = b.create<tensor::InsertSliceOp>(
         loc, y, all,
@@ -281,8 +285,9 @@ void checkShape(int64_t n, int64_t k, int64_t qmax) {
     target.qfcKernel = kernel;
     recq::testing::LoadedModel model(*module, target);
     ASSERT_TRUE(model);
+    std::vector<int64_t> variantIds = variantsOf(k);
+    int64_t variants = int64_t(variantIds.size());
     for (int64_t m : rows) {
-      int64_t variants = numVariants(k);
       std::vector<float> x(m * k), out(m * variants * n);
       for (int64_t i = 0; i < m * k; ++i)
         x[i] = float(p.sx * (int64_t(xq[m][i]) - p.zx));
@@ -292,9 +297,8 @@ void checkShape(int64_t n, int64_t k, int64_t qmax) {
       int64_t outShape[2];
       ASSERT_TRUE(model.runs(inputs, shapes, out, outShape));
       for (int64_t i = 0; i < m; ++i)
-        for (auto [vi, v] : llvm::enumerate(kVariants)) {
-          if (int64_t(vi) == variants)
-            break;
+        for (auto [vi, id] : llvm::enumerate(variantIds)) {
+          const Variant &v = kVariants[id];
           for (int64_t j = 0; j < n; ++j) {
             float got = out[i * variants * n + vi * n + j];
             if (v.u8) // back to the code: (q - z_y) * s_y
