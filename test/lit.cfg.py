@@ -22,7 +22,7 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.recq_tools_dir, append_path=True)
 
 tool_dirs = [config.recq_tools_dir, config.llvm_tools_dir]
-tools = ["recq-opt", "recq-cpuinfo", "recq-compile", "recq-run", "llvm-nm"]
+tools = ["recq-opt", "recq-cpuinfo", "recq-compile", "recq-run", "recq-tables", "llvm-nm"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # CPU features, detected the way the runtime detects them (CPUID + XGETBV),

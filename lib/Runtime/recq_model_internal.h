@@ -78,6 +78,10 @@ struct recq_model {
   int role[RECQ_MAX_INPUTS];
   int table_of[RECQ_MAX_INPUTS]; /* the table reading an indices or
                                     weights input */
+  /* Remote tables (recq_remote.c): the row store their rows are in, NULL
+     when the model has none; how many tables read from it. */
+  struct recq_row_store *store;
+  int num_remote;
 };
 
 /* Sets st's code and message (printf-style; st may be NULL) and returns
@@ -92,6 +96,37 @@ RECQ_INTERNAL int recq_internal_set_status(recq_status *st, int code,
    m->variant_reason (recq_model_variant.c). */
 RECQ_INTERNAL int recq_internal_pick_variant(recq_model *m, const char *forced,
                                              const char *by, recq_status *st);
+
+/*===----------------------------------------------------------------------===*
+ * Remote tables (recq_remote.c)
+ *===----------------------------------------------------------------------===*/
+
+/* Opens the row store of a model with remote tables: `spec` (NULL or "":
+   RECQ_TABLE_STORE), `timeout_ms` per call (0: RECQ_TABLE_STORE_TIMEOUT_MS,
+   else 1000). A model without remote tables opens nothing. */
+RECQ_INTERNAL int recq_internal_remote_open(recq_model *m, const char *spec,
+                                            int timeout_ms, recq_status *st);
+RECQ_INTERNAL void recq_internal_remote_close(recq_model *m);
+
+/* One call's remote rows: the inputs with each remote table's indices
+   renumbered into its fetched rows, and those rows (weights[w], NULL for a
+   weight read from model.weights). */
+typedef struct recq_remote_call {
+  const void *inputs[RECQ_MAX_INPUTS];
+  const void *weights[RECQ_MAX_INPUTS];
+  void *owned[3 * RECQ_MAX_INPUTS];
+  int num_owned;
+} recq_remote_call;
+
+/* Checks the remote tables' indices and fetches their rows into `call`
+   (released by recq_internal_remote_release; on failure nothing is
+   held). */
+RECQ_INTERNAL int recq_internal_remote_fetch(const recq_model *m,
+                                             const void *const *inputs,
+                                             const int64_t *const *shapes,
+                                             recq_remote_call *call,
+                                             recq_status *st);
+RECQ_INTERNAL void recq_internal_remote_release(recq_remote_call *call);
 
 /*===----------------------------------------------------------------------===*
  * Reading and checking inputs (recq_model_check.c)

@@ -308,6 +308,8 @@ static int guard_weights(recq_model *m, const char *where, recq_status *st) {
                                     "too many weights to guard");
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   for (int w = 0; w < d->num_weights; ++w) {
+    if (d->weights[w].remote)
+      continue; /* fetched per call */
     size_t n = (size_t)d->weights[w].bytes;
     size_t body = (n + page - 1) / page * page;
     size_t total = body + 2 * page;
@@ -345,7 +347,7 @@ static void unmap_weights(recq_model *m) {
 }
 
 recq_model *recq_model_load(const char *path, recq_status *st) {
-  recq_load_options options = {path, NULL};
+  recq_load_options options = {path, NULL, NULL, 0};
   return recq_model_load_with(&options, st);
 }
 
@@ -394,13 +396,22 @@ recq_model *recq_model_load_with(const recq_load_options *options,
     free(m);
     return NULL;
   }
-  if (desc->num_weights > 0 && map_weights(m, path, st) != RECQ_OK) {
+  /* Remote tables are not in model.weights (a model whose tables are all
+     remote has none). */
+  if (desc->weights_file_bytes > 0 && map_weights(m, path, st) != RECQ_OK) {
     unmap_weights(m);
     free(m);
     return NULL;
   }
   const char *guard = getenv("RECQ_GUARD_WEIGHTS");
   if (guard && *guard && guard_weights(m, guard, st) != RECQ_OK) {
+    unmap_weights(m);
+    free(m);
+    return NULL;
+  }
+  if (recq_internal_remote_open(m, options ? options->table_store : NULL,
+                                options ? options->table_store_timeout_ms : 0,
+                                st) != RECQ_OK) {
     unmap_weights(m);
     free(m);
     return NULL;
@@ -416,6 +427,7 @@ recq_model *recq_model_load_with(const recq_load_options *options,
                                "RECQ_TILE_SAMPLES is '%s'; it takes a number "
                                "of samples, 0 for whole batches",
                                tile);
+      recq_internal_remote_close(m);
       unmap_weights(m);
       free(m);
       return NULL;
@@ -437,6 +449,7 @@ void recq_model_free(recq_model *m) {
   if (!m)
     return;
   recq_internal_pool_destroy(m->pool);
+  recq_internal_remote_close(m);
   unmap_weights(m);
   free(m);
 }

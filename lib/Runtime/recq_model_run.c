@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The generated code's allocator (recq_memref.c). */
@@ -67,13 +68,14 @@ static void run_bag(void *arg, int part) {
 }
 
 /* Runs the generated code on one whole batch (or tile) and copies output
-   0 to `out`. The shapes and offsets are already checked; an index outside
-   its table is reported here, placed in the caller's batch by
+   0 to `out`; `weights[w]`, when given and not NULL, replaces weight w (a
+   remote table's fetched rows). The shapes and offsets are already checked; an
+   index outside its table is reported here, placed in the caller's batch by
    `sample_base` and `index_base[t]` (NULL: 0). A split model's tables run
    on `tables` (the caller holds its `busy`), or on this thread when NULL. */
 static int run_slice(const recq_model *m, const void *const *inputs,
-                     const int64_t *const *shapes, float *out,
-                     size_t out_capacity, int64_t *out_shape,
+                     const void *const *weights, const int64_t *const *shapes,
+                     float *out, size_t out_capacity, int64_t *out_shape,
                      int64_t sample_base, const int64_t *index_base,
                      recq_pool *tables, recq_status *st) {
   const recq_model_desc *d = m->desc;
@@ -99,7 +101,9 @@ static int run_slice(const recq_model *m, const void *const *inputs,
   for (int w = 0; w < d->num_weights; ++w) {
     const recq_weight_desc *wd = &d->weights[w];
     int64_t *desc = wdescs[w];
-    const void *data = m->guarded[w] ? m->guarded[w] : m->weights + wd->offset;
+    const void *data = weights && weights[w] ? weights[w]
+                       : m->guarded[w]       ? m->guarded[w]
+                                             : m->weights + wd->offset;
     memcpy(&desc[0], &data, sizeof data);
     memcpy(&desc[1], &data, sizeof data);
     desc[2] = 0;
@@ -263,6 +267,7 @@ static void split_batch(const recq_model_desc *d, const void *const *inputs,
 typedef struct recq_slice_job {
   const recq_model *model;
   const void *const *inputs;
+  const void *const *weights;
   const int64_t *const *shapes;
   float *out;
   int64_t out_cols, batch;
@@ -353,7 +358,7 @@ static void run_part(void *arg, int part) {
     recq_status st = {RECQ_OK, ""};
     int64_t out_shape[RECQ_MAX_RANK];
     job->codes[part] = run_slice(
-        m, inputs, shapes, job->out + b0 * job->out_cols,
+        m, inputs, job->weights, shapes, job->out + b0 * job->out_cols,
         (size_t)(n * job->out_cols), out_shape, b0, index_base, NULL, &st);
     if (job->codes[part] != RECQ_OK)
       memcpy(job->messages[part], st.message, sizeof st.message);
@@ -362,6 +367,11 @@ cleanup:
   for (int k = 0; k < num_scratch; ++k)
     _mlir_memref_to_llvm_free(scratch[k]);
 }
+
+static int run_batch(const recq_model *m, const void *const *inputs,
+                     const void *const *weights, const int64_t *const *shapes,
+                     float *out, size_t out_capacity, int64_t *out_shape,
+                     int64_t batch, recq_status *st);
 
 int recq_model_run(const recq_model *m, const void *const *inputs,
                    const int64_t *const *shapes, float *out,
@@ -443,6 +453,30 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
     batch = bags; /* a model without dense inputs takes it from the bags */
   }
 
+  if (!m->store)
+    return run_batch(m, inputs, NULL, shapes, out, out_capacity, out_shape,
+                     batch, st);
+  /* Remote tables: their rows fetched, their indices renumbered into them. */
+  recq_remote_call *call = malloc(sizeof *call);
+  if (!call)
+    return recq_internal_set_status(st, RECQ_ERR_MEMORY, "out of memory");
+  int code = recq_internal_remote_fetch(m, inputs, shapes, call, st);
+  if (code == RECQ_OK) {
+    code = run_batch(m, call->inputs, call->weights, shapes, out, out_capacity,
+                     out_shape, batch, st);
+    recq_internal_remote_release(call);
+  }
+  free(call);
+  return code;
+}
+
+/* recq_model_run on checked inputs: the output's size, then the batch whole
+   or in tiles. */
+static int run_batch(const recq_model *m, const void *const *inputs,
+                     const void *const *weights, const int64_t *const *shapes,
+                     float *out, size_t out_capacity, int64_t *out_shape,
+                     int64_t batch, recq_status *st) {
+  const recq_model_desc *d = m->desc;
   int64_t out_count = 1, out_cols = 1;
   for (int k = 0; k < d->outputs[0].rank; ++k) {
     int64_t dim = d->outputs[0].shape[k];
@@ -497,8 +531,8 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
         table_work(d, shapes) >= RECQ_MIN_TABLE_WORK &&
         recq_internal_pool_trylock(m->pool) == 0)
       tables = m->pool;
-    int code = run_slice(m, inputs, shapes, out, out_capacity, out_shape, 0,
-                         NULL, tables, st);
+    int code = run_slice(m, inputs, weights, shapes, out, out_capacity,
+                         out_shape, 0, NULL, tables, st);
     if (tables)
       recq_internal_pool_unlock(m->pool);
     if (code == RECQ_OK)
@@ -509,6 +543,7 @@ int recq_model_run(const recq_model *m, const void *const *inputs,
   recq_slice_job job;
   job.model = m;
   job.inputs = inputs;
+  job.weights = weights;
   job.shapes = shapes;
   job.out = out;
   job.out_cols = out_cols;

@@ -241,9 +241,16 @@ recq::describeModelAsC(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets) {
                       "runtime to check them");
       return false;
     }
+    // The weight (an argument after the inputs) holding its rows, through
+    // a row-wise table's view of its bytes.
+    Value rowsValue = tableValue;
+    if (auto view = rowsValue.getDefiningOp<recq::RowwiseCastOp>())
+      rowsValue = view.getBytes();
+    int weight = argIndex(rowsValue);
+    weight = weight >= int(numInputs) ? weight - int(numInputs) : -1;
     ts << "  {" << rows << ", " << dim << ", " << indices << ", " << offsets
        << ", " << row << ", " << (last ? 1 : 0) << ", " << weights << ", "
-       << indicesRow << "},\n";
+       << indicesRow << ", " << weight << "},\n";
     ++numTables;
     return true;
   };
@@ -274,9 +281,11 @@ recq::describeModelAsC(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets) {
   if (numTables)
     os << "static const recq_table_desc tables[] = {\n" << tables << "};\n";
 
-  uint64_t fileBytes = 0, weightsId = 0;
+  uint64_t fileBytes = 0, weightsId = 0, rowsBytes = 0, rowsId = 0;
   if (auto id = module->getAttrOfType<IntegerAttr>("recq.weights_id"))
     weightsId = id.getValue().getZExtValue();
+  if (auto id = module->getAttrOfType<IntegerAttr>("recq.rows_id"))
+    rowsId = id.getValue().getZExtValue();
   if (!weightArgs.empty()) {
     os << "static const recq_weight_desc weights[] = {\n";
     for (auto [k, arg] : llvm::enumerate(weightArgs)) {
@@ -284,10 +293,17 @@ recq::describeModelAsC(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets) {
       auto tensor = cast<RankedTensorType>(type.getInput(arg));
       uint64_t offset = cast<IntegerAttr>(w.get("offset")).getInt();
       uint64_t bytes = cast<IntegerAttr>(w.get("bytes")).getInt();
-      fileBytes = std::max(fileBytes, offset + bytes);
+      auto remote = w.getAs<StringAttr>("remote");
+      (remote ? rowsBytes : fileBytes) =
+          std::max(remote ? rowsBytes : fileBytes, offset + bytes);
       os << "  {" << offset << "u, " << bytes << "u, "
          << dtypeOf(tensor.getElementType()) << ", " << tensor.getRank()
-         << ", w" << k << "},\n";
+         << ", w" << k << ", " << (remote ? 1 : 0) << ", ";
+      if (remote)
+        writeCString(os, remote.getValue());
+      else
+        os << "0";
+      os << "},\n";
     }
     os << "};\n";
   }
@@ -396,7 +412,8 @@ recq::describeModelAsC(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets) {
     os << "  .num_profile_ops = 0,\n  .profile_ops = 0,\n"
        << "  .profile_bags = -1,\n";
   }
-  os << "};\n";
+  os << "  .rows_id = " << rowsId << "ull,\n"
+     << "  .rows_file_bytes = " << rowsBytes << "ull,\n};\n";
   return text;
 }
 
@@ -406,48 +423,26 @@ static uint64_t elementBytes(DenseElementsAttr value) {
          (value.getElementType().getIntOrFloatBitWidth() / 8);
 }
 
-Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
-                                       bool all, llvm::StringRef weightsPath) {
-  auto main = module.lookupSymbol<func::FuncOp>("main");
-  if (!main)
-    return llvm::createStringError("the module has no @main");
-  // Each table constant once, in program order: a float table, or the bytes
-  // of a row-wise quantized one.
-  SmallVector<arith::ConstantOp> tables;
-  SmallVector<Value> tableValues;
-  main.walk([&](Operation *op) {
-    if (auto bag = dyn_cast<recq::EmbeddingBagOp>(op))
-      tableValues.push_back(bag.getTable());
-    else if (auto bags = dyn_cast<recq::EmbeddingBagsOp>(op))
-      llvm::append_range(tableValues, bags.getTables());
-  });
-  for (Value table : tableValues) {
-    if (auto cast = table.getDefiningOp<recq::RowwiseCastOp>())
-      table = cast.getBytes();
-    auto constant = table.getDefiningOp<arith::ConstantOp>();
-    auto value = constant ? dyn_cast<DenseElementsAttr>(constant.getValue())
-                          : DenseElementsAttr();
-    if (!value || !dtypeOf(value.getElementType()))
-      continue;
-    if ((all || elementBytes(value) > threshold) &&
-        !llvm::is_contained(tables, constant))
-      tables.push_back(constant);
-  }
-  if (tables.empty())
-    return 0;
-
+/// Writes `constants` to `path` (a recq_weights_header, then each 64-byte
+/// aligned) and replaces each by a trailing argument of `main` marked
+/// `recq.weight` with its place in the file (and, for a remote table, its
+/// name as `remote`). Returns the file's id: a hash of each table's place,
+/// size and bytes.
+static Expected<uint64_t>
+writeWeightsFile(func::FuncOp main, ArrayRef<arith::ConstantOp> constants,
+                 llvm::StringRef path) {
   std::error_code ec;
-  llvm::raw_fd_ostream file(weightsPath, ec);
+  llvm::raw_fd_ostream file(path, ec);
   if (ec)
-    return llvm::createStringError("cannot write " + weightsPath + ": " + ec.message());
+    return llvm::createStringError("cannot write " + path + ": " +
+                                   ec.message());
   // The header (recq_weights_header) goes in last, when the id is known.
   static_assert(sizeof(recq_weights_header) == RECQ_WEIGHTS_HEADER_BYTES);
   file.write_zeros(RECQ_WEIGHTS_HEADER_BYTES);
   uint64_t offset = RECQ_WEIGHTS_HEADER_BYTES;
-  // The id hashes each table's place, size and bytes.
   SmallVector<uint64_t> digest;
-  MLIRContext *ctx = module.getContext();
-  for (arith::ConstantOp constant : tables) {
+  MLIRContext *ctx = main.getContext();
+  for (arith::ConstantOp constant : constants) {
     auto value = cast<DenseElementsAttr>(constant.getValue());
     uint64_t bytes = elementBytes(value);
     // Each table starts 64-byte aligned; the file ends with the last one.
@@ -467,6 +462,8 @@ Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
     NamedAttrList info;
     info.set("offset", IntegerAttr::get(IntegerType::get(ctx, 64), offset));
     info.set("bytes", IntegerAttr::get(IntegerType::get(ctx, 64), bytes));
+    if (auto name = constant->getAttrOfType<StringAttr>(recq::kRemoteTableAttr))
+      info.set("remote", name);
     unsigned index = main.getNumArguments();
     main.insertArgument(index, value.getType(), DictionaryAttr::get(ctx, {}),
                         constant.getLoc());
@@ -485,13 +482,71 @@ Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
   header.file_bytes = offset;
   file.seek(0);
   file.write(reinterpret_cast<const char *>(&header), sizeof header);
-  module->setAttr("recq.weights_id",
-                  IntegerAttr::get(IntegerType::get(ctx, 64),
-                                   static_cast<int64_t>(header.model_id)));
   file.close();
   if (file.has_error())
-    return llvm::createStringError("writing " + weightsPath + " failed");
-  return static_cast<int>(tables.size());
+    return llvm::createStringError("writing " + path + " failed");
+  return header.model_id;
+}
+
+Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
+                                       bool all, llvm::StringRef weightsPath) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main)
+    return llvm::createStringError("the module has no @main");
+  // Each table constant once, in program order: a float table, or the bytes
+  // of a row-wise quantized one.
+  SmallVector<arith::ConstantOp> tables;
+  SmallVector<Value> tableValues;
+  main.walk([&](Operation *op) {
+    if (auto bag = dyn_cast<recq::EmbeddingBagOp>(op))
+      tableValues.push_back(bag.getTable());
+    else if (auto bags = dyn_cast<recq::EmbeddingBagsOp>(op))
+      llvm::append_range(tableValues, bags.getTables());
+  });
+  SmallVector<arith::ConstantOp> remote;
+  for (Value table : tableValues) {
+    if (auto cast = table.getDefiningOp<recq::RowwiseCastOp>())
+      table = cast.getBytes();
+    auto constant = table.getDefiningOp<arith::ConstantOp>();
+    auto value = constant ? dyn_cast<DenseElementsAttr>(constant.getValue())
+                          : DenseElementsAttr();
+    if (!value || !dtypeOf(value.getElementType()))
+      continue;
+    if (constant->hasAttr(recq::kRemoteTableAttr)) {
+      if (!llvm::is_contained(remote, constant))
+        remote.push_back(constant);
+    } else if ((all || elementBytes(value) > threshold) &&
+               !llvm::is_contained(tables, constant)) {
+      tables.push_back(constant);
+    }
+  }
+  int moved = 0;
+  if (!tables.empty()) {
+    auto id = writeWeightsFile(main, tables, weightsPath);
+    if (!id)
+      return id.takeError();
+    module->setAttr("recq.weights_id",
+                    IntegerAttr::get(IntegerType::get(module.getContext(), 64),
+                                     static_cast<int64_t>(*id)));
+    moved += tables.size();
+  }
+  if (!remote.empty()) {
+    std::string rowsPath = rowsFileOf(weightsPath);
+    auto id = writeWeightsFile(main, remote, rowsPath);
+    if (!id)
+      return id.takeError();
+    module->setAttr("recq.rows_id",
+                    IntegerAttr::get(IntegerType::get(module.getContext(), 64),
+                                     static_cast<int64_t>(*id)));
+    moved += remote.size();
+  }
+  return moved;
+}
+
+std::string recq::rowsFileOf(llvm::StringRef weightsPath) {
+  llvm::StringRef stem = weightsPath;
+  stem.consume_back(".weights");
+  return (stem + ".rows").str();
 }
 
 Error recq::writeModelHeader(ModuleOp module, llvm::StringRef path) {

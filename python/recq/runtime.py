@@ -33,7 +33,9 @@ class _Status(ctypes.Structure):
 
 
 class _LoadOptions(ctypes.Structure):
-    _fields_ = [("weights_path", ctypes.c_char_p), ("target", ctypes.c_char_p)]
+    _fields_ = [("weights_path", ctypes.c_char_p), ("target", ctypes.c_char_p),
+                ("table_store", ctypes.c_char_p),
+                ("table_store_timeout_ms", ctypes.c_int)]
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -90,12 +92,16 @@ class Model:
     """A loaded model.so."""
 
     def __init__(self, path: str, threads: Optional[int] = None,
-                 target: Optional[str] = None):
+                 target: Optional[str] = None,
+                 table_store: Optional[str] = None,
+                 table_store_timeout_ms: int = 0):
         # A bare name would be searched on the library path.
         self._lib = ctypes.CDLL(os.path.abspath(path), mode=ctypes.RTLD_LOCAL)
         _declare(self._lib)
         status = _Status()
-        options = _LoadOptions(None, target.encode() if target else None)
+        options = _LoadOptions(None, target.encode() if target else None,
+                               table_store.encode() if table_store else None,
+                               table_store_timeout_ms)
         handle = self._lib.recq_model_load_with(ctypes.byref(options),
                                                 ctypes.byref(status))
         if not handle:
@@ -191,10 +197,14 @@ class Model:
 
 
 def load(path: str, threads: Optional[int] = None,
-         target: Optional[str] = None) -> Model:
+         target: Optional[str] = None, table_store: Optional[str] = None,
+         table_store_timeout_ms: int = 0) -> Model:
     """Loads a model compiled by `recq-compile model.onnx -o model.so`;
     `threads` per run (default: RECQ_NUM_THREADS, else all CPUs); `target`
     the variant to run (default: RECQ_TARGET's, else the best this CPU
     runs; RecqError when the library has no such variant or the CPU cannot
-    run it)."""
-    return Model(path, threads, target)
+    run it); `table_store` the row store of its remote tables
+    ("redis://host:port[,host:port...]"; default: RECQ_TABLE_STORE) and
+    the deadline of each call's fetch in ms (0: RECQ_TABLE_STORE_TIMEOUT_MS,
+    else 1000); docs/RemoteTables.md."""
+    return Model(path, threads, target, table_store, table_store_timeout_ms)

@@ -20,6 +20,7 @@
 
 #include "recq/Driver/CompileFlow.h"
 #include "recq/Driver/Quantize.h"
+#include "recq/Driver/RemoteTables.h"
 #include "recq/Import/OnnxImporter.h"
 #include "recq/Pipelines/Pipelines.h"
 #include "recq/Runtime/recq_cpu.h"
@@ -67,6 +68,15 @@ cl::opt<uint64_t> weightsThreshold(
     cl::desc("Tables larger than this many bytes go to model.weights "
              "(default 1 MiB)"),
     cl::init(1 << 20));
+cl::opt<std::string> remoteTables(
+    "remote-tables", cl::cat(toolOptions),
+    cl::desc("Keep these tables' rows out of the artifact, in a row store "
+             "(docs/RemoteTables.md): 'all', 'above=BYTES' (larger as "
+             "stored) or a comma-separated list of table names (as a plan "
+             "names them). Their rows go to model.rows, which 'recq-tables "
+             "push' copies into the store; the model reads them from the "
+             "store named at load (RECQ_TABLE_STORE)"),
+    cl::value_desc("all|above=BYTES|names"));
 cl::opt<int64_t> prefetchDistance(
     "prefetch-rows", cl::cat(toolOptions),
     cl::desc("Prefetch embedding rows this many indices ahead (0: off; "
@@ -398,6 +408,14 @@ int main(int argc, char **argv) {
     (**module)->setAttr("recq.plan", mlir::StringAttr::get(&context, os.str()));
   }
 
+  if (!remoteTables.empty()) {
+    auto marked = recq::markRemoteTables(**module, remoteTables);
+    if (!marked)
+      return fail(llvm::toString(marked.takeError()));
+    if (*marked == 0)
+      return fail("--remote-tables=" + remoteTables + " selects no table");
+  }
+
   EmitStage stage = emit;
   if (stage == EmitStage::Default)
     stage = llvm::StringRef(outputFile).ends_with(".so") ? EmitStage::So
@@ -429,6 +447,7 @@ int main(int argc, char **argv) {
     llvm::StringRef stem = llvm::StringRef(outputFile).drop_back(3);
     std::string weightsPath = (stem + ".weights").str();
     llvm::sys::fs::remove(weightsPath);
+    llvm::sys::fs::remove(recq::rowsFileOf(weightsPath));
     auto moved = recq::externalizeWeights(**module, weightsThreshold,
                                           externalWeights, weightsPath);
     if (!moved)

@@ -37,6 +37,9 @@ typedef enum recq_status_code {
   RECQ_ERR_INDEX = 3,    /* an index or offset outside its table/input */
   RECQ_ERR_CPU = 4,      /* this CPU lacks the model's instruction set */
   RECQ_ERR_MEMORY = 5,   /* out of memory, or the output buffer is small */
+  RECQ_ERR_STORE = 6,    /* the row store of remote tables failed: a node
+                            down or slow past the deadline, a missing or
+                            malformed row (docs/RemoteTables.md) */
 } recq_status_code;
 
 typedef struct recq_status {
@@ -61,6 +64,15 @@ typedef struct recq_load_options {
      RECQ_TARGET when set). Fails with RECQ_ERR_ARGUMENT when the library
      has no such variant, RECQ_ERR_CPU when this CPU cannot run it. */
   const char *target;
+  /* The row store of the model's remote tables (recq-compile
+     --remote-tables; docs/RemoteTables.md): "redis://host:port[,...]";
+     NULL or "": RECQ_TABLE_STORE. A model with remote tables fails to load
+     without one (RECQ_ERR_ARGUMENT) or when no node answers
+     (RECQ_ERR_STORE). */
+  const char *table_store;
+  /* Deadline of each call's fetch, in ms (0: RECQ_TABLE_STORE_TIMEOUT_MS,
+     else 1000). */
+  int table_store_timeout_ms;
 } recq_load_options;
 RECQ_EXPORT recq_model *recq_model_load_with(const recq_load_options *options,
                                              recq_status *st);

@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define RECQ_ABI_VERSION 9
+#define RECQ_ABI_VERSION 10
 
 /// Element types of inputs and outputs.
 typedef enum recq_dtype {
@@ -50,17 +50,24 @@ typedef struct recq_table_desc {
   int32_t weights_input;   /* input holding per-sample weights, -1: none */
   int64_t indices_row;     /* row of a stacked [T, B, L] or [T, B] indices
                               input (fixed-length bags), -1: the whole input */
+  int32_t weight;          /* the weight holding its rows, -1: compiled into
+                              the library */
 } recq_table_desc;
 
 /// One weight kept in the model's `.weights` file (mmapped at load) rather
 /// than in the library: `bytes` at `offset`, passed to the generated code
-/// after the inputs.
+/// after the inputs. A remote table (recq-compile --remote-tables) is not in
+/// `.weights`: its rows live in a row store (docs/RemoteTables.md), fetched
+/// per call; `offset` and `bytes` place it in the model's `.rows` file,
+/// which `recq-tables push` copies into the store.
 typedef struct recq_weight_desc {
   uint64_t offset;
   uint64_t bytes;
   int32_t dtype;
   int32_t rank;
   const int64_t *shape;
+  int32_t remote;   /* 1: a remote table */
+  const char *name; /* the table's name (its ONNX node) when remote, else 0 */
 } recq_weight_desc;
 
 /// A model's `.weights` file starts with this header (64 bytes, little
@@ -128,6 +135,10 @@ typedef struct recq_model_desc {
   int32_t num_profile_ops;
   const char *const *profile_ops;
   int32_t profile_bags;
+  /* The `.rows` file's model_id (same header as `.weights`), which every
+     key of this model's rows in a row store carries; 0: no remote table. */
+  uint64_t rows_id;
+  uint64_t rows_file_bytes;
 } recq_model_desc;
 
 /// Called by code compiled with --profile before each profiled op (its id)

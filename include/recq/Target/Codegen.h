@@ -70,14 +70,25 @@ llvm::SmallVector<CodegenTarget> defaultTargets(mlir::ModuleOp module);
 /// What a variant's exported symbols end with: "__avx512_vnni".
 std::string variantSuffix(const CodegenTarget &target);
 
+/// The attribute (a string: the table's name) that marks a table constant
+/// as remote: its rows go to the row store, not into the artifact
+/// (recq-compile --remote-tables, markRemoteTables).
+inline constexpr llvm::StringLiteral kRemoteTableAttr = "recq.remote_table";
+
 /// Moves the embedding tables of @main larger than `thresholdBytes` (all of
 /// them with `all`) into the file `weightsPath`, each 64-byte aligned, and
 /// turns each into a trailing argument of @main marked `recq.weight`. The
-/// runtime mmaps the file at load and passes the tables in. Returns how
-/// many tables moved (0 writes no file).
+/// runtime mmaps the file at load and passes the tables in. Tables marked
+/// kRemoteTableAttr go to rowsFileOf(weightsPath) instead, whatever their
+/// size: the file `recq-tables push` copies into a row store; the runtime
+/// fetches their rows per call. Returns how many tables moved (0 writes no
+/// file); sets the module's `recq.weights_id` and `recq.rows_id` to the
+/// files' ids.
 llvm::Expected<int> externalizeWeights(mlir::ModuleOp module,
                                        uint64_t thresholdBytes, bool all,
                                        llvm::StringRef weightsPath);
+/// model.rows for model.weights.
+std::string rowsFileOf(llvm::StringRef weightsPath);
 
 /// Writes model.h: the C API (recq.h) and, as comments and constants, this
 /// model's inputs, outputs and tables.

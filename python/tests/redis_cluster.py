@@ -1,0 +1,149 @@
+"""A local Redis Cluster for tests: 3 masters + 3 replicas of Debian's
+redis-server on 127.0.0.1 and free ports, made with `redis-cli --cluster
+create`, stopped (and its files removed) by stop(). Nothing is left
+running when a test fails: use it as a context manager."""
+
+import os
+import random
+import shutil
+import socket
+import subprocess
+import time
+
+
+def _free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_ports(count):
+    """`count` ports p each with p + 10000 free too (the cluster bus)."""
+    ports = []
+    while len(ports) < count:
+        p = random.randint(20000, 29999)
+        if p not in ports and _free(p) and _free(p + 10000):
+            ports.append(p)
+    return ports
+
+
+def cli(port, *args, timeout=10):
+    return subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args],
+                          capture_output=True, text=True, timeout=timeout).stdout
+
+
+class RedisCluster:
+    def __init__(self, workdir, masters=3, replicas=1, node_timeout_ms=1500):
+        self.dir = str(workdir)
+        self.masters = masters
+        self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
+        self.ports = []
+        self.procs = {}
+
+    # -- lifecycle ---------------------------------------------------------
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        if not shutil.which("redis-server") or not shutil.which("redis-cli"):
+            raise RuntimeError("redis-server and redis-cli are not installed "
+                               "(Debian: redis-server redis-tools; scripts/setup)")
+        self.ports = free_ports(self.masters * (1 + self.replicas))
+        for port in self.ports:
+            self.start_node(port)
+        for port in self.ports:
+            self._wait(lambda: cli(port, "ping").strip() == "PONG",
+                       f"redis-server on port {port} did not start")
+        out = subprocess.run(
+            ["redis-cli", "--cluster", "create",
+             *[f"127.0.0.1:{p}" for p in self.ports],
+             "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+            capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError("redis-cli --cluster create failed:\n" + out.stdout + out.stderr)
+        self.wait_ok()
+
+    def start_node(self, port):
+        node_dir = os.path.join(self.dir, str(port))
+        os.makedirs(node_dir, exist_ok=True)
+        log = open(os.path.join(node_dir, "log"), "a")
+        self.procs[port] = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+             "--cluster-node-timeout", str(self.node_timeout_ms),
+             "--dir", node_dir, "--save", "", "--appendonly", "no",
+             # Replicas sync at once (the default waits 5 s), so a failover
+             # right after the start has a synced replica to promote.
+             "--repl-diskless-sync-delay", "0",
+             "--protected-mode", "no", "--daemonize", "no"],
+            stdout=log, stderr=subprocess.STDOUT)
+
+    def stop(self):
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        self.procs = {}
+
+    # -- state -------------------------------------------------------------
+    @property
+    def spec(self):
+        return "redis://" + ",".join(f"127.0.0.1:{p}" for p in self.ports[:self.masters])
+
+    def alive(self):
+        return [p for p, proc in self.procs.items() if proc.poll() is None]
+
+    def wait_ok(self, timeout=60):
+        """Until every live node says cluster_state:ok and all 16384 slots
+        are served, and every replica is in sync with its master."""
+        def ok():
+            for port in self.alive():
+                info = cli(port, "cluster", "info")
+                if "cluster_state:ok" not in info or "cluster_slots_ok:16384" not in info:
+                    return False
+                replication = cli(port, "info", "replication")
+                if "role:slave" in replication and "master_link_status:up" not in replication:
+                    return False
+            return True
+        self._wait(ok, "the cluster did not become ok", timeout)
+
+    def master_ports(self):
+        out = cli(self.alive()[0], "cluster", "nodes")
+        ports = []
+        for line in out.splitlines():
+            fields = line.split()
+            if len(fields) > 2 and "master" in fields[2] and "fail" not in fields[2]:
+                ports.append(int(fields[1].split("@")[0].rsplit(":", 1)[1]))
+        return ports
+
+    def kill(self, port):
+        self.procs[port].kill()
+        self.procs[port].wait(timeout=10)
+
+    @staticmethod
+    def _wait(cond, message, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                if cond():
+                    return
+            except (subprocess.TimeoutExpired, OSError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(message)

@@ -1,0 +1,232 @@
+"""Remote tables (recq-compile --remote-tables, docs/RemoteTables.md)
+against a real Redis Cluster (3 masters + 3 replicas of Debian's
+redis-server, started on free ports by this module and stopped after it):
+outputs bit-identical to the local artifact for every table precision, and
+faults that are errors, never wrong outputs. Needs RECQ_BIN."""
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import recq
+from recq.compare import slice_samples
+from recq.make_model import main as make_model
+
+from redis_cluster import RedisCluster, free_ports
+
+BIN = os.environ.get("RECQ_BIN")
+pytestmark = pytest.mark.skipif(not BIN, reason="RECQ_BIN (the built recq tools) is not set")
+
+PRECISIONS = ["fp32", "fp16", "int8", "int4"]
+RECQ_ERR_INDEX, RECQ_ERR_STORE = 3, 6
+
+
+def tool(name, *args, check=True):
+    return subprocess.run([os.path.join(BIN, name), *map(str, args)],
+                          check=check, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with RedisCluster(tmp_path_factory.mktemp("redis")) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    """The tiny kit model compiled local and with every table remote, for
+    each table precision."""
+    out = tmp_path_factory.mktemp("remote")
+    make_model(["--config", "tiny", "--out", str(out), "--epochs", "0",
+                "--train-samples", "64", "--calib-samples", "64",
+                "--eval-samples", "256"])
+    for precision in PRECISIONS:
+        flags = ["--target=generic", f"--tables={precision}"]
+        tool("recq-compile", out / "model.onnx", "-o", out / f"local-{precision}.so", *flags)
+        tool("recq-compile", out / "model.onnx", "-o", out / f"remote-{precision}.so",
+             "--remote-tables=all", *flags)
+    model = recq.load(str(out / "local-fp32.so"), threads=1)
+    names = [name for name, _, _ in model.inputs]
+    return out, slice_samples(np.load(out / "eval.npz"), names, 0, 256)
+
+
+@pytest.fixture(scope="module")
+def pushed(kit, cluster):
+    out, _ = kit
+    for precision in PRECISIONS:
+        got = tool("recq-tables", "push", out / f"remote-{precision}.so", "--store", cluster.spec)
+        assert got.stdout.startswith("pushed "), got.stdout
+    return kit
+
+
+# Every shape of bag the importer raises: 1-D offsets, include_last_offset,
+# per-sample weights, [B, L] bags, fixed-length bags, a stacked [T, B, L]
+# indices input, per-table offsets [T, B], a DLRM's interaction.
+IDX = np.array([1, 2, 3, 4, 5, 6, 1, 9], dtype=np.int64)
+BAGS = {
+    "bag_sum": {"indices": IDX, "offsets": np.array([0, 2, 2, 7])},
+    "bag_max": {"indices": IDX, "offsets": np.array([0, 2, 2])},
+    "bag_last": {"indices": IDX, "offsets": np.array([0, 2, 2, 8])},
+    "bag_weighted": {"indices": IDX, "offsets": np.array([0, 3]),
+                     "weights": np.linspace(-1, 2, 8, dtype=np.float32)},
+    "bag2d_mean": {"indices": IDX[:6].reshape(2, 3)},
+    "fixed_sum": {"indices": np.concatenate([IDX, IDX[:1]]).reshape(3, 3)},
+    "stacked_indices": {"indices": (np.arange(3 * 5 * 4) * 7 % 10).reshape(3, 5, 4)},
+    "per_table_offsets": {"offsets": np.array([[0, 1, 1], [0, 2, 3]]),
+                          "indices_0": IDX[:3], "indices_1": IDX[3:]},
+    "interaction_torch": {"dense_x": np.linspace(0, 1, 15, dtype=np.float32).reshape(3, 5),
+                          "offsets": np.array([[0, 1, 1], [0, 2, 3]]),
+                          "indices_0": IDX[:3], "indices_1": IDX[3:]},
+}
+
+
+@pytest.fixture(scope="module")
+def bag_models(tmp_path_factory, cluster):
+    out = tmp_path_factory.mktemp("bags")
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "test", "Import",
+                          "Inputs", "make_torch_onnx.py")
+    subprocess.run([sys.executable, script, str(out)], check=True, capture_output=True)
+    for name in BAGS:
+        onnx = out / f"{name}_opset13.onnx"
+        tool("recq-compile", onnx, "-o", out / f"{name}-local.so", "--target=generic")
+        tool("recq-compile", onnx, "-o", out / f"{name}-remote.so", "--target=generic",
+             "--remote-tables=all")
+        tool("recq-tables", "push", out / f"{name}-remote.so", "--store", cluster.spec)
+    return out
+
+
+@pytest.mark.parametrize("name", list(BAGS))
+def test_every_kind_of_bag_reads_remote_rows_bit_identically(bag_models, cluster, name):
+    want = recq.load(str(bag_models / f"{name}-local.so"), threads=1).run(**BAGS[name])
+    got = recq.load(str(bag_models / f"{name}-remote.so"), threads=1,
+                    table_store=cluster.spec).run(**BAGS[name])
+    np.testing.assert_array_equal(got, want)
+
+
+def test_the_artifact_keeps_no_rows(kit):
+    out, _ = kit
+    assert (out / "remote-int8.rows").exists()
+    assert not (out / "remote-int8.weights").exists()
+    listed = tool("recq-tables", "list", out / "remote-int8.so").stdout
+    assert "rows of" in listed
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_remote_outputs_are_bit_identical_to_local(pushed, cluster, precision):
+    out, inputs = pushed
+    want = recq.load(str(out / f"local-{precision}.so"), threads=1).run(**inputs)
+    for threads in [1, 2]:
+        model = recq.load(str(out / f"remote-{precision}.so"), threads=threads,
+                          table_store=cluster.spec)
+        np.testing.assert_array_equal(model.run(**inputs), want)
+        # Batch 1 and a batch that repeats rows.
+        one = {k: v for k, v in slice_samples(inputs, list(inputs), 0, 1).items()}
+        np.testing.assert_array_equal(model.run(**one), want[:1])
+
+
+def test_a_model_with_remote_tables_needs_a_store(kit, monkeypatch):
+    out, _ = kit
+    monkeypatch.delenv("RECQ_TABLE_STORE", raising=False)
+    with pytest.raises(recq.RecqError, match="RECQ_TABLE_STORE=redis://"):
+        recq.load(str(out / "remote-fp32.so"))
+
+
+def test_a_store_that_is_down_fails_the_load_within_the_deadline(kit):
+    out, _ = kit
+    port = free_ports(1)[0]
+    start = time.monotonic()
+    with pytest.raises(recq.RecqError) as e:
+        recq.load(str(out / "remote-fp32.so"), table_store=f"redis://127.0.0.1:{port}",
+                  table_store_timeout_ms=300)
+    assert e.value.code == RECQ_ERR_STORE and f"127.0.0.1:{port}" in str(e.value)
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("spec", ["127.0.0.1:6379", "redis://", "redis://host",
+                                  "redis://h:0", "redis://h:99999", "redis://:80"])
+def test_a_malformed_store_is_refused(kit, spec):
+    out, _ = kit
+    with pytest.raises(recq.RecqError, match="redis://|host:port|names no node"):
+        recq.load(str(out / "remote-fp32.so"), table_store=spec)
+
+
+def test_rows_missing_from_the_store_are_an_error(kit, cluster, tmp_path):
+    out, inputs = kit
+    # One table remote: another rows file (another id), never pushed.
+    listed = tool("recq-tables", "list", out / "remote-int8.so").stdout
+    first = listed.split("'")[1]
+    tool("recq-compile", out / "model.onnx", "-o", tmp_path / "one.so",
+         f"--remote-tables={first}", "--target=generic", "--tables=int8")
+    assert tool("recq-tables", "list", tmp_path / "one.so").stdout.count(" rows of ") == 1
+    model = recq.load(str(tmp_path / "one.so"), table_store=cluster.spec)
+    with pytest.raises(recq.RecqError) as e:
+        model.run(**inputs)
+    assert e.value.code == RECQ_ERR_STORE, str(e.value)
+    assert f"table '{first}' row" in str(e.value)
+    assert "is not in the store" in str(e.value) and "recq-tables push" in str(e.value)
+
+
+def test_an_unknown_table_name_is_refused(kit):
+    out, _ = kit
+    got = tool("recq-compile", out / "model.onnx", "-o", out / "x.so",
+               "--remote-tables=no-such-table", check=False)
+    assert got.returncode == 1
+    assert "'no-such-table', which the model lacks (its tables: " in got.stderr
+
+
+def test_an_index_outside_a_remote_table_is_an_index_error(pushed, cluster):
+    out, inputs = pushed
+    local = recq.load(str(out / "local-int8.so"))
+    remote = recq.load(str(out / "remote-int8.so"), table_store=cluster.spec)
+    name = next(n for n, _, _ in local.inputs if n.startswith("indices"))
+    bad = dict(inputs)
+    bad[name] = inputs[name].copy()
+    bad[name].flat[3] = 1 << 40
+    with pytest.raises(recq.RecqError) as want:
+        local.run(**bad)
+    with pytest.raises(recq.RecqError) as got:
+        remote.run(**bad)
+    assert got.value.code == want.value.code == RECQ_ERR_INDEX
+    assert str(got.value) == str(want.value)
+
+
+def test_push_to_a_store_that_is_down_exits_2(kit):
+    out, _ = kit
+    port = free_ports(1)[0]
+    got = tool("recq-tables", "push", out / "remote-fp32.so", "--store",
+               f"redis://127.0.0.1:{port}", "--timeout-ms", "300", check=False)
+    assert got.returncode == 2 and f"127.0.0.1:{port}" in got.stderr
+
+
+def test_a_master_killed_mid_stream_gives_errors_or_right_outputs(pushed, cluster):
+    """Kill a master while calls run: every call either fails with
+    RECQ_ERR_STORE or returns the local artifact's outputs; after the
+    replica takes over, calls succeed again. Last in this module: the
+    cluster runs on with one node fewer."""
+    out, inputs = pushed
+    want = recq.load(str(out / "local-int4.so"), threads=1).run(**inputs)
+    model = recq.load(str(out / "remote-int4.so"), threads=1, table_store=cluster.spec,
+                      table_store_timeout_ms=500)
+    np.testing.assert_array_equal(model.run(**inputs), want)
+    cluster.kill(cluster.master_ports()[0])
+    errors = successes = 0
+    deadline = time.monotonic() + 30
+    recovered_at = None
+    while time.monotonic() < deadline:
+        try:
+            got = model.run(**inputs)
+        except recq.RecqError as e:
+            assert e.code == RECQ_ERR_STORE and "row" in str(e) and "node 127.0.0.1:" in str(e), str(e)
+            errors += 1
+            recovered_at = None
+            continue
+        np.testing.assert_array_equal(got, want)
+        successes += 1
+        recovered_at = recovered_at or time.monotonic()
+        if time.monotonic() - recovered_at > 1.0:
+            break
+    assert recovered_at is not None, f"no call succeeded after the failover ({errors} errors)"

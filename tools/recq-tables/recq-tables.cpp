@@ -1,0 +1,205 @@
+//===- recq-tables.cpp - Remote tables' rows in and out of a row store ----===//
+//
+//   recq-tables push model.so --store redis://host:port[,host:port...]
+//   recq-tables list model.so
+//
+// push copies the rows of a model's remote tables (recq-compile
+// --remote-tables) from model.rows, in the row format the kernels read, into
+// the row store; list prints the remote tables (docs/RemoteTables.md).
+//
+// Exit status: 0 done; 1 an error in the arguments or the artifact (no
+// remote tables, a missing or foreign model.rows); 2 the store failed (down,
+// slow past --timeout-ms, refused a write).
+//
+//===----------------------------------------------------------------------===//
+
+#include "recq/Runtime/recq.h"
+#include "recq/Runtime/recq_abi.h"
+#include "recq/Runtime/recq_row_store.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <dlfcn.h>
+
+#include <chrono>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+namespace cl = llvm::cl;
+
+namespace {
+cl::SubCommand pushCommand("push", "Copy the model's remote tables into a "
+                                   "row store");
+cl::SubCommand listCommand("list", "List the model's remote tables");
+
+cl::opt<std::string> modelPath(cl::Positional, cl::desc("<model.so>"),
+                               cl::Required, cl::sub(pushCommand),
+                               cl::sub(listCommand));
+cl::opt<std::string>
+    storeSpec("store",
+              cl::desc("The row store: redis://host:port[,host:port...]"),
+              cl::value_desc("spec"), cl::Required, cl::sub(pushCommand));
+cl::opt<std::string>
+    rowsPath("rows",
+             cl::desc("The rows file (default: model.rows next to model.so)"),
+             cl::value_desc("file"), cl::sub(pushCommand));
+cl::opt<int> timeoutMs("timeout-ms",
+                       cl::desc("Deadline of each write, in ms (default "
+                                "10000)"),
+                       cl::init(10000), cl::sub(pushCommand));
+cl::opt<int64_t> chunkRows("chunk-rows",
+                           cl::desc("Rows per write (default 16384)"),
+                           cl::init(16384), cl::sub(pushCommand));
+
+enum Exit { kOk = 0, kError = 1, kStore = 2 };
+
+int fail(Exit code, const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "recq-tables") << message << "\n";
+  return code;
+}
+
+/// The description of the model model.so carries (dlopen'ed, never run).
+const recq_model_desc *describe(llvm::StringRef path, std::string &error) {
+  void *lib = dlopen(path.str().c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    error = dlerror();
+    return nullptr;
+  }
+  auto *desc = static_cast<const recq_model_desc *>(
+      dlsym(lib, "recq_model_description"));
+  if (!desc) {
+    error = path.str() + " is not a recq model (no recq_model_description)";
+    return nullptr;
+  }
+  if (desc->abi_version != RECQ_ABI_VERSION) {
+    error = (path + " has model ABI " + llvm::Twine(desc->abi_version) +
+             "; this recq-tables reads ABI " + llvm::Twine(RECQ_ABI_VERSION))
+                .str();
+    return nullptr;
+  }
+  return desc;
+}
+
+int64_t rowsOf(const recq_weight_desc &w) {
+  return w.rank > 0 ? w.shape[0] : 0;
+}
+
+int list(const recq_model_desc &d) {
+  llvm::outs() << "remote tables of " << modelPath << " (rows id "
+               << llvm::format_hex_no_prefix(d.rows_id, 16) << "):\n";
+  for (int w = 0; w < d.num_weights; ++w) {
+    const recq_weight_desc &wd = d.weights[w];
+    if (!wd.remote)
+      continue;
+    int64_t rows = rowsOf(wd);
+    llvm::outs() << "  " << w << " '" << wd.name << "': " << rows << " rows of "
+                 << (rows ? wd.bytes / rows : 0) << " bytes\n";
+  }
+  return kOk;
+}
+
+int push(const recq_model_desc &d) {
+  std::string path = rowsPath;
+  if (path.empty()) {
+    llvm::StringRef stem = modelPath;
+    stem.consume_back(".so");
+    path = (stem + ".rows").str();
+  }
+  auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                          /*RequiresNullTerminator=*/false);
+  if (!file)
+    return fail(kError, "cannot read the rows file '" + path +
+                            "': " + file.getError().message());
+  llvm::StringRef bytes = (*file)->getBuffer();
+  recq_weights_header header;
+  if (bytes.size() < sizeof header)
+    return fail(kError, "'" + path + "' is not a recq rows file");
+  std::memcpy(&header, bytes.data(), sizeof header);
+  if (std::memcmp(header.magic, RECQ_WEIGHTS_MAGIC, sizeof header.magic) != 0 ||
+      header.version != RECQ_WEIGHTS_VERSION)
+    return fail(kError, "'" + path + "' is not a recq rows file");
+  if (header.model_id != d.rows_id || bytes.size() != d.rows_file_bytes)
+    return fail(kError, "'" + path +
+                            "' holds the rows of another model or "
+                            "compile (id " +
+                            llvm::utohexstr(header.model_id) + ", " +
+                            llvm::Twine(bytes.size()) +
+                            " bytes; the model "
+                            "wants id " +
+                            llvm::utohexstr(d.rows_id) + ", " +
+                            llvm::Twine(d.rows_file_bytes) + " bytes)");
+
+  recq_status st{};
+  recq_row_store *store =
+      recq_row_store_open(storeSpec.c_str(), timeoutMs, &st);
+  if (!store)
+    return fail(st.code == RECQ_ERR_STORE ? kStore : kError, st.message);
+  auto start = std::chrono::steady_clock::now();
+  int64_t pushed = 0, tables = 0;
+  std::vector<int64_t> ids;
+  for (int w = 0; w < d.num_weights; ++w) {
+    const recq_weight_desc &wd = d.weights[w];
+    if (!wd.remote)
+      continue;
+    int64_t rows = rowsOf(wd);
+    int64_t rowBytes = rows ? int64_t(wd.bytes) / rows : 0;
+    for (int64_t first = 0; first < rows; first += chunkRows) {
+      int64_t count = std::min<int64_t>(chunkRows, rows - first);
+      ids.resize(count);
+      std::iota(ids.begin(), ids.end(), first);
+      recq_row_batch batch{wd.name,
+                           d.rows_id,
+                           w,
+                           rowBytes,
+                           count,
+                           ids.data(),
+                           const_cast<char *>(bytes.data()) + wd.offset +
+                               first * rowBytes};
+      if (recq_row_store_put(store, &batch, 1, &st) != RECQ_OK) {
+        recq_row_store_close(store);
+        return fail(st.code == RECQ_ERR_STORE ? kStore : kError, st.message);
+      }
+      pushed += count;
+    }
+    ++tables;
+  }
+  recq_row_store_stats stats{};
+  recq_row_store_get_stats(store, &stats);
+  recq_row_store_close(store);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  llvm::outs() << "pushed " << pushed << " rows of " << tables << " tables to "
+               << storeSpec << " in " << llvm::format("%.2f", seconds) << " s ("
+               << stats.commands << " commands, " << stats.redirects
+               << " redirects)\n";
+  return kOk;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "recq-tables: remote tables' rows in a row "
+                              "store\n");
+  if (!pushCommand && !listCommand)
+    return fail(kError, "give a command: push or list (--help)");
+  if (chunkRows <= 0)
+    return fail(kError, "--chunk-rows must be positive");
+  std::string error;
+  const recq_model_desc *desc = describe(modelPath, error);
+  if (!desc)
+    return fail(kError, error);
+  if (!desc->rows_id)
+    return fail(kError, modelPath + " has no remote tables (recq-compile "
+                                    "--remote-tables)");
+  return pushCommand ? push(*desc) : list(*desc);
+}
