@@ -82,7 +82,20 @@ struct recq_model {
      when the model has none; how many tables read from it. */
   struct recq_row_store *store;
   int num_remote;
+  /* Their hot rows (per weight; NULL: none) and the thread that drops rows
+     announced as updated; what the fetches did (recq_table_store_stats). */
+  struct recq_row_cache *caches[RECQ_MAX_INPUTS];
+  struct recq_row_store_listener *listener;
+  int64_t cache_rows;
+  struct recq_remote_counters *counters;
 };
+
+/* What a model's fetches did (recq_model_table_store_stats); counted by
+   calls on a const model, so held apart. */
+typedef struct recq_remote_counters {
+  _Atomic uint64_t calls, lookups, hits, fetched, dropped, subscriptions,
+      fetch_ns;
+} recq_remote_counters;
 
 /* Sets st's code and message (printf-style; st may be NULL) and returns
    `code` (recq_status.c). */
@@ -101,11 +114,12 @@ RECQ_INTERNAL int recq_internal_pick_variant(recq_model *m, const char *forced,
  * Remote tables (recq_remote.c)
  *===----------------------------------------------------------------------===*/
 
-/* Opens the row store of a model with remote tables: `spec` (NULL or "":
-   RECQ_TABLE_STORE), `timeout_ms` per call (0: RECQ_TABLE_STORE_TIMEOUT_MS,
-   else 1000). A model without remote tables opens nothing. */
-RECQ_INTERNAL int recq_internal_remote_open(recq_model *m, const char *spec,
-                                            int timeout_ms, recq_status *st);
+/* Opens the row store of a model with remote tables, its caches and the
+   thread listening for updates, as `options` (or the environment) say. A
+   model without remote tables opens nothing. */
+RECQ_INTERNAL int recq_internal_remote_open(recq_model *m,
+                                            const recq_load_options *options,
+                                            recq_status *st);
 RECQ_INTERNAL void recq_internal_remote_close(recq_model *m);
 
 /* One call's remote rows: the inputs with each remote table's indices
@@ -114,7 +128,12 @@ RECQ_INTERNAL void recq_internal_remote_close(recq_model *m);
 typedef struct recq_remote_call {
   const void *inputs[RECQ_MAX_INPUTS];
   const void *weights[RECQ_MAX_INPUTS];
-  void *owned[3 * RECQ_MAX_INPUTS];
+  /* Per remote weight: its copy, the rows fetched from the store and where
+     each goes in the copy (NULL: the fetch wrote the copy itself). */
+  char *weights_owned[RECQ_MAX_INPUTS];
+  char *fetched[RECQ_MAX_INPUTS];
+  int64_t *miss_at[RECQ_MAX_INPUTS];
+  void *owned[6 * RECQ_MAX_INPUTS];
   int num_owned;
 } recq_remote_call;
 

@@ -347,7 +347,7 @@ static void unmap_weights(recq_model *m) {
 }
 
 recq_model *recq_model_load(const char *path, recq_status *st) {
-  recq_load_options options = {path, NULL, NULL, 0};
+  recq_load_options options = {path, NULL, NULL, 0, 0, 0};
   return recq_model_load_with(&options, st);
 }
 
@@ -409,9 +409,8 @@ recq_model *recq_model_load_with(const recq_load_options *options,
     free(m);
     return NULL;
   }
-  if (recq_internal_remote_open(m, options ? options->table_store : NULL,
-                                options ? options->table_store_timeout_ms : 0,
-                                st) != RECQ_OK) {
+  if (recq_internal_remote_open(m, options, st) != RECQ_OK) {
+    recq_internal_remote_close(m);
     unmap_weights(m);
     free(m);
     return NULL;

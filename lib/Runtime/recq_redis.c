@@ -19,6 +19,8 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -748,4 +750,137 @@ int recq_row_store_get(recq_row_store *s, const recq_row_batch *batches,
 int recq_row_store_put(recq_row_store *s, const recq_row_batch *batches,
                        int num_batches, recq_status *st) {
   return exchange_rows(s, batches, num_batches, 1, st);
+}
+
+/*===----------------------------------------------------------------------===*
+ * Announcements: publish, and a thread that listens
+ *===----------------------------------------------------------------------===*/
+
+int recq_row_store_publish(recq_row_store *s, const char *channel,
+                           const char *message, size_t len, recq_status *st) {
+  const char *argv[] = {"PUBLISH", channel, message};
+  size_t lens[] = {7, strlen(channel), len};
+  pthread_mutex_lock(&s->lock);
+  int64_t deadline = now_ms() + s->timeout_ms;
+  char why[320] = "no node";
+  int code = RECQ_ERR_STORE;
+  /* Any node: the cluster forwards a publication to every node. */
+  for (int i = 0; i < s->num_nodes && code != RECQ_OK; ++i) {
+    if (connect_node(s, i, deadline, why, sizeof why) != 0)
+      continue;
+    node *n = &s->nodes[i];
+    void *reply = NULL;
+    api.set_timeout(n->c, timeval_of(deadline - now_ms()));
+    if (api.append_argv(n->c, 3, argv, lens) != REDIS_OK ||
+        api.get_reply(n->c, &reply) != REDIS_OK || !reply) {
+      snprintf(why, sizeof why, "%s:%d: %s", n->host, n->port, n->c->errstr);
+      disconnect(n);
+      continue;
+    }
+    if (((redisReply *)reply)->type == REDIS_REPLY_INTEGER)
+      code = RECQ_OK;
+    else
+      snprintf(why, sizeof why, "%s:%d: PUBLISH refused", n->host, n->port);
+    api.free_reply(reply);
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (code != RECQ_OK)
+    return recq_internal_set_status(st, RECQ_ERR_STORE,
+                                    "the row store %s: cannot announce on "
+                                    "'%s' (%s)",
+                                    s->spec, channel, why);
+  return RECQ_OK;
+}
+
+struct recq_row_store_listener {
+  recq_row_store *store;
+  char channel[128];
+  recq_row_store_message_fn fn;
+  void *ctx;
+  pthread_t thread;
+  atomic_int stop;
+};
+
+/* Subscribes on the first node that answers and passes each message on;
+   after a lost connection, subscribes again (elsewhere if need be) and
+   tells fn (NULL message) that messages may have been missed. */
+static void *listen_loop(void *arg) {
+  recq_row_store_listener *l = arg;
+  recq_row_store *s = l->store;
+  int next = 0;
+  while (!atomic_load(&l->stop)) {
+    char host[HOST_BYTES];
+    int port;
+    pthread_mutex_lock(&s->lock);
+    int count = s->num_nodes;
+    snprintf(host, sizeof host, "%s", s->nodes[next % count].host);
+    port = s->nodes[next % count].port;
+    pthread_mutex_unlock(&s->lock);
+    ++next;
+    redisContext *c = api.connect(host, port, timeval_of(500));
+    const char *argv[] = {"SUBSCRIBE", l->channel};
+    void *reply = NULL;
+    if (!c || c->err || api.append_argv(c, 2, argv, NULL) != REDIS_OK ||
+        api.get_reply(c, &reply) != REDIS_OK) {
+      if (c)
+        api.free_context(c);
+      for (int k = 0; k < 10 && !atomic_load(&l->stop); ++k)
+        sleep_ms(20);
+      continue;
+    }
+    api.free_reply(reply);
+    l->fn(l->ctx, NULL, 0); /* subscribed: anything before may be missed */
+    while (!atomic_load(&l->stop)) {
+      struct pollfd p = {c->fd, POLLIN, 0};
+      int ready = poll(&p, 1, 100);
+      if (ready < 0 && errno == EINTR)
+        continue;
+      if (ready <= 0)
+        continue;
+      reply = NULL;
+      if (api.get_reply(c, &reply) != REDIS_OK || !reply)
+        break;
+      redisReply *r = reply;
+      if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+          r->element[2]->type == REDIS_REPLY_STRING)
+        l->fn(l->ctx, r->element[2]->str, r->element[2]->len);
+      api.free_reply(reply);
+    }
+    api.free_context(c);
+  }
+  return NULL;
+}
+
+recq_row_store_listener *recq_row_store_listen(recq_row_store *s,
+                                               const char *channel,
+                                               recq_row_store_message_fn fn,
+                                               void *ctx, recq_status *st) {
+  recq_row_store_listener *l = calloc(1, sizeof *l);
+  if (!l || strlen(channel) >= sizeof l->channel) {
+    free(l);
+    recq_internal_set_status(st, RECQ_ERR_ARGUMENT, "cannot listen on '%s'",
+                             channel);
+    return NULL;
+  }
+  l->store = s;
+  strcpy(l->channel, channel);
+  l->fn = fn;
+  l->ctx = ctx;
+  atomic_init(&l->stop, 0);
+  if (pthread_create(&l->thread, NULL, listen_loop, l) != 0) {
+    free(l);
+    recq_internal_set_status(st, RECQ_ERR_MEMORY,
+                             "cannot start the thread listening on '%s'",
+                             channel);
+    return NULL;
+  }
+  return l;
+}
+
+void recq_row_store_unlisten(recq_row_store_listener *l) {
+  if (!l)
+    return;
+  atomic_store(&l->stop, 1);
+  pthread_join(l->thread, NULL);
+  free(l);
 }

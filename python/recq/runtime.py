@@ -32,10 +32,21 @@ class _Status(ctypes.Structure):
     _fields_ = [("code", ctypes.c_int), ("message", ctypes.c_char * 256)]
 
 
+class _TableStoreStats(ctypes.Structure):
+    _fields_ = [("calls", ctypes.c_uint64), ("lookups", ctypes.c_uint64),
+                ("cache_hits", ctypes.c_uint64), ("fetched_rows", ctypes.c_uint64),
+                ("commands", ctypes.c_uint64), ("redirects", ctypes.c_uint64),
+                ("retries", ctypes.c_uint64), ("dropped_rows", ctypes.c_uint64),
+                ("subscriptions", ctypes.c_uint64),
+                ("fetch_seconds", ctypes.c_double), ("cache_rows", ctypes.c_int64)]
+
+
 class _LoadOptions(ctypes.Structure):
     _fields_ = [("weights_path", ctypes.c_char_p), ("target", ctypes.c_char_p),
                 ("table_store", ctypes.c_char_p),
-                ("table_store_timeout_ms", ctypes.c_int)]
+                ("table_store_timeout_ms", ctypes.c_int),
+                ("table_cache_bytes", ctypes.c_int64),
+                ("table_cache_ttl_ms", ctypes.c_int)]
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -86,6 +97,8 @@ def _declare(lib: ctypes.CDLL) -> None:
                                           ctypes.POINTER(u64)]
     lib.recq_model_profile_reset.restype = None
     lib.recq_model_profile_reset.argtypes = [p]
+    lib.recq_model_table_store_stats.restype = ctypes.c_int
+    lib.recq_model_table_store_stats.argtypes = [p, ctypes.POINTER(_TableStoreStats)]
 
 
 class Model:
@@ -94,14 +107,16 @@ class Model:
     def __init__(self, path: str, threads: Optional[int] = None,
                  target: Optional[str] = None,
                  table_store: Optional[str] = None,
-                 table_store_timeout_ms: int = 0):
+                 table_store_timeout_ms: int = 0, table_cache_bytes: int = 0,
+                 table_cache_ttl_ms: int = 0):
         # A bare name would be searched on the library path.
         self._lib = ctypes.CDLL(os.path.abspath(path), mode=ctypes.RTLD_LOCAL)
         _declare(self._lib)
         status = _Status()
         options = _LoadOptions(None, target.encode() if target else None,
                                table_store.encode() if table_store else None,
-                               table_store_timeout_ms)
+                               table_store_timeout_ms, table_cache_bytes,
+                               table_cache_ttl_ms)
         handle = self._lib.recq_model_load_with(ctypes.byref(options),
                                                 ctypes.byref(status))
         if not handle:
@@ -189,6 +204,17 @@ class Model:
             self._lib.recq_model_profile_reset(self._handle)
         return ops
 
+    def table_store_stats(self) -> Optional[dict]:
+        """What the remote tables' fetches did since the load (runs,
+        distinct rows looked up, cache hits, rows fetched, the store's
+        commands, redirects and retries, rows dropped by update
+        announcements, seconds in the store, the cache's rows); None for a
+        model without remote tables (docs/RemoteTables.md)."""
+        stats = _TableStoreStats()
+        if self._lib.recq_model_table_store_stats(self._handle, ctypes.byref(stats)) != 0:
+            return None
+        return {name: getattr(stats, name) for name, _ in _TableStoreStats._fields_}
+
     def __del__(self):
         handle = getattr(self, "_handle", None)
         if handle:
@@ -198,7 +224,8 @@ class Model:
 
 def load(path: str, threads: Optional[int] = None,
          target: Optional[str] = None, table_store: Optional[str] = None,
-         table_store_timeout_ms: int = 0) -> Model:
+         table_store_timeout_ms: int = 0, table_cache_bytes: int = 0,
+         table_cache_ttl_ms: int = 0) -> Model:
     """Loads a model compiled by `recq-compile model.onnx -o model.so`;
     `threads` per run (default: RECQ_NUM_THREADS, else all CPUs); `target`
     the variant to run (default: RECQ_TARGET's, else the best this CPU
@@ -206,5 +233,8 @@ def load(path: str, threads: Optional[int] = None,
     run it); `table_store` the row store of its remote tables
     ("redis://host:port[,host:port...]"; default: RECQ_TABLE_STORE) and
     the deadline of each call's fetch in ms (0: RECQ_TABLE_STORE_TIMEOUT_MS,
-    else 1000); docs/RemoteTables.md."""
-    return Model(path, threads, target, table_store, table_store_timeout_ms)
+    else 1000), the bytes of hot rows kept (0: RECQ_TABLE_CACHE_BYTES, else
+    256 MiB; -1: none) and how long a kept row is served (0:
+    RECQ_TABLE_CACHE_TTL_MS, else 1000 ms); docs/RemoteTables.md."""
+    return Model(path, threads, target, table_store, table_store_timeout_ms,
+                 table_cache_bytes, table_cache_ttl_ms)

@@ -202,6 +202,126 @@ def test_push_to_a_store_that_is_down_exits_2(kit):
     assert got.returncode == 2 and f"127.0.0.1:{port}" in got.stderr
 
 
+def test_repeated_rows_come_from_the_cache(pushed, cluster):
+    out, inputs = pushed
+    model = recq.load(str(out / "remote-int8.so"), threads=1, table_store=cluster.spec)
+    first = model.run(**inputs)
+    cold = model.table_store_stats()
+    assert cold["cache_hits"] == 0 and cold["fetched_rows"] == cold["lookups"] > 0
+    np.testing.assert_array_equal(model.run(**inputs), first)
+    warm = model.table_store_stats()
+    assert warm["lookups"] == 2 * cold["lookups"]
+    assert warm["cache_hits"] == cold["lookups"] and warm["fetched_rows"] == cold["fetched_rows"]
+    # Without a cache every run fetches.
+    uncached = recq.load(str(out / "remote-int8.so"), threads=1, table_store=cluster.spec,
+                         table_cache_bytes=-1)
+    uncached.run(**inputs)
+    uncached.run(**inputs)
+    stats = uncached.table_store_stats()
+    assert stats["cache_hits"] == 0 and stats["fetched_rows"] == stats["lookups"]
+    assert stats["cache_rows"] == 0
+
+
+def test_a_bad_cache_setting_is_refused_at_load(kit, cluster, monkeypatch):
+    out, _ = kit
+    monkeypatch.setenv("RECQ_TABLE_CACHE_BYTES", "lots")
+    with pytest.raises(recq.RecqError, match="RECQ_TABLE_CACHE_BYTES is 'lots'"):
+        recq.load(str(out / "remote-fp32.so"), table_store=cluster.spec)
+
+
+def fp32_table(onnx_path, index):
+    import onnx
+    from onnx import numpy_helper
+    for init in onnx.load(str(onnx_path)).graph.initializer:
+        if init.name == f"tables.{index}.weight":
+            return numpy_helper.to_array(init)
+    raise KeyError(index)
+
+
+def wait_for_subscription(model):
+    """Until the model's listener has subscribed to update announcements."""
+    end = time.monotonic() + 5
+    while model.table_store_stats()["subscriptions"] == 0:
+        assert time.monotonic() < end, "the model did not subscribe to updates"
+        time.sleep(0.01)
+
+
+def one_remote_table(out, cluster, precision, tmp_path):
+    """A compile with table 0 alone remote (rows of its own id), pushed; its
+    weight number."""
+    so = tmp_path / f"one-{precision}.so"
+    tool("recq-compile", out / "model.onnx", "-o", so, "--remote-tables=/tables.0/Loop",
+         "--target=generic", f"--tables={precision}")
+    tool("recq-tables", "push", so, "--store", cluster.spec)
+    listed = tool("recq-tables", "list", so).stdout.splitlines()[1]
+    return so, int(listed.split()[0])
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_an_update_is_announced_and_served_at_once(kit, cluster, precision, tmp_path):
+    """Row r of table 0 takes the fp32 values of row s: once the update's
+    announcement arrives, outputs are the local artifact's with r read as s,
+    bit for bit (the update quantizes as the compiler does), although the
+    cache would serve the old row for a minute."""
+    out, inputs = kit
+    so, w = one_remote_table(out, cluster, precision, tmp_path)
+    model = recq.load(str(so), threads=1, table_store=cluster.spec, table_cache_ttl_ms=60000)
+    wait_for_subscription(model)
+    local = recq.load(str(out / f"local-{precision}.so"), threads=1)
+    np.testing.assert_array_equal(model.run(**inputs), local.run(**inputs))
+    r = int(inputs["indices_0"][0])
+    s = (r + 1) % 100
+    moved = dict(inputs)
+    moved["indices_0"] = np.where(inputs["indices_0"] == r, s, inputs["indices_0"])
+    want = local.run(**moved)
+    table = fp32_table(out / "model.onnx", 0)
+    np.savez(tmp_path / "update.npz", **{f"rows_{w}": np.array([r]),
+                                        f"values_{w}": table[s:s + 1]})
+    start = time.monotonic()
+    got = tool("recq-tables", "update", so, "--rows", tmp_path / "update.npz",
+               "--store", cluster.spec)
+    assert got.stdout.startswith("updated 1 rows of 1 tables"), got.stdout
+    while True:
+        if np.array_equal(model.run(**inputs), want):
+            break
+        assert time.monotonic() - start < 5, "the update was not served within 5 s"
+        time.sleep(0.01)
+    assert model.table_store_stats()["dropped_rows"] >= 1
+
+
+def test_a_row_being_updated_is_never_read_half_written(kit, cluster, tmp_path):
+    """Row r flips between two values while calls run: every output is the
+    one for the old row or the one for the new row."""
+    out, inputs = kit
+    so, w = one_remote_table(out, cluster, "fp32", tmp_path)
+    local = recq.load(str(out / "local-fp32.so"), threads=1)
+    table = fp32_table(out / "model.onnx", 0)
+    r = int(inputs["indices_0"][0])
+    wants = []
+    for s in [r, (r + 1) % 100]:
+        moved = dict(inputs)
+        moved["indices_0"] = np.where(inputs["indices_0"] == r, s, inputs["indices_0"])
+        wants.append(local.run(**moved))
+        np.savez(tmp_path / f"flip{len(wants)}.npz", **{f"rows_{w}": np.array([r]),
+                                                       f"values_{w}": table[s:s + 1]})
+    flipper = subprocess.Popen(
+        ["bash", "-c", f"for k in $(seq 40); do for f in 2 1; do "
+                       f"{BIN}/recq-tables update {so} --rows {tmp_path}/flip$f.npz "
+                       f"--store {cluster.spec} >/dev/null || exit 1; done; done"])
+    model = recq.load(str(so), threads=1, table_store=cluster.spec, table_cache_ttl_ms=5)
+    seen = [0, 0]
+    try:
+        while flipper.poll() is None:
+            got = model.run(**inputs)
+            matches = [np.array_equal(got, want) for want in wants]
+            assert any(matches), "an output that is neither the old row's nor the new row's"
+            seen[matches.index(True)] += 1
+    finally:
+        flipper.wait(timeout=60)
+    assert flipper.returncode == 0
+    assert sum(seen) > 20, seen
+
+
 def test_a_master_killed_mid_stream_gives_errors_or_right_outputs(pushed, cluster):
     """Kill a master while calls run: every call either fails with
     RECQ_ERR_STORE or returns the local artifact's outputs; after the

@@ -656,6 +656,8 @@ int main(int argc, char **argv) {
   if (bench) {
     if (profile)
       api.profileReset(model);
+    recq_table_store_stats before{};
+    bool remote = api.tableStoreStats(model, &before) == 0;
     std::vector<double> ms;
     for (int k = 0; k < std::max(iters.getValue(), 1); ++k) {
       auto start = std::chrono::steady_clock::now();
@@ -677,6 +679,26 @@ int main(int argc, char **argv) {
                            std::max<int64_t>(batch, 1) * 1000.0 / p50);
     if (profile)
       printProfile(api, model, std::max(iters.getValue(), 1));
+    recq_table_store_stats after{};
+    if (remote && api.tableStoreStats(model, &after) == 0) {
+      // The timed runs' share: after minus before.
+      uint64_t lookups = after.lookups - before.lookups;
+      uint64_t hits = after.cache_hits - before.cache_hits;
+      uint64_t runs = std::max<uint64_t>(after.calls - before.calls, 1);
+      outs() << llvm::format(
+          "remote tables: %.1f distinct rows a run, cache hits %.1f%% "
+          "(%lld rows cached at most), %.1f rows fetched a run in %.1f "
+          "commands, %.3f ms a run in the store; %llu redirects, %llu "
+          "retries\n",
+          double(lookups) / runs,
+          lookups ? 100.0 * double(hits) / double(lookups) : 0.0,
+          (long long)after.cache_rows,
+          double(after.fetched_rows - before.fetched_rows) / runs,
+          double(after.commands - before.commands) / runs,
+          1e3 * (after.fetch_seconds - before.fetch_seconds) / runs,
+          (unsigned long long)(after.redirects - before.redirects),
+          (unsigned long long)(after.retries - before.retries));
+    }
   }
   return exitCode;
 }

@@ -73,10 +73,37 @@ typedef struct recq_load_options {
   /* Deadline of each call's fetch, in ms (0: RECQ_TABLE_STORE_TIMEOUT_MS,
      else 1000). */
   int table_store_timeout_ms;
+  /* Bytes of hot remote rows kept in the process, shared by its threads
+     (0: RECQ_TABLE_CACHE_BYTES, else 256 MiB; -1: no cache), and how long
+     a kept row is served after it was read, in ms (0:
+     RECQ_TABLE_CACHE_TTL_MS, else 1000): the bound on how stale a row can
+     be after an update (announced updates drop rows sooner). */
+  int64_t table_cache_bytes;
+  int table_cache_ttl_ms;
 } recq_load_options;
 RECQ_EXPORT recq_model *recq_model_load_with(const recq_load_options *options,
                                              recq_status *st);
 RECQ_EXPORT void recq_model_free(recq_model *m);
+
+/// What a model's remote tables did since the load (docs/RemoteTables.md).
+typedef struct recq_table_store_stats {
+  uint64_t calls;         /* runs that read remote rows */
+  uint64_t lookups;       /* distinct rows they needed (per call, summed) */
+  uint64_t cache_hits;    /* of those, rows the cache held */
+  uint64_t fetched_rows;  /* rows read from the store */
+  uint64_t commands;      /* the store's MGET commands, retries included */
+  uint64_t redirects;     /* MOVED and ASK replies followed */
+  uint64_t retries;       /* rounds that sent commands again */
+  uint64_t dropped_rows;  /* rows dropped by update announcements */
+  uint64_t subscriptions; /* times the listener for announcements
+                             subscribed (0: not yet; more: it lost its node
+                             and subscribed again, dropping every row) */
+  double fetch_seconds;   /* time spent in exchanges with the store */
+  int64_t cache_rows;     /* rows the cache holds at most (0: no cache) */
+} recq_table_store_stats;
+/// Fills `out`; -1 when the model has no remote tables.
+RECQ_EXPORT int recq_model_table_store_stats(recq_model *m,
+                                             recq_table_store_stats *out);
 
 /// Threads a run uses: batch tiles run in parallel on a pool the model
 /// owns (the calling thread takes one tile). Set at load from

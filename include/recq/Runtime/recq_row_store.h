@@ -29,6 +29,7 @@
 
 #include "recq/Runtime/recq.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -80,6 +81,25 @@ int recq_row_store_put(recq_row_store *s, const recq_row_batch *batches,
 const char *recq_row_store_spec(const recq_row_store *s);
 void recq_row_store_get_stats(recq_row_store *s, recq_row_store_stats *out);
 void recq_row_store_close(recq_row_store *s);
+
+/// Publishes `message` on `channel` (any node; the cluster forwards it to
+/// every node's subscribers).
+int recq_row_store_publish(recq_row_store *s, const char *channel,
+                           const char *message, size_t len, recq_status *st);
+
+/// A thread subscribed to a channel on one node of the store (another when
+/// that one goes away), calling `fn` with each message, and with a NULL
+/// message each time it (re)subscribes: messages published before may have
+/// been missed. `fn` runs on that thread.
+typedef void (*recq_row_store_message_fn)(void *ctx, const char *message,
+                                          size_t len);
+typedef struct recq_row_store_listener recq_row_store_listener;
+recq_row_store_listener *recq_row_store_listen(recq_row_store *s,
+                                               const char *channel,
+                                               recq_row_store_message_fn fn,
+                                               void *ctx, recq_status *st);
+/// Stops and joins the thread (within about 100 ms).
+void recq_row_store_unlisten(recq_row_store_listener *l);
 
 #ifdef __cplusplus
 }

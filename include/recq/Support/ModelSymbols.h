@@ -43,6 +43,7 @@ struct ModelApi {
   decltype(&recq_model_profile_size) profileSize;
   decltype(&recq_model_profile_op) profileOp;
   decltype(&recq_model_profile_reset) profileReset;
+  decltype(&recq_model_table_store_stats) tableStoreStats;
 };
 
 /// Looks up every function of ModelApi in `lib` (dlopen); returns the
@@ -78,6 +79,7 @@ inline const char *lookupModelApi(void *lib, ModelApi &api) {
   RECQ_SYM(profileSize, recq_model_profile_size)
   RECQ_SYM(profileOp, recq_model_profile_op)
   RECQ_SYM(profileReset, recq_model_profile_reset)
+  RECQ_SYM(tableStoreStats, recq_model_table_store_stats)
 #undef RECQ_SYM
   return nullptr;
 }
