@@ -28,12 +28,12 @@ typedef struct shard {
   uint32_t capacity; /* row slots */
   uint32_t used;
   uint32_t hand;
-  uint32_t mask;     /* index size - 1 (a power of two >= 2 * capacity) */
-  uint32_t *index;   /* slot of each index entry, EMPTY */
-  int64_t *rows;     /* row of each slot */
-  int64_t *stamps;   /* when the store returned it (ms) */
+  uint32_t mask;   /* index size - 1 (a power of two >= 2 * capacity) */
+  uint32_t *index; /* slot of each index entry, EMPTY */
+  int64_t *rows;   /* row of each slot */
+  int64_t *stamps; /* when the store returned it (ms) */
   uint8_t *referenced;
-  char *data;        /* capacity x row_bytes */
+  char *data; /* capacity x row_bytes */
 } shard;
 
 struct recq_row_cache {
@@ -124,11 +124,11 @@ static void unindex(shard *s, uint32_t at) {
   s->index[at] = EMPTY;
   for (uint32_t next = (at + 1) & s->mask; s->index[next] != EMPTY;
        next = (next + 1) & s->mask) {
-    uint32_t home = (uint32_t)(mix((uint64_t)s->rows[s->index[next]]) >> 8) &
-                    s->mask;
+    uint32_t home =
+        (uint32_t)(mix((uint64_t)s->rows[s->index[next]]) >> 8) & s->mask;
     /* Does `home` lie cyclically in (at, next]? Then it stays. */
-    int stays = at <= next ? (home > at && home <= next)
-                           : (home > at || home <= next);
+    int stays =
+        at <= next ? (home > at && home <= next) : (home > at || home <= next);
     if (!stays) {
       s->index[at] = s->index[next];
       s->index[next] = EMPTY;

@@ -1,4 +1,5 @@
-/*===- recq_row_cache.h - Hot rows of remote tables, in the process -*- C -*-===*
+/*===- recq_row_cache.h - Hot rows of remote tables, in the process -*- C
+ *-*-===*
  *
  * Private to lib/Runtime. See recq_row_cache.c. Times are CLOCK_MONOTONIC
  * milliseconds, all positive.
@@ -18,9 +19,8 @@ typedef struct recq_row_cache recq_row_cache;
 
 /* A cache of rows of `row_bytes` in about `bytes` (NULL when that is less
    than 16 rows, or out of memory), each served for `ttl_ms`. */
-RECQ_INTERNAL recq_row_cache *recq_row_cache_create(int64_t row_bytes,
-                                                    int64_t bytes,
-                                                    int64_t ttl_ms);
+RECQ_INTERNAL recq_row_cache *
+recq_row_cache_create(int64_t row_bytes, int64_t bytes, int64_t ttl_ms);
 RECQ_INTERNAL void recq_row_cache_destroy(recq_row_cache *c);
 /* Rows it holds at most. */
 RECQ_INTERNAL int64_t recq_row_cache_capacity(const recq_row_cache *c);

@@ -40,6 +40,9 @@ using llvm::Expected;
 #error "RECQ_MODEL_RUNTIME must name librecq_model_runtime.a"
 #endif
 
+/// Marks a table constant externalizeWeights moves to model.rows (its
+/// name, a string), until writeWeightsFile has replaced it.
+static constexpr llvm::StringLiteral kRemoteTableAttr = "recq.remote_table";
 
 /// recq_dtype of an element type, or 0.
 static int dtypeOf(Type type) {
@@ -462,7 +465,7 @@ writeWeightsFile(func::FuncOp main, ArrayRef<arith::ConstantOp> constants,
     NamedAttrList info;
     info.set("offset", IntegerAttr::get(IntegerType::get(ctx, 64), offset));
     info.set("bytes", IntegerAttr::get(IntegerType::get(ctx, 64), bytes));
-    if (auto name = constant->getAttrOfType<StringAttr>(recq::kRemoteTableAttr))
+    if (auto name = constant->getAttrOfType<StringAttr>(kRemoteTableAttr))
       info.set("remote", name);
     unsigned index = main.getNumArguments();
     main.insertArgument(index, value.getType(), DictionaryAttr::get(ctx, {}),
@@ -488,8 +491,25 @@ writeWeightsFile(func::FuncOp main, ArrayRef<arith::ConstantOp> constants,
   return header.model_id;
 }
 
+bool recq::RemoteTableSelection::selects(size_t index, uint64_t bytes) const {
+  llvm::StringRef s = spec;
+  if (s == "all")
+    return true;
+  uint64_t above = 0;
+  if (s.consume_front("above="))
+    return !s.getAsInteger(10, above) && bytes > above;
+  if (index >= names.size())
+    return false;
+  llvm::SmallVector<llvm::StringRef> listed;
+  s.split(listed, ',', -1, /*KeepEmpty=*/false);
+  return llvm::any_of(listed, [&](llvm::StringRef name) {
+    return name.trim() == names[index];
+  });
+}
+
 Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
-                                       bool all, llvm::StringRef weightsPath) {
+                                       bool all, llvm::StringRef weightsPath,
+                                       const RemoteTableSelection *selection) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)
     return llvm::createStringError("the module has no @main");
@@ -503,23 +523,36 @@ Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
     else if (auto bags = dyn_cast<recq::EmbeddingBagsOp>(op))
       llvm::append_range(tableValues, bags.getTables());
   });
+  // The distinct tables in program order, as a plan lists them; the
+  // selection's index counts them all, constant or not.
   SmallVector<arith::ConstantOp> remote;
+  SmallVector<Value> distinct;
   for (Value table : tableValues) {
     if (auto cast = table.getDefiningOp<recq::RowwiseCastOp>())
       table = cast.getBytes();
+    if (llvm::is_contained(distinct, table))
+      continue;
+    size_t index = distinct.size();
+    distinct.push_back(table);
     auto constant = table.getDefiningOp<arith::ConstantOp>();
     auto value = constant ? dyn_cast<DenseElementsAttr>(constant.getValue())
                           : DenseElementsAttr();
     if (!value || !dtypeOf(value.getElementType()))
       continue;
-    if (constant->hasAttr(recq::kRemoteTableAttr)) {
-      if (!llvm::is_contained(remote, constant))
-        remote.push_back(constant);
-    } else if ((all || elementBytes(value) > threshold) &&
-               !llvm::is_contained(tables, constant)) {
+    if (selection && selection->selects(index, elementBytes(value))) {
+      std::string name = index < selection->names.size()
+                             ? selection->names[index]
+                             : "table" + std::to_string(index);
+      constant->setAttr(kRemoteTableAttr,
+                        StringAttr::get(module.getContext(), name));
+      remote.push_back(constant);
+    } else if (all || elementBytes(value) > threshold) {
       tables.push_back(constant);
     }
   }
+  if (selection && remote.empty())
+    return llvm::createStringError("--remote-tables=" + selection->spec +
+                                   " selects no table");
   int moved = 0;
   if (!tables.empty()) {
     auto id = writeWeightsFile(main, tables, weightsPath);

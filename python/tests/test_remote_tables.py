@@ -16,7 +16,7 @@ import recq
 from recq.compare import slice_samples
 from recq.make_model import main as make_model
 
-from redis_cluster import RedisCluster, free_ports
+from recq.redis_cluster import RedisCluster, free_ports
 
 BIN = os.environ.get("RECQ_BIN")
 pytestmark = pytest.mark.skipif(not BIN, reason="RECQ_BIN (the built recq tools) is not set")
@@ -44,8 +44,11 @@ def kit(tmp_path_factory):
     make_model(["--config", "tiny", "--out", str(out), "--epochs", "0",
                 "--train-samples", "64", "--calib-samples", "64",
                 "--eval-samples", "256"])
-    for precision in PRECISIONS:
+    for precision in PRECISIONS + ["int8fc"]:
         flags = ["--target=generic", f"--tables={precision}"]
+        if precision == "int8fc":  # int8 FCs too: tables batched before they are written
+            flags = ["--target=generic", "--tables=int8", "--quantize=int8",
+                     "--calibration", str(out / "calib.npz")]
         tool("recq-compile", out / "model.onnx", "-o", out / f"local-{precision}.so", *flags)
         tool("recq-compile", out / "model.onnx", "-o", out / f"remote-{precision}.so",
              "--remote-tables=all", *flags)
@@ -57,7 +60,7 @@ def kit(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pushed(kit, cluster):
     out, _ = kit
-    for precision in PRECISIONS:
+    for precision in PRECISIONS + ["int8fc"]:
         got = tool("recq-tables", "push", out / f"remote-{precision}.so", "--store", cluster.spec)
         assert got.stdout.startswith("pushed "), got.stdout
     return kit
@@ -115,7 +118,7 @@ def test_the_artifact_keeps_no_rows(kit):
     assert "rows of" in listed
 
 
-@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("precision", PRECISIONS + ["int8fc"])
 def test_remote_outputs_are_bit_identical_to_local(pushed, cluster, precision):
     out, inputs = pushed
     want = recq.load(str(out / f"local-{precision}.so"), threads=1).run(**inputs)

@@ -334,6 +334,14 @@ int main(int argc, char **argv) {
   auto module = recq::importOnnxFile(inputFile, context);
   if (!module)
     return fail(llvm::toString(module.takeError()));
+  // Remote tables are named as imported: precisions and batching come later.
+  std::optional<recq::RemoteTableSelection> remote;
+  if (!remoteTables.empty()) {
+    auto selected = recq::selectRemoteTables(**module, remoteTables);
+    if (!selected)
+      return fail(llvm::toString(selected.takeError()));
+    remote = std::move(*selected);
+  }
 
   if (quantizeMode != "none" && quantizeMode != "int8" &&
       quantizeMode != "bf16")
@@ -408,14 +416,6 @@ int main(int argc, char **argv) {
     (**module)->setAttr("recq.plan", mlir::StringAttr::get(&context, os.str()));
   }
 
-  if (!remoteTables.empty()) {
-    auto marked = recq::markRemoteTables(**module, remoteTables);
-    if (!marked)
-      return fail(llvm::toString(marked.takeError()));
-    if (*marked == 0)
-      return fail("--remote-tables=" + remoteTables + " selects no table");
-  }
-
   EmitStage stage = emit;
   if (stage == EmitStage::Default)
     stage = llvm::StringRef(outputFile).ends_with(".so") ? EmitStage::So
@@ -448,8 +448,9 @@ int main(int argc, char **argv) {
     std::string weightsPath = (stem + ".weights").str();
     llvm::sys::fs::remove(weightsPath);
     llvm::sys::fs::remove(recq::rowsFileOf(weightsPath));
-    auto moved = recq::externalizeWeights(**module, weightsThreshold,
-                                          externalWeights, weightsPath);
+    auto moved =
+        recq::externalizeWeights(**module, weightsThreshold, externalWeights,
+                                 weightsPath, remote ? &*remote : nullptr);
     if (!moved)
       return fail(llvm::toString(moved.takeError()));
     if (llvm::Error e = recq::writeModelHeader(**module, (stem + ".h").str()))

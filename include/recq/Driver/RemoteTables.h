@@ -8,21 +8,23 @@
 #ifndef RECQ_DRIVER_REMOTETABLES_H
 #define RECQ_DRIVER_REMOTETABLES_H
 
+#include "recq/Target/Codegen.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
 namespace recq {
 
-/// Marks the tables `spec` selects as remote (recq::kRemoteTableAttr on
-/// each table's constant, holding its name as a plan names it: the ONNX
-/// node of its first lookup). `spec` is "all", "above=BYTES" (tables
-/// larger than that as stored: fp32, fp16 or row-wise bytes) or a
-/// comma-separated list of names. Run it after the plan's precisions are
-/// applied and before the tables are batched. Returns how many tables it
-/// marked; an unknown name is an error that lists the model's tables.
-llvm::Expected<int> markRemoteTables(mlir::ModuleOp module,
-                                     llvm::StringRef spec);
+/// The tables `spec` selects in `module` as imported (before precisions
+/// are applied and tables batched): "all", "above=BYTES" (tables larger
+/// than that as stored, decided when they are written) or a
+/// comma-separated list of names as a plan names them (the ONNX node of
+/// each table's first lookup). An unknown name is an error listing the
+/// model's tables; so is a malformed size. Pass the result to
+/// externalizeWeights.
+llvm::Expected<RemoteTableSelection> selectRemoteTables(mlir::ModuleOp module,
+                                                        llvm::StringRef spec);
 
 } // namespace recq
 

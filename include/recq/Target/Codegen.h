@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace llvm {
 class LLVMContext;
@@ -70,23 +72,31 @@ llvm::SmallVector<CodegenTarget> defaultTargets(mlir::ModuleOp module);
 /// What a variant's exported symbols end with: "__avx512_vnni".
 std::string variantSuffix(const CodegenTarget &target);
 
-/// The attribute (a string: the table's name) that marks a table constant
-/// as remote: its rows go to the row store, not into the artifact
-/// (recq-compile --remote-tables, markRemoteTables).
-inline constexpr llvm::StringLiteral kRemoteTableAttr = "recq.remote_table";
+/// Which tables are remote (recq-compile --remote-tables): their rows go
+/// to the row store, not into the artifact. `names` are the model's tables
+/// in program order (as a plan names them), read before quantization and
+/// batching; `spec` is "all", "above=BYTES" (larger as stored) or a
+/// comma-separated list of names (recq::selectRemoteTables checks it).
+struct RemoteTableSelection {
+  std::string spec;
+  std::vector<std::string> names;
+  /// Whether table `index` (program order), of `bytes` as stored, is remote.
+  bool selects(size_t index, uint64_t bytes) const;
+};
 
 /// Moves the embedding tables of @main larger than `thresholdBytes` (all of
 /// them with `all`) into the file `weightsPath`, each 64-byte aligned, and
 /// turns each into a trailing argument of @main marked `recq.weight`. The
-/// runtime mmaps the file at load and passes the tables in. Tables marked
-/// kRemoteTableAttr go to rowsFileOf(weightsPath) instead, whatever their
+/// runtime mmaps the file at load and passes the tables in. The tables
+/// `remote` selects go to rowsFileOf(weightsPath) instead, whatever their
 /// size: the file `recq-tables push` copies into a row store; the runtime
-/// fetches their rows per call. Returns how many tables moved (0 writes no
-/// file); sets the module's `recq.weights_id` and `recq.rows_id` to the
-/// files' ids.
-llvm::Expected<int> externalizeWeights(mlir::ModuleOp module,
-                                       uint64_t thresholdBytes, bool all,
-                                       llvm::StringRef weightsPath);
+/// fetches their rows per call (an error when it selects none). Returns
+/// how many tables moved (0 writes no file); sets the module's
+/// `recq.weights_id` and `recq.rows_id` to the files' ids.
+llvm::Expected<int>
+externalizeWeights(mlir::ModuleOp module, uint64_t thresholdBytes, bool all,
+                   llvm::StringRef weightsPath,
+                   const RemoteTableSelection *remote = nullptr);
 /// model.rows for model.weights.
 std::string rowsFileOf(llvm::StringRef weightsPath);
 

@@ -1,7 +1,7 @@
-"""A local Redis Cluster for tests: 3 masters + 3 replicas of Debian's
-redis-server on 127.0.0.1 and free ports, made with `redis-cli --cluster
-create`, stopped (and its files removed) by stop(). Nothing is left
-running when a test fails: use it as a context manager."""
+"""A local Redis Cluster for the tests and bench/remote_tables.py: masters
+and replicas (default 3 + 3) of Debian's redis-server on 127.0.0.1 and
+free ports, made with `redis-cli --cluster create`, killed by stop(). Use
+it as a context manager, so nothing is left running when a test fails."""
 
 import os
 import random
