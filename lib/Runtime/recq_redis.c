@@ -134,7 +134,7 @@ static uint16_t crc16(const char *buf, size_t len) {
 static int tag_of(char *buf, size_t size, uint64_t model_id, int32_t table,
                   int64_t row) {
   return snprintf(buf, size, "%016llx:%d:%lld", (unsigned long long)model_id,
-                  (int)table, (long long)(row / RECQ_ROW_STORE_BLOCK_ROWS));
+                  (int)table, (long long)(row % RECQ_ROW_STORE_TABLE_SLOTS));
 }
 
 static int key_of(char *buf, size_t size, uint64_t model_id, int32_t table,

@@ -325,6 +325,56 @@ def test_a_row_being_updated_is_never_read_half_written(kit, cluster, tmp_path):
     assert sum(seen) > 20, seen
 
 
+def key_of(model_id, w, row):
+    return f"recq:{{{model_id}:{w}:{row % 64}}}:{row}"
+
+
+def test_a_row_of_another_size_is_an_error(kit, cluster, tmp_path):
+    out, inputs = kit
+    so, w = one_remote_table(out, cluster, "int8", tmp_path)
+    model_id = tool("recq-tables", "list", so).stdout.split("rows id ")[1][:16]
+    r = int(inputs["indices_0"][0])
+    got = subprocess.run(["redis-cli", "-c", "-p", str(cluster.ports[0]), "set",
+                          key_of(model_id, w, r), "short"], capture_output=True, text=True)
+    assert got.stdout.strip() == "OK", got
+    model = recq.load(str(so), table_store=cluster.spec, table_cache_bytes=-1)
+    with pytest.raises(recq.RecqError) as e:
+        model.run(**inputs)
+    assert e.value.code == RECQ_ERR_STORE
+    assert f"table '/tables.0/Loop' row {r}: node 127.0.0.1:" in str(e.value)
+    assert "holds 5 bytes, the model's rows have" in str(e.value)
+
+
+def test_a_node_that_hangs_is_an_error_within_the_deadline(pushed, cluster):
+    """A master stopped (SIGSTOP) answers nothing: calls fail within about
+    their deadline, naming a node, and succeed once it runs again."""
+    import signal
+    out, inputs = pushed
+    want = recq.load(str(out / "local-fp32.so"), threads=1).run(**inputs)
+    model = recq.load(str(out / "remote-fp32.so"), threads=1, table_store=cluster.spec,
+                      table_store_timeout_ms=300, table_cache_bytes=-1)
+    np.testing.assert_array_equal(model.run(**inputs), want)
+    port = cluster.master_ports()[0]
+    cluster.procs[port].send_signal(signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        with pytest.raises(recq.RecqError) as e:
+            model.run(**inputs)
+        took = time.monotonic() - start
+        assert e.value.code == RECQ_ERR_STORE and "node 127.0.0.1:" in str(e.value)
+        assert took < 1.5, f"{took:.2f} s for a 300 ms deadline"
+    finally:
+        cluster.procs[port].send_signal(signal.SIGCONT)
+    end = time.monotonic() + 10
+    while True:
+        try:
+            np.testing.assert_array_equal(model.run(**inputs), want)
+            break
+        except recq.RecqError:
+            assert time.monotonic() < end, "calls did not succeed again"
+            time.sleep(0.05)
+
+
 def test_a_master_killed_mid_stream_gives_errors_or_right_outputs(pushed, cluster):
     """Kill a master while calls run: every call either fails with
     RECQ_ERR_STORE or returns the local artifact's outputs; after the

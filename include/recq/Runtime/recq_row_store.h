@@ -15,12 +15,13 @@
  * A row of table `table_id` of the model whose .rows file has id
  * `model_id` is the string key
  *
- *   recq:{<model_id, 16 hex digits>:<table_id>:<row / 64>}:<row>
+ *   recq:{<model_id, 16 hex digits>:<table_id>:<row % 64>}:<row>
  *
  * holding the row's bytes as the kernel reads them (fp32, fp16 or
  * row-wise int8/int4 codes with their scale and bias). The hash tag puts
- * 64 consecutive rows in one slot, so a batch's rows group into few
- * commands per node.
+ * each table in 64 hash slots (the rows equal modulo 64 in one), so the
+ * rows a batch needs, wherever they are in the table, group into at most
+ * 64 MGETs per table, spread over the nodes.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -36,7 +37,7 @@
 extern "C" {
 #endif
 
-#define RECQ_ROW_STORE_BLOCK_ROWS 64
+#define RECQ_ROW_STORE_TABLE_SLOTS 64
 
 typedef struct recq_row_store recq_row_store;
 
