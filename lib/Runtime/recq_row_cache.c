@@ -137,12 +137,25 @@ static void unindex(shard *s, uint32_t at) {
   }
 }
 
+/* The shard of `row`, locked, and the index entry for it in `*at` (NULL
+   for a shard without slots). */
+static shard *lock_row(recq_row_cache *c, int64_t row, uint64_t *hash,
+                       uint32_t *at) {
+  shard *s = shard_of(c, row, hash);
+  if (s->capacity == 0)
+    return NULL;
+  pthread_mutex_lock(&s->lock);
+  *at = probe(s, *hash, row);
+  return s;
+}
+
 int recq_row_cache_get(recq_row_cache *c, int64_t row, int64_t now_ms,
                        char *out) {
   uint64_t hash;
-  shard *s = shard_of(c, row, &hash);
-  pthread_mutex_lock(&s->lock);
-  uint32_t at = probe(s, hash, row);
+  uint32_t at;
+  shard *s = lock_row(c, row, &hash, &at);
+  if (!s)
+    return 0;
   int hit = 0;
   if (s->index[at] != EMPTY) {
     uint32_t slot = s->index[at];
@@ -185,11 +198,10 @@ static uint32_t take_slot(shard *s, uint64_t hash, int64_t row, uint32_t *at) {
 void recq_row_cache_put(recq_row_cache *c, int64_t row, int64_t stamp_ms,
                         const char *bytes) {
   uint64_t hash;
-  shard *s = shard_of(c, row, &hash);
-  if (s->capacity == 0)
+  uint32_t at;
+  shard *s = lock_row(c, row, &hash, &at);
+  if (!s)
     return;
-  pthread_mutex_lock(&s->lock);
-  uint32_t at = probe(s, hash, row);
   uint32_t slot;
   if (s->index[at] != EMPTY) {
     slot = s->index[at];
@@ -211,11 +223,10 @@ void recq_row_cache_put(recq_row_cache *c, int64_t row, int64_t stamp_ms,
 
 void recq_row_cache_drop(recq_row_cache *c, int64_t row, int64_t now_ms) {
   uint64_t hash;
-  shard *s = shard_of(c, row, &hash);
-  if (s->capacity == 0)
+  uint32_t at;
+  shard *s = lock_row(c, row, &hash, &at);
+  if (!s)
     return;
-  pthread_mutex_lock(&s->lock);
-  uint32_t at = probe(s, hash, row);
   /* A tombstone stamped with the drop's time (negated): a miss for gets,
      and refuses the puts of reads that started before it. */
   uint32_t slot =

@@ -553,26 +553,24 @@ Expected<int> recq::externalizeWeights(ModuleOp module, uint64_t threshold,
   if (selection && remote.empty())
     return llvm::createStringError("--remote-tables=" + selection->spec +
                                    " selects no table");
-  int moved = 0;
-  if (!tables.empty()) {
-    auto id = writeWeightsFile(main, tables, weightsPath);
+  // Each non-empty set to its file, whose id the module records.
+  auto write = [&](ArrayRef<arith::ConstantOp> set, llvm::StringRef path,
+                   llvm::StringRef idAttr) -> llvm::Error {
+    if (set.empty())
+      return llvm::Error::success();
+    auto id = writeWeightsFile(main, set, path);
     if (!id)
       return id.takeError();
-    module->setAttr("recq.weights_id",
+    module->setAttr(idAttr,
                     IntegerAttr::get(IntegerType::get(module.getContext(), 64),
                                      static_cast<int64_t>(*id)));
-    moved += tables.size();
-  }
-  if (!remote.empty()) {
-    std::string rowsPath = rowsFileOf(weightsPath);
-    auto id = writeWeightsFile(main, remote, rowsPath);
-    if (!id)
-      return id.takeError();
-    module->setAttr("recq.rows_id",
-                    IntegerAttr::get(IntegerType::get(module.getContext(), 64),
-                                     static_cast<int64_t>(*id)));
-    moved += remote.size();
-  }
+    return llvm::Error::success();
+  };
+  if (llvm::Error e = write(tables, weightsPath, "recq.weights_id"))
+    return std::move(e);
+  if (llvm::Error e = write(remote, rowsFileOf(weightsPath), "recq.rows_id"))
+    return std::move(e);
+  int moved = static_cast<int>(tables.size() + remote.size());
   return moved;
 }
 
