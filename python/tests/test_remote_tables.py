@@ -225,6 +225,19 @@ def test_repeated_rows_come_from_the_cache(pushed, cluster):
     assert stats["cache_rows"] == 0
 
 
+def test_recq_run_bench_reports_the_store_and_the_cache(pushed, cluster):
+    out, _ = pushed
+    got = subprocess.run([os.path.join(BIN, "recq-run"), str(out / "remote-int8.so"),
+                          "--inputs", str(out / "eval.npz"), "--batch", "64", "--bench",
+                          "--iters", "5"],
+                         capture_output=True, text=True, env={**os.environ,
+                                                              "RECQ_TABLE_STORE": cluster.spec})
+    assert got.returncode == 0, got.stderr
+    line = next(l for l in got.stdout.splitlines() if l.startswith("remote tables:"))
+    # The timed runs repeat the first run's rows: all from the cache.
+    assert "cache hits 100.0%" in line and "0.0 rows fetched a run" in line, line
+
+
 def test_a_bad_cache_setting_is_refused_at_load(kit, cluster, monkeypatch):
     out, _ = kit
     monkeypatch.setenv("RECQ_TABLE_CACHE_BYTES", "lots")
