@@ -799,6 +799,7 @@ struct recq_row_store_listener {
   void *ctx;
   pthread_t thread;
   atomic_int stop;
+  atomic_int subscribed; /* 1 once the first SUBSCRIBE was answered */
 };
 
 /* Subscribes on the first node that answers and passes each message on;
@@ -830,6 +831,7 @@ static void *listen_loop(void *arg) {
     }
     api.free_reply(reply);
     l->fn(l->ctx, NULL, 0); /* subscribed: anything before may be missed */
+    atomic_store(&l->subscribed, 1);
     while (!atomic_load(&l->stop)) {
       struct pollfd p = {c->fd, POLLIN, 0};
       int ready = poll(&p, 1, 100);
@@ -867,6 +869,7 @@ recq_row_store_listener *recq_row_store_listen(recq_row_store *s,
   l->fn = fn;
   l->ctx = ctx;
   atomic_init(&l->stop, 0);
+  atomic_init(&l->subscribed, 0);
   if (pthread_create(&l->thread, NULL, listen_loop, l) != 0) {
     free(l);
     recq_internal_set_status(st, RECQ_ERR_MEMORY,
@@ -874,6 +877,12 @@ recq_row_store_listener *recq_row_store_listen(recq_row_store *s,
                              channel);
     return NULL;
   }
+  /* Until the first subscription (within the store's deadline): from then
+     on every announcement reaches fn. A store that does not answer in
+     time leaves the thread trying; the rows' TTL bounds staleness. */
+  int64_t deadline = now_ms() + s->timeout_ms;
+  while (!atomic_load(&l->subscribed) && now_ms() < deadline)
+    sleep_ms(1);
   return l;
 }
 

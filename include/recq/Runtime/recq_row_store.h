@@ -91,7 +91,8 @@ int recq_row_store_publish(recq_row_store *s, const char *channel,
 /// A thread subscribed to a channel on one node of the store (another when
 /// that one goes away), calling `fn` with each message, and with a NULL
 /// message each time it (re)subscribes: messages published before may have
-/// been missed. `fn` runs on that thread.
+/// been missed. `fn` runs on that thread. Returns once the first
+/// subscription is answered, or the store's deadline has passed.
 typedef void (*recq_row_store_message_fn)(void *ctx, const char *message,
                                           size_t len);
 typedef struct recq_row_store_listener recq_row_store_listener;
