@@ -24,9 +24,11 @@
 #include "recq/Dialect/Recq/IR/RowwiseTable.h"
 #include "recq/Support/Npz.h"
 
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -84,7 +86,10 @@ int fail(Exit code, const llvm::Twine &message) {
 
 /// The description of the model model.so carries (dlopen'ed, never run).
 const recq_model_desc *describe(llvm::StringRef path, std::string &error) {
-  void *lib = dlopen(path.str().c_str(), RTLD_NOW | RTLD_LOCAL);
+  // A bare name would be searched on the library path, not here.
+  llvm::SmallString<256> absolute(path);
+  llvm::sys::fs::make_absolute(absolute);
+  void *lib = dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     error = dlerror();
     return nullptr;
