@@ -128,10 +128,9 @@ RECQ_INTERNAL void recq_internal_remote_close(recq_model *m);
 typedef struct recq_remote_call {
   const void *inputs[RECQ_MAX_INPUTS];
   const void *weights[RECQ_MAX_INPUTS];
-  /* Per remote weight: its copy, the rows fetched from the store and where
-     each goes in the copy (NULL: the fetch wrote the copy itself). */
+  /* Per remote weight: its copy, and where each row fetched from the store
+     goes in it (NULL: the fetch wrote the copy itself). */
   char *weights_owned[RECQ_MAX_INPUTS];
-  char *fetched[RECQ_MAX_INPUTS];
   int64_t *miss_at[RECQ_MAX_INPUTS];
   void *owned[6 * RECQ_MAX_INPUTS];
   int num_owned;

@@ -243,7 +243,6 @@ int recq_internal_remote_fetch(const recq_model *m, const void *const *inputs,
   memcpy(call->inputs, inputs, sizeof(void *) * (size_t)d->num_inputs);
   memset(call->weights, 0, sizeof call->weights);
   memset(call->weights_owned, 0, sizeof call->weights_owned);
-  memset(call->fetched, 0, sizeof call->fetched);
   memset(call->miss_at, 0, sizeof call->miss_at);
   call->num_owned = 0;
 
@@ -343,7 +342,6 @@ int recq_internal_remote_fetch(const recq_model *m, const void *const *inputs,
         goto oom;
       call->miss_at[w] = miss_at;
     }
-    call->fetched[w] = fetched;
     atomic_fetch_add(&m->counters->lookups, (uint64_t)distinct);
     atomic_fetch_add(&m->counters->hits, (uint64_t)(distinct - missing));
     if (missing > 0)
