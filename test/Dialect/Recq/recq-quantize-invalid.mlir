@@ -71,3 +71,15 @@ func.func @dense_type_per_channel(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
       : (tensor<?x4xf32>, tensor<2x4xf32>) -> tensor<?x2xf32>
   return %y : tensor<?x2xf32>
 }
+
+// -----
+
+// A bf16 FC (recq-compile --quantize=bf16 made it) is not quantized again:
+// an error, not a crash reading its weight as f32.
+func.func @bf16_fc(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  %w = arith.constant dense<1.0> : tensor<2x2xbf16>
+  // expected-error @+1 {{only f32 FCs can be quantized (input 'tensor<?x2xf32>', weight 'tensor<2x2xbf16>')}}
+  %y = recq.fc %x, %w {recq.input_quant = !quant.uniform<u8:f32, 0.1>}
+      : (tensor<?x2xf32>, tensor<2x2xbf16>) -> tensor<?x2xf32>
+  return %y : tensor<?x2xf32>
+}

@@ -99,6 +99,64 @@ def RecqQuantizePass : Pass<"recq-quantize", "::mlir::func::FuncOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def RecqSimulateInt8Pass
+    : Pass<"recq-simulate-int8", "::mlir::func::FuncOp"> {
+  let summary = "Give every calibrated FC an int8 simulation, chosen at run "
+                "time.";
+  let description = [{
+    The precision planner's model: one compiled artifact on which any set
+    of FCs runs int8, so measuring each FC's int8 sensitivity (and the plans
+    the search visits) needs no compile per candidate.
+
+    Every `recq.fc` that carries the annotations `recq-quantize` reads
+    (`recq.input_quant`, and `recq.input_quant_dense` with
+    `recq.input_dense_width`) becomes an `scf.if` between two forms: the
+    FC as it was, and its int8 form computed in f32: the input through
+    `recq.quantize` to its u8 type and back through `recq.dequantize`, the
+    weight replaced by its s8 per-output-channel codes (`max|w[n, :]| /
+    127`, rounded to nearest even and saturated, as the int8 kernel packs
+    them) times their scale, the bias and activation unchanged; with dense
+    columns, the two FCs `recq-quantize` makes, each with its own input type
+    and weight scales. The int8 kernel sums the same integer products
+    exactly and scales once, so the two differ by the f32 summation order
+    only.
+
+    Which form runs is read from a new last argument of the function,
+    `tensor<B x N x f32>` named `recq.int8_switches` (`onnx.name`; B as the
+    first such FC's input has it, N the function's FCs in program order):
+    column `i` of row 0 nonzero runs FC `i` in int8. Unannotated FCs are
+    left alone (their column is ignored); a function with no annotated FC
+    is unchanged.
+
+    Refused with an error naming the FC, as by `recq-quantize`: a weight
+    that is not a constant, an annotation that is not per-tensor u8, a
+    non-f32 FC, one of the two dense annotations without the other, a dense
+    width that leaves no column on one side; and an input that is not
+    `[batch, K]`.
+
+    ```mlir
+    %y = recq.fc %x, %w, %b act(relu) {recq.input_quant = !quant.uniform<u8:f32, 0.05:12>}
+    // becomes (%s the new argument)
+    %on = ... tensor.extract %s[0, i] != 0 ...
+    %y = scf.if %on -> (tensor<?x256xf32>) {
+      %q = recq.quantize %x : ... -> tensor<?x512x!quant.uniform<u8:f32, 0.05:12>>
+      %xd = recq.dequantize %q : ...
+      %w8 = arith.constant dense<...> : tensor<256x512xf32>  // codes x scales
+      %y8 = recq.fc %xd, %w8, %b act(relu) : ...
+      scf.yield %y8 : tensor<?x256xf32>
+    } else {
+      %y32 = recq.fc %x, %w, %b act(relu) : ...
+      scf.yield %y32 : tensor<?x256xf32>
+    }
+    ```
+  }];
+  let dependentDialects = ["::recq::RecqDialect",
+                           "::mlir::quant::QuantizationDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def RecqQuantizeTablesPass
     : Pass<"recq-quantize-tables", "::mlir::func::FuncOp"> {
   let summary = "Store constant embedding tables in fp16, or row-wise "
