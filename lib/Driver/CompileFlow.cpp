@@ -14,6 +14,7 @@
 #include "llvm/Support/Program.h"
 
 #include <cmath>
+#include <cstdlib>
 
 extern char **environ;
 
@@ -48,6 +49,28 @@ calibrationOptions(const CompileFlowOptions &flags, llvm::StringRef method,
     options.qmax = 127;
   options.progress = flags.progress;
   return options;
+}
+
+/// Where measured costs are cached: `flag` (--cost-cache) when given, else
+/// $RECQ_CACHE_DIR, else $XDG_CACHE_HOME/recq, else ~/.cache/recq; "off"
+/// (or no home) caches nothing.
+static std::string costCacheDir(llvm::StringRef flag) {
+  std::string dir = flag.str();
+  if (dir.empty())
+    if (const char *env = std::getenv("RECQ_CACHE_DIR"))
+      dir = env;
+  if (dir.empty()) {
+    llvm::SmallString<128> path;
+    if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+      path = xdg;
+    else if (const char *home = std::getenv("HOME"); home && *home)
+      llvm::sys::path::append(path, home, ".cache");
+    else
+      return "";
+    llvm::sys::path::append(path, "recq");
+    dir = std::string(path);
+  }
+  return dir == "off" ? "" : dir;
 }
 
 /// "5 int8, 3 fp32" for the pieces of one kind.
@@ -227,6 +250,7 @@ Expected<Plan> planPrecision(ModuleOp module, const CodegenTarget &target,
     options.budget = *budget;
     options.batch = flags.planBatch;
     options.costModel = flags.costModel;
+    options.costCache = costCacheDir(flags.costCache);
     options.fcCeiling = quantizeMode == "int8" || quantizeMode == "bf16"
                             ? quantizeMode
                             : "fp32";

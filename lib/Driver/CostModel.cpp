@@ -1,6 +1,6 @@
 //===- CostModel.cpp - What each candidate precision saves ----------------===//
 //
-// The planner's step 2 (recq/Driver/Planner.h): `measured` times compiled
+// The planner's step 1 (recq/Driver/Planner.h): `measured` times compiled
 // variants on this CPU, `static` uses nominal rates.
 //
 //===----------------------------------------------------------------------===//
@@ -13,7 +13,20 @@
 #include "recq/Target/Codegen.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/xxhash.h"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <optional>
 
 #include <algorithm>
 #include <chrono>
@@ -96,6 +109,155 @@ compileProfiled(ModuleOp module, const Plan &plan, llvm::StringRef dir,
   return compileModule(module, dir, stem, target);
 }
 
+//===----------------------------------------------------------------------===//
+// The cost cache
+//===----------------------------------------------------------------------===//
+
+/// What the measured costs of a model depend on, one line each: this CPU
+/// (its model name and the target), this build of recq (its executable's
+/// size and time), the batch and rounds, every op of @main with its types
+/// and attributes (constants by their type only: the values do not change
+/// the time) and the lookups per sample of each table.
+static std::string costKey(ModuleOp module, const CodegenTarget &target,
+                           const PlannerOptions &options,
+                           llvm::ArrayRef<double> lookups) {
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  if (auto cpuinfo = llvm::MemoryBuffer::getFileAsStream("/proc/cpuinfo")) {
+    llvm::SmallVector<llvm::StringRef> lines;
+    (*cpuinfo)->getBuffer().split(lines, '\n');
+    for (llvm::StringRef line : lines)
+      if (line.starts_with("model name")) {
+        os << line << "\n";
+        break;
+      }
+  }
+  os << "target " << target.name << "\n";
+  std::string self = llvm::sys::fs::getMainExecutable(nullptr, nullptr);
+  llvm::sys::fs::file_status status;
+  if (!self.empty() && !llvm::sys::fs::status(self, status))
+    os << "recq " << status.getSize() << " "
+       << status.getLastModificationTime().time_since_epoch().count() << "\n";
+  os << "batch " << options.batch << " rounds " << options.rounds << "\n";
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (main)
+    main.walk([&](Operation *op) {
+      os << op->getName() << " " << op->getOperandTypes() << " -> "
+         << op->getResultTypes();
+      if (!isa<arith::ConstantOp>(op))
+        for (NamedAttribute a : op->getAttrs())
+          os << " " << a.getName() << "=" << a.getValue();
+      os << "\n";
+    });
+  for (double l : lookups)
+    os << llvm::format("%.2f ", l);
+  return key;
+}
+
+/// The cache file of `key` under `dir`.
+static std::string costFile(llvm::StringRef dir, llvm::StringRef key) {
+  llvm::SmallString<256> path(dir);
+  llvm::sys::path::append(
+      path, llvm::formatv("costs-{0:x-16}.json", llvm::xxh3_64bits(key)).str());
+  return std::string(path);
+}
+
+namespace {
+/// Measured costs: what costs.json holds.
+struct MeasuredCosts {
+  double fp32Seconds = 0;
+  std::map<std::string, std::vector<double>> fcSaving;
+  std::map<std::string, double> tablesSaving;
+  std::string measuredAt; // when, as the cache recorded it
+};
+} // namespace
+
+/// The costs cached in `path` for a model of `fcs` FCs, if any.
+static std::optional<MeasuredCosts> readCosts(llvm::StringRef path,
+                                              size_t fcs) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return std::nullopt;
+  auto parsed = llvm::json::parse((*buffer)->getBuffer());
+  if (!parsed) {
+    llvm::consumeError(parsed.takeError());
+    return std::nullopt;
+  }
+  const llvm::json::Object *o = parsed->getAsObject();
+  if (!o || o->getInteger("recq_costs") != 1)
+    return std::nullopt;
+  MeasuredCosts c;
+  auto fp32 = o->getNumber("fp32_seconds");
+  auto at = o->getString("measured_at");
+  const llvm::json::Object *fc = o->getObject("fc_saving");
+  const llvm::json::Object *tables = o->getObject("tables_saving");
+  if (!fp32 || !at || !fc || !tables)
+    return std::nullopt;
+  c.fp32Seconds = *fp32;
+  c.measuredAt = at->str();
+  for (const auto &[precision, values] : *fc) {
+    const llvm::json::Array *list = values.getAsArray();
+    if (!list || list->size() != fcs)
+      return std::nullopt;
+    for (const llvm::json::Value &v : *list) {
+      auto n = v.getAsNumber();
+      if (!n)
+        return std::nullopt;
+      c.fcSaving[precision.str()].push_back(*n);
+    }
+  }
+  for (const auto &[precision, value] : *tables) {
+    auto n = value.getAsNumber();
+    if (!n)
+      return std::nullopt;
+    c.tablesSaving[precision.str()] = *n;
+  }
+  return c;
+}
+
+/// Writes `c` to `path` (through a temporary file, so a reader never sees
+/// half of it); a failure is only said: the costs are not lost.
+static void writeCosts(llvm::StringRef path, const MeasuredCosts &c,
+                       llvm::function_ref<void(const llvm::Twine &)> say) {
+  llvm::json::Object fc, tables;
+  for (const auto &[precision, values] : c.fcSaving)
+    fc[precision] = llvm::json::Array(values);
+  for (const auto &[precision, value] : c.tablesSaving)
+    tables[precision] = value;
+  llvm::json::Object o{{"recq_costs", 1},
+                       {"measured_at", c.measuredAt},
+                       {"fp32_seconds", c.fp32Seconds},
+                       {"fc_saving", std::move(fc)},
+                       {"tables_saving", std::move(tables)}};
+  llvm::StringRef dir = llvm::sys::path::parent_path(path);
+  std::string temp = (path + ".tmp" + llvm::Twine(::getpid())).str();
+  std::error_code ec = llvm::sys::fs::create_directories(dir);
+  if (!ec) {
+    llvm::raw_fd_ostream os(temp, ec);
+    if (!ec) {
+      os << llvm::formatv("{0:2}", llvm::json::Value(std::move(o))) << "\n";
+      os.close();
+      if (os.has_error())
+        ec = os.error();
+    }
+  }
+  if (!ec)
+    ec = llvm::sys::fs::rename(temp, path);
+  if (ec) {
+    llvm::sys::fs::remove(temp);
+    say("  (the costs could not be cached in " + path + ": " + ec.message() +
+        ")");
+  }
+}
+
+/// The current time, ISO 8601 UTC.
+static std::string nowUtc() {
+  std::time_t t = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return text;
+}
+
 Error measureCosts(Plan &plan, Simulator &sim, ModuleOp module,
                    const PlanSites &sites, const Workspace &ws,
                    llvm::StringRef calibrationPath, const CodegenTarget &target,
@@ -152,102 +314,125 @@ Error measureCosts(Plan &plan, Simulator &sim, ModuleOp module,
     say(llvm::formatv("costs (static model, batch {0}): fp32 {1:f3} ms",
                       options.batch, plan.fp32Seconds * 1e3));
   } else {
-    auto start = clock::now();
-    // The precisions timed: each FC precision some FC has a measured
-    // candidate of; every table precision when there are tables.
-    std::vector<std::string> fcTimed, tableTimed;
-    for (llvm::StringRef p : fcPrecisions().drop_front())
-      if (llvm::any_of(plan.fcs, [&](const Piece &fc) {
-            const Candidate *c = fc.candidate(p);
-            return c && c->excluded.empty();
-          }))
-        fcTimed.push_back(p.str());
-    if (!plan.tables.empty())
-      for (llvm::StringRef p : tablePrecisions().drop_front())
-        tableTimed.push_back(p.str());
-    // The models timed, compiled for real with the per-op profile: the
-    // fp32 model, then each timed FC precision on every FC beside each
-    // timed table precision on every table (their ops are timed apart).
-    std::vector<Plan> timed(1 + std::max(fcTimed.size(), tableTimed.size()),
-                            plan);
-    for (auto [k, p] : llvm::enumerate(timed)) {
-      for (Piece &fc : p.fcs)
-        fc.precision = k > 0 && k <= fcTimed.size() ? fcTimed[k - 1] : "fp32";
-      for (Piece &t : p.tables)
-        t.precision =
-            k > 0 && k <= tableTimed.size() ? tableTimed[k - 1] : "fp32";
+    // Cached costs of this model on this CPU, if any (costKey).
+    std::string cacheFile;
+    std::optional<MeasuredCosts> cached;
+    if (!options.costCache.empty()) {
+      cacheFile = costFile(options.costCache,
+                           costKey(module, target, options, lookups));
+      cached = readCosts(cacheFile, plan.fcs.size());
     }
-    auto compiled = compileCopies(
-        module, timed.size(),
-        [&](ModuleOp copy, size_t k) -> Expected<CompiledModel> {
-          return compileProfiled(copy, timed[k], *dir,
-                                 "cost" + std::to_string(k), target);
-        });
-    if (!compiled)
-      return compiled.takeError();
-    std::vector<std::unique_ptr<ModelRunner>> runners;
-    for (const CompiledModel &c : *compiled) {
-      auto runner = ModelRunner::create(c.so, *npz, calibrationPath);
-      if (!runner)
-        return runner.takeError();
-      (*runner)->setThreads(1);
-      runners.push_back(std::move(*runner));
-    }
-    // Rounds over all models, so each sees the same machine load; each
-    // op's time is its median over the rounds.
-    std::vector<std::map<std::string, std::vector<double>>> opRounds(
-        runners.size());
-    std::vector<double> baseSeconds;
-    for (int r = 0; r < options.rounds; ++r) {
-      auto t = runners[0]->time(options.batch, 5);
-      if (!t)
-        return t.takeError();
-      baseSeconds.push_back(*t);
-      for (auto [k, runner] : llvm::enumerate(runners)) {
-        auto ops = runner->profile(options.batch, 5);
-        if (!ops)
-          return ops.takeError();
-        std::map<std::string, double> round;
-        for (const ModelRunner::OpTime &op : *ops)
-          round[op.name] += op.seconds;
-        for (auto &[name, seconds] : round)
-          opRounds[k][name].push_back(seconds);
+    if (cached) {
+      fcSaving = cached->fcSaving;
+      tablesSaving = cached->tablesSaving;
+      plan.fp32Seconds = cached->fp32Seconds;
+      say(llvm::formatv("costs (measured on this CPU at {0}, batch {1}, one "
+                        "thread; cached in {2}): fp32 {3:f3} ms",
+                        cached->measuredAt, options.batch, cacheFile,
+                        plan.fp32Seconds * 1e3));
+    } else {
+      auto start = clock::now();
+      // The precisions timed: each FC precision some FC has a measured
+      // candidate of; every table precision when there are tables.
+      std::vector<std::string> fcTimed, tableTimed;
+      for (llvm::StringRef p : fcPrecisions().drop_front())
+        if (llvm::any_of(plan.fcs, [&](const Piece &fc) {
+              const Candidate *c = fc.candidate(p);
+              return c && c->excluded.empty();
+            }))
+          fcTimed.push_back(p.str());
+      if (!plan.tables.empty())
+        for (llvm::StringRef p : tablePrecisions().drop_front())
+          tableTimed.push_back(p.str());
+      // The models timed, compiled for real with the per-op profile: the
+      // fp32 model, then each timed FC precision on every FC beside each
+      // timed table precision on every table (their ops are timed apart).
+      std::vector<Plan> timed(1 + std::max(fcTimed.size(), tableTimed.size()),
+                              plan);
+      for (auto [k, p] : llvm::enumerate(timed)) {
+        for (Piece &fc : p.fcs)
+          fc.precision = k > 0 && k <= fcTimed.size() ? fcTimed[k - 1] : "fp32";
+        for (Piece &t : p.tables)
+          t.precision =
+              k > 0 && k <= tableTimed.size() ? tableTimed[k - 1] : "fp32";
       }
-    }
-    // An op's piece: an FC's ops are named by the FC ("qfc /top/top.0/Gemm",
-    // its input's "quantize" too where it has one); the tables' by their
-    // kind ("embedding_bags ...", "embedding_bag ...").
-    std::vector<double> bags(runners.size(), 0.0);
-    std::vector<std::map<std::string, double>> byFc(runners.size());
-    for (auto [k, ops] : llvm::enumerate(opRounds))
-      for (auto &[name, rounds] : ops) {
-        auto [kind, node] = llvm::StringRef(name).split(' ');
-        if (kind.starts_with("embedding_bag"))
-          bags[k] += median(rounds);
-        else
-          byFc[k][node.str()] += median(rounds);
+      auto compiled = compileCopies(
+          module, timed.size(),
+          [&](ModuleOp copy, size_t k) -> Expected<CompiledModel> {
+            return compileProfiled(copy, timed[k], *dir,
+                                   "cost" + std::to_string(k), target);
+          });
+      if (!compiled)
+        return compiled.takeError();
+      std::vector<std::unique_ptr<ModelRunner>> runners;
+      for (const CompiledModel &c : *compiled) {
+        auto runner = ModelRunner::create(c.so, *npz, calibrationPath);
+        if (!runner)
+          return runner.takeError();
+        (*runner)->setThreads(1);
+        runners.push_back(std::move(*runner));
       }
-    for (const Piece &fc : plan.fcs)
-      if (!byFc[0].count(fc.name))
-        return llvm::createStringError("the cost profile has no op of FC '" +
-                                       fc.name + "' (a recq bug)");
-    for (auto [k, p] : llvm::enumerate(fcTimed)) {
-      std::vector<double> &saving = fcSaving[p];
+      // Rounds over all models, so each sees the same machine load; each
+      // op's time is its median over the rounds.
+      std::vector<std::map<std::string, std::vector<double>>> opRounds(
+          runners.size());
+      std::vector<double> baseSeconds;
+      for (int r = 0; r < options.rounds; ++r) {
+        auto t = runners[0]->time(options.batch, 5);
+        if (!t)
+          return t.takeError();
+        baseSeconds.push_back(*t);
+        for (auto [k, runner] : llvm::enumerate(runners)) {
+          auto ops = runner->profile(options.batch, 5);
+          if (!ops)
+            return ops.takeError();
+          std::map<std::string, double> round;
+          for (const ModelRunner::OpTime &op : *ops)
+            round[op.name] += op.seconds;
+          for (auto &[name, seconds] : round)
+            opRounds[k][name].push_back(seconds);
+        }
+      }
+      // An op's piece: an FC's ops are named by the FC ("qfc /top/top.0/Gemm",
+      // its input's "quantize" too where it has one); the tables' by their
+      // kind ("embedding_bags ...", "embedding_bag ...").
+      std::vector<double> bags(runners.size(), 0.0);
+      std::vector<std::map<std::string, double>> byFc(runners.size());
+      for (auto [k, ops] : llvm::enumerate(opRounds))
+        for (auto &[name, rounds] : ops) {
+          auto [kind, node] = llvm::StringRef(name).split(' ');
+          if (kind.starts_with("embedding_bag"))
+            bags[k] += median(rounds);
+          else
+            byFc[k][node.str()] += median(rounds);
+        }
       for (const Piece &fc : plan.fcs)
-        saving.push_back(byFc[0][fc.name] - byFc[k + 1][fc.name]);
+        if (!byFc[0].count(fc.name))
+          return llvm::createStringError("the cost profile has no op of FC '" +
+                                         fc.name + "' (a recq bug)");
+      for (auto [k, p] : llvm::enumerate(fcTimed)) {
+        std::vector<double> &saving = fcSaving[p];
+        for (const Piece &fc : plan.fcs)
+          saving.push_back(byFc[0][fc.name] - byFc[k + 1][fc.name]);
+      }
+      for (auto [k, p] : llvm::enumerate(tableTimed))
+        tablesSaving[p] = bags[0] - bags[k + 1];
+      plan.fp32Seconds = median(baseSeconds);
+      say(llvm::formatv("costs (measured on this CPU, batch {0}, one thread): "
+                        "fp32 {1:f3} ms ({2:f1} s)",
+                        options.batch, plan.fp32Seconds * 1e3,
+                        std::chrono::duration<double>(clock::now() - start)
+                            .count()));
+      if (!cacheFile.empty())
+        writeCosts(cacheFile,
+                   MeasuredCosts{plan.fp32Seconds, fcSaving, tablesSaving,
+                                 nowUtc()},
+                   say);
     }
-    for (auto [k, p] : llvm::enumerate(tableTimed))
-      tablesSaving[p] = bags[0] - bags[k + 1];
-    plan.fp32Seconds = median(baseSeconds);
     for (auto [i, fc] : llvm::enumerate(plan.fcs))
       for (Candidate &c : fc.candidates)
         c.saving = fcSaving.count(c.precision) ? fcSaving[c.precision][i] : 0;
     tablesSaving["fp32"] = 0;
-    say(llvm::formatv("costs (measured on this CPU, batch {0}, one thread): "
-                      "fp32 {1:f3} ms ({2:f1} s)",
-                      options.batch, plan.fp32Seconds * 1e3,
-                      std::chrono::duration<double>(clock::now() - start)
-                          .count()));
   }
   // Shares of the tables' savings, and what is not worth it here: a
   // candidate saving under 0.5% of the run, or no more than a more precise

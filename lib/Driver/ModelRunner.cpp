@@ -195,6 +195,30 @@ recq::quant::ModelRunner::variant(StringRef so) const {
   return std::move(r);
 }
 
+llvm::Error recq::quant::ModelRunner::setRowInput(StringRef name,
+                                                ArrayRef<float> row) {
+  auto it = llvm::find_if(
+      inputs, [&](const SampleArray &in) { return in.name == name; });
+  if (it == inputs.end() || it->dtype != RECQ_DTYPE_F32)
+    return llvm::createStringError("the model has no f32 input '" + name +
+                                   "' (a recq bug)");
+  // The samples the other inputs hold: this one does not count.
+  std::vector<SampleArray> others = inputs;
+  SampleArray &self = others[it - inputs.begin()];
+  self.dtype = RECQ_DTYPE_I64;
+  self.shape.clear();
+  int64_t n = countSamples(others, tables);
+  if (n < 0)
+    return llvm::createStringError("cannot count the samples of the model's "
+                                   "inputs (a recq bug)");
+  it->shape = {n, static_cast<int64_t>(row.size())};
+  it->f32.clear();
+  it->f32.reserve(n * row.size());
+  for (int64_t i = 0; i < n; ++i)
+    it->f32.insert(it->f32.end(), row.begin(), row.end());
+  return Error::success();
+}
+
 std::vector<double> recq::quant::ModelRunner::lookupsPerSample() const {
   std::vector<double> lookups;
   double n = std::max<int64_t>(samples(), 1);

@@ -69,6 +69,9 @@ public:
   /// Whether run() can take any range (false: an input sliceSamples cannot
   /// cut, e.g. per-sample weights).
   bool cuttable() const;
+  /// Sets the [samples, width] f32 input `name` to `row` in every sample
+  /// (its shape from the other inputs' samples).
+  llvm::Error setRowInput(llvm::StringRef name, llvm::ArrayRef<float> row);
   void setThreads(int threads) {
     loaded->api.setThreads(loaded->model, threads);
   }

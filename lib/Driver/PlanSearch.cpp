@@ -1,7 +1,7 @@
 //===- PlanSearch.cpp - Per-layer precision search under a budget ---------===//
 //
 // searchPlan (recq/Driver/Planner.h): calibration, the fp32 reference,
-// step 1 (Sensitivity.cpp), step 2 (CostModel.cpp), then step 3, the
+// step 1 (CostModel.cpp), step 2 (Sensitivity.cpp), then step 3, the
 // search, and the chosen plan compiled for real.
 //
 //===----------------------------------------------------------------------===//
@@ -108,16 +108,15 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
   say(llvm::formatv("fp32 model on {0} samples ({1:f1} s)", reference->size(),
                     std::chrono::duration<double>(clock::now() - start).count()));
 
-  // 1. Sensitivity: each piece alone in each cheaper precision.
-  if (Error e = measureSensitivity(plan, sim, scorer, options,
-                                   /*bf16=*/targetFeatures(target) &
-                                       RECQ_CPU_AVX512BF16))
-    return std::move(e);
-  // 2. Costs.
+  // 1. Costs, then 2. each piece's sensitivity in the precisions the costs
+  // leave worth it.
+  listCandidates(plan, sim, /*bf16=*/targetFeatures(target) &
+                                RECQ_CPU_AVX512BF16);
   if (Error e = measureCosts(plan, sim, module, *sites, **ws, calibrationPath,
                              target, options))
     return std::move(e);
-
+  if (Error e = measureSensitivity(plan, sim, scorer, options))
+    return std::move(e);
   // 3. The search. A piece's ladder: the precisions it may take, most
   // precise first.
   std::vector<Piece *> all;

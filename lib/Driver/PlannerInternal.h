@@ -2,10 +2,10 @@
 //
 // The precision planner of recq/Driver/Planner.h, by job:
 //
+//   CostModel.cpp    step 1, what each candidate saves (measured or static)
 //   Sensitivity.cpp  plans run on the calibration set (the Simulator, the
-//                    workspace, plans compiled for real) and step 1, each
-//                    piece's sensitivity in each cheaper precision
-//   CostModel.cpp    step 2, what each candidate saves (measured or static)
+//                    workspace, plans compiled for real) and step 2, each
+//                    piece's sensitivity in each cheaper precision worth it
 //   PlanSearch.cpp   step 3, the search (searchPlan)
 //   PlanReport.cpp   a plan against fp32: measurePlan, compareLayers
 //
@@ -37,10 +37,12 @@ namespace recq::quant {
 llvm::Expected<std::vector<float>>
 readLabels(const Npz &npz, llvm::StringRef path, int64_t samples);
 
-/// Runs plans of one model on one data set. FCs are compiled for real, one
-/// artifact per set of int8 FCs, every table in its .weights file; a
-/// table's precision is simulated by writing what its quantized form reads
-/// back over its fp32 values there.
+/// Runs plans of one model on one data set, every table in a .weights
+/// file, where a table's precision is simulated by writing what its
+/// quantized form reads back over its fp32 values. Plans of fp32 and int8
+/// FCs run on one artifact, compiled once, whose FCs each have their int8
+/// form simulated in f32 beside the fp32 one (recq-simulate-int8), chosen
+/// per run; a plan with bf16 FCs on an artifact compiled for its FCs.
 class Simulator {
 public:
   /// `fcInputs`: each FC's int8 input parameters, for FC variants.
@@ -58,7 +60,8 @@ public:
   /// The loaded model of `plan` (tables written first).
   llvm::Expected<std::unique_ptr<ModelRunner>> load(const Plan &plan);
 
-  /// Compiles the artifacts `plans` need and are not compiled yet, on as
+  /// Compiles the artifacts `plans` need (plans with bf16 FCs) and are not
+  /// compiled yet, on as
   /// many threads as there are cores (each in an MLIR context of its own),
   /// so later outputs() and load() of those plans find them. Call it
   /// before timing anything: the compiles take every core.
@@ -71,6 +74,8 @@ private:
   };
 
   llvm::Expected<Artifact *> artifactFor(const std::string &mask);
+  /// The simulating artifact, compiled at the first call.
+  llvm::Expected<Artifact *> simulating();
   /// The FCs of `copy` (the module, consumed) in the precisions of `mask`,
   /// compiled; safe to call on several threads, each with its own copy.
   llvm::Expected<CompiledModel> compileMask(mlir::ModuleOp copy,
@@ -90,6 +95,9 @@ private:
   std::map<std::string, Artifact> artifacts;
   /// The first model loaded: its inputs are every variant's.
   std::unique_ptr<ModelRunner> firstLoaded;
+  std::optional<Artifact> simArtifact;
+  /// The simulating artifact loaded on the .npz's inputs and the switches.
+  std::unique_ptr<ModelRunner> simFirst;
 };
 
 /// `count` compiles of copies of `module`: `compile(copy, i)` for each i,
@@ -129,14 +137,19 @@ struct Workspace {
   std::string npzPath, dir;
 };
 
-/// Step 1: each piece of `plan` alone in each cheaper precision, scored
-/// against the fp32 model; appends every piece's candidates (fp32 first).
-/// bf16 FCs only with `bf16` (the target has vdpbf16ps); else their
-/// candidate is excluded, saying why.
-llvm::Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
-                               const PlannerOptions &options, bool bf16);
+/// Each piece's candidates, in its precision list's order: fp32 (no
+/// change, no saving), the others unmeasured; bf16 FCs excluded unless
+/// `bf16` (the target has vdpbf16ps), tables that are not constant f32
+/// excluded.
+void listCandidates(Plan &plan, const Simulator &sim, bool bf16);
 
-/// Step 2: what each candidate of `plan` saves per deployment batch
+/// Step 2: each piece of `plan` alone in each cheaper precision the search
+/// may use (a candidate not excluded, or the ceiling), scored against the
+/// fp32 model.
+llvm::Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
+                               const PlannerOptions &options);
+
+/// Step 1: what each candidate of `plan` saves per deployment batch
 /// (options.costModel), plan.fp32Seconds, and the candidates not worth it
 /// here excluded.
 llvm::Error measureCosts(Plan &plan, Simulator &sim, mlir::ModuleOp module,

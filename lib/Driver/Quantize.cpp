@@ -82,9 +82,12 @@ llvm::Expected<int> recq::quant::quantizeTables(ModuleOp module,
   return static_cast<int>(tables.size());
 }
 
-llvm::Expected<int>
-recq::quant::quantizeFcs(ModuleOp module,
-                         llvm::ArrayRef<std::optional<FcInput>> inputs) {
+/// Annotates each FC of @main whose entry in `inputs` (one per FC, program
+/// order) is set with its input's u8 types, as recq-quantize and
+/// recq-simulate-int8 read them. Returns how many FCs it annotated.
+static llvm::Expected<int>
+annotateFcInputs(ModuleOp module,
+                 llvm::ArrayRef<std::optional<recq::quant::FcInput>> inputs) {
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main)
     return llvm::createStringError("the module has no @main");
@@ -95,16 +98,15 @@ recq::quant::quantizeFcs(ModuleOp module,
                                    llvm::Twine(inputs.size()) +
                                    " FC inputs but the model has " +
                                    llvm::Twine(fcs.size()) + " FCs");
-  if (llvm::none_of(inputs, [](auto &in) { return in.has_value(); }))
-    return 0;
   MLIRContext *ctx = module.getContext();
   ctx->loadDialect<mlir::quant::QuantizationDialect>();
   Builder b(ctx);
-  auto u8 = [&](const QuantParams &p) {
+  auto u8 = [&](const recq::quant::QuantParams &p) {
     return TypeAttr::get(mlir::quant::UniformQuantizedType::get(
         /*flags=*/0, b.getIntegerType(8), b.getF32Type(), p.scale, p.zeroPoint,
         0, p.qmax));
   };
+  int count = 0;
   for (auto [fc, in] : llvm::zip(fcs, inputs)) {
     if (!in)
       continue;
@@ -114,16 +116,34 @@ recq::quant::quantizeFcs(ModuleOp module,
       fc->setAttr("recq.input_dense_width",
                   b.getI64IntegerAttr(in->denseWidth));
     }
+    ++count;
   }
+  return count;
+}
 
+llvm::Expected<int>
+recq::quant::quantizeFcs(ModuleOp module,
+                         llvm::ArrayRef<std::optional<FcInput>> inputs) {
+  auto annotated = annotateFcInputs(module, inputs);
+  if (!annotated || *annotated == 0)
+    return annotated;
   if (llvm::Error e = runPipeline(
           module, "func.func(recq-quantize,recq-fuse,recq-canonicalize)",
           "int8 quantization"))
     return std::move(e);
   // The model's FCs, not the qfc ops: the FC reading a dot interaction's
   // output becomes two (recq-quantize).
-  return static_cast<int>(llvm::count_if(
-      inputs, [](const std::optional<FcInput> &in) { return in.has_value(); }));
+  return *annotated;
+}
+
+llvm::Error
+recq::quant::simulateInt8Fcs(ModuleOp module,
+                             llvm::ArrayRef<std::optional<FcInput>> inputs) {
+  auto annotated = annotateFcInputs(module, inputs);
+  if (!annotated)
+    return annotated.takeError();
+  return runPipeline(module, "func.func(recq-simulate-int8)",
+                     "int8 simulation");
 }
 
 llvm::Expected<int>

@@ -1,6 +1,6 @@
 //===- Sensitivity.cpp - Plans run on the calibration set, sensitivity ----===//
 //
-// The planner's step 1 (recq/Driver/Planner.h) and what it runs on: the
+// The planner's step 2 (recq/Driver/Planner.h) and what it runs on: the
 // Simulator (FC variants compiled for real, a table's precision simulated
 // in the weights file), plans compiled for real, the temporary workspace.
 //
@@ -9,6 +9,7 @@
 #include "PlannerInternal.h"
 
 #include "recq/Dialect/Recq/IR/RowwiseTable.h"
+#include "recq/Dialect/Recq/Transforms/Passes.h"
 #include "recq/Driver/Quantize.h"
 #include "recq/Target/Codegen.h"
 
@@ -93,8 +94,16 @@ static std::string maskOf(const Plan &plan) {
   return mask;
 }
 
+/// Whether plans of `mask` run on the simulating artifact: every FC fp32
+/// or int8 (bf16 FCs are compiled for real).
+static bool simulatedMask(const std::string &mask) {
+  return mask.find('b') == std::string::npos;
+}
+
 Expected<std::unique_ptr<ModelRunner>> Simulator::load(const Plan &plan) {
-  auto artifact = artifactFor(maskOf(plan));
+  std::string mask = maskOf(plan);
+  bool simulated = simulatedMask(mask);
+  auto artifact = simulated ? simulating() : artifactFor(mask);
   if (!artifact)
     return artifact.takeError();
   Artifact &a = **artifact;
@@ -102,6 +111,17 @@ Expected<std::unique_ptr<ModelRunner>> Simulator::load(const Plan &plan) {
     if (simulates(t) && a.stored[t] != p.precision)
       if (Error e = writeTable(a, t, p.precision))
         return std::move(e);
+  if (simulated) {
+    auto runner = simFirst->variant(a.model.so);
+    if (!runner)
+      return runner.takeError();
+    std::vector<float> switches;
+    for (char c : mask)
+      switches.push_back(c == '8' ? 1.0f : 0.0f);
+    if (Error e = (*runner)->setRowInput(recq::kInt8SwitchesName, switches))
+      return std::move(e);
+    return runner;
+  }
   // The .npz is read once, by the first model loaded.
   if (!firstLoaded) {
     auto first = ModelRunner::create(a.model.so, npz, npzPath);
@@ -110,6 +130,36 @@ Expected<std::unique_ptr<ModelRunner>> Simulator::load(const Plan &plan) {
     firstLoaded = std::move(*first);
   }
   return firstLoaded->variant(a.model.so);
+}
+
+Expected<Simulator::Artifact *> Simulator::simulating() {
+  if (simArtifact)
+    return &*simArtifact;
+  OwningOpRef<ModuleOp> copy = module.clone();
+  if (Error e = simulateInt8Fcs(*copy, fcInputs))
+    return std::move(e);
+  auto compiled = compileModule(*copy, dir, "simulated", target,
+                                /*allTablesExternal=*/true);
+  if (!compiled)
+    return compiled.takeError();
+  if (compiled->tableOffsets.size() != sites.tables.size())
+    return llvm::createStringError(
+        llvm::formatv("the simulating model has {0} tables, the model {1} "
+                      "(a recq bug)",
+                      compiled->tableOffsets.size(), sites.tables.size()));
+  // Its inputs: the .npz's and the switches (all off; load() sets them).
+  Npz withSwitches = npz;
+  NpyArray &off = withSwitches[recq::kInt8SwitchesName.str()];
+  off.dtype = "f4";
+  off.shape = {1, static_cast<int64_t>(fcInputs.size())};
+  off.data.assign(fcInputs.size() * sizeof(float), 0);
+  auto first = ModelRunner::create(compiled->so, withSwitches, npzPath);
+  if (!first)
+    return first.takeError();
+  simFirst = std::move(*first);
+  simArtifact = Artifact{std::move(*compiled),
+                         std::vector<std::string>(sites.tables.size(), "fp32")};
+  return &*simArtifact;
 }
 
 Expected<CompiledModel> Simulator::compileMask(ModuleOp copy,
@@ -153,6 +203,8 @@ Error Simulator::prefetch(llvm::ArrayRef<Plan> plans) {
   std::vector<std::string> masks;
   for (const Plan &plan : plans) {
     std::string mask = maskOf(plan);
+    if (simulatedMask(mask))
+      continue; // the simulating artifact runs it
     if (!artifacts.count(mask) && !llvm::is_contained(masks, mask))
       masks.push_back(mask);
   }
@@ -298,93 +350,95 @@ Workspace::~Workspace() { llvm::sys::fs::remove_directories(dir); }
 // Sensitivity
 //===----------------------------------------------------------------------===//
 
+void listCandidates(Plan &plan, const Simulator &sim, bool bf16) {
+  auto candidate = [](llvm::StringRef precision, llvm::StringRef excluded) {
+    Candidate c;
+    c.precision = precision.str();
+    c.excluded = excluded.str();
+    if (precision == "fp32")
+      c.loss = c.meanAbsDelta = c.maxAbsDelta = c.saving = 0;
+    return c;
+  };
+  for (Piece &fc : plan.fcs)
+    for (llvm::StringRef p : fcPrecisions())
+      fc.candidates.push_back(candidate(
+          p, p == "bf16" && !bf16 ? "this CPU has no AVX-512 BF16 (vdpbf16ps)"
+                                  : ""));
+  for (auto [t, table] : llvm::enumerate(plan.tables))
+    for (llvm::StringRef p : tablePrecisions())
+      table.candidates.push_back(candidate(
+          p, p != "fp32" && !sim.simulates(t) ? "not a constant f32 table"
+                                               : ""));
+}
+
 Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
-                         const PlannerOptions &options, bool bf16) {
+                         const PlannerOptions &options) {
   auto say = [&](const llvm::Twine &line) {
     if (options.progress)
       options.progress(line.str());
   };
-  // 1. Sensitivity: each piece alone in each cheaper precision.
-  auto fp32Candidate = [] {
-    Candidate c;
-    c.precision = "fp32";
-    c.loss = c.meanAbsDelta = c.maxAbsDelta = c.saving = 0;
-    return c;
+  // A candidate the search may use: not excluded (by the CPU or the
+  // costs), or the user's ceiling, which the search keeps regardless.
+  auto wanted = [&](const Piece &piece, const Candidate &c) {
+    llvm::StringRef ceiling =
+        piece.kind == Piece::Fc ? options.fcCeiling : options.tableCeiling;
+    return c.precision != "fp32" &&
+           (c.excluded.empty() || c.precision == ceiling);
   };
-  auto record = [&](Piece &piece, llvm::StringRef precision,
-                    const Accuracy &a) {
-    Candidate c;
-    c.precision = precision.str();
-    c.loss = a.loss;
-    c.meanAbsDelta = a.meanAbsDelta;
-    c.maxAbsDelta = a.maxAbsDelta;
-    piece.candidates.push_back(c);
-    say(llvm::formatv("  {0,-28} {1,-5} loss {2,9:e2}  mean|dp| {3:e2}  "
-                      "max|dp| {4:e2}",
-                      piece.name, precision, a.loss, a.meanAbsDelta,
-                      a.maxAbsDelta));
-  };
-  // bf16 where the CPU has vdpbf16ps; elsewhere it runs emulated, slower
-  // than fp32, and is not worth measuring.
-  int total = int((bf16 ? 2 : 1) * plan.fcs.size() + 3 * plan.tables.size());
-  say(llvm::formatv("sensitivity: {0} variants, one piece each", total));
-  auto exclude = [](Piece &piece, llvm::StringRef precision,
-                    llvm::StringRef why) {
-    Candidate c;
-    c.precision = precision.str();
-    c.excluded = why.str();
-    piece.candidates.push_back(c);
-  };
+  std::vector<std::pair<Piece *, Candidate *>> todo;
+  for (Piece &piece : plan.fcs)
+    for (Candidate &c : piece.candidates)
+      if (wanted(piece, c))
+        todo.push_back({&piece, &c});
+  size_t fcCount = todo.size();
+  for (auto [t, piece] : llvm::enumerate(plan.tables))
+    for (Candidate &c : piece.candidates)
+      if (wanted(piece, c) && sim.simulates(t))
+        todo.push_back({&piece, &c});
+  say(llvm::formatv("sensitivity: {0} variants, one piece each (candidates "
+                    "excluded above are not measured)",
+                    todo.size()));
   using clock = std::chrono::steady_clock;
   auto seconds = [](clock::time_point since) {
     return std::chrono::duration<double>(clock::now() - since).count();
   };
-  auto start = clock::now();
-  // Every FC variant compiled first, on all cores.
+  // The plan with only `piece` in `precision`.
+  auto alone = [&](const Piece *piece, llvm::StringRef precision) {
+    Plan one = plan;
+    bool fc = piece->kind == Piece::Fc;
+    std::vector<Piece> &list = fc ? one.fcs : one.tables;
+    const std::vector<Piece> &from = fc ? plan.fcs : plan.tables;
+    list[piece - from.data()].precision = precision.str();
+    return one;
+  };
+  // Every FC variant that needs a compile (bf16) compiled first, on all
+  // cores.
   std::vector<Plan> variants;
-  for (size_t i = 0; i < plan.fcs.size(); ++i)
-    for (llvm::StringRef p : fcPrecisions().drop_front()) {
-      if (p == "bf16" && !bf16)
-        continue;
-      variants.push_back(plan);
-      variants.back().fcs[i].precision = p.str();
-    }
+  for (size_t i = 0; i < fcCount; ++i)
+    variants.push_back(alone(todo[i].first, todo[i].second->precision));
   if (Error e = sim.prefetch(variants))
     return e;
-  for (auto [i, fc] : llvm::enumerate(plan.fcs)) {
-    fc.candidates.push_back(fp32Candidate());
-    for (llvm::StringRef p : fcPrecisions().drop_front()) {
-      if (p == "bf16" && !bf16) {
-        exclude(fc, p, "this CPU has no AVX-512 BF16 (vdpbf16ps)");
-        continue;
-      }
-      Plan one = plan;
-      one.fcs[i].precision = p.str();
-      auto out = sim.outputs(one);
-      if (!out)
-        return out.takeError();
-      record(fc, p, scorer.score(*out));
+  auto start = clock::now();
+  for (auto [i, job] : llvm::enumerate(todo)) {
+    auto [piece, c] = job;
+    if (i == fcCount && fcCount > 0) {
+      say(llvm::formatv("  FCs: {0:f1} s", seconds(start)));
+      start = clock::now();
     }
+    auto out = sim.outputs(alone(piece, c->precision));
+    if (!out)
+      return out.takeError();
+    Accuracy a = scorer.score(*out);
+    c->loss = a.loss;
+    c->meanAbsDelta = a.meanAbsDelta;
+    c->maxAbsDelta = a.maxAbsDelta;
+    say(llvm::formatv("  {0,-28} {1,-5} loss {2,9:e2}  mean|dp| {3:e2}  "
+                      "max|dp| {4:e2}",
+                      piece->name, c->precision, a.loss, a.meanAbsDelta,
+                      a.maxAbsDelta));
   }
-  say(llvm::formatv("  FCs: {0:f1} s", seconds(start)));
-  start = clock::now();
-  for (auto [t, table] : llvm::enumerate(plan.tables)) {
-    table.candidates.push_back(fp32Candidate());
-    for (llvm::StringRef p : tablePrecisions().drop_front()) {
-      if (!sim.simulates(t)) {
-        exclude(table, p, "not a constant f32 table");
-        continue;
-      }
-      Plan one = plan;
-      one.tables[t].precision = p.str();
-      auto out = sim.outputs(one);
-      if (!out)
-        return out.takeError();
-      record(table, p, scorer.score(*out));
-    }
-  }
-  if (!plan.tables.empty())
-    say(llvm::formatv("  tables: {0:f1} s", seconds(start)));
+  say(llvm::formatv("  {0}: {1:f1} s", todo.size() > fcCount ? "tables" : "FCs",
+                    seconds(start)));
   return Error::success();
 }
 

@@ -164,6 +164,13 @@ cl::opt<std::string> costModel(
     cl::desc("Planner costs: measured (time variants on this CPU; default) "
              "or static (nominal rates: the same plan on any machine)"),
     cl::init("measured"));
+cl::opt<std::string> costCache(
+    "cost-cache", cl::cat(toolOptions),
+    cl::desc("Where measured planner costs are kept per model and CPU and "
+             "reused, or 'off' to measure every time (default: "
+             "$RECQ_CACHE_DIR, else $XDG_CACHE_HOME/recq, else "
+             "~/.cache/recq)"),
+    cl::value_desc("dir|off"), cl::init(""));
 cl::opt<std::string> emitPlan("emit-plan", cl::cat(toolOptions),
                               cl::desc("Write the precision plan as JSON"),
                               cl::value_desc("plan.json"));
@@ -254,6 +261,7 @@ recq::quant::CompileFlowOptions flowOptions() {
   options.evalFile = evalFile;
   options.planBatch = planBatch;
   options.costModel = costModel;
+  options.costCache = costCache;
   options.planFile = planFile;
   options.recalibrateFile = recalibrateFile;
   options.reportDir = reportDir;

@@ -51,6 +51,7 @@ struct CompileFlowOptions {
   std::string evalFile;                    // --eval
   int64_t planBatch = 512;                 // --plan-batch
   std::string costModel = "measured";      // --cost-model
+  std::string costCache;                   // --cost-cache (empty: default)
   std::string planFile;                    // --plan
   std::string recalibrateFile;             // --recalibrate
   std::string reportDir;                   // --report

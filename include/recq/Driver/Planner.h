@@ -58,6 +58,9 @@ struct PlannerOptions {
   std::string costModel = "measured"; // measured, static
   /// Timing rounds per A/B comparison (measured costs).
   int rounds = 7;
+  /// Directory where measured costs are kept per model and CPU, and
+  /// reused (recq-compile --cost-cache); empty: measured every time.
+  std::string costCache;
   /// The most precise precision the search may use (a user's constraint,
   /// e.g. tables no larger than int8): fp32 leaves every candidate open.
   std::string fcCeiling = "fp32", tableCeiling = "fp32";

@@ -48,6 +48,14 @@ llvm::Expected<int> quantizeToInt8(mlir::ModuleOp module,
 llvm::Expected<int> quantizeFcs(mlir::ModuleOp module,
                                 llvm::ArrayRef<std::optional<FcInput>> inputs);
 
+/// recq-simulate-int8 on the FCs of @main whose entry in `inputs` (one
+/// per FC, program order) holds their input's u8 parameters: each can run
+/// in fp32 or in its int8 form computed in f32, as the model input
+/// recq::kInt8SwitchesName ([samples, FCs] f32; column i of row 0 nonzero:
+/// FC i in int8) says at run time.
+llvm::Error simulateInt8Fcs(mlir::ModuleOp module,
+                            llvm::ArrayRef<std::optional<FcInput>> inputs);
+
 /// Stores the weights of the FCs of @main whose entry in `which` (one per
 /// FC, in program order; empty: every FC) is set in bf16, rounded to
 /// nearest even: each becomes a bf16 FC, which rounds its input to bf16

@@ -26,9 +26,6 @@ using namespace recq::detail;
 
 namespace {
 
-/// The name of the switches' argument, as a model input.
-constexpr llvm::StringLiteral kSwitches = "recq.int8_switches";
-
 /// `weight` as its int8 form reads back: each row's s8 codes (the scale
 /// max|w| / 127, rounded to nearest even and saturated, as the int8
 /// kernel's packing does) times the row's scale.
@@ -129,7 +126,7 @@ struct RecqSimulateInt8Pass
     func.insertArgument(
         index, switchType,
         b.getDictionaryAttr(b.getNamedAttr("onnx.name",
-                                           b.getStringAttr(kSwitches))),
+                                           b.getStringAttr(recq::kInt8SwitchesName))),
         func.getLoc());
     Value switches = func.getArgument(index);
 

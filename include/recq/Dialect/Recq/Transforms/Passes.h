@@ -17,6 +17,11 @@ namespace recq {
 /// (recq-prefetch-rows, recq-lower-to-llvm, recq-compile --prefetch-rows).
 inline constexpr int64_t kDefaultPrefetchDistance = 32;
 
+/// The argument recq-simulate-int8 adds (its `onnx.name`, the model
+/// input's name): [batch, FCs] f32, column i of row 0 nonzero runs FC i in
+/// its int8 form.
+inline constexpr llvm::StringLiteral kInt8SwitchesName = "recq.int8_switches";
+
 #define GEN_PASS_DECL
 #include "recq/Dialect/Recq/Transforms/Passes.h.inc"
 
