@@ -62,20 +62,23 @@ def test_search_meets_its_budget_and_the_plan_compiles_again(tiny, tmp_path):
     assert plan["budget"] == pytest.approx(budget)
     names = [n for n, _ in precisions(plan)]
     assert len(plan["fcs"]) == 4 and len(plan["tables"]) == 3 and len(set(names)) == 7
-    # Every piece was measured in each precision; the search started from
-    # the cheapest plan and the chosen plan, compiled, is within budget.
-    # bf16 FCs are measured where the CPU has vdpbf16ps, else excluded.
+    # Every piece has each precision as a candidate, measured unless it is
+    # excluded (the costs come first: what is not worth it here is not
+    # measured); the search started from the cheapest plan and the chosen
+    # plan, compiled, is within budget. bf16 FCs are measured where the CPU
+    # has vdpbf16ps, else excluded.
+    measured = 0
     for piece in plan["fcs"] + plan["tables"]:
-        measured = [c["precision"] for c in piece["candidates"]]
-        assert measured == (["fp32", "bf16", "int8"] if piece in plan["fcs"]
-                            else ["fp32", "fp16", "int8", "int4"])
+        listed = [c["precision"] for c in piece["candidates"]]
+        assert listed == (["fp32", "bf16", "int8"] if piece in plan["fcs"]
+                          else ["fp32", "fp16", "int8", "int4"])
         for c in piece["candidates"]:
             if c["precision"] == "bf16" and not cpu_has_bf16():
                 assert c["excluded"] == "this CPU has no AVX-512 BF16 (vdpbf16ps)"
-                assert c["loss"] is None
-            else:
-                assert c["loss"] is not None
+            assert (c["loss"] is None) == bool(c.get("excluded")), (piece["name"], c)
+            measured += c["precision"] != "fp32" and c["loss"] is not None
         assert "input" in piece or piece in plan["tables"]
+    assert measured >= 4
     assert plan["visited"][0]["change"].startswith("start")
     assert plan["accuracy"]["calibration"]["loss"] <= budget
     assert plan["accuracy"]["eval"]["samples"] == 1024
@@ -115,6 +118,74 @@ def test_measured_costs_come_from_the_per_op_profile(tiny, tmp_path):
     assert len(fcs) == 4 and len(tables) == 9
     for c in fcs + tables:
         assert isinstance(c["saving_seconds"], (int, float)) and np.isfinite(c["saving_seconds"])
+
+
+def test_measured_costs_are_cached_per_model_and_cpu(tiny, tmp_path):
+    # The first search measures and writes the cache; the second reads it
+    # (no timing) and plans the same; a damaged cache file is measured
+    # again and rewritten; --cost-cache=off neither reads nor writes.
+    cache = tmp_path / "cache"
+    flags = ["--calibration", str(tiny / "calib.npz"), "--accuracy-budget=0.05%",
+             f"--cost-cache={cache}"]
+    first = compile_model(tiny, tmp_path / "a.so", *flags, "--emit-plan", str(tmp_path / "a.json"))
+    assert "costs (measured on this CPU, batch 512" in first.stderr
+    files = list(cache.glob("costs-*.json"))
+    assert len(files) == 1
+    stored = json.loads(files[0].read_text())
+    assert stored["recq_costs"] == 1 and len(stored["fc_saving"]["int8"]) == 4
+    second = compile_model(tiny, tmp_path / "b.so", *flags, "--emit-plan", str(tmp_path / "b.json"))
+    assert f"cached in {files[0]}" in second.stderr
+    a = json.loads((tmp_path / "a.json").read_text())
+    b = json.loads((tmp_path / "b.json").read_text())
+    assert precisions(a) == precisions(b)
+    assert a["fp32_seconds"] == b["fp32_seconds"]
+    assert [c["saving_seconds"] for p in a["fcs"] for c in p["candidates"]] == \
+        [c["saving_seconds"] for p in b["fcs"] for c in p["candidates"]]
+
+    files[0].write_text("{ not json")
+    third = compile_model(tiny, tmp_path / "c.so", *flags)
+    assert "costs (measured on this CPU, batch 512" in third.stderr
+    assert json.loads(files[0].read_text())["recq_costs"] == 1
+
+    off = tmp_path / "unused"
+    env = dict(os.environ, RECQ_CACHE_DIR=str(off))
+    result = subprocess.run([os.path.join(BIN, "recq-compile"), str(tiny / "model.onnx"),
+                             "--calibration", str(tiny / "calib.npz"),
+                             "--accuracy-budget=0.05%", "--cost-cache=off",
+                             "-o", str(tmp_path / "d.so")],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "costs (measured on this CPU, batch 512" in result.stderr
+    assert not off.exists()
+
+
+def test_simulated_int8_sensitivity_matches_the_compiled_fc(tiny, tmp_path):
+    # Each FC's int8 candidate is measured on the simulating artifact
+    # (fake-quantized input, rounded weights in f32); the int8 kernel sums
+    # the same products exactly: the FC compiled int8 alone, for real,
+    # loses the same on the calibration set up to the f32 summation order.
+    compile_model(tiny, tmp_path / "s.so", "--calibration", str(tiny / "calib.npz"),
+                  "--accuracy-budget=1%", "--cost-model=static",
+                  "--emit-plan", str(tmp_path / "plan.json"))
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    checked = 0
+    for i, fc in enumerate(plan["fcs"]):
+        simulated = next(c for c in fc["candidates"] if c["precision"] == "int8")
+        if simulated["loss"] is None:
+            continue  # excluded by its cost, not measured
+        one = json.loads(json.dumps(plan))
+        for p in one["fcs"] + one["tables"]:
+            p["precision"] = "fp32"
+        one["fcs"][i]["precision"] = "int8"
+        (tmp_path / f"one{i}.json").write_text(json.dumps(one))
+        compile_model(tiny, tmp_path / f"one{i}.so", "--plan", str(tmp_path / f"one{i}.json"),
+                      "--eval", str(tiny / "calib.npz"),
+                      "--emit-plan", str(tmp_path / f"out{i}.json"))
+        real = json.loads((tmp_path / f"out{i}.json").read_text())["accuracy"]["eval"]
+        assert real["loss"] == pytest.approx(simulated["loss"], rel=1e-2, abs=1e-6), fc["name"]
+        assert real["max_abs_delta"] == pytest.approx(simulated["max_abs_delta"], rel=1e-2, abs=1e-5)
+        checked += 1
+    assert checked >= 2
 
 
 def test_bf16_ceiling_keeps_fcs_at_bf16_or_below(tiny, tmp_path):
