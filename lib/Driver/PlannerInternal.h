@@ -80,6 +80,10 @@ private:
   /// compiled; safe to call on several threads, each with its own copy.
   llvm::Expected<CompiledModel> compileMask(mlir::ModuleOp copy,
                                             const std::string &mask) const;
+  /// `copy` (consumed) compiled to `stem`.so with every table in its
+  /// .weights file; safe to call on several threads.
+  llvm::Expected<CompiledModel> compileWithTables(mlir::ModuleOp copy,
+                                                  llvm::StringRef stem) const;
   llvm::Error writeTable(Artifact &a, unsigned t, llvm::StringRef precision);
 
   mlir::ModuleOp module;

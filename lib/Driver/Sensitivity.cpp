@@ -138,15 +138,9 @@ Expected<Simulator::Artifact *> Simulator::simulating() {
   OwningOpRef<ModuleOp> copy = module.clone();
   if (Error e = simulateInt8Fcs(*copy, fcInputs))
     return std::move(e);
-  auto compiled = compileModule(*copy, dir, "simulated", target,
-                                /*allTablesExternal=*/true);
+  auto compiled = compileWithTables(*copy, "simulated");
   if (!compiled)
     return compiled.takeError();
-  if (compiled->tableOffsets.size() != sites.tables.size())
-    return llvm::createStringError(
-        llvm::formatv("the simulating model has {0} tables, the model {1} "
-                      "(a recq bug)",
-                      compiled->tableOffsets.size(), sites.tables.size()));
   // Its inputs: the .npz's and the switches (all off; load() sets them).
   Npz withSwitches = npz;
   NpyArray &off = withSwitches[recq::kInt8SwitchesName.str()];
@@ -173,15 +167,21 @@ Expected<CompiledModel> Simulator::compileMask(ModuleOp copy,
   }
   if (llvm::Error e = quantizeFcsTo(copy, bf16, inputs))
     return std::move(e);
-  auto compiled = compileModule(copy, dir, "v" + mask, target,
+  return compileWithTables(copy, "v" + mask);
+}
+
+Expected<CompiledModel> Simulator::compileWithTables(ModuleOp copy,
+                                                     llvm::StringRef stem) const {
+  auto compiled = compileModule(copy, dir, stem, target,
                                 /*allTablesExternal=*/true);
   if (!compiled)
     return compiled.takeError();
   if (compiled->tableOffsets.size() != sites.tables.size())
     return llvm::createStringError(
-        llvm::formatv("the compiled variant has {0} tables, the model {1} "
-                      "(a recq bug)",
-                      compiled->tableOffsets.size(), sites.tables.size()));
+        llvm::formatv("the compiled {0} has {1} tables, the model {2} (a "
+                      "recq bug)",
+                      stem, compiled->tableOffsets.size(),
+                      sites.tables.size()));
   return compiled;
 }
 
