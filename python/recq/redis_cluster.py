@@ -20,12 +20,26 @@ def _free(port):
             return False
 
 
-def free_ports(count):
-    """`count` ports p each with p + 10000 free too (the cluster bus)."""
+def _ephemeral_low():
+    """The lowest port the kernel hands to outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_ports(count, exclude=()):
+    """`count` ports p each with p + 10000 free too (the cluster bus), both
+    below the ephemeral range: a port there can be taken by any process's
+    outgoing connection between this check and the server's bind (CI saw a
+    bus port at 37914 taken so)."""
+    high = min(29999, _ephemeral_low() - 10001)
+    low = min(12000, high - 1000)
     ports = []
     while len(ports) < count:
-        p = random.randint(20000, 29999)
-        if p not in ports and _free(p) and _free(p + 10000):
+        p = random.randint(low, high)
+        if p not in ports and p not in exclude and _free(p) and _free(p + 10000):
             ports.append(p)
     return ports
 
@@ -63,9 +77,8 @@ class RedisCluster:
         self.ports = free_ports(self.masters * (1 + self.replicas))
         for port in self.ports:
             self.start_node(port)
-        for port in self.ports:
-            self._wait(lambda: cli(port, "ping").strip() == "PONG",
-                       f"redis-server on port {port} did not start")
+        for i in range(len(self.ports)):
+            self.ports[i] = self._started(self.ports[i])
         out = subprocess.run(
             ["redis-cli", "--cluster", "create",
              *[f"127.0.0.1:{p}" for p in self.ports],
@@ -74,6 +87,28 @@ class RedisCluster:
         if out.returncode != 0:
             raise RuntimeError("redis-cli --cluster create failed:\n" + out.stdout + out.stderr)
         self.wait_ok()
+
+    def _started(self, port, tries=3):
+        """`port` once its server answers; a server that exits first (its
+        port was taken after free_ports looked) is started again on another
+        port, up to `tries` times. Returns the port it runs on."""
+        for attempt in range(tries):
+            proc = self.procs[port]
+            end = time.time() + 30
+            while time.time() < end and proc.poll() is None:
+                try:
+                    if cli(port, "ping").strip() == "PONG":
+                        return port
+                except (subprocess.TimeoutExpired, OSError):
+                    pass
+                time.sleep(0.1)
+            if proc.poll() is None or attempt == tries - 1:
+                break
+            del self.procs[port]
+            port = free_ports(1, exclude=self.ports)[0]
+            self.start_node(port)
+        raise RuntimeError(f"redis-server on port {port} did not start (its log: "
+                           f"{os.path.join(self.dir, str(port), 'log')})")
 
     def start_node(self, port):
         node_dir = os.path.join(self.dir, str(port))

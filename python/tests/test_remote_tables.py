@@ -416,3 +416,29 @@ def test_a_master_killed_mid_stream_gives_errors_or_right_outputs(pushed, cluste
         if time.monotonic() - recovered_at > 1.0:
             break
     assert recovered_at is not None, f"no call succeeded after the failover ({errors} errors)"
+
+
+def test_a_node_whose_port_is_taken_starts_on_another(tmp_path, monkeypatch):
+    # CI saw a node abort because its cluster bus port (port + 10000) was
+    # taken between free_ports' check and the server's bind; the cluster
+    # then starts that node on another port instead of failing.
+    import socket
+    import recq.redis_cluster as rc
+    real = rc.free_ports
+    blocked = real(1)[0]
+    calls = []
+
+    def first_one_blocked(count, exclude=()):
+        calls.append(count)
+        if len(calls) == 1:
+            return [blocked] + real(count - 1, exclude=[blocked])
+        return real(count, exclude)
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", blocked + 10000))
+        taken.listen()
+        monkeypatch.setattr(rc, "free_ports", first_one_blocked)
+        with rc.RedisCluster(tmp_path, masters=3, replicas=0) as c:
+            assert blocked not in c.ports and len(c.alive()) == 3
+            assert calls == [3, 1]
+            c.wait_ok()
