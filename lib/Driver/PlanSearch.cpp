@@ -84,7 +84,12 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
 
   // Activation scales of every FC, from the fp32 model.
   auto start = clock::now();
-  auto stats = calibrate(module, calibrationPath, target, options.calibration);
+  // (A model without FCs, e.g. tables alone, has nothing to calibrate.)
+  auto stats = plan.fcs.empty()
+                   ? Expected<std::vector<ActivationStats>>(
+                         std::vector<ActivationStats>())
+                   : calibrate(module, calibrationPath, target,
+                               options.calibration);
   if (!stats)
     return stats.takeError();
   std::vector<std::optional<FcInput>> fcInputs;

@@ -113,8 +113,8 @@ Expected<std::unique_ptr<ModelRunner>> Simulator::load(const Plan &plan) {
         return std::move(e);
   if (simulated) {
     auto runner = simFirst->variant(a.model.so);
-    if (!runner)
-      return runner.takeError();
+    if (!runner || mask.empty()) // no FC: no switches
+      return runner;
     std::vector<float> switches;
     for (char c : mask)
       switches.push_back(c == '8' ? 1.0f : 0.0f);

@@ -188,6 +188,26 @@ def test_simulated_int8_sensitivity_matches_the_compiled_fc(tiny, tmp_path):
     assert checked >= 2
 
 
+def test_a_model_without_fcs_is_planned(tmp_path):
+    # Only a table to plan: the simulating artifact has no int8 switch to
+    # set (it has no FC), and the search still runs.
+    import torch
+    from recq.export import export_module
+
+    torch.manual_seed(0)
+    bag = torch.nn.EmbeddingBag(300, 24, mode="sum")
+    indices = torch.randint(0, 300, (64, 5))
+    export_module(bag, [indices], tmp_path / "model.onnx", ["indices"])
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "calib.npz", indices=rng.integers(0, 300, (256, 5)))
+    result = compile_model(tmp_path, tmp_path / "m.so", "--calibration", str(tmp_path / "calib.npz"),
+                           "--metric=max-abs", "--accuracy-budget=0.05", "--cost-model=static",
+                           "--emit-plan", str(tmp_path / "plan.json"))
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["fcs"] == [] and len(plan["tables"]) == 1
+    assert plan["tables"][0]["precision"] != "fp32", result.stderr
+
+
 def test_bf16_ceiling_keeps_fcs_at_bf16_or_below(tiny, tmp_path):
     # --quantize=bf16 with a budget, as --tables=int8 for tables: no FC more
     # precise than bf16 (bf16 or int8, never fp32), each bf16 measured.
