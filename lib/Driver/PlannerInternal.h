@@ -3,6 +3,7 @@
 // The precision planner of recq/Driver/Planner.h, by job:
 //
 //   CostModel.cpp    step 1, what each candidate saves (measured or static)
+//   CostCache.cpp    measured costs kept per model and CPU, and reused
 //   Sensitivity.cpp  plans run on the calibration set (the Simulator, the
 //                    workspace, plans compiled for real) and step 2, each
 //                    piece's sensitivity in each cheaper precision worth it
@@ -140,6 +141,36 @@ struct Workspace {
   Npz npz;
   std::string npzPath, dir;
 };
+
+/// Measured costs of a model on a CPU, as CostCache.cpp keeps them.
+struct MeasuredCosts {
+  double fp32Seconds = 0;
+  /// What each FC saves in each precision (per FC, program order).
+  std::map<std::string, std::vector<double>> fcSaving;
+  /// What all tables save together in each precision.
+  std::map<std::string, double> tablesSaving;
+  std::string measuredAt; // when (ISO 8601 UTC)
+};
+
+/// What the measured costs of `module` depend on, one line each: this CPU
+/// (its model name and the target), this build of recq (its executable's
+/// size and time), the batch and rounds, every op of @main with its types
+/// and attributes (constants by their type only: the values do not change
+/// the time) and the lookups per sample of each table.
+std::string costKey(mlir::ModuleOp module, const CodegenTarget &target,
+                    const PlannerOptions &options,
+                    llvm::ArrayRef<double> lookups);
+/// The cache file of `key` under `dir` (costs-<hash of key>.json).
+std::string costFile(llvm::StringRef dir, llvm::StringRef key);
+/// The costs cached in `path` for a model of `fcs` FCs; none when the file
+/// is missing, unreadable or not what this writes.
+std::optional<MeasuredCosts> readCosts(llvm::StringRef path, size_t fcs);
+/// Writes `c` to `path` through a temporary file (a reader never sees half
+/// of it); a failure is only said: the costs are not lost.
+void writeCosts(llvm::StringRef path, const MeasuredCosts &c,
+                llvm::function_ref<void(const llvm::Twine &)> say);
+/// The current time, ISO 8601 UTC.
+std::string nowUtc();
 
 /// Each piece's candidates, in its precision list's order: fp32 (no
 /// change, no saving), the others unmeasured; bf16 FCs excluded unless
