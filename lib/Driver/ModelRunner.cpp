@@ -202,12 +202,10 @@ llvm::Error recq::quant::ModelRunner::setRowInput(StringRef name,
   if (it == inputs.end() || it->dtype != RECQ_DTYPE_F32)
     return llvm::createStringError("the model has no f32 input '" + name +
                                    "' (a recq bug)");
-  // The samples the other inputs hold: this one does not count.
-  std::vector<SampleArray> others = inputs;
-  SampleArray &self = others[it - inputs.begin()];
-  self.dtype = RECQ_DTYPE_I64;
-  self.shape.clear();
-  int64_t n = countSamples(others, tables);
+  // The samples the other inputs hold: this one, shapeless while they are
+  // counted, does not count.
+  it->shape.clear();
+  int64_t n = countSamples(inputs, tables);
   if (n < 0)
     return llvm::createStringError("cannot count the samples of the model's "
                                    "inputs (a recq bug)");

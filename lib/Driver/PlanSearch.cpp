@@ -85,20 +85,22 @@ Expected<Plan> searchPlan(ModuleOp module, llvm::StringRef calibrationPath,
   // Activation scales of every FC, from the fp32 model.
   auto start = clock::now();
   // (A model without FCs, e.g. tables alone, has nothing to calibrate.)
-  auto stats = plan.fcs.empty()
-                   ? Expected<std::vector<ActivationStats>>(
-                         std::vector<ActivationStats>())
-                   : calibrate(module, calibrationPath, target,
-                               options.calibration);
-  if (!stats)
-    return stats.takeError();
+  std::vector<ActivationStats> stats;
+  if (!plan.fcs.empty()) {
+    auto calibrated =
+        calibrate(module, calibrationPath, target, options.calibration);
+    if (!calibrated)
+      return calibrated.takeError();
+    stats = std::move(*calibrated);
+  }
   std::vector<std::optional<FcInput>> fcInputs;
-  for (auto [piece, s] : llvm::zip(plan.fcs, *stats)) {
+  for (auto [piece, s] : llvm::zip(plan.fcs, stats)) {
     piece.input = s.input();
     fcInputs.push_back(s.input());
   }
-  say(llvm::formatv("calibrated {0} FC inputs ({1:f1} s)", stats->size(),
-                    std::chrono::duration<double>(clock::now() - start).count()));
+  say(llvm::formatv(
+      "calibrated {0} FC inputs ({1:f1} s)", stats.size(),
+      std::chrono::duration<double>(clock::now() - start).count()));
 
   Simulator sim(module, *sites, plan, std::move(fcInputs), target, *dir, *npz,
                 calibrationPath);

@@ -385,19 +385,19 @@ Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
     return c.precision != "fp32" &&
            (c.excluded.empty() || c.precision == ceiling);
   };
-  std::vector<std::pair<Piece *, Candidate *>> todo;
+  std::vector<std::pair<Piece *, Candidate *>> toMeasure;
   for (Piece &piece : plan.fcs)
     for (Candidate &c : piece.candidates)
       if (wanted(piece, c))
-        todo.push_back({&piece, &c});
-  size_t fcCount = todo.size();
+        toMeasure.push_back({&piece, &c});
+  size_t fcCount = toMeasure.size();
   for (auto [t, piece] : llvm::enumerate(plan.tables))
     for (Candidate &c : piece.candidates)
       if (wanted(piece, c) && sim.simulates(t))
-        todo.push_back({&piece, &c});
+        toMeasure.push_back({&piece, &c});
   say(llvm::formatv("sensitivity: {0} variants, one piece each (candidates "
                     "excluded above are not measured)",
-                    todo.size()));
+                    toMeasure.size()));
   using clock = std::chrono::steady_clock;
   auto seconds = [](clock::time_point since) {
     return std::chrono::duration<double>(clock::now() - since).count();
@@ -415,11 +415,12 @@ Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
   // cores.
   std::vector<Plan> variants;
   for (size_t i = 0; i < fcCount; ++i)
-    variants.push_back(alone(todo[i].first, todo[i].second->precision));
+    variants.push_back(
+        alone(toMeasure[i].first, toMeasure[i].second->precision));
   if (Error e = sim.prefetch(variants))
     return e;
   auto start = clock::now();
-  for (auto [i, job] : llvm::enumerate(todo)) {
+  for (auto [i, job] : llvm::enumerate(toMeasure)) {
     auto [piece, c] = job;
     if (i == fcCount && fcCount > 0) {
       say(llvm::formatv("  FCs: {0:f1} s", seconds(start)));
@@ -437,7 +438,8 @@ Error measureSensitivity(Plan &plan, Simulator &sim, const Scorer &scorer,
                       piece->name, c->precision, a.loss, a.meanAbsDelta,
                       a.maxAbsDelta));
   }
-  say(llvm::formatv("  {0}: {1:f1} s", todo.size() > fcCount ? "tables" : "FCs",
+  say(llvm::formatv("  {0}: {1:f1} s",
+                    toMeasure.size() > fcCount ? "tables" : "FCs",
                     seconds(start)));
   return Error::success();
 }

@@ -11,11 +11,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Quant/QuantOps.h"
 #include "mlir/Dialect/Quant/QuantTypes.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h" // a dependent dialect
 #include "mlir/IR/Builders.h"
-#include "mlir/IR/Matchers.h"
-
-#include <cmath>
 
 namespace recq {
 #define GEN_PASS_DEF_RECQQUANTIZEPASS
@@ -23,7 +20,6 @@ namespace recq {
 } // namespace recq
 
 using namespace mlir;
-
 using namespace recq::detail;
 
 namespace {
