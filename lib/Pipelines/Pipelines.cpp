@@ -23,7 +23,9 @@ static const char kLowerToLLVM[] =
     // int8 FCs -> kernels on storage types (while their quant types are
     // still there to read); the remaining quantize/dequantize -> integer
     // math on storage types; fp32 FCs with constant weights -> kernels;
-    // the rest -> linalg/scf/vector on tensors, tidied.
+    // the rest -> linalg/scf/vector on tensors, tidied. (Dot interactions
+    // first: calls of the runtime's kernel.)
+    "convert-recq-interaction-to-call{target={target}},"
     "func.func(convert-recq-qfc-to-kernel{target={qfc-target}},"
     "recq-lower-quant-types,"
     "convert-recq-fc-to-kernel{target={fc-target}},"
@@ -63,6 +65,7 @@ std::string recq::lowerToLLVMPipeline(const PipelineOptions &options) {
              options.qfcKernel.empty() ? options.target : options.qfcKernel);
   substitute("{fc-target}",
              options.fcKernel.empty() ? options.target : options.fcKernel);
+  substitute("{target}", options.target);
   substitute("{distance}", std::to_string(options.prefetchDistance));
   return text;
 }

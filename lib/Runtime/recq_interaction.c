@@ -1,12 +1,14 @@
 /*===- recq_interaction.c - the dot interaction's kernels -----------------===*
  *
  * See recq_interaction.h. One walk over the lower triangle of pairs, in
- * blocks of 3 rows (i) x 4 columns (j): a block's 12 dot products share
- * their loads (3 + 4 vectors a step for 12 multiply-adds), and a row's 4
- * sums land side by side in the output. Blocks on the diagonal compute a
- * few pairs past it (j >= i, or j > i with self) and drop them; rows and
- * columns past the last feature read feature 0 and are dropped too. On the
- * MLPerf-shaped DLRM (27 features) that is 444 dot products for 351 pairs.
+ * blocks of 3 rows (i) x up to 4 columns (j): a block's 12 dot products
+ * share their loads (3 + 4 vectors a step for 12 multiply-adds), and a
+ * row's 4 sums land side by side in the output. A row block's last column
+ * block is as wide as its last row needs; the pairs it computes past the
+ * diagonal (j >= i, or j > i with self: 3 a row block) are dropped, and so
+ * are rows past the last feature (which read the last feature again). On
+ * the MLPerf-shaped DLRM (27 features) that is 378 dot products for 351
+ * pairs.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -17,14 +19,18 @@
 
 enum { kRows = 3, kCols = 4 };
 
-/* The dot products of rows r[0..2] with columns c[0..3], `dim` floats each. */
-typedef void (*block_fn)(const float *const *r, const float *const *c,
-                         int64_t dim, float sums[kRows][kCols]);
+/* The dot products of rows r[0..2] with columns c[0..cols-1] (cols <= 4),
+   `dim` floats each; row i's first n[i] (<= cols) of them stored at
+   dst[i]. */
+typedef void (*block_fn)(const float *const *r, const float *const *c, int cols,
+                         int64_t dim, float *const *dst, const int *n);
 
 static void block_generic(const float *const *r, const float *const *c,
-                          int64_t dim, float sums[kRows][kCols]) {
+                          int cols, int64_t dim, float *const *dst,
+                          const int *n) {
+  (void)cols;
   for (int i = 0; i < kRows; ++i)
-    for (int j = 0; j < kCols; ++j) {
+    for (int j = 0; j < n[i]; ++j) {
       /* Four partial sums, so the adds need not wait on each other. */
       float s[4] = {0, 0, 0, 0};
       int64_t k = 0;
@@ -33,7 +39,7 @@ static void block_generic(const float *const *r, const float *const *c,
           s[l] += r[i][k + l] * c[j][k + l];
       for (; k < dim; ++k)
         s[0] += r[i][k] * c[j][k];
-      sums[i][j] = (s[0] + s[1]) + (s[2] + s[3]);
+      dst[i][j] = (s[0] + s[1]) + (s[2] + s[3]);
     }
 }
 
@@ -46,32 +52,39 @@ RECQ_AVX2 static inline __m128 sum4(__m256 a0, __m256 a1, __m256 a2,
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-/* 12 accumulators, three row vectors and one column vector: the 16 ymm
-   registers. The last dim % 8 floats are read under a mask (a masked-off
-   lane reads nothing, so a row may end at a page's end). */
+/* The first n of the 4 sums to dst (n = 4: one store; fewer: masked). */
+RECQ_AVX2 static inline void store_sums(float *dst, __m128 sums, int n) {
+  if (n == 4)
+    _mm_storeu_ps(dst, sums);
+  else if (n > 0)
+    _mm_maskstore_ps(
+        dst, _mm_cmpgt_epi32(_mm_set1_epi32(n), _mm_setr_epi32(0, 1, 2, 3)),
+        sums);
+}
+
+/* Up to 12 accumulators, three row vectors and one column vector: the 16
+   ymm registers. The last dim % 8 floats are read under a mask (a
+   masked-off lane reads nothing, so a row may end at a page's end). */
+#define RECQ_COLUMN(J, LOAD)                                                   \
+  if (cols > J) {                                                              \
+    __m256 y = LOAD(c[J] + k);                                                 \
+    s0##J = _mm256_fmadd_ps(x0, y, s0##J);                                     \
+    s1##J = _mm256_fmadd_ps(x1, y, s1##J);                                     \
+    s2##J = _mm256_fmadd_ps(x2, y, s2##J);                                     \
+  }
 #define RECQ_STEP(LOAD)                                                        \
   do {                                                                         \
     __m256 x0 = LOAD(r[0] + k), x1 = LOAD(r[1] + k), x2 = LOAD(r[2] + k);      \
-    __m256 y = LOAD(c[0] + k);                                                 \
-    s00 = _mm256_fmadd_ps(x0, y, s00);                                         \
-    s10 = _mm256_fmadd_ps(x1, y, s10);                                         \
-    s20 = _mm256_fmadd_ps(x2, y, s20);                                         \
-    y = LOAD(c[1] + k);                                                        \
-    s01 = _mm256_fmadd_ps(x0, y, s01);                                         \
-    s11 = _mm256_fmadd_ps(x1, y, s11);                                         \
-    s21 = _mm256_fmadd_ps(x2, y, s21);                                         \
-    y = LOAD(c[2] + k);                                                        \
-    s02 = _mm256_fmadd_ps(x0, y, s02);                                         \
-    s12 = _mm256_fmadd_ps(x1, y, s12);                                         \
-    s22 = _mm256_fmadd_ps(x2, y, s22);                                         \
-    y = LOAD(c[3] + k);                                                        \
-    s03 = _mm256_fmadd_ps(x0, y, s03);                                         \
-    s13 = _mm256_fmadd_ps(x1, y, s13);                                         \
-    s23 = _mm256_fmadd_ps(x2, y, s23);                                         \
+    RECQ_COLUMN(0, LOAD)                                                       \
+    RECQ_COLUMN(1, LOAD)                                                       \
+    RECQ_COLUMN(2, LOAD)                                                       \
+    RECQ_COLUMN(3, LOAD)                                                       \
   } while (0)
 
-RECQ_AVX2 static void block_avx2(const float *const *r, const float *const *c,
-                                 int64_t dim, float sums[kRows][kCols]) {
+/* The first `cols` columns of a block (a constant once inlined). */
+RECQ_AVX2 static inline __attribute__((always_inline)) void
+block_avx2_cols(const float *const *r, const float *const *c, int64_t dim,
+                float *const *dst, const int *n, const int cols) {
   __m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s03 = s00;
   __m256 s10 = s00, s11 = s00, s12 = s00, s13 = s00;
   __m256 s20 = s00, s21 = s00, s22 = s00, s23 = s00;
@@ -85,17 +98,40 @@ RECQ_AVX2 static void block_avx2(const float *const *r, const float *const *c,
     RECQ_STEP(RECQ_MASKED);
 #undef RECQ_MASKED
   }
-  _mm_storeu_ps(sums[0], sum4(s00, s01, s02, s03));
-  _mm_storeu_ps(sums[1], sum4(s10, s11, s12, s13));
-  _mm_storeu_ps(sums[2], sum4(s20, s21, s22, s23));
+  store_sums(dst[0], sum4(s00, s01, s02, s03), n[0]);
+  store_sums(dst[1], sum4(s10, s11, s12, s13), n[1]);
+  store_sums(dst[2], sum4(s20, s21, s22, s23), n[2]);
 }
 #undef RECQ_STEP
+#undef RECQ_COLUMN
+
+RECQ_AVX2 static inline void block_avx2(const float *const *r,
+                                        const float *const *c, int cols,
+                                        int64_t dim, float *const *dst,
+                                        const int *n) {
+  switch (cols) {
+  case 1:
+    block_avx2_cols(r, c, dim, dst, n, 1);
+    break;
+  case 2:
+    block_avx2_cols(r, c, dim, dst, n, 2);
+    break;
+  case 3:
+    block_avx2_cols(r, c, dim, dst, n, 3);
+    break;
+  default:
+    block_avx2_cols(r, c, dim, dst, n, 4);
+  }
+}
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static void interact(const recq_feature_group *groups, int64_t num_groups,
-                     int64_t dim, int64_t batch, int64_t self, float *out,
-                     int64_t out_stride, block_fn block) {
+/* Inlined into each kernel with its block function, which is inlined in
+   turn (in the AVX2 kernel's instruction set). */
+static inline __attribute__((always_inline)) void
+interact(const recq_feature_group *groups, int64_t num_groups, int64_t dim,
+         int64_t batch, int64_t self, float *out, int64_t out_stride,
+         block_fn block) {
   int64_t features = 0;
   for (int64_t g = 0; g < num_groups; ++g)
     features += groups[g].count;
@@ -119,18 +155,24 @@ static void interact(const recq_feature_group *groups, int64_t num_groups,
       /* Columns j < end cover the block's last row. */
       int64_t end = min64(i0 + kRows - 1, features - 1) + diagonal;
       for (int64_t j0 = 0; j0 < end; j0 += kCols) {
+        int cols = (int)min64(kCols, end - j0);
         const float *c[kCols];
-        for (int j = 0; j < kCols; ++j)
-          c[j] = feature[j0 + j < features ? j0 + j : 0];
-        float sums[kRows][kCols];
-        block(r, c, dim, sums);
-        for (int i = 0; i < kRows && i0 + i < features; ++i) {
+        for (int j = 0; j < cols; ++j)
+          c[j] = feature[j0 + j];
+        /* Row i's pairs (i, j0..): the first n[i] of the block's row. */
+        float *dst[kRows];
+        int n[kRows];
+        for (int i = 0; i < kRows; ++i) {
           int64_t row_i = i0 + i;
-          int64_t n = min64(kCols, row_i + diagonal - j0);
-          float *dst = pairs + row_i * (row_i - 1 + 2 * diagonal) / 2 + j0;
-          for (int64_t j = 0; j < n; ++j)
-            dst[j] = sums[i][j];
+          n[i] = row_i < features ? (int)(row_i + diagonal - j0 < cols
+                                              ? row_i + diagonal - j0
+                                              : cols)
+                                  : 0;
+          if (n[i] < 0)
+            n[i] = 0;
+          dst[i] = pairs + row_i * (row_i - 1 + 2 * diagonal) / 2 + j0;
         }
+        block(r, c, cols, dim, dst, n);
       }
     }
   }
@@ -144,9 +186,9 @@ void recq_interaction_dot_f32_generic(const recq_feature_group *groups,
            block_generic);
 }
 
-void recq_interaction_dot_f32_avx2(const recq_feature_group *groups,
-                                   int64_t num_groups, int64_t dim,
-                                   int64_t batch, int64_t self, float *out,
-                                   int64_t out_stride) {
+RECQ_AVX2 void recq_interaction_dot_f32_avx2(const recq_feature_group *groups,
+                                             int64_t num_groups, int64_t dim,
+                                             int64_t batch, int64_t self,
+                                             float *out, int64_t out_stride) {
   interact(groups, num_groups, dim, batch, self, out, out_stride, block_avx2);
 }

@@ -276,6 +276,47 @@ def ConvertRecqQfcToKernelPass
   ];
 }
 
+def ConvertRecqInteractionToCallPass
+    : Pass<"convert-recq-interaction-to-call", "::mlir::ModuleOp"> {
+  let summary = "Lower recq.interaction dot to a call of the runtime's "
+                "interaction kernel for the target.";
+  let description = [{
+    A dot interaction (f32, static feature count and dimension) becomes a
+    call of `recq_interaction_dot_f32_<isa>` (lib/Runtime/recq_interaction.c,
+    declared in recq_interaction.h) writing a new `[B, D + pairs]` buffer,
+    read on as a tensor (`bufferization.to_tensor restrict writable`). Its
+    operands are read in place (`bufferization.to_memref read_only`) and
+    described to the kernel by one `{address, sample stride, feature
+    stride, count}` record each, in an `i64` stack buffer at the function's
+    entry. The kernel walks the triangle of pairs in blocks of 3 x 4 dot
+    products that share their loads (AVX2: 12 accumulators, 7 loads for 12
+    FMAs a step; the blocks on the diagonal compute a few pairs more and
+    drop them), and is written once in the runtime instead of being
+    unrolled into every variant: the lowering of `convert-recq-to-linalg`
+    (a vector reduction per pair, 351 for 27 features) took twice the time
+    at run time and most of the interaction's compile time.
+
+    Kernel per target (option `target`): `generic`: plain C;
+    `avx2`, `avx512`, `avx512-vnni`, `avx512-bf16`, `amx`: the AVX2 + FMA
+    kernel (256-bit; every CPU of those targets has AVX2 and FMA). The
+    module gets the kernel's declaration, so this is a module pass.
+
+    Left to `convert-recq-to-linalg`: `cat` interactions and ones with a
+    dynamic feature count or dimension.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"avx2\"",
+           "Code-generation target: generic, avx2, avx512, avx512-vnni, "
+           "avx512-bf16, amx">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def RecqLowerIntrinsicsPass
     : Pass<"recq-lower-intrinsics", "::mlir::ModuleOp"> {
   let summary = "recq.pure_intrinsic and recq.intrinsic to LLVM calls.";

@@ -4,7 +4,8 @@
 // and int8 recq.qfc (convert-recq-qfc-to-kernel) to register-blocked
 // micro-kernels over weights packed at compile time, and the x86
 // instructions they use (recq.pure_intrinsic) to llvm.call_intrinsic
-// (recq-lower-intrinsics).
+// (recq-lower-intrinsics); the dot interaction to a call of the runtime's
+// kernel for the target (convert-recq-interaction-to-call, a pass only).
 //
 // Targets: generic (SSE2), avx2, avx512, avx512-vnni; the int8 kernels
 // also take avx512-vnni-emulated (the VNNI layout in plain vector code).
