@@ -138,17 +138,26 @@ interact(const recq_feature_group *groups, int64_t num_groups, int64_t dim,
   if (features <= 0 || batch <= 0)
     return;
   const int64_t diagonal = self ? 1 : 0;
-  const float *feature[features];
+  /* This sample's features, and the next one's (prefetched meanwhile,
+     three features a row block: the batch's features come from the bags
+     through L2 or L3, not from L1). */
+  const float *feature[features], *next[features];
   for (int64_t s = 0; s < batch; ++s) {
     int64_t f = 0;
     for (int64_t g = 0; g < num_groups; ++g)
-      for (int64_t t = 0; t < groups[g].count; ++t)
-        feature[f++] = groups[g].data + s * groups[g].sample_stride +
-                       t * groups[g].feature_stride;
+      for (int64_t t = 0; t < groups[g].count; ++t, ++f) {
+        feature[f] = groups[g].data + s * groups[g].sample_stride +
+                     t * groups[g].feature_stride;
+        next[f] = s + 1 < batch ? feature[f] + groups[g].sample_stride : 0;
+      }
     float *row = out + s * out_stride;
     memcpy(row, feature[0], (size_t)dim * sizeof(float));
     float *pairs = row + dim;
     for (int64_t i0 = 1 - diagonal; i0 < features; i0 += kRows) {
+      for (int64_t p = i0 == 1 ? 0 : i0; p < min64(i0 + kRows, features); ++p)
+        if (next[p])
+          for (int64_t k = 0; k < dim; k += 16)
+            __builtin_prefetch(next[p] + k, 0, 3);
       const float *r[kRows];
       for (int i = 0; i < kRows; ++i)
         r[i] = feature[min64(i0 + i, features - 1)];
