@@ -222,6 +222,12 @@ recq::translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
   for (llvm::Function &f : *llvmModule) {
     if (f.isDeclaration())
       continue;
+    // Only the C interface of an entry point is called (by the model's
+    // description); the function it wraps is internal, so LLVM inlines it
+    // into the wrapper and drops it instead of emitting both (the tables'
+    // functions were emitted twice: a third of a DLRM's machine code).
+    if (llvmModule->getFunction(("_mlir_ciface_" + f.getName()).str()))
+      f.setLinkage(llvm::GlobalValue::InternalLinkage);
     f.addFnAttr("target-cpu", target.cpu);
     if (!target.features.empty())
       f.addFnAttr("target-features", target.features);
