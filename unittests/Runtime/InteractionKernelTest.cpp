@@ -12,9 +12,10 @@
 #include "recq/Runtime/recq_cpu.h"
 #include "recq/Runtime/recq_interaction.h"
 
+#include "InteractionReference.h"
+
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
@@ -83,20 +84,10 @@ TEST_P(InteractionKernelTest, MatchesThePlainReference) {
            out.data(), stride);
   for (int64_t s = 0; s < batch; ++s) {
     const float *row = &out[s * stride];
-    for (int64_t d = 0; d < dim; ++d)
-      ASSERT_EQ(row[d], feature(s, 0)[d]) << "sample " << s << ", dense " << d;
-    int64_t column = dim;
-    for (int64_t i = 0; i < features; ++i)
-      for (int64_t j = 0; j < i + diagonal; ++j, ++column) {
-        double dot = 0, magnitude = 0;
-        for (int64_t d = 0; d < dim; ++d) {
-          double p = double(feature(s, i)[d]) * feature(s, j)[d];
-          dot += p;
-          magnitude += std::fabs(p);
-        }
-        ASSERT_NEAR(row[column], dot, 1e-6 * magnitude + 1e-7)
-            << "sample " << s << ", pair (" << i << ", " << j << ")";
-      }
+    ASSERT_TRUE(recq::testing::interactionRowMatches(
+        row, [&](int64_t f) { return feature(s, f); }, features, dim, c.self,
+        1e-6))
+        << "sample " << s;
     for (int64_t p = width; p < stride; ++p)
       ASSERT_EQ(row[p], kUntouched) << "sample " << s << ", padding " << p;
   }

@@ -17,9 +17,9 @@
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include "../Runtime/InteractionReference.h"
 #include "CompileModule.h"
 
-#include <cmath>
 #include <random>
 
 using namespace mlir;
@@ -78,23 +78,11 @@ TEST_P(InteractionTest, MatchesThePlainReference) {
     int64_t outShape[2];
     ASSERT_TRUE(model.runs(inputs, shapes, out, outShape));
     ASSERT_EQ(outShape[1], width);
-    for (int64_t s = 0; s < batch; ++s) {
-      const float *row = &out[s * width];
-      for (int64_t d = 0; d < dim; ++d)
-        ASSERT_EQ(row[d], x[s * dim + d]) << "sample " << s << ", dense " << d;
-      int64_t column = dim;
-      for (int64_t i = 0; i < features; ++i)
-        for (int64_t j = 0; j < i + (self ? 1 : 0); ++j, ++column) {
-          double dot = 0, magnitude = 0;
-          for (int64_t d = 0; d < dim; ++d) {
-            double p = double(feature(s, i)[d]) * feature(s, j)[d];
-            dot += p;
-            magnitude += std::fabs(p);
-          }
-          ASSERT_NEAR(row[column], dot, 1e-5 * magnitude + 1e-6)
-              << "sample " << s << ", pair (" << i << ", " << j << ")";
-        }
-    }
+    for (int64_t s = 0; s < batch; ++s)
+      ASSERT_TRUE(recq::testing::interactionRowMatches(
+          &out[s * width], [&](int64_t f) { return feature(s, f); }, features,
+          dim, self, 1e-5))
+          << "sample " << s;
   }
 }
 
