@@ -22,16 +22,13 @@ namespace recq::testing {
 /// dot product within `tolerance` times the sum of its |products| (plus
 /// `tolerance` / 10, for sums near 0): sums in another order than the
 /// reference's differ by rounding only.
-inline ::testing::AssertionResult
-interactionRowMatches(const float *row,
-                      const std::function<const float *(int64_t)> &feature,
-                      int64_t features, int64_t dim, bool self,
-                      double tolerance) {
+inline ::testing::AssertionResult interactionRowMatches(
+    const float *row, const std::function<const float *(int64_t)> &feature,
+    int64_t features, int64_t dim, bool self, double tolerance) {
   for (int64_t d = 0; d < dim; ++d)
     if (row[d] != feature(0)[d])
-      return ::testing::AssertionFailure()
-             << "dense " << d << ": " << row[d] << ", expected "
-             << feature(0)[d];
+      return ::testing::AssertionFailure() << "dense " << d << ": " << row[d]
+                                           << ", expected " << feature(0)[d];
   int64_t column = dim;
   for (int64_t i = 0; i < features; ++i)
     for (int64_t j = 0; j < i + (self ? 1 : 0); ++j, ++column) {
