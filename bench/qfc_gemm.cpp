@@ -153,7 +153,7 @@ public:
                                     llvm::ArrayRef(bias)));
     Value y = b.create<recq::QfcOp>(
         loc, RankedTensorType::get({dyn, s.n}, u8(0.1, 3)), x, wq, bv,
-        recq::Activation::relu);
+        /*addend=*/Value(), recq::Activation::relu);
     b.create<func::ReturnOp>(
         loc, ValueRange{b.create<quant::StorageCastOp>(loc, outType, y)});
 

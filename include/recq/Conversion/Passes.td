@@ -225,8 +225,8 @@ def ConvertRecqQfcToKernelPass
     | target | k per step | instruction | Nr | Mr | packed weight |
     | --- | --- | --- | --- | --- | --- |
     | `avx512-vnni` | 4 | `vpdpbusd` zmm | 32 | 8 | `[N/32, K/4, 32] x i32` (4 k of a column in one lane; K/4 padded to a multiple of 16, AMX's weight tile) |
-    | `avx512` | 2 | `vpmaddwd` zmm | 32 | 8 | `[N/32, K/2, 32] x i32` (2 k as i16) |
-    | `avx2` | 2 | `vpmaddwd` ymm | 16 | 6 | `[N/16, K/2, 16] x i32` (2 k as i16) |
+    | `avx512` | 2 | `vpmaddwd` zmm | 32 | 8 | `[N/32, K/2, 64] x i8` (a column's 2 k as bytes, sign-extended to its i16 pair as loaded) |
+    | `avx2` | 2 | `vpmaddwd` ymm | 16 | 6 | `[N/16, K/2, 32] x i8` (as avx512) |
     | `generic` | 1 | `vector` multiply-add on i32 | 8 | 4 | `[N/8, K, 8] x i8` |
     | `avx2`, 7-bit input | 4 | `vpmaddubsw` + `vpmaddwd` ymm | 16 | 6 | `[N/16, K/4, 16] x i32` |
     | `amx` | 64 | `tdpbusd` on tiles (rest: `vpdpbusd`) | 32 | 32 | `avx512-vnni`'s (one copy for both variants) |

@@ -243,6 +243,16 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
             i8Pad, ArrayRef<bool>{true});
         return b.create<arith::ExtSIOp>(l, accType, w);
       }
+      if (tile.dot == Dot::Widen16) {
+        // The column pairs' bytes, sign-extended to the i16 pairs.
+        Value byteCol = b.create<arith::ConstantIndexOp>(l, 2 * v * lanes);
+        Value w = b.create<vector::TransferReadOp>(
+            l, VectorType::get({2 * lanes}, i8), packed,
+            ValueRange{nb, g, byteCol}, i8Pad, ArrayRef<bool>{true});
+        Value pairs = b.create<arith::ExtSIOp>(
+            l, VectorType::get({2 * lanes}, b.getI16Type()), w);
+        return b.create<vector::BitCastOp>(l, accType, pairs);
+      }
       return b.create<vector::TransferReadOp>(l, accType, packed,
                                               ValueRange{nb, g, col}, i32Pad,
                                               ArrayRef<bool>{true});

@@ -190,6 +190,21 @@ DenseElementsAttr recq::x86::pack(const Folded &f, const QTile &tile,
         RankedTensorType::get({blocks, f.k, nr}, IntegerType::get(ctx, 8)),
         llvm::ArrayRef(packed));
   }
+  if (tile.dot == Dot::Widen16) {
+    // Stored as bytes, widened to the i16 pairs as they are loaded: half
+    // the memory of the pairs themselves.
+    std::vector<int8_t> packed(blocks * groups * 2 * nr);
+    for (int64_t nb = 0; nb < blocks; ++nb)
+      for (int64_t g = 0; g < groups; ++g)
+        for (int64_t j = 0; j < nr; ++j)
+          for (int64_t t = 0; t < 2; ++t)
+            packed[((nb * groups + g) * nr + j) * 2 + t] =
+                at(nb * nr + j, 2 * g + t);
+    return DenseElementsAttr::get(
+        RankedTensorType::get({blocks, groups, 2 * nr},
+                              IntegerType::get(ctx, 8)),
+        llvm::ArrayRef(packed));
+  }
   std::vector<int32_t> packed(blocks * groups * nr);
   for (int64_t nb = 0; nb < blocks; ++nb)
     for (int64_t g = 0; g < groups; ++g)

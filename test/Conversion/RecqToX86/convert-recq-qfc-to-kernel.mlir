@@ -13,12 +13,14 @@
 //   mult = s_x s_w / s_y: [0.0314960629, 2.0, ...], add = z_y = 5
 // and the ReLU is the clamp [5, 255]. N = 5 is past the few-column kernel.
 //
-// avx2 packs pairs of k as i16 into one i32 lane: lane (k0, k1) of column 0
-// is 0xFF81_0040 = -8323008, (k2, pad) is 32; the input is widened once
-// to u16, [M, 4] (K padded to even with a zero column); per pair and row
-// two vpmaddwd.
+// avx2 stores each pair of k of a column as two bytes, [N/16, K/2, 32] x
+// i8: column 0's (k0, k1) are (64, -127), (k2, pad) (32, 0); a step loads
+// 16 bytes and sign-extends them to the i16 pairs of one i32 lane each
+// (0xFF81_0040 for column 0's first). The input is widened once to u16,
+// [M, 4] (K padded to even with a zero column); per pair and row two
+// vpmaddwd.
 // AVX2-LABEL: func @qfc
-// AVX2-DAG: arith.constant dense<{{\[\[\[}}-8323008, 0, {{.*}}], [32, 0, {{.*}}]]]> : tensor<1x2x16xi32>
+// AVX2-DAG: arith.constant dense<{{\[\[\[}}64, -127, 0, 0, {{.*}}], [32, 0, 0, 0, {{.*}}]]]> : tensor<1x2x32xi8>
 // AVX2-DAG: arith.constant dense<[157, -1, 0, {{.*}}]> : tensor<16xi32>
 // AVX2-DAG: arith.constant dense<[0.0314960629, 2.000000e+00, 2.000000e+00, {{.*}}]> : tensor<16xf32>
 // AVX2-DAG: arith.constant dense<[5.000000e+00, 5.000000e+00, {{.*}}]> : tensor<16xf32>
@@ -31,6 +33,9 @@
 // AVX2: scf.for
 // AVX2:   scf.for
 // AVX2:     scf.for {{.*}} -> (vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>)
+// AVX2:       vector.transfer_read {{.*}} : tensor<1x2x32xi8>, vector<16xi8>
+// AVX2:       arith.extsi {{.*}} : vector<16xi8> to vector<16xi16>
+// AVX2:       vector.bitcast {{.*}} : vector<16xi16> to vector<8xi32>
 // AVX2-COUNT-12: recq.pure_intrinsic "llvm.x86.avx2.pmadd.wd"
 // AVX2:     arith.sitofp
 // AVX2:     math.fma
