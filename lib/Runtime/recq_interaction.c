@@ -25,22 +25,71 @@ enum { kRows = 3, kCols = 4 };
 typedef void (*block_fn)(const float *const *r, const float *const *c, int cols,
                          int64_t dim, float *const *dst, const int *n);
 
-static void block_generic(const float *const *r, const float *const *c,
-                          int cols, int64_t dim, float *const *dst,
-                          const int *n) {
-  (void)cols;
+/* SSE2 (every x86-64 CPU): the AVX2 kernel's block on 4 lanes, with a
+   multiply and an add for each FMA; the last dim % 4 floats are summed one
+   at a time. */
+
+/* The lane sums of a0..a3, in that order (two unpacks, two adds, two
+   moves, one add: SSE2 has no horizontal add). */
+static inline __m128 sum4_sse2(__m128 a0, __m128 a1, __m128 a2, __m128 a3) {
+  __m128 s01 = _mm_add_ps(_mm_unpacklo_ps(a0, a1), _mm_unpackhi_ps(a0, a1));
+  __m128 s23 = _mm_add_ps(_mm_unpacklo_ps(a2, a3), _mm_unpackhi_ps(a2, a3));
+  return _mm_add_ps(_mm_movelh_ps(s01, s23), _mm_movehl_ps(s23, s01));
+}
+
+#define RECQ_COLUMN_SSE2(J)                                                    \
+  if (cols > J) {                                                              \
+    __m128 y = _mm_loadu_ps(c[J] + k);                                         \
+    s0##J = _mm_add_ps(s0##J, _mm_mul_ps(x0, y));                              \
+    s1##J = _mm_add_ps(s1##J, _mm_mul_ps(x1, y));                              \
+    s2##J = _mm_add_ps(s2##J, _mm_mul_ps(x2, y));                              \
+  }
+
+static inline __attribute__((always_inline)) void
+block_generic_cols(const float *const *r, const float *const *c, int64_t dim,
+                   float *const *dst, const int *n, const int cols) {
+  __m128 s00 = _mm_setzero_ps(), s01 = s00, s02 = s00, s03 = s00;
+  __m128 s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+  __m128 s20 = s00, s21 = s00, s22 = s00, s23 = s00;
+  int64_t k = 0;
+  for (; k + 4 <= dim; k += 4) {
+    __m128 x0 = _mm_loadu_ps(r[0] + k), x1 = _mm_loadu_ps(r[1] + k),
+           x2 = _mm_loadu_ps(r[2] + k);
+    RECQ_COLUMN_SSE2(0)
+    RECQ_COLUMN_SSE2(1)
+    RECQ_COLUMN_SSE2(2)
+    RECQ_COLUMN_SSE2(3)
+  }
+  float sums[kRows][kCols];
+  _mm_storeu_ps(sums[0], sum4_sse2(s00, s01, s02, s03));
+  _mm_storeu_ps(sums[1], sum4_sse2(s10, s11, s12, s13));
+  _mm_storeu_ps(sums[2], sum4_sse2(s20, s21, s22, s23));
   for (int i = 0; i < kRows; ++i)
     for (int j = 0; j < n[i]; ++j) {
-      /* Four partial sums, so the adds need not wait on each other. */
-      float s[4] = {0, 0, 0, 0};
-      int64_t k = 0;
-      for (; k + 4 <= dim; k += 4)
-        for (int l = 0; l < 4; ++l)
-          s[l] += r[i][k + l] * c[j][k + l];
-      for (; k < dim; ++k)
-        s[0] += r[i][k] * c[j][k];
-      dst[i][j] = (s[0] + s[1]) + (s[2] + s[3]);
+      float tail = 0;
+      for (int64_t t = k; t < dim; ++t)
+        tail += r[i][t] * c[j][t];
+      dst[i][j] = sums[i][j] + tail;
     }
+}
+#undef RECQ_COLUMN_SSE2
+
+static inline void block_generic(const float *const *r, const float *const *c,
+                                 int cols, int64_t dim, float *const *dst,
+                                 const int *n) {
+  switch (cols) {
+  case 1:
+    block_generic_cols(r, c, dim, dst, n, 1);
+    break;
+  case 2:
+    block_generic_cols(r, c, dim, dst, n, 2);
+    break;
+  case 3:
+    block_generic_cols(r, c, dim, dst, n, 3);
+    break;
+  default:
+    block_generic_cols(r, c, dim, dst, n, 4);
+  }
 }
 
 #define RECQ_AVX2 __attribute__((target("avx2,fma")))
@@ -92,8 +141,9 @@ block_avx2_cols(const float *const *r, const float *const *c, int64_t dim,
   for (; k + 8 <= dim; k += 8)
     RECQ_STEP(_mm256_loadu_ps);
   if (k < dim) {
-    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(dim - k)),
-                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i mask =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(dim - k)),
+                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 #define RECQ_MASKED(p) _mm256_maskload_ps((p), mask)
     RECQ_STEP(RECQ_MASKED);
 #undef RECQ_MASKED

@@ -296,7 +296,7 @@ def ConvertRecqInteractionToCallPass
     (a vector reduction per pair, 351 for 27 features) took twice the time
     at run time and most of the interaction's compile time.
 
-    Kernel per target (option `target`): `generic`: plain C;
+    Kernel per target (option `target`): `generic`: SSE2 (every x86-64);
     `avx2`, `avx512`, `avx512-vnni`, `avx512-bf16`, `amx`: the AVX2 + FMA
     kernel (256-bit; every CPU of those targets has AVX2 and FMA). The
     module gets the kernel's declaration, so this is a module pass.
