@@ -25,6 +25,25 @@ enum { kRows = 3, kCols = 4 };
 typedef void (*block_fn)(const float *const *r, const float *const *c, int cols,
                          int64_t dim, float *const *dst, const int *n);
 
+/* Calls BLOCK_COLS with `cols` as a constant, so each width's block is
+   its own inlined copy (columns past it are neither loaded nor summed). */
+#define RECQ_BY_COLS(BLOCK_COLS)                                               \
+  do {                                                                         \
+    switch (cols) {                                                            \
+    case 1:                                                                    \
+      BLOCK_COLS(r, c, dim, dst, n, 1);                                        \
+      break;                                                                   \
+    case 2:                                                                    \
+      BLOCK_COLS(r, c, dim, dst, n, 2);                                        \
+      break;                                                                   \
+    case 3:                                                                    \
+      BLOCK_COLS(r, c, dim, dst, n, 3);                                        \
+      break;                                                                   \
+    default:                                                                   \
+      BLOCK_COLS(r, c, dim, dst, n, 4);                                        \
+    }                                                                          \
+  } while (0)
+
 /* SSE2 (every x86-64 CPU): the AVX2 kernel's block on 4 lanes, with a
    multiply and an add for each FMA; the last dim % 4 floats are summed one
    at a time. */
@@ -77,19 +96,7 @@ block_generic_cols(const float *const *r, const float *const *c, int64_t dim,
 static inline void block_generic(const float *const *r, const float *const *c,
                                  int cols, int64_t dim, float *const *dst,
                                  const int *n) {
-  switch (cols) {
-  case 1:
-    block_generic_cols(r, c, dim, dst, n, 1);
-    break;
-  case 2:
-    block_generic_cols(r, c, dim, dst, n, 2);
-    break;
-  case 3:
-    block_generic_cols(r, c, dim, dst, n, 3);
-    break;
-  default:
-    block_generic_cols(r, c, dim, dst, n, 4);
-  }
+  RECQ_BY_COLS(block_generic_cols);
 }
 
 #define RECQ_AVX2 __attribute__((target("avx2,fma")))
@@ -159,19 +166,7 @@ RECQ_AVX2 static inline void block_avx2(const float *const *r,
                                         const float *const *c, int cols,
                                         int64_t dim, float *const *dst,
                                         const int *n) {
-  switch (cols) {
-  case 1:
-    block_avx2_cols(r, c, dim, dst, n, 1);
-    break;
-  case 2:
-    block_avx2_cols(r, c, dim, dst, n, 2);
-    break;
-  case 3:
-    block_avx2_cols(r, c, dim, dst, n, 3);
-    break;
-  default:
-    block_avx2_cols(r, c, dim, dst, n, 4);
-  }
+  RECQ_BY_COLS(block_avx2_cols);
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
