@@ -236,7 +236,10 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     // The weights of column vector `v` of block `nb` at k group `g`.
     auto loadWeights = [&](OpBuilder &b, Location l, Value nb, Value g,
                            int64_t v) -> Value {
-      Value col = b.create<arith::ConstantIndexOp>(l, v * lanes);
+      // Where the vector starts in the block's row: Widen16 stores each
+      // column's pair as two bytes.
+      int64_t perColumn = tile.dot == Dot::Widen16 ? 2 : 1;
+      Value col = b.create<arith::ConstantIndexOp>(l, perColumn * v * lanes);
       if (tile.dot == Dot::Plain) {
         Value w = b.create<vector::TransferReadOp>(
             l, VectorType::get({lanes}, i8), packed, ValueRange{nb, g, col},
@@ -245,10 +248,9 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
       }
       if (tile.dot == Dot::Widen16) {
         // The column pairs' bytes, sign-extended to the i16 pairs.
-        Value byteCol = b.create<arith::ConstantIndexOp>(l, 2 * v * lanes);
         Value w = b.create<vector::TransferReadOp>(
-            l, VectorType::get({2 * lanes}, i8), packed,
-            ValueRange{nb, g, byteCol}, i8Pad, ArrayRef<bool>{true});
+            l, VectorType::get({2 * lanes}, i8), packed, ValueRange{nb, g, col},
+            i8Pad, ArrayRef<bool>{true});
         Value pairs = b.create<arith::ExtSIOp>(
             l, VectorType::get({2 * lanes}, b.getI16Type()), w);
         return b.create<vector::BitCastOp>(l, accType, pairs);
