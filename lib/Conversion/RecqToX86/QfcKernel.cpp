@@ -314,57 +314,70 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
       llvm_unreachable("dot kind");
     };
 
-    // The epilogue of rows `rowIdx` of the columns from n0: their sums
-    // `acc` (row-major, tile.nvec vectors per row) into `out`.
-    auto finish = [&](OpBuilder &b, Location l, Value n0,
-                      ArrayRef<Value> masks, ArrayRef<Value> rowIdx,
-                      ArrayRef<Value> acc, Value out) -> Value {
-      int64_t rows = rowIdx.size();
+    // The epilogue's per-column values of the block from n0: the
+    // zero-point correction, the multiplier and the bias of each column
+    // vector, and where it starts.
+    struct Columns {
+      SmallVector<Value> col, c, mult, add;
+    };
+    auto columnsOf = [&](OpBuilder &b, Location l, Value n0) {
+      Columns cols;
       for (int64_t v = 0; v < tile.nvec; ++v) {
         Value col = b.create<arith::AddIOp>(
             l, n0, b.create<arith::ConstantIndexOp>(l, v * lanes));
-        Value cv = b.create<vector::TransferReadOp>(l, accType, cVec, ValueRange{col},
-                                                    i32Pad, ArrayRef<bool>{true});
-        Value mult = b.create<vector::TransferReadOp>(
-            l, floatType, multVec, ValueRange{col}, f32Pad, ArrayRef<bool>{true});
-        Value add = b.create<vector::TransferReadOp>(
-            l, floatType, addVec, ValueRange{col}, f32Pad, ArrayRef<bool>{true});
-        for (int64_t i = 0; i < rows; ++i) {
-          Value t = b.create<arith::AddIOp>(l, acc[i * tile.nvec + v], cv);
-          // math.fma is fused on every target (vector.fma may be split
-          // into a multiply and an add where there is no FMA unit), so
-          // the result is the same everywhere.
-          Value y = b.create<math::FmaOp>(
-              l, b.create<arith::SIToFPOp>(l, floatType, t), mult, add);
-          if (addend) {
-            Value a = b.create<vector::TransferReadOp>(
-                l, floatType, addend, ValueRange{rowIdx[i], col},
-                AffineMapAttr::get(rowMap), f32Pad, masks[v],
-                b.getBoolArrayAttr({true}));
-            y = addAddend(b, l, y, a);
-          }
-          if (output) {
-            y = b.create<math::RoundEvenOp>(l, y);
-            y = b.create<arith::MaximumFOp>(
-                l, y,
-                b.create<arith::ConstantOp>(
-                    l, DenseElementsAttr::get(floatType, lo)));
-            y = b.create<arith::MinimumFOp>(
-                l, y,
-                b.create<arith::ConstantOp>(
-                    l, DenseElementsAttr::get(floatType, hi)));
-            y = b.create<arith::TruncIOp>(
-                l, VectorType::get({lanes}, i8),
-                b.create<arith::FPToSIOp>(l, accType, y));
-          } else {
-            y = recq::buildActivation(b, l, y, act);
-          }
-          out = b.create<vector::TransferWriteOp>(
-                     l, y, out, ValueRange{rowIdx[i], col},
-                     AffineMapAttr::get(rowMap), masks[v],
-                     b.getBoolArrayAttr({true}))
-                    .getResult();
+        cols.col.push_back(col);
+        cols.c.push_back(b.create<vector::TransferReadOp>(
+            l, accType, cVec, ValueRange{col}, i32Pad, ArrayRef<bool>{true}));
+        cols.mult.push_back(b.create<vector::TransferReadOp>(
+            l, floatType, multVec, ValueRange{col}, f32Pad,
+            ArrayRef<bool>{true}));
+        cols.add.push_back(b.create<vector::TransferReadOp>(
+            l, floatType, addVec, ValueRange{col}, f32Pad,
+            ArrayRef<bool>{true}));
+      }
+      return cols;
+    };
+    // The epilogue of row `row`: its sums `acc` (tile.nvec vectors) into
+    // `out`.
+    auto finishRow = [&](OpBuilder &b, Location l, const Columns &cols,
+                         ArrayRef<Value> masks, Value row, ArrayRef<Value> acc,
+                         Value out) -> Value {
+      for (int64_t v = 0; v < tile.nvec; ++v) {
+        Value t = b.create<arith::AddIOp>(l, acc[v], cols.c[v]);
+        // math.fma is fused on every target (vector.fma may be split
+        // into a multiply and an add where there is no FMA unit), so
+        // the result is the same everywhere.
+        Value y =
+            b.create<math::FmaOp>(l, b.create<arith::SIToFPOp>(l, floatType, t),
+                                  cols.mult[v], cols.add[v]);
+        if (addend) {
+          Value a = b.create<vector::TransferReadOp>(
+              l, floatType, addend, ValueRange{row, cols.col[v]},
+              AffineMapAttr::get(rowMap), f32Pad, masks[v],
+              b.getBoolArrayAttr({true}));
+          y = addAddend(b, l, y, a);
         }
+        if (output) {
+          y = b.create<math::RoundEvenOp>(l, y);
+          y = b.create<arith::MaximumFOp>(
+              l, y,
+              b.create<arith::ConstantOp>(
+                  l, DenseElementsAttr::get(floatType, lo)));
+          y = b.create<arith::MinimumFOp>(
+              l, y,
+              b.create<arith::ConstantOp>(
+                  l, DenseElementsAttr::get(floatType, hi)));
+          y = b.create<arith::TruncIOp>(
+              l, VectorType::get({lanes}, i8),
+              b.create<arith::FPToSIOp>(l, accType, y));
+        } else {
+          y = recq::buildActivation(b, l, y, act);
+        }
+        out = b.create<vector::TransferWriteOp>(
+                   l, y, out, ValueRange{row, cols.col[v]},
+                   AffineMapAttr::get(rowMap), masks[v],
+                   b.getBoolArrayAttr({true}))
+                  .getResult();
       }
       return out;
     };
@@ -382,7 +395,11 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
       SmallVector<Value> inits(rows * tile.nvec, zeroAcc);
       SmallVector<Value> acc =
           accumulateLoop(b, l, dot, rowIdx, c0, cGroups, inits);
-      return finish(b, l, n0, masks, rowIdx, acc, out);
+      Columns cols = columnsOf(b, l, n0);
+      for (int64_t i = 0; i < rows; ++i)
+        out = finishRow(b, l, cols, masks, rowIdx[i],
+                        ArrayRef(acc).slice(i * tile.nvec, tile.nvec), out);
+      return out;
     };
 
     // With AMX: the tiles, their configuration and a block's sums. Below
@@ -404,14 +421,28 @@ struct QfcToKernel : OpRewritePattern<recq::QfcOp> {
     auto amxKernel = [&](OpBuilder &b, Location l, Value nb, Value n0,
                          ArrayRef<Value> masks, Value m0, Value out) -> Value {
       tiles.block(b, l, bytesIn, packed, sums, m0, nb, kIn / kAmxK);
-      SmallVector<Value> acc;
-      for (int64_t i = 0; i < kAmxRows; ++i)
-        for (int64_t v = 0; v < tile.nvec; ++v)
-          acc.push_back(b.create<vector::LoadOp>(
-              l, accType, sums,
-              ValueRange{b.create<arith::ConstantIndexOp>(l, i),
-                         b.create<arith::ConstantIndexOp>(l, v * lanes)}));
-      return finish(b, l, n0, masks, rowIndices(b, l, m0, kAmxRows), acc, out);
+      // The block's rows in a loop: unrolled, their kAmxRows x nvec
+      // writes are one chain of tensor values, and bufferization's
+      // analysis of such chains grows with the square of their length
+      // (an int8 MLPerf-shaped DLRM's amx variant took 4.8 s to lower,
+      // the others 0.4 s).
+      Columns cols = columnsOf(b, l, n0);
+      return b
+          .create<scf::ForOp>(
+              l, c0, b.create<arith::ConstantIndexOp>(l, kAmxRows), c1,
+              ValueRange{out},
+              [&](OpBuilder &rb, Location rl, Value i, ValueRange ro) {
+                SmallVector<Value> acc;
+                for (int64_t v = 0; v < tile.nvec; ++v)
+                  acc.push_back(rb.create<vector::LoadOp>(
+                      rl, accType, sums,
+                      ValueRange{i, rb.create<arith::ConstantIndexOp>(
+                                        rl, v * lanes)}));
+                Value row = rb.create<arith::AddIOp>(rl, m0, i);
+                rb.create<scf::YieldOp>(
+                    rl, finishRow(rb, rl, cols, masks, row, acc, ro[0]));
+              })
+          .getResult(0);
     };
 
     // Column masks of block nb (only when Nr does not divide N).
