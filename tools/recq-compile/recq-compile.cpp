@@ -497,16 +497,16 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  llvm::LLVMContext llvmContext;
-  auto llvmModule = recq::compileVariants(**module, targets, llvmContext);
-  if (!llvmModule)
-    return fail(llvm::toString(llvmModule.takeError()));
   if (stage == EmitStage::LlvmIr) {
+    llvm::LLVMContext llvmContext;
+    auto llvmModule = recq::compileVariants(**module, targets, llvmContext);
+    if (!llvmModule)
+      return fail(llvm::toString(llvmModule.takeError()));
     (*llvmModule)->print(output->os(), nullptr);
     output->keep();
     return 0;
   }
-  if (llvm::Error e = recq::emitObject(**llvmModule, output->os()))
+  if (llvm::Error e = recq::compileToObject(**module, targets, output->os()))
     return fail(llvm::toString(std::move(e)));
   if (stage == EmitStage::Obj) {
     output->keep();

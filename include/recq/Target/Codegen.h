@@ -160,8 +160,13 @@ compileVariants(mlir::ModuleOp module, llvm::ArrayRef<CodegenTarget> targets,
 /// globals named "recq.local.*".
 llvm::Error emitObject(llvm::Module &module, llvm::raw_pwrite_stream &os);
 
-/// compileVariants, then emitObject: the object of an artifact whose
-/// description is describeModelAsC(module, targets).
+/// The object of an artifact whose description is
+/// describeModelAsC(module, targets). Several targets: each variant
+/// lowered, optimized and compiled to an object on a thread of its own
+/// (onModuleCopies), its constants of 1 KiB or more named by their
+/// contents in COMDATs (so the linker keeps one of equal ones), the
+/// objects joined by `ld -r`. One target, or no `ld`: compileVariants,
+/// then emitObject.
 llvm::Error compileToObject(mlir::ModuleOp module,
                             llvm::ArrayRef<CodegenTarget> targets,
                             llvm::raw_pwrite_stream &os);

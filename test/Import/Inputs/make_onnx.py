@@ -122,6 +122,21 @@ def constant_bag(indices, offsets=None, mode="ReduceSum", name="const_bag"):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def table_bag(rows=64, dim=16):
+    """A [B, 2] index input into a table initializer (Gather + ReduceSum):
+    an embedding bag whose table (4 KiB) stays in the library."""
+    table = (np.arange(rows * dim, dtype=np.float32).reshape(rows, dim) % 7) / 4
+    nodes = [helper.make_node("Gather", ["table", "idx"], ["rows"], name="lookup"),
+             helper.make_node("ReduceSum", ["rows", "axes"], ["y"], name="pool",
+                              keepdims=0)]
+    inits = [const("table", table),
+             numpy_helper.from_array(np.asarray([1], dtype=np.int64), "axes")]
+    graph = helper.make_graph(
+        nodes, "table_bag", [helper.make_tensor_value_info("idx", TensorProto.INT64, ["B", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", dim])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def computed_indices():
     """Indices computed in the graph (the hashing trick, Mod by the row
     count): not imported."""
@@ -174,6 +189,7 @@ def main(out):
     models["const_bag_past_end"] = constant_bag([[1, 2], [3, 15]])
     models["const_bag_negative"] = constant_bag([[1, -2], [3, 4]])
     models["computed_indices"] = computed_indices()
+    models["table_bag"] = table_bag()
     for kind in ("short", "long", "negative", "type"):
         models[f"bad_tensor_{kind}"] = bad_tensor_data(kind)
     for name, model in models.items():
