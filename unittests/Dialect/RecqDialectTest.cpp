@@ -6,14 +6,23 @@
 //===----------------------------------------------------------------------===//
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
+#include "recq/Dialect/Recq/IR/RowwiseTable.h"
 
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
 
 using namespace mlir;
 
@@ -22,7 +31,8 @@ namespace {
 class RecqDialectTest : public ::testing::Test {
 protected:
   RecqDialectTest() {
-    context.loadDialect<recq::RecqDialect, func::FuncDialect>();
+    context.loadDialect<recq::RecqDialect, func::FuncDialect,
+                        arith::ArithDialect>();
   }
 
   /// Parses `text` as a type, failing the test if it does not parse.
@@ -54,6 +64,54 @@ TEST_F(RecqDialectTest, RowwiseInt4PacksTwoCodesPerByteRoundingUp) {
   ASSERT_TRUE(odd);
   EXPECT_EQ(odd.getCodeBytes(), 2);
   EXPECT_EQ(odd.getRowBytes(), 2 + 4);
+}
+
+// recq.rowwise_quantize of a constant folds to the table's bytes, in
+// blocks of rows on the context's threads: every row as quantizeRowwise
+// makes it, across the blocks' edges (10000 rows: 4096, 4096, 1808).
+TEST_F(RecqDialectTest, RowwiseQuantizeFoldsEveryRowOfALargeTable) {
+  constexpr int64_t rows = 10000, cols = 5;
+  ASSERT_TRUE(context.isMultithreadingEnabled());
+  std::vector<float> values(rows * cols);
+  for (int64_t i = 0; i < rows * cols; ++i)
+    values[i] = std::sin(0.37f * float(i)) * float(1 + i % 13);
+  OpBuilder b(&context);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  auto tableType = parseTable("!recq.rowwise<10000x5xui8, f32>");
+  ASSERT_TRUE(tableType);
+  // Returned, so that the folded table is not dead.
+  auto func =
+      b.create<func::FuncOp>(loc, "table", b.getFunctionType({}, {tableType}));
+  b.setInsertionPointToEnd(func.addEntryBlock());
+  auto tensorType = RankedTensorType::get({rows, cols}, b.getF32Type());
+  Value table = b.create<arith::ConstantOp>(
+      loc, DenseElementsAttr::get(tensorType, ArrayRef<float>(values)));
+  auto quantize = b.create<recq::RowwiseQuantizeOp>(loc, tableType, table);
+  b.create<func::ReturnOp>(loc, quantize.getResult());
+  RewritePatternSet patterns(&context);
+  recq::RowwiseQuantizeOp::getCanonicalizationPatterns(patterns, &context);
+  ASSERT_TRUE(succeeded(applyOpPatternsAndFold(
+      ArrayRef<Operation *>{quantize.getOperation()}, std::move(patterns))));
+
+  recq::RowwiseCastOp castOp;
+  module->walk([&](recq::RowwiseCastOp op) { castOp = op; });
+  ASSERT_TRUE(castOp);
+  auto bytes = castOp.getBytes().getDefiningOp<arith::ConstantOp>();
+  ASSERT_TRUE(bytes);
+  ArrayRef<char> folded =
+      cast<DenseElementsAttr>(bytes.getValue()).getRawData();
+  int64_t rowBytes = tableType.getRowBytes();
+  ASSERT_EQ(int64_t(folded.size()), rows * rowBytes);
+  std::vector<uint8_t> expected(rowBytes);
+  for (int64_t r = 0; r < rows; ++r) {
+    recq::quantizeRowwise(&values[r * cols], cols, 8, /*halfScale=*/false,
+                          expected.data());
+    ASSERT_EQ(
+        0, std::memcmp(expected.data(), folded.data() + r * rowBytes, rowBytes))
+        << "row " << r;
+  }
 }
 
 TEST_F(RecqDialectTest, RowwiseRejectsSignedCodes) {

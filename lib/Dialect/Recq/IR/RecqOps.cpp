@@ -16,6 +16,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/Threading.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
 
@@ -516,9 +517,18 @@ LogicalResult RowwiseQuantizeOp::canonicalize(RowwiseQuantizeOp op,
     table = converted.data();
   }
   std::vector<char> bytes(rows * rowBytes);
-  for (int64_t r = 0; r < rows; ++r)
-    quantizeRowwise(table + r * cols, cols, type.getBitsPerCode(), half,
-                    reinterpret_cast<uint8_t *>(bytes.data() + r * rowBytes));
+  // Blocks of rows on the context's threads (a DLRM's 26 tables, 10^7
+  // rows in all, were a tenth of its int8 compile).
+  constexpr int64_t kBlockRows = 4096;
+  mlir::parallelFor(
+      op.getContext(), 0, (rows + kBlockRows - 1) / kBlockRows,
+      [&](size_t block) {
+        int64_t end = std::min<int64_t>(rows, int64_t(block + 1) * kBlockRows);
+        for (int64_t r = int64_t(block) * kBlockRows; r < end; ++r)
+          quantizeRowwise(
+              table + r * cols, cols, type.getBitsPerCode(), half,
+              reinterpret_cast<uint8_t *>(bytes.data() + r * rowBytes));
+      });
   auto bytesType =
       RankedTensorType::get({rows, rowBytes}, rewriter.getIntegerType(8));
   Value constant = rewriter.create<arith::ConstantOp>(
