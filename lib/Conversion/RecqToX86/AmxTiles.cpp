@@ -5,13 +5,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "Amx.h"
+#include "Buffers.h"
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -34,43 +33,18 @@ int64_t perTileRow(Value buffer) {
          (cast<ShapedType>(buffer.getType()).getElementTypeBitWidth() / 8);
 }
 
-/// `tensor` as a buffer of any layout (its own; nothing writes it).
-Value bufferOf(OpBuilder &b, Location loc, Value tensor) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
-  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                                       strides);
-  auto memrefType =
-      MemRefType::get(type.getShape(), type.getElementType(), layout);
-  return b.create<bufferization::ToMemrefOp>(loc, memrefType, tensor,
-                                             b.getUnitAttr());
-}
-
 /// Where `buffer[indices]` is, as an !llvm.ptr, and the byte stride of
 /// `buffer`'s dimension `strideDim` as an i64.
 std::pair<Value, Value> addressAndStride(OpBuilder &b, Location loc,
                                          Value buffer, ValueRange indices,
                                          int64_t strideDim) {
-  auto type = cast<MemRefType>(buffer.getType());
-  int64_t bytes = type.getElementTypeBitWidth() / 8;
-  auto meta = b.create<memref::ExtractStridedMetadataOp>(loc, buffer);
-  Value offset = meta.getOffset();
-  for (auto [index, stride] : llvm::zip(indices, meta.getStrides()))
-    offset = b.create<arith::AddIOp>(
-        loc, offset, b.create<arith::MulIOp>(loc, index, stride));
-  Value cBytes = b.create<arith::ConstantIndexOp>(loc, bytes);
-  Value base =
-      b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, buffer);
-  Value address = b.create<arith::AddIOp>(
-      loc, base, b.create<arith::MulIOp>(loc, offset, cBytes));
-  Type i64 = b.getI64Type();
-  Value ptr = b.create<LLVM::IntToPtrOp>(
-      loc, LLVM::LLVMPointerType::get(b.getContext()),
-      b.create<arith::IndexCastOp>(loc, i64, address));
+  ElementAddress at = elementAddress(b, loc, buffer, indices);
   Value stride = b.create<arith::IndexCastOp>(
-      loc, i64,
-      b.create<arith::MulIOp>(loc, meta.getStrides()[strideDim], cBytes));
-  return {ptr, stride};
+      loc, b.getI64Type(),
+      b.create<arith::MulIOp>(
+          loc, at.strides[strideDim],
+          b.create<arith::ConstantIndexOp>(loc, at.elementBytes)));
+  return {asPointer(b, loc, at.address), stride};
 }
 
 /// A new buffer at the entry of the function around `at`.
@@ -117,8 +91,8 @@ void AmxTiles::block(OpBuilder &b, Location loc, Value input, Value packed,
       [&](OpBuilder &kb, Location kl, Value step, ValueRange) {
         // (Taken inside the loop, so bufferization sees the buffers in
         // use until it ends.)
-        Value in = bufferOf(kb, kl, input);
-        Value w = bufferOf(kb, kl, packed);
+        Value in = readOnlyBuffer(kb, kl, input);
+        Value w = readOnlyBuffer(kb, kl, packed);
         Value k0 = kb.create<arith::MulIOp>(kl, step, kStep);
         Value g0 = kb.create<arith::MulIOp>(
             kl, step, kb.create<arith::ConstantIndexOp>(kl, kAmxGroups));

@@ -7,6 +7,8 @@
 
 #include "recq/Conversion/Passes.h"
 
+#include "Buffers.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -21,6 +23,7 @@ namespace recq {
 } // namespace recq
 
 using namespace mlir;
+using namespace recq::x86;
 
 namespace {
 
@@ -57,31 +60,7 @@ struct Lowering {
     return b.create<arith::IndexCastOp>(loc, b.getI64Type(), v);
   }
   Value i64(int64_t v) { return b.create<arith::ConstantIntOp>(loc, v, 64); }
-  Value pointer(Value address) {
-    return b.create<LLVM::IntToPtrOp>(
-        loc, LLVM::LLVMPointerType::get(b.getContext()), i64(address));
-  }
-
-  /// `tensor` as a buffer of any layout, read only.
-  Value bufferOf(Value tensor) {
-    auto type = cast<RankedTensorType>(tensor.getType());
-    SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
-    auto layout =
-        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
-    auto memrefType =
-        MemRefType::get(type.getShape(), type.getElementType(), layout);
-    return b.create<bufferization::ToMemrefOp>(loc, memrefType, tensor,
-                                               b.getUnitAttr());
-  }
-
-  /// The address (as an index) of `buffer`'s first element and its strides.
-  std::pair<Value, SmallVector<Value>> addressOf(Value buffer) {
-    auto meta = b.create<memref::ExtractStridedMetadataOp>(loc, buffer);
-    Value base = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, buffer);
-    Value bytes = b.create<arith::MulIOp>(loc, meta.getOffset(), index(4));
-    return {b.create<arith::AddIOp>(loc, base, bytes),
-            SmallVector<Value>(meta.getStrides())};
-  }
+  Value pointer(Value address) { return asPointer(b, loc, address); }
 
   /// Replaces `op` by a call of `kernel` writing a new buffer.
   void rewrite(recq::InteractionOp op, StringRef kernel, Value groups) {
@@ -91,7 +70,8 @@ struct Lowering {
     // per operand (recq_interaction.h).
     for (auto [g, feature] : llvm::enumerate(features)) {
       auto type = cast<RankedTensorType>(feature.getType());
-      auto [address, strides] = addressOf(bufferOf(feature));
+      auto [address, strides, bytes] =
+          elementAddress(b, loc, readOnlyBuffer(b, loc, feature));
       bool grouped = type.getRank() == 3;
       Value fields[4] = {i64(address), i64(strides[0]),
                          grouped ? i64(strides[1]) : i64(0),
@@ -108,7 +88,7 @@ struct Lowering {
       dynamic.push_back(batch);
     Value out = b.create<memref::AllocOp>(loc, outType, dynamic,
                                           b.getI64IntegerAttr(64));
-    auto [outAddress, outStrides] = addressOf(out);
+    auto [outAddress, outStrides, outBytes] = elementAddress(b, loc, out);
     auto denseType = cast<RankedTensorType>(op.getDense().getType());
     Value groupsAddress =
         b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, groups);
