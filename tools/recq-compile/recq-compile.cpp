@@ -34,6 +34,7 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
@@ -63,6 +64,11 @@ cl::opt<bool> profileOps(
     cl::desc("Time each op of the model at run time (recq-run --profile, "
              "recq_model_profile_op; docs/Profiling.md): a clock read "
              "before each"));
+cl::opt<bool> timing(
+    "timing", cl::cat(toolOptions),
+    cl::desc("Print the wall time of each phase (import, quantization and "
+             "calibration or planning, code generation, link) on stderr at "
+             "the end, as mlir-opt's --mlir-timing does for passes"));
 cl::opt<uint64_t> weightsThreshold(
     "weights-threshold", cl::cat(toolOptions),
     cl::desc("Tables larger than this many bytes go to model.weights "
@@ -297,6 +303,12 @@ int main(int argc, char **argv) {
     llvm::outs() << recq::hostTarget().name << "\n";
     return 0;
   }
+  // --timing: each phase a timer under the root, printed as a tree on
+  // stderr when `timers` goes (at any return).
+  mlir::DefaultTimingManager timers;
+  timers.setEnabled(timing);
+  timers.setDisplayMode(mlir::DefaultTimingManager::DisplayMode::Tree);
+  mlir::TimingScope rootTimer = timers.getRootScope();
   if (inputFile.empty() && !printPipeline) {
     llvm::WithColor::error(llvm::errs()) << "no input model (recq-compile "
                                             "model.onnx [-o model.so])\n";
@@ -339,7 +351,9 @@ int main(int argc, char **argv) {
   mlir::registerAllExtensions(registry);
   mlir::MLIRContext context(registry);
 
+  mlir::TimingScope phase = rootTimer.nest("import");
   auto module = recq::importOnnxFile(inputFile, context);
+  phase.stop();
   if (!module)
     return fail(llvm::toString(module.takeError()));
   // Remote tables are named as imported: precisions and batching come later.
@@ -374,6 +388,7 @@ int main(int argc, char **argv) {
   // what the artifact carries (that plan, or the one the flags amount to).
   std::optional<recq::quant::Plan> plan, record;
   if (!planFile.empty() || !accuracyBudget.empty()) {
+    phase = rootTimer.nest("plan precisions");
     auto planned =
         recq::quant::planPrecision(**module, runOn, flow, llvm::errs());
     if (!planned)
@@ -387,12 +402,14 @@ int main(int argc, char **argv) {
       if (planning->getNumOccurrences())
         return fail("--" + planning->ArgStr +
                     " applies to --accuracy-budget or --plan");
+    phase = rootTimer.nest("quantize, calibrate");
     if (llvm::Error e = recq::quant::quantizeByFlags(**module, runOn, flow,
                                                      record, llvm::errs()))
       return fail(llvm::toString(std::move(e)));
     if (record)
       record->target = target.name;
   }
+  phase.stop();
   if (plan && !compareFile.empty())
     if (llvm::Error e = recq::quant::printLayerErrors(**module, *plan, runOn,
                                                       flow, llvm::errs()))
@@ -433,6 +450,7 @@ int main(int argc, char **argv) {
     return fail("--emit=so needs an output file named *.so (-o model.so)");
   // Before the description: it lists the tables in the order the
   // generated code reports their index checks.
+  phase = rootTimer.nest("tables out, description");
   if (stage != EmitStage::Mlir) {
     auto batched = recq::quant::batchEmbeddingBags(**module);
     if (!batched)
@@ -473,6 +491,7 @@ int main(int argc, char **argv) {
       return fail(llvm::toString(desc.takeError()));
     description = std::move(*desc);
   }
+  phase.stop();
 
   std::string error;
   std::string writeTo = outputFile;
@@ -484,12 +503,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (stage == EmitStage::Mlir) {
+    phase = rootTimer.nest("print MLIR");
     (*module)->print(output->os(), mlir::OpPrintingFlags());
     output->keep();
     return 0;
   }
 
   if (stage == EmitStage::LlvmDialect) {
+    phase = rootTimer.nest("lower to the LLVM dialect, print");
     if (llvm::Error e = recq::lowerToLLVMDialect(**module, targets.front()))
       return fail(llvm::toString(std::move(e)));
     (*module)->print(output->os(), mlir::OpPrintingFlags());
@@ -498,6 +519,7 @@ int main(int argc, char **argv) {
   }
 
   if (stage == EmitStage::LlvmIr) {
+    phase = rootTimer.nest("compile the variants, print LLVM IR");
     llvm::LLVMContext llvmContext;
     auto llvmModule = recq::compileVariants(**module, targets, llvmContext);
     if (!llvmModule)
@@ -506,15 +528,19 @@ int main(int argc, char **argv) {
     output->keep();
     return 0;
   }
+  phase = rootTimer.nest("lower, optimize, compile the variants");
   if (llvm::Error e = recq::compileToObject(**module, targets, output->os()))
     return fail(llvm::toString(std::move(e)));
+  phase.stop();
   if (stage == EmitStage::Obj) {
     output->keep();
     return 0;
   }
   output->os().flush();
+  phase = rootTimer.nest("link the library");
   llvm::Error linked =
       recq::linkSharedLibrary(writeTo, description, outputFile);
+  phase.stop();
   if (linked)
     return fail(llvm::toString(std::move(linked)));
   if (keepObject) {
