@@ -559,19 +559,19 @@ Error recq::emitObject(llvm::Module &module, llvm::raw_pwrite_stream &os) {
 /// (shareConstantsByContent).
 static constexpr size_t kSharedConstantBytes = 1024;
 
-/// Adds `value`'s contents to `hasher`: its type, then its elements' bytes
-/// (arrays, vectors and structs of integer and float data, or zeros).
-/// False for anything else (addresses, expressions).
+/// Adds `value`'s elements to `hasher`, each leaf a tag byte then its
+/// bytes: 0 for zeros (no bytes follow), 1 for integer or float data (its
+/// raw bytes, as many as its type holds). The caller hashes the type,
+/// which fixes every element's type and size, so equal hashes mean equal
+/// memory. False for anything else (addresses, expressions).
 static bool hashConstant(const llvm::Constant *value, llvm::BLAKE3 &hasher) {
-  std::string type;
-  llvm::raw_string_ostream os(type);
-  value->getType()->print(os);
-  hasher.update(type);
+  static constexpr uint8_t kZeros = 0, kData = 1;
   if (llvm::isa<llvm::ConstantAggregateZero>(value)) {
-    hasher.update("zero");
+    hasher.update(llvm::ArrayRef(kZeros));
     return true;
   }
   if (auto *data = llvm::dyn_cast<llvm::ConstantDataSequential>(value)) {
+    hasher.update(llvm::ArrayRef(kData));
     hasher.update(data->getRawDataValues());
     return true;
   }
@@ -598,6 +598,10 @@ static void shareConstantsByContent(llvm::Module &variant) {
         layout.getTypeAllocSize(global.getValueType()) < kSharedConstantBytes)
       continue;
     llvm::BLAKE3 hasher;
+    std::string type;
+    llvm::raw_string_ostream os(type);
+    global.getValueType()->print(os);
+    hasher.update(type);
     if (!hashConstant(global.getInitializer(), hasher))
       continue;
     std::string name = "recq.const." + llvm::toHex(hasher.final<16>(), true) +
