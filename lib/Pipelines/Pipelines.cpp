@@ -23,13 +23,14 @@ static const char kLowerToLLVM[] =
     // int8 FCs -> kernels on storage types (while their quant types are
     // still there to read); the remaining quantize/dequantize -> integer
     // math on storage types; fp32 FCs with constant weights -> kernels;
-    // the rest -> linalg/scf/vector on tensors, tidied. (Dot interactions
-    // first: calls of the runtime's kernel.)
+    // the rest -> linalg/scf/vector on tensors (the tables' bags ->
+    // calls of one pooling function per kind of table), tidied. (Dot
+    // interactions first: calls of the runtime's kernel.)
     "convert-recq-interaction-to-call{target={target}},"
     "func.func(convert-recq-qfc-to-kernel{target={qfc-target}},"
     "recq-lower-quant-types,"
-    "convert-recq-fc-to-kernel{target={fc-target}},"
-    "convert-recq-to-linalg,canonicalize,cse),"
+    "convert-recq-fc-to-kernel{target={fc-target}}),"
+    "convert-recq-to-linalg,func.func(canonicalize,cse),"
     // Tensors -> buffers; results of @main are allocated and returned,
     // everything else is freed where its last use ends.
     "one-shot-bufferize{bufferize-function-boundaries=1 "

@@ -18,7 +18,7 @@ include "mlir/Pass/PassBase.td"
 //===----------------------------------------------------------------------===//
 
 def ConvertRecqToLinalgPass
-    : Pass<"convert-recq-to-linalg", "::mlir::func::FuncOp"> {
+    : Pass<"convert-recq-to-linalg", "::mlir::ModuleOp"> {
   let summary = "Lower fp32 recq ops to linalg, scf and vector on tensors.";
   let description = [{
     The first step of the fp32 lowering; the result bufferizes with
@@ -69,14 +69,27 @@ def ConvertRecqToLinalgPass
 
     - `recq.embedding_bags`: the same loop nest once per table, each
       writing its slot of one `[B, T, D]` tensor; one index flag per table.
+    - In `recq-split-bags`' table functions (the bag inserted into slot t
+      of `bufferization.to_tensor %buf restrict writable`, stored back into
+      `%buf`), the bag becomes a call of a private function that every
+      table of its kind shares: `@recq_pool_<n>(%storage, %indices
+      [, %offsets][, %weights], %buf, %slot) -> i1` (the index flag), the
+      table's storage cast to a dynamic row count, marked `no_inline` and
+      internal (`llvm.linkage`: not exported from the library). A
+      kind is the storage type but for its rows, the row-wise layout, the
+      mode and the operand types: the 26 tables of an MLPerf DLRM share one
+      loop nest, which LLVM then optimizes and compiles once instead of 26
+      times. (Hence a module pass: it adds functions.)
 
     bf16 tables, row-wise tables that are not stored bytes and the
     quantized ops are refused with an error naming the op.
   }];
   let dependentDialects = [
-    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
-    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
-    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect"
   ];
 }
 

@@ -11,13 +11,17 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
+#include "llvm/ADT/StringMap.h"
+
 #include <cmath>
+#include <memory>
 #include <optional>
 
 using namespace mlir;
@@ -54,10 +58,27 @@ public:
     return RowReader(cast.getBytes(), type.getCols(), type);
   }
 
+  /// A reader of `storage` (the float table, or a row-wise table's bytes
+  /// when `rowwise` is set) with `dim` columns; its row count may be
+  /// dynamic (a pooling function shared by tables of one kind).
+  static RowReader of(Value storage, int64_t dim,
+                      recq::RowwiseTableType rowwise) {
+    return RowReader(storage, dim, rowwise);
+  }
+
   /// The storage the kernel reads: the float table, or its bytes.
   Value storage() const { return storage_; }
-  int64_t rows() const {
-    return cast<ShapedType>(storage_.getType()).getDimSize(0);
+  int64_t dim() const { return dim_; }
+  recq::RowwiseTableType rowwise() const { return rowwise_; }
+
+  /// The last row's index (the bound an index is clamped to).
+  Value lastRow(OpBuilder &b, Location l) const {
+    int64_t rows = cast<ShapedType>(storage_.getType()).getDimSize(0);
+    if (!ShapedType::isDynamic(rows))
+      return b.create<arith::ConstantIndexOp>(l, rows - 1);
+    Value n = b.create<tensor::DimOp>(l, storage_, 0);
+    return b.create<arith::SubIOp>(l, n,
+                                   b.create<arith::ConstantIndexOp>(l, 1));
   }
 
   /// A block of at most kChunkColumns consecutive columns, pooled by its
@@ -270,215 +291,321 @@ private:
 };
 
 /// Pools every bag of one table into `init` (a [B, D] tensor, or slot
-/// `slot` of a [B, T, D] one; null: a new [B, D] tensor of `type`).
-/// Returns the filled tensor and the i1 "an index was outside the table".
-FailureOr<std::pair<Value, Value>>
-poolBags(PatternRewriter &rewriter, Location loc, Operation *op, Value table,
+/// `slot` (an index) of a [B, T, D] one; null: a new [B, D] tensor of
+/// `type`). Returns the filled tensor and the i1 "an index was outside the
+/// table".
+std::pair<Value, Value>
+poolBags(OpBuilder &rewriter, Location loc, const RowReader *reader,
          Value indices, Value offsets, Value weights, recq::PoolingMode mode,
-         bool last, RankedTensorType type, Value init, int64_t slot) {
-  std::optional<RowReader> reader = RowReader::create(op, table);
-  if (!reader || failed(requireF32(op, type, "result")))
-    return failure();
-    Type f32 = rewriter.getF32Type();
-    bool fixed = !offsets;
+         bool last, RankedTensorType type, Value init, Value slot) {
+  Type f32 = rewriter.getF32Type();
+  bool fixed = !offsets;
 
-    Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
-    Value c1 = rewriter.create<arith::ConstantIndexOp>(loc, 1);
-    Value numIndices = rewriter.create<tensor::DimOp>(loc, indices, 0);
-    Value numBags, numOffsets, bagLength;
-    if (fixed) {
-      numBags = numIndices;
-      bagLength = rewriter.create<tensor::DimOp>(loc, indices, 1);
-    } else {
-      numOffsets = rewriter.create<tensor::DimOp>(loc, offsets, 0);
-      numBags = last ? rewriter.create<arith::SubIOp>(loc, numOffsets, c1)
-                           .getResult()
-                     : numOffsets;
-    }
-    if (!init)
-      init = rewriter.create<tensor::EmptyOp>(
-          loc, type.getShape(), f32,
-          type.isDynamicDim(0) ? ValueRange{numBags} : ValueRange{});
-    Value zero = rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(f32));
-    Value negInf = rewriter.create<arith::ConstantOp>(
-        loc,
-        rewriter.getFloatAttr(f32, -std::numeric_limits<float>::infinity()));
-    // Per column block: zeros, and where its pooling starts (-inf for max).
-    SmallVector<RowReader::Chunk> chunks = reader->chunks();
-    SmallVector<Value> zeroVecs, startVecs;
-    for (const RowReader::Chunk &chunk : chunks) {
-      auto vecType = VectorType::get({chunk.lanes}, f32);
-      zeroVecs.push_back(rewriter.create<vector::SplatOp>(loc, vecType, zero));
-      startVecs.push_back(mode == recq::PoolingMode::max
-                              ? rewriter.create<vector::SplatOp>(loc, vecType,
-                                                                 negInf)
-                                    .getResult()
-                              : zeroVecs.back());
-    }
+  Value c0 = rewriter.create<arith::ConstantIndexOp>(loc, 0);
+  Value c1 = rewriter.create<arith::ConstantIndexOp>(loc, 1);
+  Value numIndices = rewriter.create<tensor::DimOp>(loc, indices, 0);
+  Value numBags, numOffsets, bagLength;
+  if (fixed) {
+    numBags = numIndices;
+    bagLength = rewriter.create<tensor::DimOp>(loc, indices, 1);
+  } else {
+    numOffsets = rewriter.create<tensor::DimOp>(loc, offsets, 0);
+    numBags =
+        last ? rewriter.create<arith::SubIOp>(loc, numOffsets, c1).getResult()
+             : numOffsets;
+  }
+  if (!init)
+    init = rewriter.create<tensor::EmptyOp>(
+        loc, type.getShape(), f32,
+        type.isDynamicDim(0) ? ValueRange{numBags} : ValueRange{});
+  Value zero =
+      rewriter.create<arith::ConstantOp>(loc, rewriter.getZeroAttr(f32));
+  Value negInf = rewriter.create<arith::ConstantOp>(
+      loc, rewriter.getFloatAttr(f32, -std::numeric_limits<float>::infinity()));
+  // Per column block: zeros, and where its pooling starts (-inf for max).
+  SmallVector<RowReader::Chunk> chunks = reader->chunks();
+  SmallVector<Value> zeroVecs, startVecs;
+  for (const RowReader::Chunk &chunk : chunks) {
+    auto vecType = VectorType::get({chunk.lanes}, f32);
+    zeroVecs.push_back(rewriter.create<vector::SplatOp>(loc, vecType, zero));
+    startVecs.push_back(
+        mode == recq::PoolingMode::max
+            ? rewriter.create<vector::SplatOp>(loc, vecType, negInf).getResult()
+            : zeroVecs.back());
+  }
 
-    auto readIndex = [&](OpBuilder &b, Location l, Value tensor,
-                         ValueRange at) -> Value {
-      Value v = b.create<tensor::ExtractOp>(l, tensor, at);
-      return b.create<arith::IndexCastOp>(l, b.getIndexType(), v);
-    };
+  auto readIndex = [&](OpBuilder &b, Location l, Value tensor,
+                       ValueRange at) -> Value {
+    Value v = b.create<tensor::ExtractOp>(l, tensor, at);
+    return b.create<arith::IndexCastOp>(l, b.getIndexType(), v);
+  };
 
-    // Checked indices: a row index is clamped to the table (an index
-    // outside it reads the last row instead of memory past the table) and
-    // any index outside [0, rows) sets a flag the function returns; the
-    // runtime turns a set flag into an error naming table, sample and value.
-    Value lastRow = rewriter.create<arith::ConstantIndexOp>(
-        loc, reader->rows() - 1);
-    Value noneBad = rewriter.create<arith::ConstantIntOp>(loc, 0, 1);
-    auto outer = rewriter.create<scf::ForOp>(
-        loc, c0, numBags, c1, ValueRange{init, noneBad},
-        [&](OpBuilder &b, Location l, Value bag, ValueRange iterArgs) {
-          // The bag's index range [begin, end).
-          Value begin, end;
-          if (fixed) {
-            begin = c0;
-            end = bagLength;
+  // Checked indices: a row index is clamped to the table (an index
+  // outside it reads the last row instead of memory past the table) and
+  // any index outside [0, rows) sets a flag the function returns; the
+  // runtime turns a set flag into an error naming table, sample and value.
+  Value lastRow = reader->lastRow(rewriter, loc);
+  Value noneBad = rewriter.create<arith::ConstantIntOp>(loc, 0, 1);
+  auto outer = rewriter.create<scf::ForOp>(
+      loc, c0, numBags, c1, ValueRange{init, noneBad},
+      [&](OpBuilder &b, Location l, Value bag, ValueRange iterArgs) {
+        // The bag's index range [begin, end).
+        Value begin, end;
+        if (fixed) {
+          begin = c0;
+          end = bagLength;
+        } else {
+          begin = readIndex(b, l, offsets, bag);
+          Value next = b.create<arith::AddIOp>(l, bag, c1);
+          if (last) {
+            end = readIndex(b, l, offsets, next);
           } else {
-            begin = readIndex(b, l, offsets, bag);
-            Value next = b.create<arith::AddIOp>(l, bag, c1);
-            if (last) {
-              end = readIndex(b, l, offsets, next);
-            } else {
-              Value hasNext = b.create<arith::CmpIOp>(
-                  l, arith::CmpIPredicate::ult, next, numOffsets);
-              end = b.create<scf::IfOp>(
-                         l, hasNext,
-                         [&](OpBuilder &t, Location tl) {
-                           t.create<scf::YieldOp>(
-                               tl, readIndex(t, tl, offsets, next));
-                         },
-                         [&](OpBuilder &e, Location el) {
-                           e.create<scf::YieldOp>(el, numIndices);
-                         })
-                        .getResult(0);
-            }
+            Value hasNext = b.create<arith::CmpIOp>(
+                l, arith::CmpIPredicate::ult, next, numOffsets);
+            end = b.create<scf::IfOp>(
+                       l, hasNext,
+                       [&](OpBuilder &t, Location tl) {
+                         t.create<scf::YieldOp>(
+                             tl, readIndex(t, tl, offsets, next));
+                       },
+                       [&](OpBuilder &e, Location el) {
+                         e.create<scf::YieldOp>(el, numIndices);
+                       })
+                      .getResult(0);
           }
-          // Row-wise sums take the bias out of the vector work: the codes
-          // accumulate as fma(code, scale [* w], acc) and the biases
-          // [* w] as one scalar (summed by the first block's loop), added
-          // once per bag.
-          bool factored = reader->isRowwise() && mode != recq::PoolingMode::max;
-          Value dest = iterArgs[0], badOut, biasSum;
-          for (auto [c, chunk] : llvm::enumerate(chunks)) {
-            // Pooling runs on the block's lanes (see RowReader::chunks).
-            auto vecType = VectorType::get({chunk.lanes}, f32);
-            Value zeroVec = zeroVecs[c], startVec = startVecs[c];
-            // The first block's loop checks the indices (and is the one
-            // recq-prefetch-rows prefetches whole rows in).
-            bool firstChunk = chunk.column == 0;
-            bool sumsBias = factored && firstChunk;
-            SmallVector<Value> start{startVec, iterArgs[1]};
-            if (sumsBias)
-              start.push_back(zero);
-            auto inner = b.create<scf::ForOp>(
-                l, begin, end, c1, start,
-                [&](OpBuilder &ib, Location il, Value k, ValueRange acc) {
-                  SmallVector<Value> at = fixed ? SmallVector<Value>{bag, k}
-                                                : SmallVector<Value>{k};
-                  Value index = readIndex(ib, il, indices, at);
-                  Value clamped =
-                      ib.create<arith::MinUIOp>(il, index, lastRow);
-                  Value bad = acc[1];
-                  if (firstChunk)
-                    bad = ib.create<arith::OrIOp>(
-                        il, acc[1],
-                        ib.create<arith::CmpIOp>(il, arith::CmpIPredicate::ne,
-                                                 clamped, index));
-                  RowReader::Row row =
-                      reader->read(ib, il, clamped, chunk);
-                  Value w = weights
-                                ? ib.create<tensor::ExtractOp>(il, weights, at)
-                                      .getResult()
-                                : Value();
-                  SmallVector<Value> next;
-                  if (factored) {
-                    // acc: pooled codes, the bad flag[, the biases].
-                    Value scale = row.scale;
+        }
+        // Row-wise sums take the bias out of the vector work: the codes
+        // accumulate as fma(code, scale [* w], acc) and the biases
+        // [* w] as one scalar (summed by the first block's loop), added
+        // once per bag.
+        bool factored = reader->isRowwise() && mode != recq::PoolingMode::max;
+        Value dest = iterArgs[0], badOut, biasSum;
+        for (auto [c, chunk] : llvm::enumerate(chunks)) {
+          // Pooling runs on the block's lanes (see RowReader::chunks).
+          auto vecType = VectorType::get({chunk.lanes}, f32);
+          Value zeroVec = zeroVecs[c], startVec = startVecs[c];
+          // The first block's loop checks the indices (and is the one
+          // recq-prefetch-rows prefetches whole rows in).
+          bool firstChunk = chunk.column == 0;
+          bool sumsBias = factored && firstChunk;
+          SmallVector<Value> start{startVec, iterArgs[1]};
+          if (sumsBias)
+            start.push_back(zero);
+          auto inner = b.create<scf::ForOp>(
+              l, begin, end, c1, start,
+              [&](OpBuilder &ib, Location il, Value k, ValueRange acc) {
+                SmallVector<Value> at =
+                    fixed ? SmallVector<Value>{bag, k} : SmallVector<Value>{k};
+                Value index = readIndex(ib, il, indices, at);
+                Value clamped = ib.create<arith::MinUIOp>(il, index, lastRow);
+                Value bad = acc[1];
+                if (firstChunk)
+                  bad = ib.create<arith::OrIOp>(
+                      il, acc[1],
+                      ib.create<arith::CmpIOp>(il, arith::CmpIPredicate::ne,
+                                               clamped, index));
+                RowReader::Row row = reader->read(ib, il, clamped, chunk);
+                Value w = weights
+                              ? ib.create<tensor::ExtractOp>(il, weights, at)
+                                    .getResult()
+                              : Value();
+                SmallVector<Value> next;
+                if (factored) {
+                  // acc: pooled codes, the bad flag[, the biases].
+                  Value scale = row.scale;
+                  if (w)
+                    scale = ib.create<arith::MulFOp>(il, scale, w);
+                  next.push_back(ib.create<math::FmaOp>(
+                      il, row.values,
+                      ib.create<vector::SplatOp>(il, vecType, scale), acc[0]));
+                  next.push_back(bad);
+                  if (sumsBias) {
+                    Value bias = row.bias;
                     if (w)
-                      scale = ib.create<arith::MulFOp>(il, scale, w);
-                    next.push_back(ib.create<math::FmaOp>(
-                        il, row.values,
-                        ib.create<vector::SplatOp>(il, vecType, scale),
-                        acc[0]));
-                    next.push_back(bad);
-                    if (sumsBias) {
-                      Value bias = row.bias;
-                      if (w)
-                        bias = ib.create<arith::MulFOp>(il, bias, w);
-                      next.push_back(
-                          ib.create<arith::AddFOp>(il, acc[2], bias));
-                    }
-                  } else {
-                    Value values = RowReader::dequantize(ib, il, row);
-                    if (w)
-                      next.push_back(ib.create<math::FmaOp>(
-                          il, values,
-                          ib.create<vector::SplatOp>(il, vecType, w), acc[0]));
-                    else if (mode == recq::PoolingMode::max)
-                      next.push_back(
-                          ib.create<arith::MaximumFOp>(il, acc[0], values));
-                    else
-                      next.push_back(
-                          ib.create<arith::AddFOp>(il, acc[0], values));
-                    next.push_back(bad);
+                      bias = ib.create<arith::MulFOp>(il, bias, w);
+                    next.push_back(ib.create<arith::AddFOp>(il, acc[2], bias));
                   }
-                  ib.create<scf::YieldOp>(il, next);
-                });
-            // recq-prefetch-rows finds the loop by this mark after
-            // bufferization.
-            if (firstChunk) {
-              inner->setAttr("recq.bag_rows", b.getUnitAttr());
-              badOut = inner.getResult(1);
-            }
-            if (sumsBias)
-              biasSum = inner.getResult(2);
-            Value pooled = inner.getResult(0);
-            if (factored)
-              pooled = b.create<arith::AddFOp>(
-                  l, pooled, b.create<vector::SplatOp>(l, vecType, biasSum));
-            Value count = b.create<arith::SubIOp>(l, end, begin);
-            Value empty = b.create<arith::CmpIOp>(
-                l, arith::CmpIPredicate::sle, count, c0);
-            if (mode == recq::PoolingMode::mean) {
-              Value n = b.create<arith::UIToFPOp>(
-                  l, f32,
-                  b.create<arith::IndexCastOp>(
-                      l, b.getI64Type(),
-                      b.create<arith::MaxSIOp>(l, count, c1)));
-              pooled = b.create<arith::DivFOp>(
-                  l, pooled, b.create<vector::SplatOp>(l, vecType, n));
-            } else if (mode == recq::PoolingMode::max) {
-              pooled = b.create<arith::SelectOp>(l, empty, zeroVec, pooled);
-            }
-            pooled = reader->toColumns(b, l, chunk, pooled);
-            SmallVector<Value> at{
-                bag, b.create<arith::ConstantIndexOp>(l, chunk.column)};
-            if (slot >= 0)
-              at.insert(at.begin() + 1,
-                        b.create<arith::ConstantIndexOp>(l, slot));
-            AffineMap minor = AffineMap::getMinorIdentityMap(
-                type.getRank(), 1, b.getContext());
-            dest = b.create<vector::TransferWriteOp>(
-                        l, pooled, dest, at, AffineMapAttr::get(minor),
-                        Value(), b.getBoolArrayAttr({true}))
-                       .getResult();
+                } else {
+                  Value values = RowReader::dequantize(ib, il, row);
+                  if (w)
+                    next.push_back(ib.create<math::FmaOp>(
+                        il, values, ib.create<vector::SplatOp>(il, vecType, w),
+                        acc[0]));
+                  else if (mode == recq::PoolingMode::max)
+                    next.push_back(
+                        ib.create<arith::MaximumFOp>(il, acc[0], values));
+                  else
+                    next.push_back(
+                        ib.create<arith::AddFOp>(il, acc[0], values));
+                  next.push_back(bad);
+                }
+                ib.create<scf::YieldOp>(il, next);
+              });
+          // recq-prefetch-rows finds the loop by this mark after
+          // bufferization.
+          if (firstChunk) {
+            inner->setAttr("recq.bag_rows", b.getUnitAttr());
+            badOut = inner.getResult(1);
           }
-          b.create<scf::YieldOp>(l, ValueRange{dest, badOut});
-        });
+          if (sumsBias)
+            biasSum = inner.getResult(2);
+          Value pooled = inner.getResult(0);
+          if (factored)
+            pooled = b.create<arith::AddFOp>(
+                l, pooled, b.create<vector::SplatOp>(l, vecType, biasSum));
+          Value count = b.create<arith::SubIOp>(l, end, begin);
+          Value empty =
+              b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sle, count, c0);
+          if (mode == recq::PoolingMode::mean) {
+            Value n = b.create<arith::UIToFPOp>(
+                l, f32,
+                b.create<arith::IndexCastOp>(
+                    l, b.getI64Type(), b.create<arith::MaxSIOp>(l, count, c1)));
+            pooled = b.create<arith::DivFOp>(
+                l, pooled, b.create<vector::SplatOp>(l, vecType, n));
+          } else if (mode == recq::PoolingMode::max) {
+            pooled = b.create<arith::SelectOp>(l, empty, zeroVec, pooled);
+          }
+          pooled = reader->toColumns(b, l, chunk, pooled);
+          SmallVector<Value> at{
+              bag, b.create<arith::ConstantIndexOp>(l, chunk.column)};
+          if (slot)
+            at.insert(at.begin() + 1, slot);
+          AffineMap minor =
+              AffineMap::getMinorIdentityMap(type.getRank(), 1, b.getContext());
+          dest = b.create<vector::TransferWriteOp>(
+                      l, pooled, dest, at, AffineMapAttr::get(minor), Value(),
+                      b.getBoolArrayAttr({true}))
+                     .getResult();
+        }
+        b.create<scf::YieldOp>(l, ValueRange{dest, badOut});
+      });
   return std::make_pair(outer.getResult(0), outer.getResult(1));
 }
+
+/// The pooling functions tables of one kind share (see
+/// EmbeddingBagLowering), made in `module` on first use: one per storage
+/// type (its row count aside), row-wise layout, mode, operand types and
+/// destination.
+class PoolFunctions {
+public:
+  explicit PoolFunctions(ModuleOp module) : module(module) {}
+
+  /// The function for `reader`'s kind of table and these operands.
+  func::FuncOp get(const RowReader &reader, ValueRange operands, Value buffer,
+                   recq::PoolingMode mode, bool last, bool hasOffsets,
+                   bool hasWeights, Location loc) {
+    SmallVector<Type> inputs{storageType(reader.storage().getType())};
+    for (Value v : operands)
+      inputs.push_back(operandType(v.getType()));
+    inputs.push_back(buffer.getType());
+    inputs.push_back(IndexType::get(module.getContext()));
+    std::string key;
+    llvm::raw_string_ostream os(key);
+    for (Type t : inputs)
+      os << t << ';';
+    if (recq::RowwiseTableType rowwise = reader.rowwise())
+      os << rowwise.getCols() << 'x' << rowwise.getCodeType() << ','
+         << rowwise.getScaleType();
+    os << ';' << recq::stringifyPoolingMode(mode) << ';' << last << hasOffsets
+       << hasWeights;
+    func::FuncOp &fn = byKind[key];
+    if (!fn)
+      fn = build(reader, inputs, mode, last, hasOffsets, hasWeights, loc);
+    return fn;
+  }
+
+  /// The buffer a table's storage (a tensor) is passed in: its row count
+  /// dynamic. (A whole constant or argument: identity layout.)
+  static MemRefType storageType(Type tensor) {
+    auto type = cast<RankedTensorType>(tensor);
+    SmallVector<int64_t> shape(type.getShape());
+    shape[0] = ShapedType::kDynamic;
+    return MemRefType::get(shape, type.getElementType());
+  }
+
+  /// The buffer an index, offset or weight tensor is passed in: any offset
+  /// and outer strides, unit inner stride, so a row of a [T, B] offsets
+  /// input (recq-split-bags slices one per table) passes as it is.
+  /// (Buffers are passed, not tensors: one-shot bufferization would give a
+  /// tensor argument an identity layout and pass such a row with a bare
+  /// `memref.cast`, which drops its offset.)
+  static MemRefType operandType(Type tensor) {
+    auto type = cast<RankedTensorType>(tensor);
+    SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+    strides.back() = 1;
+    return MemRefType::get(type.getShape(), type.getElementType(),
+                           StridedLayoutAttr::get(type.getContext(),
+                                                  ShapedType::kDynamic,
+                                                  strides));
+  }
+
+private:
+  /// @recq_pool_<n>(%storage, %indices[, %offsets][, %weights], %buf,
+  /// %slot) -> i1, buffers but the slot: pools the bags into slot %slot of
+  /// %buf in place and returns "an index was outside the table". Never
+  /// inlined: its callers are one-call wrappers, one per table, and it is
+  /// compiled once.
+  func::FuncOp build(const RowReader &like, ArrayRef<Type> inputs,
+                     recq::PoolingMode mode, bool last, bool hasOffsets,
+                     bool hasWeights, Location loc) {
+    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+    auto fn = b.create<func::FuncOp>(
+        loc, "recq_pool_" + std::to_string(byKind.size() - 1),
+        b.getFunctionType(inputs, {b.getI1Type()}));
+    // Private to the module: internal in LLVM (convert-func-to-llvm reads
+    // the linkage from this attribute), so the library does not export it.
+    fn.setPrivate();
+    fn->setAttr("llvm.linkage", LLVM::LinkageAttr::get(
+                                    b.getContext(), LLVM::Linkage::Internal));
+    fn->setAttr("no_inline", b.getUnitAttr());
+    SymbolTable(module).insert(fn); // a unique name, should one clash
+    Block *entry = fn.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    auto args = entry->getArguments();
+    size_t next = 0;
+    auto read = [&]() -> Value {
+      Value buffer = args[next++];
+      auto type = cast<MemRefType>(buffer.getType());
+      return b.create<bufferization::ToTensorOp>(
+          loc, RankedTensorType::get(type.getShape(), type.getElementType()),
+          buffer, /*restrict=*/true, /*writable=*/false);
+    };
+    Value storage = read(), indices = read();
+    Value offsets = hasOffsets ? read() : Value();
+    Value weights = hasWeights ? read() : Value();
+    Value buffer = args[next++], slot = args[next++];
+    auto bufferType = cast<MemRefType>(buffer.getType());
+    auto destType = RankedTensorType::get(bufferType.getShape(),
+                                          bufferType.getElementType());
+    Value dest = b.create<bufferization::ToTensorOp>(
+        loc, destType, buffer, /*restrict=*/true, /*writable=*/true);
+    RowReader reader = RowReader::of(storage, like.dim(), like.rowwise());
+    auto [pooled, bad] = poolBags(b, loc, &reader, indices, offsets, weights,
+                                  mode, last, destType, dest, slot);
+    auto store = b.create<bufferization::MaterializeInDestinationOp>(
+        loc, pooled, buffer);
+    store.setRestrict(true);
+    store.setWritable(true);
+    b.create<func::ReturnOp>(loc, bad);
+    return fn;
+  }
+
+  ModuleOp module;
+  llvm::StringMap<func::FuncOp> byKind;
+};
 
 /// A bag lowering: each table it lowers appends its i1 "an index was
 /// outside the table" to `statuses`, which the pass returns.
 template <typename OpTy>
 struct BagLowering : OpRewritePattern<OpTy> {
-  BagLowering(MLIRContext *ctx, SmallVectorImpl<Value> &statuses)
-      : OpRewritePattern<OpTy>(ctx), statuses(statuses) {}
+  BagLowering(MLIRContext *ctx, SmallVectorImpl<Value> &statuses,
+              std::shared_ptr<PoolFunctions> pools)
+      : OpRewritePattern<OpTy>(ctx), statuses(statuses),
+        pools(std::move(pools)) {}
   SmallVectorImpl<Value> &statuses;
+  /// Null: no shared functions, every table's loops inline.
+  std::shared_ptr<PoolFunctions> pools;
 };
 
 struct EmbeddingBagLowering : BagLowering<recq::EmbeddingBagOp> {
@@ -486,6 +613,9 @@ struct EmbeddingBagLowering : BagLowering<recq::EmbeddingBagOp> {
 
   LogicalResult matchAndRewrite(recq::EmbeddingBagOp op,
                                 PatternRewriter &rewriter) const override {
+    std::optional<RowReader> reader = RowReader::create(op, op.getTable());
+    if (!reader || failed(requireF32(op, op.getType(), "result")))
+      return failure();
     // A bag whose only use inserts it into slot t of a [B, T, D] tensor
     // (recq-split-bags' table functions) pools straight into that tensor.
     tensor::InsertSliceOp insert;
@@ -494,21 +624,86 @@ struct EmbeddingBagLowering : BagLowering<recq::EmbeddingBagOp> {
       insert = dyn_cast<tensor::InsertSliceOp>(*op->user_begin());
       slot = insert ? slotOf(insert, op.getType()) : -1;
     }
-    auto pooled =
-        poolBags(rewriter, op.getLoc(), op, op.getTable(), op.getIndices(),
-                 op.getOffsets(), op.getPerSampleWeights(), op.getMode(),
-                 op.getIncludeLastOffset(),
-                 slot >= 0 ? insert.getResultType() : op.getType(),
-                 slot >= 0 ? insert.getDest() : Value(), slot);
-    if (failed(pooled))
-      return failure();
-    statuses.push_back(pooled->second);
+    if (slot >= 0 && pools)
+      if (auto store = storedInPlace(insert))
+        return callShared(op, *reader, insert, store, slot, rewriter);
+    Location loc = op.getLoc();
+    Value slotIndex = slot >= 0
+                          ? rewriter.create<arith::ConstantIndexOp>(loc, slot)
+                          : Value();
+    auto [pooled, bad] = poolBags(
+        rewriter, loc, &*reader, op.getIndices(), op.getOffsets(),
+        op.getPerSampleWeights(), op.getMode(), op.getIncludeLastOffset(),
+        slot >= 0 ? insert.getResultType() : op.getType(),
+        slot >= 0 ? insert.getDest() : Value(), slotIndex);
+    statuses.push_back(bad);
     if (slot >= 0) {
-      rewriter.replaceOp(insert, pooled->first);
+      rewriter.replaceOp(insert, pooled);
       rewriter.eraseOp(op);
     } else {
-      rewriter.replaceOp(op, pooled->first);
+      rewriter.replaceOp(op, pooled);
     }
+    return success();
+  }
+
+  /// recq-split-bags' table function: `insert` fills the tensor of a
+  /// caller's buffer (`bufferization.to_tensor %buf restrict writable`)
+  /// and is stored back in place into %buf, its only use. That store.
+  static bufferization::MaterializeInDestinationOp
+  storedInPlace(tensor::InsertSliceOp insert) {
+    auto view = insert.getDest().getDefiningOp<bufferization::ToTensorOp>();
+    if (!view || !view.getRestrict() || !view.getWritable() ||
+        !insert->hasOneUse())
+      return {};
+    auto store = dyn_cast<bufferization::MaterializeInDestinationOp>(
+        *insert->user_begin());
+    if (!store || store.getSource() != insert.getResult() ||
+        store.getDest() != view.getMemref() || !store.getRestrict() ||
+        !store.getWritable())
+      return {};
+    return store;
+  }
+
+  /// The table's pooling as a call of the function its kind of table
+  /// shares (PoolFunctions): LLVM compiles one loop nest per kind instead
+  /// of one per table (26 alike in a DLRM).
+  LogicalResult callShared(recq::EmbeddingBagOp op, const RowReader &reader,
+                           tensor::InsertSliceOp insert,
+                           bufferization::MaterializeInDestinationOp store,
+                           int64_t slot, PatternRewriter &rewriter) const {
+    Location loc = op.getLoc();
+    SmallVector<Value> operands{op.getIndices()};
+    if (op.getOffsets())
+      operands.push_back(op.getOffsets());
+    if (op.getPerSampleWeights())
+      operands.push_back(op.getPerSampleWeights());
+    Value buffer = store.getDest();
+    func::FuncOp fn = pools->get(
+        reader, operands, buffer, op.getMode(), op.getIncludeLastOffset(),
+        static_cast<bool>(op.getOffsets()),
+        static_cast<bool>(op.getPerSampleWeights()), loc);
+    rewriter.setInsertionPoint(store);
+    // The tensors as the buffers they bufferize to, read only.
+    auto asBuffer = [&](Value tensor, MemRefType type) -> Value {
+      auto shaped =
+          RankedTensorType::get(type.getShape(), type.getElementType());
+      if (tensor.getType() != shaped)
+        tensor = rewriter.create<tensor::CastOp>(loc, shaped, tensor);
+      return rewriter.create<bufferization::ToMemrefOp>(loc, type, tensor,
+                                                        /*read_only=*/true);
+    };
+    FunctionType type = fn.getFunctionType();
+    SmallVector<Value> args{
+        asBuffer(reader.storage(), cast<MemRefType>(type.getInput(0)))};
+    for (auto [i, v] : llvm::enumerate(operands))
+      args.push_back(asBuffer(v, cast<MemRefType>(type.getInput(i + 1))));
+    args.push_back(buffer);
+    args.push_back(rewriter.create<arith::ConstantIndexOp>(loc, slot));
+    auto call = rewriter.create<func::CallOp>(loc, fn, args);
+    statuses.push_back(call.getResult(0));
+    rewriter.eraseOp(store);
+    rewriter.eraseOp(insert);
+    rewriter.eraseOp(op);
     return success();
   }
 
@@ -570,13 +765,15 @@ struct EmbeddingBagsLowering : BagLowering<recq::EmbeddingBagsOp> {
       Value weights = op.getPerSampleWeights().empty()
                           ? Value()
                           : op.getPerSampleWeights()[t];
-      auto pooled = poolBags(rewriter, loc, op, table, op.getIndices()[t],
-                             offsets, weights, op.getMode(),
-                             op.getIncludeLastOffset(), type, init, t);
-      if (failed(pooled))
+      std::optional<RowReader> reader = RowReader::create(op, table);
+      if (!reader || failed(requireF32(op, type, "result")))
         return failure();
-      init = pooled->first;
-      flags.push_back(pooled->second);
+      auto [pooled, bad] =
+          poolBags(rewriter, loc, &*reader, op.getIndices()[t], offsets,
+                   weights, op.getMode(), op.getIncludeLastOffset(), type, init,
+                   rewriter.create<arith::ConstantIndexOp>(loc, t));
+      init = pooled;
+      flags.push_back(bad);
     }
     llvm::append_range(statuses, flags);
     rewriter.replaceOp(op, init);
@@ -587,7 +784,11 @@ struct EmbeddingBagsLowering : BagLowering<recq::EmbeddingBagsOp> {
 } // namespace
 
 void recq::to_linalg::populateEmbeddingBagLoweringPatterns(
-    RewritePatternSet &patterns, SmallVectorImpl<Value> &statuses) {
+    RewritePatternSet &patterns, SmallVectorImpl<Value> &statuses,
+    ModuleOp sharedPools) {
+  // The patterns own the functions' cache (built once per pass run).
+  auto pools =
+      sharedPools ? std::make_shared<PoolFunctions>(sharedPools) : nullptr;
   patterns.add<EmbeddingBagLowering, EmbeddingBagsLowering>(
-      patterns.getContext(), statuses);
+      patterns.getContext(), statuses, pools);
 }

@@ -11,6 +11,7 @@
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace recq::to_linalg {
@@ -29,10 +30,12 @@ mlir::LogicalResult requireF32(mlir::Operation *op, mlir::Type type,
                                llvm::StringRef what);
 
 /// recq.embedding_bag and recq.embedding_bags to loops; each appends its
-/// tables' index-status flags to `statuses`.
+/// tables' index-status flags to `statuses`. With `sharedPools`, a table
+/// function's bag (recq-split-bags) becomes a call of a pooling function
+/// every table of its kind shares, made in that module.
 void populateEmbeddingBagLoweringPatterns(
     mlir::RewritePatternSet &patterns,
-    llvm::SmallVectorImpl<mlir::Value> &statuses);
+    llvm::SmallVectorImpl<mlir::Value> &statuses, mlir::ModuleOp sharedPools);
 
 } // namespace recq::to_linalg
 

@@ -11,7 +11,9 @@
 #include "recq/Conversion/Utils/Activation.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -293,23 +295,30 @@ struct ConvertRecqToLinalgPass
     : recq::impl::ConvertRecqToLinalgPassBase<ConvertRecqToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
-    RewritePatternSet patterns(ctx);
+    ModuleOp module = getOperation();
     SmallVector<Value> statuses;
-    recq::populateRecqToLinalgConversionPatterns(patterns, statuses);
+    RewritePatternSet patterns(ctx);
+    recq::populateRecqToLinalgConversionPatterns(patterns, statuses, module);
+    FrozenRewritePatternSet frozen(std::move(patterns));
     ConversionTarget target(*ctx);
     recq::configureRecqToLinalgConversionTarget(target);
-    if (failed(applyPartialConversion(getOperation(), target,
-                                      std::move(patterns))))
-      return signalPassFailure();
-    if (!statuses.empty() && failed(returnIndexStatus(statuses)))
-      signalPassFailure();
+    // The functions there are now: the pooling functions the patterns add
+    // are made lowered.
+    auto funcs = llvm::to_vector(module.getOps<func::FuncOp>());
+    for (func::FuncOp func : funcs) {
+      statuses.clear();
+      if (failed(applyPartialConversion(func, target, frozen)))
+        return signalPassFailure();
+      if (!statuses.empty() && failed(returnIndexStatus(func, statuses)))
+        return signalPassFailure();
+    }
   }
 
   /// Appends `tensor<T x i64>`, 1 where bag op t (in program order) met an
-  /// index outside its table, to the function's results, marked
+  /// index outside its table, to `func`'s results, marked
   /// `recq.index_status`.
-  LogicalResult returnIndexStatus(ArrayRef<Value> statuses) {
-    func::FuncOp func = getOperation();
+  static LogicalResult returnIndexStatus(func::FuncOp func,
+                                         ArrayRef<Value> statuses) {
     if (!func.getBody().hasOneBlock())
       return func.emitOpError("index status: a function of one block only");
     auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
@@ -336,11 +345,12 @@ struct ConvertRecqToLinalgPass
 } // namespace
 
 void recq::populateRecqToLinalgConversionPatterns(
-    RewritePatternSet &patterns, SmallVectorImpl<Value> &indexStatuses) {
+    RewritePatternSet &patterns, SmallVectorImpl<Value> &indexStatuses,
+    ModuleOp sharedPools) {
   MLIRContext *ctx = patterns.getContext();
   patterns.add<FcLowering, InteractionLowering, UnaryLowering<recq::ReluOp>,
                UnaryLowering<recq::SigmoidOp>>(ctx);
-  populateEmbeddingBagLoweringPatterns(patterns, indexStatuses);
+  populateEmbeddingBagLoweringPatterns(patterns, indexStatuses, sharedPools);
 }
 
 void recq::configureRecqToLinalgConversionTarget(ConversionTarget &target) {

@@ -9,6 +9,7 @@
 #ifndef RECQ_CONVERSION_RECQTOLINALG_RECQTOLINALG_H
 #define RECQ_CONVERSION_RECQTOLINALG_RECQTOLINALG_H
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -19,10 +20,13 @@ namespace recq {
 /// one i1 per table it pools, "an index was outside the table", to
 /// `indexStatuses` in program order (convert-recq-to-linalg returns them
 /// from the function as `recq.index_status`). `indexStatuses` must outlive
-/// the patterns.
+/// the patterns. With `sharedPools` (the module being lowered), the bag of
+/// each of recq-split-bags' table functions becomes a call of a pooling
+/// function all tables of its kind share, added to that module.
 void populateRecqToLinalgConversionPatterns(
     mlir::RewritePatternSet &patterns,
-    llvm::SmallVectorImpl<mlir::Value> &indexStatuses);
+    llvm::SmallVectorImpl<mlir::Value> &indexStatuses,
+    mlir::ModuleOp sharedPools = {});
 
 /// What convert-recq-to-linalg leaves legal: everything but the recq
 /// dialect, except the kernel building blocks later passes lower
