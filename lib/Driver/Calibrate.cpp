@@ -5,6 +5,7 @@
 #include "ModelRunner.h"
 
 #include "recq/Dialect/Recq/IR/RecqDialect.h"
+#include "recq/Driver/Quantize.h"
 #include "recq/Support/Npz.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -78,6 +79,12 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
   auto stats = exposeFcInputs(*copy, options.interactionDenseApart);
   if (!stats)
     return stats.takeError();
+  // The interaction's bags batched as recq-compile batches them: the model
+  // compiles to one function per table, all sharing one pooling function
+  // per kind of table (convert-recq-to-linalg), and the runtime pools them
+  // on its threads. The same values; half the compile time.
+  if (auto batched = batchEmbeddingBags(*copy); !batched)
+    return batched.takeError();
 
   SmallString<128> dir;
   if (std::error_code ec =
