@@ -14,6 +14,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -683,14 +684,19 @@ struct EmbeddingBagLowering : BagLowering<recq::EmbeddingBagOp> {
         static_cast<bool>(op.getOffsets()),
         static_cast<bool>(op.getPerSampleWeights()), loc);
     rewriter.setInsertionPoint(store);
-    // The tensors as the buffers they bufferize to, read only.
+    // The tensors as the buffers they bufferize to, read only (without a
+    // tensor.cast first: canonicalize rewrites to_memref(tensor.cast) into
+    // a to_memref that drops read_only, and a constant table would then be
+    // copied on every call).
     auto asBuffer = [&](Value tensor, MemRefType type) -> Value {
-      auto shaped =
-          RankedTensorType::get(type.getShape(), type.getElementType());
-      if (tensor.getType() != shaped)
-        tensor = rewriter.create<tensor::CastOp>(loc, shaped, tensor);
-      return rewriter.create<bufferization::ToMemrefOp>(loc, type, tensor,
-                                                        /*read_only=*/true);
+      auto shaped = cast<RankedTensorType>(tensor.getType());
+      auto exact = MemRefType::get(shaped.getShape(), type.getElementType(),
+                                   type.getLayout());
+      Value buffer = rewriter.create<bufferization::ToMemrefOp>(
+          loc, exact, tensor, /*read_only=*/true);
+      if (exact != type)
+        buffer = rewriter.create<memref::CastOp>(loc, type, buffer);
+      return buffer;
     };
     FunctionType type = fn.getFunctionType();
     SmallVector<Value> args{

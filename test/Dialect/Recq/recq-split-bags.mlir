@@ -1,5 +1,5 @@
 // RUN: recq-opt %s -split-input-file -recq-split-bags | FileCheck %s
-// RUN: recq-opt %s -split-input-file -recq-split-bags -convert-recq-to-linalg \
+// RUN: recq-opt %s -split-input-file -recq-split-bags -convert-recq-to-linalg -canonicalize \
 // RUN:   -one-shot-bufferize="bufferize-function-boundaries=1 function-boundary-type-conversion=identity-layout-map" \
 // RUN:   -canonicalize | FileCheck %s --check-prefix=INPLACE
 
