@@ -498,7 +498,7 @@ public:
                    bool hasWeights, Location loc) {
     SmallVector<Type> inputs{storageType(reader.storage().getType())};
     for (Value v : operands)
-      inputs.push_back(operandType(v.getType()));
+      inputs.push_back(operandType(v));
     inputs.push_back(buffer.getType());
     inputs.push_back(IndexType::get(module.getContext()));
     std::string key;
@@ -525,14 +525,18 @@ public:
     return MemRefType::get(shape, type.getElementType());
   }
 
-  /// The buffer an index, offset or weight tensor is passed in: any offset
-  /// and outer strides, unit inner stride, so a row of a [T, B] offsets
-  /// input (recq-split-bags slices one per table) passes as it is.
-  /// (Buffers are passed, not tensors: one-shot bufferization would give a
-  /// tensor argument an identity layout and pass such a row with a bare
-  /// `memref.cast`, which drops its offset.)
-  static MemRefType operandType(Type tensor) {
-    auto type = cast<RankedTensorType>(tensor);
+  /// The buffer an index, offset or weight tensor is passed in: a
+  /// function's argument as it is (identity layout, so recq-prefetch-rows
+  /// can read [B, L] indices as one stream); anything else with any offset
+  /// and outer strides and a unit inner stride, so a row of a [T, B]
+  /// offsets input (recq-split-bags slices one per table) passes as the
+  /// subview it is. (Buffers are passed, not tensors: one-shot
+  /// bufferization would give a tensor argument an identity layout and
+  /// pass such a row with a bare `memref.cast`, which drops its offset.)
+  static MemRefType operandType(Value tensor) {
+    auto type = cast<RankedTensorType>(tensor.getType());
+    if (isa<BlockArgument>(tensor))
+      return MemRefType::get(type.getShape(), type.getElementType());
     SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
     strides.back() = 1;
     return MemRefType::get(type.getShape(), type.getElementType(),

@@ -27,8 +27,9 @@
 // CHECK-NOT:   func.func @main
 
 // Lowered, each table function calls the pooling function the two f32
-// tables share (its storage with a dynamic row count, the indices and the
-// table's row of the offsets as buffers, slot t); bufferized, it pools
+// tables share (its storage with a dynamic row count, the indices (an
+// argument: identity layout) and the table's row of the offsets (any
+// offset) as buffers, slot t); bufferized, it pools
 // straight into its slot of the argument (no buffer of its own, no copy)
 // and returns only its index status.
 // INPLACE-LABEL: func.func @recq_bag_0(
@@ -38,15 +39,14 @@
 // INPLACE:         %[[T0:.*]] = memref.get_global @__constant_10x4xf32
 // INPLACE:         memref.subview %[[O]][0, 0] [1, %{{.*}}] [1, 1]
 // INPLACE:         %[[S0:.*]] = memref.cast %[[T0]] : memref<10x4xf32> to memref<?x4xf32>
-// INPLACE:         %[[I0C:.*]] = memref.cast %[[I0]] : memref<?xi64> to memref<?xi64, strided<[1], offset: ?>>
-// INPLACE:         call @[[POOL:recq_pool_0]](%[[S0]], %[[I0C]], %{{.*}}, %[[BUF]], %c0)
+// INPLACE:         call @[[POOL:recq_pool_0]](%[[S0]], %[[I0]], %{{.*}}, %[[BUF]], %c0)
 // INPLACE-NOT:     memref.copy
 // INPLACE:         return
 // INPLACE-LABEL: func.func @recq_bag_1(
 // INPLACE:         %[[O1:.*]] = memref.subview %{{.*}}[1, 0] [1, %{{.*}}] [1, 1]
 // INPLACE:         call @[[POOL]](%{{.*}}, %{{.*}}, %[[O1]], %{{.*}}, %c1)
 // INPLACE-LABEL: func.func private @recq_pool_0(
-// INPLACE-SAME:    %[[T:[^:]*]]: memref<?x4xf32>, %[[I:[^:]*]]: memref<?xi64, strided<[1], offset: ?>>, %[[OFF:[^:]*]]: memref<?xi64, strided<[1], offset: ?>>, %[[OUT:[^:]*]]: memref<?x2x4xf32>, %[[SLOT:[^:]*]]: index) -> i1
+// INPLACE-SAME:    %[[T:[^:]*]]: memref<?x4xf32>, %[[I:[^:]*]]: memref<?xi64>, %[[OFF:[^:]*]]: memref<?xi64, strided<[1], offset: ?>>, %[[OUT:[^:]*]]: memref<?x2x4xf32>, %[[SLOT:[^:]*]]: index) -> i1
 // INPLACE-SAME:    llvm.linkage = #llvm.linkage<internal>
 // INPLACE-SAME:    no_inline
 // INPLACE-NOT:     memref.alloc
