@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -717,6 +718,146 @@ TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
                         got.size(), nullptr, &st),
               RECQ_ERR_INDEX);
     EXPECT_NE(std::string(st.message).find("table 2: index 500 of sample 1 "),
+              std::string::npos)
+        << st.message;
+    inputs[1 + 2 * 2] = indices[2].data();
+  }
+}
+
+// Split tables of every precision (recq-split-bags), D odd: the tables of
+// one kind share one pooling function (convert-recq-to-linalg), which gets
+// the table's rows, slot and buffers at run time; each table's bags match
+// a plain loop, in the library and as model.weights, and an index outside
+// a table that shares its function is reported with that table's own size.
+TEST(EmbeddingBagInputsTest, SharedPoolingMatchesPlainLoopsPerTable) {
+  registerAllPasses();
+  recq::registerAllRecqPasses();
+  const int64_t dim = 19, batch = 6;
+  // int8 twice (one function), fp32 twice (one function), int4, fp16.
+  const char *precisions[] = {"int8", "fp32", "int8", "int4", "fp32", "fp16"};
+  const int64_t rows[] = {1000, 37, 500, 77, 3, 20};
+  const int64_t tables = std::size(rows);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto context = recq::testing::makeContext();
+  OpBuilder b(context.get());
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  Type f32 = b.getF32Type(), i64 = b.getI64Type();
+  int64_t dyn = ShapedType::kDynamic;
+  auto vecI64 = RankedTensorType::get({dyn}, i64);
+  auto bagType = RankedTensorType::get({dyn, dim}, f32);
+  auto outType = RankedTensorType::get({dyn, (tables + 1) * dim}, f32);
+  SmallVector<Type> args{bagType};
+  for (int64_t t = 0; t < tables; ++t)
+    args.append({vecI64, vecI64});
+  auto func =
+      b.create<func::FuncOp>(loc, "main", b.getFunctionType(args, {outType}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToEnd(entry);
+  std::vector<std::vector<float>> data(tables);
+  std::vector<RefTable> refs;
+  SmallVector<Value> bags;
+  for (int64_t t = 0; t < tables; ++t) {
+    data[t].resize(rows[t] * dim);
+    for (float &v : data[t])
+      v = normal(rng);
+    const Precision &p = *llvm::find_if(kPrecisions, [&](const Precision &q) {
+      return llvm::StringRef(q.name) == precisions[t] && !*q.scale;
+    });
+    refs.push_back(referenceTable(data[t], rows[t], dim, p));
+    Value table = b.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(RankedTensorType::get({rows[t], dim}, f32),
+                                    llvm::ArrayRef(data[t])));
+    auto bag = b.create<recq::EmbeddingBagOp>(
+        loc, bagType, table, entry->getArgument(1 + 2 * t),
+        entry->getArgument(2 + 2 * t), Value(), recq::PoolingMode::sum);
+    bag->setAttr("recq.table_precision", b.getStringAttr(precisions[t]));
+    bags.push_back(bag);
+  }
+  Value out =
+      b.create<recq::InteractionOp>(loc, outType, entry->getArgument(0), bags,
+                                    recq::InteractionMode::cat, false);
+  b.create<func::ReturnOp>(loc, out);
+  {
+    PassManager pm(context.get());
+    ASSERT_TRUE(succeeded(parsePassPipeline(
+        "func.func(recq-quantize-tables,recq-canonicalize,recq-fuse)", pm,
+        llvm::errs())));
+    ASSERT_TRUE(succeeded(pm.run(*module)));
+  }
+  ASSERT_NE(recq::splittableBags(func), nullptr);
+
+  const recq::CodegenTarget &target =
+      *recq::lookupTarget(recq::testing::runnableTargets().back());
+  {
+    // One pooling function per kind: int8, fp32, int4, fp16.
+    OwningOpRef<ModuleOp> lowered = module->clone();
+    ASSERT_FALSE(bool(recq::lowerToLLVMDialect(*lowered, target)));
+    int pools = 0, tableFunctions = 0;
+    lowered->walk([&](Operation *op) {
+      if (auto name = op->getAttrOfType<StringAttr>("sym_name")) {
+        pools += name.getValue().starts_with("recq_pool_");
+        tableFunctions += name.getValue().starts_with("recq_bag_");
+      }
+    });
+    EXPECT_EQ(pools, 4);
+    EXPECT_EQ(tableFunctions, tables);
+  }
+
+  std::vector<float> dense(batch * dim, 0.25f);
+  std::vector<std::vector<int64_t>> indices(tables), offsets(tables);
+  for (int64_t t = 0; t < tables; ++t) {
+    std::uniform_int_distribution<int64_t> row(0, rows[t] - 1);
+    for (int64_t bag = 0; bag < batch; ++bag) {
+      offsets[t].push_back(indices[t].size());
+      int64_t n = (bag * 5 + t * 3) % 9; // 0..8 rows, some bags empty
+      for (int64_t k = 0; k < n; ++k)
+        indices[t].push_back(row(rng));
+    }
+  }
+  std::vector<float> want(batch * (tables + 1) * dim);
+  for (int64_t bag = 0; bag < batch; ++bag) {
+    std::fill_n(&want[bag * (tables + 1) * dim], dim, 0.25f);
+    for (int64_t t = 0; t < tables; ++t) {
+      int64_t end =
+          bag + 1 < batch ? offsets[t][bag + 1] : int64_t(indices[t].size());
+      referenceBag(refs[t], indices[t], {}, offsets[t][bag], end, Mode::sum,
+                   &want[(bag * (tables + 1) + t + 1) * dim]);
+    }
+  }
+
+  int64_t denseShape[] = {batch, dim}, offsetShape[] = {batch};
+  std::vector<std::array<int64_t, 1>> indexShape(tables);
+  std::vector<const void *> inputs{dense.data()};
+  std::vector<const int64_t *> shapes{denseShape};
+  for (int64_t t = 0; t < tables; ++t) {
+    indexShape[t][0] = indices[t].size();
+    inputs.insert(inputs.end(), {indices[t].data(), offsets[t].data()});
+    shapes.insert(shapes.end(), {indexShape[t].data(), offsetShape});
+  }
+  for (bool external : {false, true}) {
+    SCOPED_TRACE(external ? "tables in model.weights"
+                          : "tables in the library");
+    OwningOpRef<ModuleOp> copy = module->clone();
+    recq::testing::LoadedModel model(*copy, target, external);
+    ASSERT_TRUE(model);
+    std::vector<float> got(want.size(), -1.0f);
+    ASSERT_TRUE(model.runs(inputs.data(), shapes.data(), got));
+    for (size_t k = 0; k < want.size(); ++k)
+      ASSERT_EQ(got[k], want[k]) << "element " << k << " (table "
+                                 << int64_t(k / dim) % (tables + 1) - 1 << ")";
+    // Table 2 (int8, sharing its function with table 0's 1000 rows): its
+    // own 500 rows bound it.
+    std::vector<int64_t> bad = indices[2];
+    bad[offsets[2][3]] = rows[2];
+    inputs[1 + 2 * 2] = bad.data();
+    recq_status st;
+    EXPECT_EQ(model.run(model.model, inputs.data(), shapes.data(), got.data(),
+                        got.size(), nullptr, &st),
+              RECQ_ERR_INDEX);
+    EXPECT_NE(std::string(st.message).find("table 2: index 500 of sample 3 "),
               std::string::npos)
         << st.message;
     inputs[1 + 2 * 2] = indices[2].data();
