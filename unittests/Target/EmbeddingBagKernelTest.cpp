@@ -607,6 +607,56 @@ TEST(EmbeddingBagInputsTest, WeightsOnHugePagesWithoutACopy) {
          "were not mapped on them";
 }
 
+/// main(dense [B, D], then indices [n] and offsets [B] per table) ->
+/// [B, (T + 1) * D], its body empty, `b` at its entry: the model of the
+/// split-table tests, whose bags the caller adds.
+func::FuncOp beginTablesMain(OpBuilder &b, ModuleOp module, int64_t tables,
+                             int64_t dim) {
+  Location loc = b.getUnknownLoc();
+  b.setInsertionPointToEnd(module.getBody());
+  Type f32 = b.getF32Type(), i64 = b.getI64Type();
+  int64_t dyn = ShapedType::kDynamic;
+  auto vecI64 = RankedTensorType::get({dyn}, i64);
+  SmallVector<Type> args{RankedTensorType::get({dyn, dim}, f32)};
+  for (int64_t t = 0; t < tables; ++t)
+    args.append({vecI64, vecI64});
+  auto outType = RankedTensorType::get({dyn, (tables + 1) * dim}, f32);
+  auto func =
+      b.create<func::FuncOp>(loc, "main", b.getFunctionType(args, {outType}));
+  b.setInsertionPointToEnd(func.addEntryBlock());
+  return func;
+}
+
+/// The inputs of beginTablesMain's model and their shapes.
+class TablesInputs {
+public:
+  TablesInputs(const std::vector<float> &dense, int64_t batch, int64_t dim,
+               const std::vector<std::vector<int64_t>> &indices,
+               const std::vector<std::vector<int64_t>> &offsets)
+      : denseShape{batch, dim}, offsetShape{batch}, indexShape(indices.size()) {
+    inputs.push_back(dense.data());
+    shapes.push_back(denseShape);
+    for (size_t t = 0; t < indices.size(); ++t) {
+      indexShape[t][0] = indices[t].size();
+      inputs.insert(inputs.end(), {indices[t].data(), offsets[t].data()});
+      shapes.insert(shapes.end(), {indexShape[t].data(), offsetShape});
+    }
+  }
+  TablesInputs(const TablesInputs &) = delete; // shapes point into it
+
+  /// Table t's indices (input 1 + 2t).
+  void setIndices(int64_t t, const std::vector<int64_t> &ids) {
+    inputs[1 + 2 * t] = ids.data();
+  }
+
+  std::vector<const void *> inputs;
+  std::vector<const int64_t *> shapes;
+
+private:
+  int64_t denseShape[2], offsetShape[1];
+  std::vector<std::array<int64_t, 1>> indexShape;
+};
+
 // A model whose tables are pooled by one recq.embedding_bags is split
 // (recq-split-bags): a function per table writing its slot of the [B, T, D]
 // buffer, then the rest. With a batch too small for tiles and enough
@@ -624,19 +674,11 @@ TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
   OpBuilder b(context.get());
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  b.setInsertionPointToEnd(module->getBody());
-  Type f32 = b.getF32Type(), i64 = b.getI64Type();
+  func::FuncOp func = beginTablesMain(b, *module, tables, dim);
+  Block *entry = &func.getBody().front();
+  Type f32 = b.getF32Type();
   int64_t dyn = ShapedType::kDynamic;
-  auto vecI64 = RankedTensorType::get({dyn}, i64);
-  auto denseType = RankedTensorType::get({dyn, dim}, f32);
-  auto outType = RankedTensorType::get({dyn, (tables + 1) * dim}, f32);
-  SmallVector<Type> args{denseType};
-  for (int64_t t = 0; t < tables; ++t)
-    args.append({vecI64, vecI64});
-  auto func =
-      b.create<func::FuncOp>(loc, "main", b.getFunctionType(args, {outType}));
-  Block *entry = func.addEntryBlock();
-  b.setInsertionPointToEnd(entry);
+  auto outType = cast<RankedTensorType>(func.getResultTypes()[0]);
   std::vector<std::vector<float>> data(tables);
   SmallVector<Value> tableValues, indexValues, offsetValues;
   for (int64_t t = 0; t < tables; ++t) {
@@ -689,15 +731,9 @@ TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
   recq::testing::LoadedModel model(
       *module, *recq::lookupTarget(recq::testing::runnableTargets().back()));
   ASSERT_TRUE(model);
-  int64_t denseShape[] = {batch, dim}, offsetShape[] = {batch};
-  int64_t indexShape[tables][1];
-  std::vector<const void *> inputs{dense.data()};
-  std::vector<const int64_t *> shapes{denseShape};
-  for (int64_t t = 0; t < tables; ++t) {
-    indexShape[t][0] = indices[t].size();
-    inputs.insert(inputs.end(), {indices[t].data(), offsets[t].data()});
-    shapes.insert(shapes.end(), {indexShape[t], offsetShape});
-  }
+  TablesInputs in(dense, batch, dim, indices, offsets);
+  auto &inputs = in.inputs;
+  auto &shapes = in.shapes;
   for (int threads : {1, 2}) {
     SCOPED_TRACE(std::to_string(threads) + " thread(s)");
     model.setThreads(model.model, threads);
@@ -711,7 +747,7 @@ TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
     // Table 2's last index of sample 1 outside the table.
     std::vector<int64_t> bad = indices[2];
     bad[offsets[2][2] - 1] = rows[2];
-    inputs[1 + 2 * 2] = bad.data();
+    in.setIndices(2, bad);
     std::vector<float> got(want.size());
     recq_status st;
     EXPECT_EQ(model.run(model.model, inputs.data(), shapes.data(), got.data(),
@@ -720,7 +756,7 @@ TEST(EmbeddingBagInputsTest, SplitTablesOnThreadsMatchOneThread) {
     EXPECT_NE(std::string(st.message).find("table 2: index 500 of sample 1 "),
               std::string::npos)
         << st.message;
-    inputs[1 + 2 * 2] = indices[2].data();
+    in.setIndices(2, indices[2]);
   }
 }
 
@@ -743,19 +779,11 @@ TEST(EmbeddingBagInputsTest, SharedPoolingMatchesPlainLoopsPerTable) {
   OpBuilder b(context.get());
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  b.setInsertionPointToEnd(module->getBody());
-  Type f32 = b.getF32Type(), i64 = b.getI64Type();
-  int64_t dyn = ShapedType::kDynamic;
-  auto vecI64 = RankedTensorType::get({dyn}, i64);
-  auto bagType = RankedTensorType::get({dyn, dim}, f32);
-  auto outType = RankedTensorType::get({dyn, (tables + 1) * dim}, f32);
-  SmallVector<Type> args{bagType};
-  for (int64_t t = 0; t < tables; ++t)
-    args.append({vecI64, vecI64});
-  auto func =
-      b.create<func::FuncOp>(loc, "main", b.getFunctionType(args, {outType}));
-  Block *entry = func.addEntryBlock();
-  b.setInsertionPointToEnd(entry);
+  func::FuncOp func = beginTablesMain(b, *module, tables, dim);
+  Block *entry = &func.getBody().front();
+  Type f32 = b.getF32Type();
+  auto bagType = cast<RankedTensorType>(entry->getArgument(0).getType());
+  auto outType = cast<RankedTensorType>(func.getResultTypes()[0]);
   std::vector<std::vector<float>> data(tables);
   std::vector<RefTable> refs;
   SmallVector<Value> bags;
@@ -828,15 +856,9 @@ TEST(EmbeddingBagInputsTest, SharedPoolingMatchesPlainLoopsPerTable) {
     }
   }
 
-  int64_t denseShape[] = {batch, dim}, offsetShape[] = {batch};
-  std::vector<std::array<int64_t, 1>> indexShape(tables);
-  std::vector<const void *> inputs{dense.data()};
-  std::vector<const int64_t *> shapes{denseShape};
-  for (int64_t t = 0; t < tables; ++t) {
-    indexShape[t][0] = indices[t].size();
-    inputs.insert(inputs.end(), {indices[t].data(), offsets[t].data()});
-    shapes.insert(shapes.end(), {indexShape[t].data(), offsetShape});
-  }
+  TablesInputs in(dense, batch, dim, indices, offsets);
+  auto &inputs = in.inputs;
+  auto &shapes = in.shapes;
   for (bool external : {false, true}) {
     SCOPED_TRACE(external ? "tables in model.weights"
                           : "tables in the library");
@@ -852,7 +874,7 @@ TEST(EmbeddingBagInputsTest, SharedPoolingMatchesPlainLoopsPerTable) {
     // own 500 rows bound it.
     std::vector<int64_t> bad = indices[2];
     bad[offsets[2][3]] = rows[2];
-    inputs[1 + 2 * 2] = bad.data();
+    in.setIndices(2, bad);
     recq_status st;
     EXPECT_EQ(model.run(model.model, inputs.data(), shapes.data(), got.data(),
                         got.size(), nullptr, &st),
@@ -860,7 +882,7 @@ TEST(EmbeddingBagInputsTest, SharedPoolingMatchesPlainLoopsPerTable) {
     EXPECT_NE(std::string(st.message).find("table 2: index 500 of sample 3 "),
               std::string::npos)
         << st.message;
-    inputs[1 + 2 * 2] = indices[2].data();
+    in.setIndices(2, indices[2]);
   }
 }
 
