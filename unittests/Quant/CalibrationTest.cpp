@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -137,6 +138,59 @@ TEST(ScaleChoice, L2MinimisesTheErrorAndMatchesMinMaxOnUniform) {
   // Clipping a flat distribution costs more than it saves.
   EXPECT_NEAR(l2u.lowest(), -1.0f, 0.05f);
   EXPECT_NEAR(l2u.highest(), 3.0f, 0.05f);
+}
+
+/// The l2 search as a plain loop: every candidate of chooseParams' grid
+/// scored by expectedSquaredError, the first of the smallest kept.
+QuantParams referenceL2(const Histogram &h, int32_t qmax) {
+  const int steps = 128, bins = h.numBins();
+  QuantParams best = paramsForRange(h.lo(), h.hi(), qmax);
+  double bestError = expectedSquaredError(h, best);
+  for (int a = 0; a < steps; ++a)
+    for (int b = 0; b < steps; ++b) {
+      if (!a && !b)
+        continue;
+      QuantParams c =
+          paramsForRange(h.edge(a * (bins / 2) / steps),
+                         h.edge(bins - b * (bins / 2) / steps), qmax);
+      double e = expectedSquaredError(h, c);
+      if (e < bestError)
+        bestError = e, best = c;
+    }
+  return best;
+}
+
+// chooseParams scores the candidates from prefix sums (O(log bins) each)
+// instead of a pass over the bins: it picks what the plain search picks,
+// on bulk-and-tail, skewed, one-sided, sparse and flat data, 8 and 7 bits.
+TEST(ScaleChoice, L2SearchPicksWhatThePlainSearchPicks) {
+  std::mt19937 rng(9);
+  std::student_t_distribution<float> heavy(2.0f);
+  std::lognormal_distribution<float> skewed(0.0f, 1.0f);
+  std::exponential_distribution<float> expo(3.0f);
+  std::uniform_real_distribution<float> flat(-1.0f, 3.0f);
+  std::vector<std::vector<float>> sets(5, std::vector<float>(50000));
+  for (float &v : sets[0])
+    v = heavy(rng);
+  for (float &v : sets[1])
+    v = skewed(rng) - 0.5f;
+  for (float &v : sets[2])
+    v = expo(rng);                            // relu-like: nothing below zero
+  for (size_t i = 0; i < sets[3].size(); ++i) // clusters, empty bins between
+    sets[3][i] = float(i % 7) * 3.0f + 0.01f * heavy(rng);
+  for (float &v : sets[4])
+    v = flat(rng);
+  for (size_t k = 0; k < sets.size(); ++k)
+    for (int bins : {2048, 301})
+      for (int32_t qmax : {255, 127}) {
+        Histogram h = histogramOf(sets[k], bins);
+        QuantParams got = chooseParams(h, ScaleMethod::L2, 99.99, qmax);
+        QuantParams want = referenceL2(h, qmax);
+        EXPECT_EQ(got.scale, want.scale)
+            << "set " << k << ", " << bins << " bins, qmax " << qmax;
+        EXPECT_EQ(got.zeroPoint, want.zeroPoint)
+            << "set " << k << ", " << bins << " bins, qmax " << qmax;
+      }
 }
 
 TEST(ScaleChoice, ExpectedErrorTracksTheMeasuredError) {
