@@ -689,9 +689,10 @@ struct EmbeddingBagLowering : BagLowering<recq::EmbeddingBagOp> {
         static_cast<bool>(op.getPerSampleWeights()), loc);
     rewriter.setInsertionPoint(store);
     // The tensors as the buffers they bufferize to, read only (without a
-    // tensor.cast first: canonicalize rewrites to_memref(tensor.cast) into
-    // a to_memref that drops read_only, and a constant table would then be
-    // copied on every call).
+    // tensor.cast first: MLIR 19's canonicalize rewrites
+    // to_memref(tensor.cast) into a to_memref that drops read_only, and a
+    // constant table would then be copied on every call; fixed upstream
+    // after 19, llvm/llvm-project#150511).
     auto asBuffer = [&](Value tensor, MemRefType type) -> Value {
       auto shaped = cast<RankedTensorType>(tensor.getType());
       auto exact = MemRefType::get(shaped.getShape(), type.getElementType(),
