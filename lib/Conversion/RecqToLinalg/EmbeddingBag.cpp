@@ -532,7 +532,8 @@ public:
   /// offsets input (recq-split-bags slices one per table) passes as the
   /// subview it is. (Buffers are passed, not tensors: one-shot
   /// bufferization would give a tensor argument an identity layout and
-  /// pass such a row with a bare `memref.cast`, which drops its offset.)
+  /// pass such a row with a bare `memref.cast`, which drops its offset:
+  /// llvm/llvm-project#83276, open.)
   static MemRefType operandType(Value tensor) {
     auto type = cast<RankedTensorType>(tensor.getType());
     if (isa<BlockArgument>(tensor))
