@@ -817,7 +817,8 @@ TEST(EmbeddingBagInputsTest, SharedPoolingMatchesPlainLoopsPerTable) {
   }
   ASSERT_NE(recq::splittableBags(func), nullptr);
 
-  const recq::CodegenTarget &target =
+  // A copy: lookupTarget returns an optional by value.
+  const recq::CodegenTarget target =
       *recq::lookupTarget(recq::testing::runnableTargets().back());
   {
     // One pooling function per kind: int8, fp32, int4, fp16.
