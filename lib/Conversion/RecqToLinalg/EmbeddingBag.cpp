@@ -492,12 +492,12 @@ class PoolFunctions {
 public:
   explicit PoolFunctions(ModuleOp module) : module(module) {}
 
-  /// The function for `reader`'s kind of table and these operands.
-  func::FuncOp get(const RowReader &reader, ValueRange operands, Value buffer,
-                   recq::PoolingMode mode, bool last, bool hasOffsets,
-                   bool hasWeights, Location loc) {
+  /// The function for the kind of table `bag` reads (through `reader`)
+  /// into `buffer`.
+  func::FuncOp get(recq::EmbeddingBagOp bag, const RowReader &reader,
+                   Value buffer) {
     SmallVector<Type> inputs{storageType(reader.storage().getType())};
-    for (Value v : operands)
+    for (Value v : operandsOf(bag))
       inputs.push_back(operandType(v));
     inputs.push_back(buffer.getType());
     inputs.push_back(IndexType::get(module.getContext()));
@@ -508,12 +508,22 @@ public:
     if (recq::RowwiseTableType rowwise = reader.rowwise())
       os << rowwise.getCols() << 'x' << rowwise.getCodeType() << ','
          << rowwise.getScaleType();
-    os << ';' << recq::stringifyPoolingMode(mode) << ';' << last << hasOffsets
-       << hasWeights;
+    os << ';' << recq::stringifyPoolingMode(bag.getMode()) << ';'
+       << bag.getIncludeLastOffset() << bool(bag.getOffsets())
+       << bool(bag.getPerSampleWeights());
     func::FuncOp &fn = byKind[key];
     if (!fn)
-      fn = build(reader, inputs, mode, last, hasOffsets, hasWeights, loc);
+      fn = build(bag, reader, inputs);
     return fn;
+  }
+
+  /// The bag's index, offset and weight tensors, those it has, in order.
+  static SmallVector<Value> operandsOf(recq::EmbeddingBagOp bag) {
+    SmallVector<Value> out{bag.getIndices()};
+    for (Value v : {bag.getOffsets(), bag.getPerSampleWeights()})
+      if (v)
+        out.push_back(v);
+    return out;
   }
 
   /// The buffer a table's storage (a tensor) is passed in: its row count
@@ -552,9 +562,9 @@ private:
   /// %buf in place and returns "an index was outside the table". Never
   /// inlined: its callers are one-call wrappers, one per table, and it is
   /// compiled once.
-  func::FuncOp build(const RowReader &like, ArrayRef<Type> inputs,
-                     recq::PoolingMode mode, bool last, bool hasOffsets,
-                     bool hasWeights, Location loc) {
+  func::FuncOp build(recq::EmbeddingBagOp bag, const RowReader &like,
+                     ArrayRef<Type> inputs) {
+    Location loc = bag.getLoc();
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     auto fn = b.create<func::FuncOp>(
         loc, "recq_pool_" + std::to_string(byKind.size() - 1),
@@ -578,8 +588,8 @@ private:
           buffer, /*restrict=*/true, /*writable=*/false);
     };
     Value storage = read(), indices = read();
-    Value offsets = hasOffsets ? read() : Value();
-    Value weights = hasWeights ? read() : Value();
+    Value offsets = bag.getOffsets() ? read() : Value();
+    Value weights = bag.getPerSampleWeights() ? read() : Value();
     Value buffer = args[next++], slot = args[next++];
     auto bufferType = cast<MemRefType>(buffer.getType());
     auto destType = RankedTensorType::get(bufferType.getShape(),
@@ -587,8 +597,9 @@ private:
     Value dest = b.create<bufferization::ToTensorOp>(
         loc, destType, buffer, /*restrict=*/true, /*writable=*/true);
     RowReader reader = RowReader::of(storage, like.dim(), like.rowwise());
-    auto [pooled, bad] = poolBags(b, loc, &reader, indices, offsets, weights,
-                                  mode, last, destType, dest, slot);
+    auto [pooled, bad] =
+        poolBags(b, loc, &reader, indices, offsets, weights, bag.getMode(),
+                 bag.getIncludeLastOffset(), destType, dest, slot);
     auto store = b.create<bufferization::MaterializeInDestinationOp>(
         loc, pooled, buffer);
     store.setRestrict(true);
@@ -605,17 +616,17 @@ private:
 /// outside the table" to `statuses`, which the pass returns.
 template <typename OpTy>
 struct BagLowering : OpRewritePattern<OpTy> {
-  BagLowering(MLIRContext *ctx, SmallVectorImpl<Value> &statuses,
-              std::shared_ptr<PoolFunctions> pools)
-      : OpRewritePattern<OpTy>(ctx), statuses(statuses),
-        pools(std::move(pools)) {}
+  BagLowering(MLIRContext *ctx, SmallVectorImpl<Value> &statuses)
+      : OpRewritePattern<OpTy>(ctx), statuses(statuses) {}
   SmallVectorImpl<Value> &statuses;
-  /// Null: no shared functions, every table's loops inline.
-  std::shared_ptr<PoolFunctions> pools;
 };
 
 struct EmbeddingBagLowering : BagLowering<recq::EmbeddingBagOp> {
-  using BagLowering::BagLowering;
+  /// `pools` null: no shared functions, every table's loops inline.
+  EmbeddingBagLowering(MLIRContext *ctx, SmallVectorImpl<Value> &statuses,
+                       std::unique_ptr<PoolFunctions> pools)
+      : BagLowering(ctx, statuses), pools(std::move(pools)) {}
+  std::unique_ptr<PoolFunctions> pools;
 
   LogicalResult matchAndRewrite(recq::EmbeddingBagOp op,
                                 PatternRewriter &rewriter) const override {
@@ -678,16 +689,8 @@ struct EmbeddingBagLowering : BagLowering<recq::EmbeddingBagOp> {
                            bufferization::MaterializeInDestinationOp store,
                            int64_t slot, PatternRewriter &rewriter) const {
     Location loc = op.getLoc();
-    SmallVector<Value> operands{op.getIndices()};
-    if (op.getOffsets())
-      operands.push_back(op.getOffsets());
-    if (op.getPerSampleWeights())
-      operands.push_back(op.getPerSampleWeights());
     Value buffer = store.getDest();
-    func::FuncOp fn = pools->get(
-        reader, operands, buffer, op.getMode(), op.getIncludeLastOffset(),
-        static_cast<bool>(op.getOffsets()),
-        static_cast<bool>(op.getPerSampleWeights()), loc);
+    func::FuncOp fn = pools->get(op, reader, buffer);
     rewriter.setInsertionPoint(store);
     // The tensors as the buffers they bufferize to, read only (without a
     // tensor.cast first: MLIR 19's canonicalize rewrites
@@ -707,7 +710,7 @@ struct EmbeddingBagLowering : BagLowering<recq::EmbeddingBagOp> {
     FunctionType type = fn.getFunctionType();
     SmallVector<Value> args{
         asBuffer(reader.storage(), cast<MemRefType>(type.getInput(0)))};
-    for (auto [i, v] : llvm::enumerate(operands))
+    for (auto [i, v] : llvm::enumerate(PoolFunctions::operandsOf(op)))
       args.push_back(asBuffer(v, cast<MemRefType>(type.getInput(i + 1))));
     args.push_back(buffer);
     args.push_back(rewriter.create<arith::ConstantIndexOp>(loc, slot));
@@ -751,6 +754,8 @@ struct EmbeddingBagsLowering : BagLowering<recq::EmbeddingBagsOp> {
   LogicalResult matchAndRewrite(recq::EmbeddingBagsOp op,
                                 PatternRewriter &rewriter) const override {
     RankedTensorType type = op.getType();
+    if (failed(requireF32(op, type, "result")))
+      return failure();
     Location loc = op.getLoc();
     // The batch: the first table's bag count.
     Value init;
@@ -778,7 +783,7 @@ struct EmbeddingBagsLowering : BagLowering<recq::EmbeddingBagsOp> {
                           ? Value()
                           : op.getPerSampleWeights()[t];
       std::optional<RowReader> reader = RowReader::create(op, table);
-      if (!reader || failed(requireF32(op, type, "result")))
+      if (!reader)
         return failure();
       auto [pooled, bad] =
           poolBags(rewriter, loc, &*reader, op.getIndices()[t], offsets,
@@ -798,9 +803,9 @@ struct EmbeddingBagsLowering : BagLowering<recq::EmbeddingBagsOp> {
 void recq::to_linalg::populateEmbeddingBagLoweringPatterns(
     RewritePatternSet &patterns, SmallVectorImpl<Value> &statuses,
     ModuleOp sharedPools) {
-  // The patterns own the functions' cache (built once per pass run).
-  auto pools =
-      sharedPools ? std::make_shared<PoolFunctions>(sharedPools) : nullptr;
-  patterns.add<EmbeddingBagLowering, EmbeddingBagsLowering>(
-      patterns.getContext(), statuses, pools);
+  // The bag pattern owns the functions' cache (built once per pass run).
+  patterns.add<EmbeddingBagLowering>(
+      patterns.getContext(), statuses,
+      sharedPools ? std::make_unique<PoolFunctions>(sharedPools) : nullptr);
+  patterns.add<EmbeddingBagsLowering>(patterns.getContext(), statuses);
 }
