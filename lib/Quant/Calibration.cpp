@@ -135,8 +135,8 @@ public:
       long double n = h.count(i);
       centers.push_back(c);
       const Sums &p = prefix[i];
-      prefix[i + 1] = {p.count + h.count(i), p.n + n, p.nc + n * c,
-                       p.ncc + n * c * c, p.spread + n * (w * w / 12.0)};
+      prefix[i + 1] = {p.count + h.count(i), p.nc + n * c, p.ncc + n * c * c,
+                       p.spread + n * (w * w / 12.0)};
     }
     total = h.total();
   }
@@ -154,13 +154,14 @@ public:
                   centers.begin();
     high = std::max(high, low);
     const Sums &l = prefix[low], &h = prefix[high], &all = prefix.back();
-    auto clipped = [](long double n, long double nc, long double ncc,
+    // (Counts below 2^64 are exact in a long double's 64-bit mantissa.)
+    auto clipped = [](uint64_t n, long double nc, long double ncc,
                       long double spread, long double edge) {
-      return ncc - 2 * edge * nc + edge * edge * n + spread;
+      return ncc - 2 * edge * nc + edge * edge * (long double)n + spread;
     };
-    long double sum = clipped(l.n, l.nc, l.ncc, l.spread, lowest) +
-                      clipped(all.n - h.n, all.nc - h.nc, all.ncc - h.ncc,
-                              all.spread - h.spread, highest) +
+    long double sum = clipped(l.count, l.nc, l.ncc, l.spread, lowest) +
+                      clipped(all.count - h.count, all.nc - h.nc,
+                              all.ncc - h.ncc, all.spread - h.spread, highest) +
                       (long double)rounding * double(h.count - l.count);
     return double(sum / total);
   }
@@ -168,7 +169,7 @@ public:
 private:
   struct Sums {
     uint64_t count = 0;
-    long double n = 0, nc = 0, ncc = 0, spread = 0;
+    long double nc = 0, ncc = 0, spread = 0;
   };
   std::vector<double> centers;
   std::vector<Sums> prefix; ///< sums over bins [0, i)
