@@ -239,7 +239,14 @@ recq::translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder builder(machine->get());
+  // No SLP vectorizer: the kernels are vector code already (the vector
+  // dialect), and on the MLPerf-shaped and tiny DLRMs at every precision
+  // (fp32, bf16, int8 with int8/int4/fp16 tables) and every target it
+  // changed no instruction of the object while taking a fifth of -O3's
+  // time. The loop vectorizer stays: the pooling loops use it.
+  llvm::PipelineTuningOptions tuning;
+  tuning.SLPVectorization = false;
+  llvm::PassBuilder builder(machine->get(), tuning);
   builder.registerModuleAnalyses(mam);
   builder.registerCGSCCAnalyses(cgam);
   builder.registerFunctionAnalyses(fam);
@@ -375,9 +382,94 @@ recq::compileVariants(ModuleOp module, llvm::ArrayRef<CodegenTarget> targets,
   return std::move(linked);
 }
 
+/// Constants of at least this many bytes are named by their contents
+/// (shareConstantsByContent).
+static constexpr size_t kSharedConstantBytes = 1024;
+/// Constant arrays of numbers of at least this many bytes are stored as
+/// byte arrays (storeConstantsAsBytes).
+static constexpr size_t kBytesConstantMin = 256;
+
+/// Appends the bytes `value` occupies in memory to `bytes`: false for
+/// anything but zeros and (nests of arrays of) integer or floating-point
+/// data whose elements are stored without padding.
+static bool appendConstantBytes(const llvm::Constant *value,
+                                const llvm::DataLayout &layout,
+                                std::vector<char> &bytes) {
+  llvm::Type *type = value->getType();
+  if (llvm::isa<llvm::ConstantAggregateZero>(value)) {
+    bytes.resize(bytes.size() + layout.getTypeAllocSize(type).getFixedValue());
+    return true;
+  }
+  if (auto *data = llvm::dyn_cast<llvm::ConstantDataSequential>(value)) {
+    llvm::Type *element = data->getElementType();
+    if (!llvm::isa<llvm::ArrayType>(type) ||
+        layout.getTypeAllocSize(element) != data->getElementByteSize() ||
+        layout.getTypeStoreSizeInBits(element) !=
+            element->getPrimitiveSizeInBits())
+      return false;
+    llvm::StringRef raw = data->getRawDataValues();
+    bytes.insert(bytes.end(), raw.begin(), raw.end());
+    return true;
+  }
+  auto *array = llvm::dyn_cast<llvm::ConstantArray>(value);
+  if (!array)
+    return false;
+  for (const llvm::Use &element : array->operands())
+    if (!appendConstantBytes(llvm::cast<llvm::Constant>(element.get()), layout,
+                             bytes))
+      return false;
+  return true;
+}
+
+void recq::storeConstantsAsBytes(llvm::Module &module) {
+  // The assembly printer writes a float array one APFloat at a time: the
+  // fp32 MLPerf-shaped DLRM's 9 MB of FC weights took 1.4 s of codegen,
+  // 0.6 s as bytes. The raw data is in the host's byte order.
+  const llvm::DataLayout &layout = module.getDataLayout();
+  if (!layout.isLittleEndian() || !llvm::sys::IsLittleEndianHost)
+    return;
+  llvm::LLVMContext &context = module.getContext();
+  for (llvm::GlobalVariable &global :
+       llvm::make_early_inc_range(module.globals())) {
+    // Zeros are written as a count already.
+    if (!global.isConstant() || !global.hasDefinitiveInitializer() ||
+        global.isThreadLocal() ||
+        llvm::isa<llvm::ConstantAggregateZero>(global.getInitializer()))
+      continue;
+    llvm::Type *type = global.getValueType();
+    auto *array = llvm::dyn_cast<llvm::ArrayType>(type);
+    // Byte arrays are printed in one piece already; small ones are not
+    // worth the copy.
+    if (!array || array->getElementType()->isIntegerTy(8) ||
+        layout.getTypeAllocSize(type) < kBytesConstantMin)
+      continue;
+    std::vector<char> bytes;
+    if (!appendConstantBytes(global.getInitializer(), layout, bytes) ||
+        bytes.size() != layout.getTypeAllocSize(type))
+      continue;
+    auto *replacement = new llvm::GlobalVariable(
+        module,
+        llvm::ArrayType::get(llvm::Type::getInt8Ty(context), bytes.size()),
+        /*isConstant=*/true, global.getLinkage(),
+        llvm::ConstantDataArray::getRaw(
+            llvm::StringRef(bytes.data(), bytes.size()), bytes.size(),
+            llvm::Type::getInt8Ty(context)),
+        "", &global);
+    replacement->copyAttributesFrom(&global);
+    // At least the alignment the code was compiled against.
+    replacement->setAlignment(layout.getPreferredAlign(&global));
+    replacement->setComdat(global.getComdat());
+    replacement->setDSOLocal(global.isDSOLocal());
+    replacement->takeName(&global);
+    global.replaceAllUsesWith(replacement);
+    global.eraseFromParent();
+  }
+}
+
 /// Machine code of `module` (every function for the CPU and features its
 /// attributes name) as an ELF object to `os`, on this thread.
 static Error emitObjectHere(llvm::Module &module, llvm::raw_pwrite_stream &os) {
+  recq::storeConstantsAsBytes(module);
   // The baseline machine: each function's attributes select its own
   // subtarget (target-cpu, target-features).
   Expected<std::unique_ptr<llvm::TargetMachine>> machine =
@@ -514,6 +606,7 @@ Error recq::emitObject(llvm::Module &module, llvm::raw_pwrite_stream &os) {
   // partition may use another's constants), each compiled on a thread in
   // a context of its own, and the objects are joined. Functions are
   // compiled the same wherever they land.
+  recq::storeConstantsAsBytes(module); // before the partitions' bitcode
   unsigned functions = llvm::count_if(
       module, [](const llvm::Function &f) { return !f.isDeclaration(); });
   unsigned cores = llvm::get_physical_cores() > 0
@@ -554,10 +647,6 @@ Error recq::emitObject(llvm::Module &module, llvm::raw_pwrite_stream &os) {
       return llvm::createStringError(error);
   return joinObjects(*ld, objects, os);
 }
-
-/// Constants of at least this many bytes are named by their contents
-/// (shareConstantsByContent).
-static constexpr size_t kSharedConstantBytes = 1024;
 
 /// Adds `value`'s elements to `hasher`, each leaf a tag byte then its
 /// bytes: 0 for zeros (no bytes follow), 1 for integer or float data (its

@@ -152,7 +152,16 @@ llvm::Expected<std::unique_ptr<llvm::Module>>
 compileVariants(mlir::ModuleOp module, llvm::ArrayRef<CodegenTarget> targets,
                 llvm::LLVMContext &context);
 
-/// Writes `module` as an ELF object to `os`. Each function is compiled
+/// Replaces each constant global array of numbers of 256 bytes or more
+/// (weights, tables, biases: nested arrays of integers or floats, some
+/// rows of which may be zeros) by an array of its bytes: the same name,
+/// memory, alignment (at least), linkage and COMDAT. The machine code is the
+/// same; the assembly printer writes a byte array in one piece instead of
+/// element by element. Nothing changes on a big-endian host or target.
+void storeConstantsAsBytes(llvm::Module &module);
+
+/// Writes `module` as an ELF object to `os` (after storeConstantsAsBytes).
+/// Each function is compiled
 /// for the CPU and features its attributes name (translateAndOptimize
 /// sets them), so one object can hold several targets' variants. On
 /// several cores the functions are compiled on as many threads, in
