@@ -205,22 +205,28 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
     denseHistograms.emplace_back(s.denseMin, s.denseMax, s.denseMeanAbs,
                                  options.bins);
   }
+  // Each activation's histograms on a thread of their own (a bin is an
+  // asinh: 17 million values took 0.3 s of one thread on the MLPerf-shaped
+  // DLRM); each histogram is filled in sample order, as in turn.
+  std::vector<int64_t> columns;
+  int64_t column = 0;
+  for (const ActivationStats &s : *stats) {
+    columns.push_back(column);
+    column += s.width;
+  }
   if (Error e = forEachChunk(2, [&](const std::vector<float> &v, int64_t rows) {
-        int64_t column = 0;
-        std::vector<float> values, dense;
-        for (auto [i, s] : llvm::enumerate(*stats)) {
-          values.clear();
-          dense.clear();
+        llvm::parallelFor(0, stats->size(), [&](size_t i) {
+          const ActivationStats &s = (*stats)[i];
+          std::vector<float> values, dense;
           for (int64_t row = 0; row < rows; ++row) {
-            const float *x = &v[row * total + column];
+            const float *x = &v[row * total + columns[i]];
             dense.insert(dense.end(), x, x + s.denseWidth);
             values.insert(values.end(), x + s.denseWidth, x + s.width);
           }
           histograms[i].add(values);
           if (s.denseWidth)
             denseHistograms[i].add(dense);
-          column += s.width;
-        }
+        });
       }))
     return std::move(e);
 

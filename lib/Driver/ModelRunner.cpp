@@ -123,6 +123,10 @@ recq::quant::compileModule(ModuleOp module, StringRef dir, StringRef stem,
   auto description = recq::describeModelAsC(module, target);
   if (!description)
     return description.takeError();
+  // Compiled by cc while the model's code is generated.
+  auto descriptionObject = recq::DescriptionObject::start(*description);
+  if (!descriptionObject)
+    return descriptionObject.takeError();
   {
     std::error_code ec;
     llvm::raw_fd_ostream os(object, ec);
@@ -132,7 +136,7 @@ recq::quant::compileModule(ModuleOp module, StringRef dir, StringRef stem,
     if (Error e = recq::compileToObject(module, target, os))
       return std::move(e);
   }
-  if (Error e = recq::linkSharedLibrary(object, *description, so))
+  if (Error e = recq::linkSharedLibrary(object, **descriptionObject, so))
     return std::move(e);
   llvm::sys::fs::remove(object);
   return CompiledModel{std::string(so), *moved ? std::string(weights) : "",

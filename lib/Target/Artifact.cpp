@@ -620,35 +620,99 @@ Error recq::writeModelHeader(ModuleOp module, llvm::StringRef path) {
   return Error::success();
 }
 
-Error recq::linkSharedLibrary(llvm::StringRef objectPath,
-                              llvm::StringRef descriptionC,
-                              llvm::StringRef outputPath) {
+/// The C compiler that compiles the description and links the library.
+static Expected<std::string> findCompiler() {
   llvm::ErrorOr<std::string> cc = llvm::sys::findProgramByName("cc");
   if (!cc)
     cc = llvm::sys::findProgramByName("clang-19");
   if (!cc)
     return llvm::createStringError("no C compiler (cc) to link the model with");
+  return *cc;
+}
 
-  llvm::SmallString<128> descPath;
-  if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
-          "recq-model", "c", descPath))
-    return llvm::createStringError("cannot create a temporary file: " + ec.message());
-  llvm::FileRemover removeDesc(descPath);
+Expected<std::unique_ptr<recq::DescriptionObject>>
+recq::DescriptionObject::start(llvm::StringRef descriptionC) {
+  Expected<std::string> cc = findCompiler();
+  if (!cc)
+    return cc.takeError();
+  std::unique_ptr<DescriptionObject> d(new DescriptionObject());
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("recq-model", "c", d->source))
+    return llvm::createStringError("cannot create a temporary file: " +
+                                   ec.message());
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("recq-model", "o", d->object))
+    return llvm::createStringError("cannot create a temporary file: " +
+                                   ec.message());
   {
     std::error_code ec;
-    llvm::raw_fd_ostream os(descPath, ec);
-    if (ec)
-      return llvm::createStringError("cannot write " + descPath + ": " + ec.message());
-    os << descriptionC;
+    llvm::raw_fd_ostream os(d->source, ec);
+    if (!ec)
+      os << descriptionC;
+    os.close();
+    if (ec || os.has_error())
+      return llvm::createStringError("cannot write " + d->source);
   }
   std::string include = std::string("-I") + RECQ_INCLUDE_DIR;
   // -O1: the description is tables and one-call thunks (each entry point's
   // arguments unpacked from an array, once per batch), which -O2 made no
   // faster and took 1.1 s instead of 0.66 s to compile for the MLPerf-shaped
   // DLRM's five variants (every compile links one, calibration's too).
+  llvm::SmallVector<llvm::StringRef> args{*cc,
+                                          "-c",
+                                          "-fPIC",
+                                          "-O1",
+                                          "-Werror=int-conversion",
+                                          "-Werror=incompatible-pointer-types",
+                                          include,
+                                          d->source,
+                                          "-o",
+                                          d->object};
+  std::string message;
+  bool failed = false;
+  d->process = llvm::sys::ExecuteNoWait(*cc, args, std::nullopt, {}, 0,
+                                        &message, &failed);
+  if (failed)
+    return llvm::createStringError("cannot run " + *cc + ": " + message);
+  d->running = true;
+  return std::move(d);
+}
+
+Expected<std::string> recq::DescriptionObject::wait() {
+  if (running) {
+    running = false;
+    std::string message;
+    llvm::sys::ProcessInfo done =
+        llvm::sys::Wait(process, std::nullopt, &message);
+    if (done.ReturnCode != 0)
+      failure = "compiling the model's description failed" +
+                (message.empty() ? std::string() : " (" + message + ")");
+  }
+  if (!failure.empty())
+    return llvm::createStringError(failure);
+  return std::string(object);
+}
+
+recq::DescriptionObject::~DescriptionObject() {
+  if (running)
+    llvm::sys::Wait(process, std::nullopt);
+  if (!source.empty())
+    llvm::sys::fs::remove(source);
+  if (!object.empty())
+    llvm::sys::fs::remove(object);
+}
+
+Error recq::linkSharedLibrary(llvm::StringRef objectPath,
+                              DescriptionObject &description,
+                              llvm::StringRef outputPath) {
+  Expected<std::string> cc = findCompiler();
+  if (!cc)
+    return cc.takeError();
+  Expected<std::string> descObject = description.wait();
+  if (!descObject)
+    return descObject.takeError();
   llvm::SmallVector<llvm::StringRef> args{
-      *cc, "-shared", "-fPIC", "-O1", "-Werror=int-conversion",
-      "-Werror=incompatible-pointer-types", include, descPath, objectPath,
+      *cc, "-shared", *descObject, objectPath,
       // The whole runtime: its API is what users call.
       "-Wl,--whole-archive", RECQ_MODEL_RUNTIME, "-Wl,--no-whole-archive",
       "-lm", "-o", outputPath};
@@ -659,4 +723,13 @@ Error recq::linkSharedLibrary(llvm::StringRef objectPath,
     return llvm::createStringError("linking " + outputPath + " failed (" + *cc +
                      (message.empty() ? "" : ": " + message) + ")");
   return Error::success();
+}
+
+Error recq::linkSharedLibrary(llvm::StringRef objectPath,
+                              llvm::StringRef descriptionC,
+                              llvm::StringRef outputPath) {
+  auto description = DescriptionObject::start(descriptionC);
+  if (!description)
+    return description.takeError();
+  return linkSharedLibrary(objectPath, **description, outputPath);
 }

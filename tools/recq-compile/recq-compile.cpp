@@ -492,6 +492,14 @@ int main(int argc, char **argv) {
     description = std::move(*desc);
   }
   phase.stop();
+  // The description's object compiles (cc) while the variants do.
+  std::unique_ptr<recq::DescriptionObject> descriptionObject;
+  if (stage == EmitStage::So) {
+    auto started = recq::DescriptionObject::start(description);
+    if (!started)
+      return fail(llvm::toString(started.takeError()));
+    descriptionObject = std::move(*started);
+  }
 
   std::string error;
   std::string writeTo = outputFile;
@@ -539,7 +547,7 @@ int main(int argc, char **argv) {
   output->os().flush();
   phase = rootTimer.nest("link the library");
   llvm::Error linked =
-      recq::linkSharedLibrary(writeTo, description, outputFile);
+      recq::linkSharedLibrary(writeTo, *descriptionObject, outputFile);
   phase.stop();
   if (linked)
     return fail(llvm::toString(std::move(linked)));

@@ -14,9 +14,11 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/Program.h"
 
 #include <cstdint>
 #include <memory>
@@ -112,8 +114,34 @@ llvm::Error writeModelHeader(mlir::ModuleOp module, llvm::StringRef path);
 llvm::Expected<std::string>
 describeModelAsC(mlir::ModuleOp module, llvm::ArrayRef<CodegenTarget> targets);
 
-/// Links `objectPath` and the C description into a shared library with the
-/// recq runtime (`cc -shared`).
+/// A model's C description (describeModelAsC) being compiled to an object
+/// by `cc -c` in a process of its own, started by start() so that it runs
+/// while the model's code is generated; linkSharedLibrary waits for it.
+/// Its temporary files go when it is destroyed (after the compiler ends).
+class DescriptionObject {
+public:
+  static llvm::Expected<std::unique_ptr<DescriptionObject>>
+  start(llvm::StringRef descriptionC);
+  DescriptionObject(const DescriptionObject &) = delete;
+  DescriptionObject &operator=(const DescriptionObject &) = delete;
+  ~DescriptionObject();
+  /// Waits for the compiler: the object's path, or why there is none.
+  llvm::Expected<std::string> wait();
+
+private:
+  DescriptionObject() = default;
+  llvm::SmallString<128> source, object;
+  llvm::sys::ProcessInfo process;
+  bool running = false;
+  std::string failure;
+};
+
+/// Links `objectPath` and the compiled description into a shared library
+/// with the recq runtime (`cc -shared`).
+llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
+                              DescriptionObject &description,
+                              llvm::StringRef outputPath);
+/// The same, compiling the C description first.
 llvm::Error linkSharedLibrary(llvm::StringRef objectPath,
                               llvm::StringRef descriptionC,
                               llvm::StringRef outputPath);
