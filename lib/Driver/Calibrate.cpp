@@ -82,8 +82,9 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
   // The interaction's bags batched as recq-compile batches them: the model
   // compiles to one function per table, all sharing one pooling function
   // per kind of table (convert-recq-to-linalg), and the runtime pools them
-  // on its threads. The same values (--emit-calibration unchanged); the
-  // fp32 FC kernels remain most of this compile.
+  // on its threads. The same values (--emit-calibration unchanged). Most
+  // of this compile is now lowering, -O3 and code generation of one
+  // target, its fp32 weights stored as bytes (storeConstantsAsBytes).
   if (auto batched = batchEmbeddingBags(*copy); !batched)
     return batched.takeError();
 
