@@ -122,9 +122,14 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
                       ? options.chunkSamples
                       : std::max<int64_t>(samples, 1);
   int64_t numChunks = samples > 0 ? (samples + chunk - 1) / chunk : 1;
+  // Each activation's first column in a row of the outputs, and the row's
+  // width.
+  std::vector<int64_t> columns;
   int64_t total = 0;
-  for (const ActivationStats &s : *stats)
+  for (const ActivationStats &s : *stats) {
+    columns.push_back(total);
     total += s.width;
+  }
   std::vector<float> kept; // the single chunk's values, reused by pass 2
   auto forEachChunk = [&](int pass,
                           llvm::function_ref<void(const std::vector<float> &,
@@ -163,10 +168,9 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
     s.params.qmax = s.dense.qmax = options.qmax;
   }
   if (Error e = forEachChunk(1, [&](const std::vector<float> &v, int64_t rows) {
-        int64_t column = 0;
         for (auto [i, s] : llvm::enumerate(*stats)) {
           for (int64_t row = 0; row < rows; ++row) {
-            const float *x = &v[row * total + column];
+            const float *x = &v[row * total + columns[i]];
             for (int64_t c = 0; c < s.denseWidth; ++c) {
               s.denseMin = std::min(s.denseMin, x[c]);
               s.denseMax = std::max(s.denseMax, x[c]);
@@ -179,7 +183,6 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
             }
           }
           s.samples += rows;
-          column += s.width;
         }
       }))
     return std::move(e);
@@ -209,12 +212,6 @@ recq::quant::calibrate(ModuleOp module, StringRef npzPath,
   // Each activation's histograms on a thread of their own (a bin is an
   // asinh: 17 million values took 0.3 s of one thread on the MLPerf-shaped
   // DLRM); each histogram is filled in sample order, as in turn.
-  std::vector<int64_t> columns;
-  int64_t column = 0;
-  for (const ActivationStats &s : *stats) {
-    columns.push_back(column);
-    column += s.width;
-  }
   if (Error e = forEachChunk(2, [&](const std::vector<float> &v, int64_t rows) {
         llvm::parallelFor(0, stats->size(), [&](size_t i) {
           const ActivationStats &s = (*stats)[i];
