@@ -636,6 +636,7 @@ recq::DescriptionObject::start(llvm::StringRef descriptionC) {
   if (!cc)
     return cc.takeError();
   std::unique_ptr<DescriptionObject> d(new DescriptionObject());
+  d->cc = *cc;
   if (std::error_code ec =
           llvm::sys::fs::createTemporaryFile("recq-model", "c", d->source))
     return llvm::createStringError("cannot create a temporary file: " +
@@ -705,23 +706,23 @@ recq::DescriptionObject::~DescriptionObject() {
 Error recq::linkSharedLibrary(llvm::StringRef objectPath,
                               DescriptionObject &description,
                               llvm::StringRef outputPath) {
-  Expected<std::string> cc = findCompiler();
-  if (!cc)
-    return cc.takeError();
   Expected<std::string> descObject = description.wait();
   if (!descObject)
     return descObject.takeError();
+  // The compiler that compiled the description links.
+  std::string cc = description.compiler().str();
   llvm::SmallVector<llvm::StringRef> args{
-      *cc, "-shared", *descObject, objectPath,
+      cc, "-shared", *descObject, objectPath,
       // The whole runtime: its API is what users call.
       "-Wl,--whole-archive", RECQ_MODEL_RUNTIME, "-Wl,--no-whole-archive",
       "-lm", "-o", outputPath};
   std::string message;
-  int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0,
-                                     &message);
+  int rc =
+      llvm::sys::ExecuteAndWait(cc, args, std::nullopt, {}, 0, 0, &message);
   if (rc != 0)
-    return llvm::createStringError("linking " + outputPath + " failed (" + *cc +
-                     (message.empty() ? "" : ": " + message) + ")");
+    return llvm::createStringError("linking " + outputPath + " failed (" + cc +
+                                   (message.empty() ? "" : ": " + message) +
+                                   ")");
   return Error::success();
 }
 

@@ -127,9 +127,12 @@ public:
   ~DescriptionObject();
   /// Waits for the compiler: the object's path, or why there is none.
   llvm::Expected<std::string> wait();
+  /// The C compiler it runs (the one to link with).
+  llvm::StringRef compiler() const { return cc; }
 
 private:
   DescriptionObject() = default;
+  std::string cc; ///< cc, or clang-19 without it
   llvm::SmallString<128> source, object;
   llvm::sys::ProcessInfo process;
   bool running = false;
