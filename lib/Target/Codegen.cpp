@@ -400,13 +400,8 @@ static bool appendConstantBytes(const llvm::Constant *value,
     bytes.resize(bytes.size() + layout.getTypeAllocSize(type).getFixedValue());
     return true;
   }
-  if (auto *data = llvm::dyn_cast<llvm::ConstantDataSequential>(value)) {
-    llvm::Type *element = data->getElementType();
-    if (!llvm::isa<llvm::ArrayType>(type) ||
-        layout.getTypeAllocSize(element) != data->getElementByteSize() ||
-        layout.getTypeStoreSizeInBits(element) !=
-            element->getPrimitiveSizeInBits())
-      return false;
+  // Its elements are i8-i64, half, bfloat, float or double: none padded.
+  if (auto *data = llvm::dyn_cast<llvm::ConstantDataArray>(value)) {
     llvm::StringRef raw = data->getRawDataValues();
     bytes.insert(bytes.end(), raw.begin(), raw.end());
     return true;
